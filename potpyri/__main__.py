@@ -1,0 +1,5 @@
+"""``python -m potpyri`` is the ``potpyri`` command."""
+
+from potpyri.cli import main
+
+main()

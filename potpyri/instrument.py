@@ -1,0 +1,99 @@
+"""The typed schema of ``conf/instrument/*.yaml``.
+
+An instrument is data (this schema) plus, where its raw format needs one, a reader class chosen by a
+registered name (``reader: gmos``), never by an import path.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from omegaconf import MISSING
+
+__all__ = [
+    "Classification",
+    "InstrumentConfig",
+    "Keywords",
+    "RawFormats",
+    "Rule",
+    "Wavelength",
+]
+
+
+class Wavelength(str, enum.Enum):
+    """Wavelength regime; chooses the pipeline's step list."""
+
+    OPT = "OPT"
+    NIR = "NIR"
+
+
+@dataclass
+class Keywords:
+    """Header keywords the pipeline reads. A value starting with a digit is a literal (``"11"``)."""
+
+    target: str = "OBJECT"  #: target name
+    exptime: str = "EXPTIME"  #: exposure time, seconds
+    filter: str = "FILTER"  #: filter name
+    mjd: str = "MJD-OBS"  #: start of exposure, MJD
+    binning: str = "CCDSUM"  #: binning, e.g. '2 2'; a literal like '11' where fixed
+    amp: str = "NCCDS"  #: amplifier/chip configuration; a literal like '1' where fixed
+
+
+@dataclass
+class Rule:
+    """A file is of this type when every keyword's value matches (case-insensitive)."""
+
+    keywords: list[str] = field(default_factory=list)
+    values: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Classification:
+    """The reference pipeline's keyword rules that sort files into types."""
+
+    science: Rule = field(default_factory=Rule)
+    flat: Rule = field(default_factory=Rule)
+    bias: Rule = field(default_factory=Rule)
+    dark: Rule = field(default_factory=Rule)
+    spec: Rule = field(default_factory=Rule)
+    bad: Rule = field(default_factory=Rule)
+
+
+@dataclass
+class RawFormats:
+    """File-name globs of raw files, per ``proc`` mode of the reference CLI."""
+
+    default: str = "*.fits*"
+    raw: str = "*.fits*"
+    archive: str = "*.fits*"
+    dragons: str = "*.fits*"
+
+
+@dataclass
+class InstrumentConfig:
+    """Everything the pipeline knows about one instrument."""
+
+    name: str = MISSING  #: canonical name written to products, e.g. GMOS
+    reader: str = "single"  #: registered raw-format reader (potpyri.instruments.READERS)
+    wavelength: Wavelength = Wavelength.OPT  #: OPT or NIR; picks the pipeline's step list
+    pixscale: float = MISSING  #: arcsec per unbinned pixel
+    gain: list[float] = field(default_factory=list)  #: e-/ADU per amplifier; empty: from headers
+    rdnoise: list[float] = field(default_factory=list)  #: e- per amplifier; empty: from headers
+    saturation: float = 65535.0  #: ADU at which a pixel is flagged saturated
+    min_exptime: float = 1.0  #: shorter science exposures are rejected, seconds
+    bias: bool = True  #: the instrument uses bias frames
+    dark: bool = False  #: the instrument uses dark frames
+    flat: bool = True  #: the instrument uses flat fields
+    cr_bias: bool = True  #: reference flag: bias-subtract before cosmic-ray detection
+    raw_header_ext: int = 0  #: extension holding the classification keywords
+    wcs_extension: int = 0  #: extension holding the header WCS
+    datasec: list[str] = field(default_factory=list)  #: data section per chip where headers lack it
+    biassec: list[str] = field(default_factory=list)  #: overscan section per chip where headers lack it
+    stack_method: str = "median"  #: reference default stacking method
+    catalog_zp: str = "PS1"  #: preferred zero-point catalog
+    out_size: int = 2500  #: default size of the stacked image, pixels
+    static_mask: str | None = None  #: optional static bad-pixel mask file
+    keywords: Keywords = field(default_factory=Keywords)
+    classify: Classification = field(default_factory=Classification)
+    raw_format: RawFormats = field(default_factory=RawFormats)

@@ -1,0 +1,44 @@
+"""The generic reader: one image extension, optional fixed data and overscan sections."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+
+from potpyri.instruments.base import RawImage, Reader
+
+__all__ = ["SingleReader", "parse_section"]
+
+
+def parse_section(section: str) -> tuple[slice, slice]:
+    """Turn a FITS section ``'[x1:x2,y1:y2]'`` (1-based, inclusive) into numpy slices (y, x)."""
+    try:
+        xpart, ypart = section.strip().strip("[]").split(",")
+        x1, x2 = (int(v) for v in xpart.split(":"))
+        y1, y2 = (int(v) for v in ypart.split(":"))
+    except ValueError:
+        raise ValueError(f"malformed FITS section {section!r}; expected '[x1:x2,y1:y2]'") from None
+    return slice(min(y1, y2) - 1, max(y1, y2)), slice(min(x1, x2) - 1, max(x1, x2))
+
+
+class SingleReader(Reader):
+    """Read the image in ``raw_header_ext``; subtract the overscan median per row when
+    ``instrument.biassec`` is set; trim to ``instrument.datasec`` when set (first entries)."""
+
+    def read(self, path: Path) -> RawImage:
+        with fits.open(path) as hdul:
+            hdu = hdul[self.instrument.raw_header_ext]
+            if hdu.data is None:
+                raise ValueError(f"{Path(path).name}: extension {self.instrument.raw_header_ext} has no image")
+            data = np.asarray(hdu.data, dtype=np.float32)
+            header = hdu.header.copy()
+        if self.instrument.biassec:
+            overscan = data[parse_section(self.instrument.biassec[0])]
+            data = data - np.median(overscan, axis=1, keepdims=True).astype(np.float32)
+        if self.instrument.datasec:
+            data = data[parse_section(self.instrument.datasec[0])]
+        gain = float(self.instrument.gain[0]) if self.instrument.gain else float(header.get("GAIN", 1.0))
+        rdnoise = float(self.instrument.rdnoise[0]) if self.instrument.rdnoise else float(header.get("RDNOISE", 0.0))
+        return RawImage(data, header, np.float32(gain), np.float32(rdnoise))

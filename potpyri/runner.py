@@ -1,0 +1,319 @@
+"""The generic runner: validate a recipe, plan each step's tasks, run or reuse them, publish.
+
+One runner executes any recipe. For each step in the pipeline list it asks the step for its tasks,
+computes each task's cache key (step name and version, the step's config, the config it
+``depends_on``, and the keys of its inputs), and either reuses the complete cache entry or runs
+the task through the executor. Products are written atomically into the cache, stamped with
+provenance, then published under the user-facing layout (``red/cals``, ``red/workspace``,
+``red/``) as hard links. A failed task sets its inputs aside with the reason and the run goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import logging
+import os
+import shutil
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from astropy.io import fits
+from omegaconf import DictConfig, OmegaConf
+
+from potpyri.cache import Cache
+from potpyri.executors import make_executor
+from potpyri.products import write_content
+from potpyri.provenance import digest, embed_recipe, stamp
+from potpyri.step import STEPS, Item, Scope, Step, StepContext, StepFailed, Task
+
+__all__ = [
+    "RunResult",
+    "TaskRecord",
+    "run_pipeline",
+    "step_list",
+]
+
+log = logging.getLogger("potpyri")
+
+
+@dataclass
+class TaskRecord:
+    """The fate of one task: ran, cached, skipped or failed, with wall time and a note."""
+
+    step: str
+    task: str
+    status: str
+    seconds: float = 0.0
+    note: str = ""
+
+
+@dataclass
+class RunResult:
+    """What a run produced: the final items and one record per task."""
+
+    items: list[Item]
+    records: list[TaskRecord]
+    publish_root: Path
+
+    def by_status(self, step: str) -> dict[str, int]:
+        """Count of tasks per status for ``step``."""
+        counts: dict[str, int] = {}
+        for rec in self.records:
+            if rec.step == step:
+                counts[rec.status] = counts.get(rec.status, 0) + 1
+        return counts
+
+
+def step_list(cfg: DictConfig) -> list[str]:
+    """The ordered step names for this run: ``pipeline.steps`` or the instrument regime's list."""
+    if cfg.pipeline.steps is not None:
+        names = cfg.pipeline.steps
+    else:
+        regime = _plain(cfg.instrument.wavelength)
+        names = cfg.pipeline.nir if regime == "NIR" else cfg.pipeline.optical
+    return [_plain(n) for n in names]
+
+
+def run_pipeline(
+    cfg: DictConfig,
+    *,
+    publish_root: Path | None = None,
+    recipe_yaml: str | None = None,
+    show_progress: bool = False,
+) -> RunResult:
+    """Execute the pipeline a validated config describes.
+
+    Parameters
+    ----------
+    cfg : DictConfig
+        Composed and validated config (see :func:`potpyri.validate.validate`).
+    publish_root : Path, optional
+        Where products are published; default ``data_path/red``. Sweep jobs publish into their
+        own job folder so that no job overwrites another's results.
+    recipe_yaml : str, optional
+        The resolved recipe, embedded as ``PPRECIPE`` in target-level (final) products.
+    show_progress : bool
+        Draw rich progress bars (interactive single runs only).
+    """
+    from potpyri.logutil import progress
+
+    data_path = Path(cfg.data_path).expanduser().absolute()
+    red = data_path / "red"
+    publish_root = Path(publish_root) if publish_root is not None else red
+    cache = Cache(Path(cfg.cache.dir) if cfg.cache.dir else red / "cache", reuse=bool(cfg.cache.enabled))
+    for stale in cache.clean_stale():
+        log.info("removed the partial product of an interrupted run: %s", stale.name)
+    executor = make_executor(cfg.executor)
+    context = StepContext(cfg=cfg, instrument=cfg.instrument, data_path=data_path,
+                          log=logging.getLogger("potpyri.steps"))
+    items: dict[tuple[str, str], Item] = {}
+    records: list[TaskRecord] = []
+    names = step_list(cfg)
+
+    with progress(show_progress) as bars:
+        for name in names:
+            step_cls = STEPS[name]
+            step_cfg = OmegaConf.to_object(cfg[name])
+            step = step_cls(step_cfg, context)
+            current = [i for i in items.values()]
+            params = _jsonable(dataclasses.asdict(step_cfg))
+            own = {"step": name, "version": step_cls.version, "cfg_hash": digest(params), "params": params}
+            if not step_cfg.enabled:
+                skipped = step.select(current)
+                for item in skipped:
+                    item.provenance = _merge([item.provenance, [{**own, "status": "SKIPPED"}]])
+                records.append(TaskRecord(name, "*", "skipped", note=f"enabled=false ({len(skipped)} items)"))
+                log.info("[%s] skipped (enabled=false)", name)
+                continue
+            try:
+                tasks = step.tasks(current)
+            except StepFailed as exc:
+                log.error("[%s] %s", name, exc)
+                records.append(TaskRecord(name, "*", "failed", note=str(exc)))
+                if step_cls.scope is Scope.run:
+                    break  # nothing downstream can work without it
+                continue
+            if not tasks:
+                log.warning("[%s] nothing to do", name)
+                records.append(TaskRecord(name, "*", "empty", note="no inputs"))
+                continue
+            deps = {key: _jsonable(OmegaConf.to_container(OmegaConf.select(cfg, key), resolve=True)
+                                   if isinstance(OmegaConf.select(cfg, key), DictConfig)
+                                   else OmegaConf.select(cfg, key))
+                    for key in step_cls.depends_on}
+            specs = [
+                _TaskSpec(
+                    step_cls=step_cls, config=step_cfg, context=context, task=task,
+                    key=_task_key(name, step_cls.version, params, deps, task),
+                    provenance=_merge([i.provenance for i in task.inputs] + [[{**own, "status": "COMPLETE"}]]),
+                    cache=cache,
+                    recipe=recipe_yaml if step_cls.scope is Scope.target else None,
+                )
+                for task in tasks
+            ]
+            bar = bars.add_task(name, total=len(specs))
+            for spec, result in zip(specs, executor.map(_execute, specs), strict=True):
+                bars.advance(bar)
+                records.append(TaskRecord(name, spec.task.id, result.status, result.seconds, result.note))
+                if result.status == "failed":
+                    log.error("[%s] %s: %s", name, spec.task.id, result.note)
+                    for item in spec.task.inputs:
+                        if (item.kind, item.id) in items:
+                            item.failed = f"{name}: {result.note}"
+                    continue
+                log.info("[%s] %s %s in %.2fs", name, spec.task.id, result.status, result.seconds)
+                entry = cache.entry(name, spec.key)
+                for out in result.manifest["outputs"]:
+                    files = {role: str(entry / p["file"]) for role, p in out["products"].items()}
+                    item = Item(out["id"], out["kind"], out["meta"], files, spec.key, out["provenance"])
+                    items[(item.kind, item.id)] = item
+                    _publish(out, entry, publish_root, data_path)
+    result = RunResult(list(items.values()), records, publish_root)
+    return result
+
+
+# -- task execution (runs in worker processes: keep it picklable) ---------------------------------
+
+
+@dataclass
+class _TaskSpec:
+    step_cls: type[Step]
+    config: Any
+    context: StepContext
+    task: Task
+    key: str
+    provenance: list[dict[str, Any]]
+    cache: Cache
+    recipe: str | None = None
+
+
+@dataclass
+class _TaskResult:
+    status: str
+    seconds: float
+    manifest: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+
+def _execute(spec: _TaskSpec) -> _TaskResult:
+    """Reuse or produce one task's cache entry, holding its lock throughout."""
+    start = time.perf_counter()
+    name = spec.step_cls.name
+    with spec.cache.lock(name, spec.key):
+        manifest = spec.cache.lookup(name, spec.key)
+        if manifest is not None:
+            return _TaskResult("cached", time.perf_counter() - start, manifest)
+        step = spec.step_cls(spec.config, spec.context)
+        try:
+            outputs = step.run(spec.task)
+        except StepFailed as exc:
+            return _TaskResult("failed", time.perf_counter() - start, note=str(exc))
+        except Exception as exc:  # one bad frame must not stop the night
+            spec.context.log.debug("%s", traceback.format_exc())
+            return _TaskResult("failed", time.perf_counter() - start, note=f"{type(exc).__name__}: {exc}")
+        staged = spec.cache.staging(name)
+        try:
+            manifest = {
+                "step": name, "version": spec.step_cls.version, "key": spec.key, "task": spec.task.id,
+                "outputs": [_write_output(out, staged, spec) for out in outputs],
+            }
+            spec.cache.commit(name, spec.key, staged, manifest)
+        except BaseException:
+            shutil.rmtree(staged, ignore_errors=True)
+            raise
+    return _TaskResult("ran", time.perf_counter() - start, manifest)
+
+
+def _write_output(out, staged: Path, spec: _TaskSpec) -> dict[str, Any]:
+    products = {}
+    for role, product in out.products.items():
+        if Path(product.filename).name != product.filename or product.filename.startswith("."):
+            raise ValueError(f"product file name {product.filename!r} must be a plain file name")
+        content = product.content
+        if isinstance(content, fits.HDUList):
+            stamp(content[0].header, spec.provenance)
+            if spec.recipe is not None:
+                embed_recipe(content, spec.recipe)
+        write_content(content, staged / product.filename)
+        products[role] = {"file": product.filename, "publish": product.publish}
+    return {"id": out.id, "kind": out.kind, "meta": _jsonable(out.meta), "products": products,
+            "provenance": spec.provenance}
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+
+def _publish(out: dict[str, Any], entry: Path, publish_root: Path, data_path: Path) -> None:
+    """Make products visible under the user-facing layout (hard links; copies for data_path)."""
+    for product in out["products"].values():
+        where = product["publish"]
+        if where is None:
+            continue
+        source = entry / product["file"]
+        if where == "data_path":
+            folder = data_path if publish_root == data_path / "red" else publish_root
+        else:
+            folder = publish_root if where == "." else publish_root / where
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / product["file"]
+        temporary = folder / f".{product['file']}.{os.getpid()}.link"
+        temporary.unlink(missing_ok=True)
+        try:
+            if where == "data_path":  # users edit these (file_list.txt): never share the inode
+                shutil.copyfile(source, temporary)
+            else:
+                os.link(source, temporary)
+        except OSError:
+            shutil.copyfile(source, temporary)
+        os.replace(temporary, target)
+
+
+def _task_key(name: str, version: str, params: dict, deps: dict, task: Task) -> str:
+    return digest(
+        {
+            "step": name,
+            "version": version,
+            "config": params,
+            "depends_on": deps,
+            "inputs": sorted((i.id, i.key) for i in task.inputs),
+            "refs": sorted((i.id, i.key) for i in task.refs),
+        },
+        length=64,
+    )
+
+
+def _merge(chains: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Union of provenance chains in first-seen order, one record per step."""
+    merged: dict[str, dict[str, Any]] = {}
+    for chain in chains:
+        for rec in chain:
+            merged.setdefault(rec["step"], rec)
+    return list(merged.values())
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def _jsonable(obj: Any) -> Any:
+    """Enums to their values, paths to strings, recursively (for hashing and manifests)."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def write_summary(result: RunResult, path: Path) -> None:
+    """Write the per-task records as JSON next to the run's log."""
+    rows = [dataclasses.asdict(r) for r in result.records]
+    path.write_text(json.dumps(rows, indent=1))

@@ -1,0 +1,125 @@
+"""The root config schema, generated from the step registry, and its Hydra registration.
+
+Importing this module registers ``potpyri_schema`` in Hydra's ConfigStore and the ``potpyri.*``
+resolvers, so anything that composes a potpyri config (the CLI, tests, a notebook) imports it.
+"""
+
+from __future__ import annotations
+
+import enum
+import sys
+from dataclasses import dataclass, field, make_dataclass
+from pathlib import Path
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, OmegaConf
+
+import potpyri.steps  # noqa: F401  (registers every built-in step)
+from potpyri.instrument import InstrumentConfig
+from potpyri.step import STEPS
+
+__all__ = [
+    "CacheConfig",
+    "CatalogConfig",
+    "ExecutorConfig",
+    "ExecutorKind",
+    "PipelineConfig",
+    "PotpyriConfig",
+    "StepName",
+]
+
+#: The registered steps as an Enum, so OmegaConf rejects unknown names in step lists.
+StepName = enum.Enum("StepName", {name: name for name in sorted(STEPS)}, type=str)
+StepName.__module__ = __name__
+
+
+class ExecutorKind(str, enum.Enum):
+    """How per-frame tasks are run."""
+
+    serial = "serial"
+    processes = "processes"
+
+
+@dataclass
+class PipelineConfig:
+    """Ordered step lists; ``steps`` (when set) wins over the list for the instrument's regime."""
+
+    optical: list[StepName] = field(default_factory=list)  #: steps for optical instruments
+    nir: list[StepName] = field(default_factory=list)  #: steps for near-infrared instruments
+    steps: list[StepName] | None = None  #: explicit step list for this run
+
+
+@dataclass
+class ExecutorConfig:
+    """Where per-frame tasks run."""
+
+    kind: ExecutorKind = ExecutorKind.serial  #: serial or processes
+    workers: int = 0  #: worker processes; 0 = one per core
+
+
+@dataclass
+class CacheConfig:
+    """The content-addressed product cache."""
+
+    enabled: bool = True  #: reuse products whose inputs and config are unchanged
+    dir: str | None = None  #: cache location; default data_path/red/cache
+
+
+@dataclass
+class CatalogConfig:
+    """Reference catalogs."""
+
+    offline: bool = False  #: never query services; use the on-disk cache only
+    cache_dir: str | None = None  #: catalog cache; default $POTPYRI_CATALOG_CACHE or ~/.cache/potpyri/catalogs
+
+
+_FIXED_FIELDS: list[tuple[str, Any, Any]] = [
+    ("data_path", str, field(default=MISSING)),
+    ("instrument", InstrumentConfig, field(default=MISSING)),
+    ("target", str | None, field(default=None)),
+    ("pipeline", PipelineConfig, field(default_factory=PipelineConfig)),
+    ("executor", ExecutorConfig, field(default_factory=ExecutorConfig)),
+    ("cache", CacheConfig, field(default_factory=CacheConfig)),
+    ("catalog", CatalogConfig, field(default_factory=CatalogConfig)),
+]
+
+#: Root keys that are not step nodes.
+RUN_KEYS = tuple(name for name, _, _ in _FIXED_FIELDS)
+
+
+def _build_root() -> type:
+    clash = set(STEPS) & set(RUN_KEYS)
+    if clash:
+        raise ValueError(f"step names clash with run-wide config keys: {sorted(clash)}")
+    step_fields = [
+        (name, STEPS[name].Config, field(default_factory=STEPS[name].Config)) for name in sorted(STEPS)
+    ]
+    root = make_dataclass("PotpyriConfig", _FIXED_FIELDS + step_fields)
+    # make_dataclass puts the class in module "types"; pickling (multirun callbacks) needs this.
+    root.__module__ = __name__
+    root.__qualname__ = "PotpyriConfig"
+    return root
+
+
+PotpyriConfig = _build_root()
+ConfigStore.instance().store(name="potpyri_schema", node=PotpyriConfig)
+
+
+def red_path(sub: str, *, _root_: Any) -> str:
+    """Resolver ``${potpyri.red:X}``: ``<data_path>/red/X``, with one clean line if data_path is missing."""
+    data_path = OmegaConf.select(_root_, "data_path", throw_on_missing=False)
+    if data_path is None or OmegaConf.is_missing(_root_, "data_path"):
+        sys.exit("potpyri: error: data_path is required, e.g. potpyri instrument=gmos data_path=./run")
+    return str(Path(str(data_path)).expanduser().absolute() / "red" / sub)
+
+
+OmegaConf.register_new_resolver("potpyri.red", red_path, replace=True)
+
+
+def instrument_names() -> list[str]:
+    """Instruments with a YAML in the installed ``potpyri.conf/instrument`` folder."""
+    from importlib.resources import files
+
+    folder = files("potpyri.conf").joinpath("instrument")
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))

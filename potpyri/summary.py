@@ -1,0 +1,44 @@
+"""The end-of-run summary: one row per step, then every task that failed, with its reason."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from potpyri.logutil import CONSOLE
+from potpyri.runner import RunResult
+
+__all__ = ["print_summary", "summary_table"]
+
+_STATUSES = ("ran", "cached", "skipped", "failed")
+
+
+def summary_table(result: RunResult) -> Table:
+    """Counts of ran/cached/skipped/failed tasks and wall time per step."""
+    table = Table(title="potpyri run summary", header_style="bold")
+    table.add_column("step")
+    for status in _STATUSES:
+        table.add_column(status, justify="right")
+    table.add_column("time [s]", justify="right")
+    steps: dict[str, dict[str, float]] = {}
+    for rec in result.records:
+        row = steps.setdefault(rec.step, {s: 0 for s in (*_STATUSES, "seconds")})
+        if rec.status in _STATUSES:
+            row[rec.status] += 1
+        row["seconds"] += rec.seconds
+    for step, row in steps.items():
+        table.add_row(step, *(str(int(row[s])) for s in _STATUSES), f"{row['seconds']:.2f}")
+    return table
+
+
+def print_summary(result: RunResult) -> None:
+    """Print the summary (and the failed tasks) on the shared console."""
+    CONSOLE.print(summary_table(result))
+    failed = [r for r in result.records if r.status == "failed"]
+    if failed:
+        table = Table(title="set aside", header_style="bold red")
+        table.add_column("step")
+        table.add_column("task")
+        table.add_column("reason")
+        for rec in failed:
+            table.add_row(rec.step, rec.task, rec.note)
+        CONSOLE.print(table)

@@ -1,0 +1,123 @@
+"""The runner on a tiny night: products, provenance, caching, skipping, failures."""
+
+from __future__ import annotations
+
+import numpy as np
+from astropy.io import fits
+
+from potpyri.runner import run_pipeline
+from potpyri.validate import validate
+from tests.conftest import compose_config
+from tests.framework.tiny import BIAS_ADU, GAIN, SEARCHPATH, write_tiny_night
+
+
+def _run(data_path, *overrides):
+    cfg = compose_config(SEARCHPATH, "instrument=toycam", f"data_path={data_path}", *overrides)
+    validate(cfg)
+    return run_pipeline(cfg, recipe_yaml="data_path: x\n")
+
+
+def _counts(result, step):
+    return result.by_status(step)
+
+
+def test_tiny_night_end_to_end(tmp_path):
+    write_tiny_night(tmp_path, n_frames=3)
+    result = _run(tmp_path)
+    assert _counts(result, "ingest") == {"ran": 1}
+    assert _counts(result, "process") == {"ran": 3}
+    assert _counts(result, "stack") == {"ran": 1}
+    listing = (tmp_path / "file_list.txt").read_text().splitlines()
+    assert listing[0].split()[:3] == ["File", "Target", "TargType"] and len(listing) == 1 + 3
+    stacks = list((tmp_path / "red").glob("*.stk.fits"))
+    assert [s.name for s in stacks] == ["field1.r.20240619.1.11.stk.fits"]
+    with fits.open(stacks[0]) as hdul:
+        assert [h.name for h in hdul] == ["PRIMARY", "SCI", "MASK", "ERR", "PPRECIPE"]
+        head = hdul[0].header
+        assert [head[f"PPSTEP{n}"] for n in (1, 2, 3, 4)] == ["ingest", "process", "cosmic_rays", "stack"]
+        assert all(head[f"PPSTA{n}"] == "COMPLETE" for n in (1, 2, 3, 4))
+        assert head["PPVER"] and len(head["PPCFG4"]) == 16
+        assert any("stack v1" in str(h) for h in head["HISTORY"])
+        assert head["NCOMBINE"] == 3 and head["EXPTIME"] == 40.0
+        # Sky was 100 e-/s in every frame: the stack is in e-/s, overscan and gain removed.
+        sky = np.median(hdul["SCI"].data)
+        noise = np.median(hdul["ERR"].data)
+        assert abs(sky - 100.0) < 5 * noise / np.sqrt(hdul["SCI"].data.size) + 0.5
+    workspace = sorted(p.name for p in (tmp_path / "red" / "workspace").iterdir())
+    assert len(workspace) == 3 and all(n.startswith("field1.r.20240619.1.11.toy0") for n in workspace)
+
+
+def test_process_converts_to_electrons_with_honest_uncertainty(tmp_path):
+    write_tiny_night(tmp_path, n_frames=1)
+    _run(tmp_path, "pipeline.steps=[ingest,process]")
+    (frame,) = (tmp_path / "red" / "workspace").iterdir()
+    with fits.open(frame) as hdul:
+        sci, err = hdul["SCI"].data, hdul["UNCERT"].data
+        assert sci.shape == (128, 120)  # overscan columns trimmed
+        corner = (slice(0, 20), slice(100, 120))  # empty sky: 100 e-/s × 10 s
+        pull = (sci[corner] - 1000.0) / err[corner]
+        assert abs(pull.mean()) < 0.15 and 0.85 < pull.std() < 1.15
+    assert BIAS_ADU and GAIN  # the night's constants the expectation above is built from
+
+
+def test_second_run_reuses_everything(tmp_path):
+    write_tiny_night(tmp_path, n_frames=2)
+    first = _run(tmp_path)
+    stack = next((tmp_path / "red").glob("*.stk.fits")).read_bytes()
+    second = _run(tmp_path)
+    assert {r.status for r in second.records} == {"cached"}
+    assert next((tmp_path / "red").glob("*.stk.fits")).read_bytes() == stack
+    assert len(first.records) == len(second.records)
+
+
+def test_downstream_change_reruns_only_downstream(tmp_path):
+    write_tiny_night(tmp_path, n_frames=2)
+    _run(tmp_path)
+    again = _run(tmp_path, "stack.method=mean")
+    assert _counts(again, "process") == {"cached": 2}
+    assert _counts(again, "cosmic_rays") == {"cached": 2}
+    assert _counts(again, "stack") == {"ran": 1}
+
+
+def test_disabled_step_is_recorded_skipped(tmp_path):
+    write_tiny_night(tmp_path, n_frames=2)
+    result = _run(tmp_path, "cosmic_rays.enabled=false")
+    assert _counts(result, "cosmic_rays") == {"skipped": 1}
+    with fits.open(next((tmp_path / "red").glob("*.stk.fits"))) as hdul:
+        head = hdul[0].header
+        steps = {head[f"PPSTEP{n}"]: head[f"PPSTA{n}"] for n in range(1, 5)}
+    assert steps == {"ingest": "COMPLETE", "process": "COMPLETE", "cosmic_rays": "SKIPPED", "stack": "COMPLETE"}
+
+
+def test_bad_files_are_listed_and_the_run_goes_on(tmp_path):
+    paths = write_tiny_night(tmp_path, n_frames=3)
+    paths[0].write_bytes(paths[0].read_bytes()[:4000])  # truncated
+    (tmp_path / "raw" / "notfits.fits").write_text("this is not FITS")
+    flagged = tmp_path / "raw" / "toyflag.fits"
+    with fits.open(paths[1]) as hdul:
+        hdul[0].header["QUALITY"] = "bad"
+        hdul.writeto(flagged)
+    result = _run(tmp_path)
+    listing = (tmp_path / "file_list.txt").read_text()
+    assert listing.count("BAD") == 3
+    assert _counts(result, "process") == {"ran": 2}
+    frames = {i.id: i for i in result.items if i.kind == "frame"}
+    assert "unreadable" in frames["notfits.fits"].meta["excluded"]
+    assert "header flags" in frames["toyflag.fits"].meta["excluded"]
+    with fits.open(next((tmp_path / "red").glob("*.stk.fits"))) as hdul:
+        assert hdul[0].header["NCOMBINE"] == 2
+
+
+def test_empty_folder_stops_with_one_error(tmp_path):
+    (tmp_path / "raw").mkdir()
+    result = _run(tmp_path)
+    assert [(r.step, r.status) for r in result.records] == [("ingest", "failed")]
+    assert "no raw files matching '*.fits'" in result.records[0].note
+
+
+def test_names_from_headers_cannot_escape_red(tmp_path):
+    write_tiny_night(tmp_path, n_frames=2, targets=("../../etc/x y",))
+    _run(tmp_path)
+    produced = [p for p in tmp_path.rglob("*.fits") if "raw" not in p.parts]
+    assert produced and all(tmp_path / "red" in p.parents for p in produced)
+    assert any(p.name.startswith("etc_x_y.r.") for p in produced)
