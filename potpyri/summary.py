@@ -6,8 +6,9 @@ from rich.table import Table
 
 from potpyri.logutil import CONSOLE
 from potpyri.runner import RunResult
+from potpyri.step import STEPS, Scope
 
-__all__ = ["print_summary", "summary_table"]
+__all__ = ["frame_table", "print_summary", "summary_table"]
 
 _STATUSES = ("ran", "cached", "skipped", "failed")
 
@@ -30,9 +31,30 @@ def summary_table(result: RunResult) -> Table:
     return table
 
 
+def frame_table(result: RunResult) -> Table:
+    """One row per frame: the status and time of every per-frame step."""
+    steps = [s for s in dict.fromkeys(r.step for r in result.records)
+             if s in STEPS and STEPS[s].scope is Scope.frame]
+    cells: dict[str, dict[str, str]] = {}
+    for rec in result.records:
+        if rec.step in steps and rec.task != "*":
+            cells.setdefault(rec.task, {})[rec.step] = f"{rec.status} {rec.seconds:.1f}s"
+        elif rec.step in steps and rec.status == "skipped":
+            for row in cells.values():
+                row[rec.step] = "skipped"
+    table = Table(title="frames", header_style="bold")
+    table.add_column("frame")
+    for step in steps:
+        table.add_column(step)
+    for frame, row in sorted(cells.items()):
+        table.add_row(frame, *(row.get(step, "-") for step in steps))
+    return table
+
+
 def print_summary(result: RunResult) -> None:
-    """Print the summary (and the failed tasks) on the shared console."""
+    """Print the summary, the per-frame fates and the failed tasks on the shared console."""
     CONSOLE.print(summary_table(result))
+    CONSOLE.print(frame_table(result))
     failed = [r for r in result.records if r.status == "failed"]
     if failed:
         table = Table(title="set aside", header_style="bold red")

@@ -133,3 +133,23 @@ def test_main_pipeline_translates_reference_options(tmp_path):
 def test_main_pipeline_rejects_unknown_options(tmp_path, option):
     proc = potpyri("GMOS", str(tmp_path), option, entry="main_pipeline")
     assert proc.returncode == 2 and "unrecognized arguments" in proc.stderr
+
+
+def test_a_run_leaves_its_log_recipe_and_summary(tmp_path):
+    write_tiny_night(tmp_path, n_frames=2)
+    proc = potpyri(*BASE, f"data_path={tmp_path}", check=True)
+    (run,) = run_dirs(tmp_path)
+    log_text = (run / "potpyri.log").read_text()
+    assert "[stack] stack ran in" in log_text or "[stack] field1_r_1_11 ran" in log_text
+    assert "recipe saved to" in log_text and (run / "recipe.yaml").is_file()
+    assert {r["step"] for r in summary(run)} == {"ingest", "process", "cosmic_rays", "stack"}
+    assert "potpyri run summary" in proc.stderr and proc.stdout == ""
+
+
+def test_process_pool_gives_the_same_products(tmp_path):
+    serial, pooled = tmp_path / "serial", tmp_path / "pooled"
+    for folder in (serial, pooled):
+        write_tiny_night(folder, n_frames=3)
+    potpyri(*BASE, f"data_path={serial}", check=True)
+    potpyri(*BASE, f"data_path={pooled}", "executor=processes", "executor.workers=2", check=True)
+    assert _science(_stack(serial / "red")) == _science(_stack(pooled / "red"))

@@ -121,3 +121,19 @@ def test_names_from_headers_cannot_escape_red(tmp_path):
     produced = [p for p in tmp_path.rglob("*.fits") if "raw" not in p.parts]
     assert produced and all(tmp_path / "red" in p.parents for p in produced)
     assert any(p.name.startswith("etc_x_y.r.") for p in produced)
+
+
+def test_summary_tables_show_every_step_and_frame(tmp_path):
+    from rich.console import Console
+
+    from potpyri.summary import frame_table, summary_table
+
+    write_tiny_night(tmp_path, n_frames=2)
+    result = _run(tmp_path, "cosmic_rays.enabled=false")
+    console = Console(width=200, record=True)
+    console.print(summary_table(result))
+    console.print(frame_table(result))
+    text = console.export_text()
+    for word in ("ingest", "process", "cosmic_rays", "stack", "toy0000.fits", "toy0001.fits", "skipped"):
+        assert word in text
+    assert "ran" in text.split("toy0000.fits")[1].splitlines()[0]
