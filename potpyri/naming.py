@@ -12,10 +12,14 @@ __all__ = ["frame_filename", "stack_filename", "ut_date"]
 
 
 def ut_date(mjd: Any) -> str:
-    """``YYYYMMDD`` of an MJD value (``'00000000'`` if it is missing or malformed)."""
+    """``YYYYMMDD`` of an MJD or an ISO date (``'00000000'`` if it is missing or malformed)."""
     try:
         return Time(float(mjd), format="mjd").strftime("%Y%m%d")
     except (TypeError, ValueError):
+        pass
+    try:
+        return Time(str(mjd).strip(), format="isot").strftime("%Y%m%d")
+    except ValueError:
         return "00000000"
 
 

@@ -139,7 +139,7 @@ def run_pipeline(
                     break  # nothing downstream can work without it
                 continue
             if not tasks:
-                log.warning("[%s] nothing to do", name)
+                log.info("[%s] nothing to do", name)
                 records.append(TaskRecord(name, "*", "empty", note="no inputs"))
                 continue
             deps = {key: _jsonable(OmegaConf.to_container(OmegaConf.select(cfg, key), resolve=True)
@@ -159,7 +159,9 @@ def run_pipeline(
             bar = bars.add_task(name, total=len(specs))
             for spec, result in zip(specs, executor.map(_execute, specs), strict=True):
                 bars.advance(bar)
-                records.append(TaskRecord(name, spec.task.id, result.status, result.seconds, result.note))
+                notes = [w for out in result.manifest.get("outputs", []) for w in out["meta"].get("warnings", [])]
+                note = "; ".join([result.note, *notes]).strip("; ")
+                records.append(TaskRecord(name, spec.task.id, result.status, result.seconds, note))
                 if result.status == "failed":
                     log.error("[%s] %s: %s", name, spec.task.id, result.note)
                     for item in spec.task.inputs:

@@ -136,13 +136,14 @@ def classify(header: fits.Header, instrument, exptime: float) -> tuple[str, str]
         return "BAD", "header flags the file bad (" + _describe_rule(header, rules.bad) + ")"
     if _matches(header, rules.spec):
         return "SPEC", "spectroscopic frame"
+    # Calibration rules first: they are the more specific (a flat often also looks like science).
+    for kind in ("bias", "dark", "flat"):
+        if getattr(instrument, kind) and _matches(header, getattr(rules, kind)):
+            return kind.upper(), ""
     if _matches(header, rules.science):
         if not exptime >= instrument.min_exptime:
             return "BAD", f"exposure {exptime:g} s shorter than the minimum {instrument.min_exptime:g} s"
         return "SCIENCE", ""
-    for kind in ("bias", "dark", "flat"):
-        if getattr(instrument, kind) and _matches(header, getattr(rules, kind)):
-            return kind.upper(), ""
     return "UNKNOWN", "matches no classification rule"
 
 

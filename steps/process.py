@@ -1,8 +1,9 @@
-"""process: raw frame -> SCI (electrons), MASK, UNCERT, through the instrument's raw reader.
+"""process: raw science frame -> SCI (electrons), MASK, UNCERT, calibrated.
 
-This is the first pixel step: overscan and trimming by the reader, gain to electrons, saturation
-and non-finite pixels masked, an uncertainty image from read noise and Poisson noise. Bias, dark and
-flat correction join it as their calibration steps land.
+Overscan and trimming by the instrument's reader, gain to electrons, then the master bias, dark
+and flat of the frame's calibration group; saturated and non-finite pixels and the masters' bad
+pixels are flagged; the uncertainty carries read noise, Poisson noise and the masters' errors. A
+missing master skips that correction with a warning in the summary, never silently.
 """
 
 from __future__ import annotations
@@ -11,40 +12,77 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from potpyri.calibration import to_electrons
+from potpyri.frames import apply_flat, read_master, subtract_dark
 from potpyri.instruments import get_reader
 from potpyri.masks import BAD, SATURATED
+from potpyri.master import find_master
 from potpyri.naming import frame_filename
 from potpyri.products import make_frame
-from potpyri.step import Output, Product, Scope, Step, StepConfig, Task, register_step
+from potpyri.step import Item, Output, Product, Scope, Step, StepConfig, Task, register_step
 
 __all__ = ["Process"]
 
 
 @register_step("process")
 class Process(Step):
-    """Assemble a raw science frame into electrons with a mask and an uncertainty image."""
+    """Assemble and calibrate one raw science frame."""
 
     @dataclass
     class Config(StepConfig):
         saturation_fraction: float = 1.0  #: flag pixels above this fraction of instrument.saturation
 
-    version = "1"
+    version = "2"
     scope = Scope.frame
-    depends_on = ("instrument",)
+    depends_on = ("instrument", "bias.enabled", "dark.enabled", "flat.enabled")
+
+    def references(self, task: Task, items: list[Item]) -> list[Item]:
+        meta = task.inputs[0].meta
+        group = f"{meta['amp']}_{meta['binning']}"
+        found = [
+            find_master(items, "bias", group),
+            find_master(items, "dark", group, float(meta.get("exp") or 0.0)),
+            find_master(items, "flat", f"{meta.get('filter')}_{group}".replace(" ", "_")),
+        ]
+        return [f for f in found if f is not None]
 
     def run(self, task: Task) -> list[Output]:
         item = task.inputs[0]
         instrument = self.context.instrument
         raw = get_reader(instrument.reader)(instrument).read(self.context.data_path / item.meta["raw"])
-        adu = raw.data
-        mask = np.zeros(adu.shape, dtype=np.uint8)
-        mask[~np.isfinite(adu)] |= BAD
-        mask[adu >= self.config.saturation_fraction * instrument.saturation] |= SATURATED
-        electrons = np.nan_to_num(adu * raw.gain, nan=0.0).astype(np.float32)
-        variance = np.clip(electrons, 0.0, None) + np.asarray(raw.rdnoise, dtype=np.float32) ** 2
+        mask = np.zeros(raw.data.shape, dtype=np.uint8)
+        mask[~np.isfinite(raw.data)] |= BAD
+        mask[raw.data >= self.config.saturation_fraction * instrument.saturation] |= SATURATED
+        exposure = to_electrons(raw)
         header = raw.header
+        masters = {ref.meta["cal"]: ref for ref in task.refs}
+        warnings = []
+        for cal in ("bias", "dark", "flat"):
+            if not getattr(instrument, cal):
+                continue
+            ref = masters.get(cal)
+            if ref is None:
+                reason = "disabled" if not self.context.cfg[cal].enabled else "no master"
+                warnings.append(f"{cal} correction skipped ({reason})")
+                header[f"{cal.upper()}COR"] = ("SKIPPED", f"{cal} correction: {reason}")
+                continue
+            master = read_master(ref)
+            if cal == "bias":
+                exposure.data, exposure.variance = exposure.data - master.data, exposure.variance + master.variance
+            elif cal == "dark":
+                exposure = subtract_dark(exposure, master, ref.meta, float(item.meta["exp"]))
+            else:
+                exposure = apply_flat(exposure, master)
+            mask |= master.mask
+            header[f"{cal.upper()}COR"] = (ref.meta["file"][:68], f"master {cal} applied")
+        for text in warnings:
+            self.log.warning("%s: %s", item.id, text)
+        mask[~np.isfinite(exposure.data)] |= BAD
         header["BUNIT"] = ("electron", "pixel unit")
         header["GAIN"] = (1.0, "e-/ADU after gain correction")
+        sci = np.nan_to_num(exposure.data, nan=0.0)
+        uncert = np.sqrt(np.nan_to_num(exposure.variance, nan=np.inf))
+        frame = make_frame(sci, mask, uncert, header)
+        meta = {**item.meta, "warnings": warnings} if warnings else dict(item.meta)
         name = frame_filename(item.meta, item.id)
-        frame = make_frame(electrons, mask, np.sqrt(variance), header)
-        return [Output(item.id, "frame", dict(item.meta), {"image": Product(name, frame, "workspace")})]
+        return [Output(item.id, "frame", meta, {"image": Product(name, frame, "workspace")})]

@@ -18,7 +18,7 @@ NINE = ["binospec", "deimos", "f2", "fourstar", "gmos", "imacs", "lris", "mmirs"
 
 
 def test_nine_instruments_ship_and_compose():
-    assert instrument_names() == NINE
+    assert set(NINE) <= set(instrument_names())
     for name in NINE:
         cfg = compose_config(f"instrument={name}", "data_path=/tmp/x")
         validate(cfg)

@@ -1,0 +1,121 @@
+"""What the bias, dark and flat steps share: grouping, reading, combining, writing a master."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+from astropy.io import fits
+
+from potpyri.calibration import Electrons, combine_exposures, to_electrons
+from potpyri.instruments import get_reader
+from potpyri.step import Item, Output, Product, Scope, Step, StepConfig, StepFailed, Task
+
+__all__ = ["MasterConfig", "MasterStep", "find_master"]
+
+
+@dataclass
+class MasterConfig(StepConfig):
+    """Fields every master-calibration step has."""
+
+    method: str = "sigclip"  #: median, mean or sigclip
+    sigma: float = 3.0  #: sigclip rejection threshold, in uncertainties
+    min_frames: int = 3  #: fewer exposures than this: no master (the correction is skipped, with a warning)
+
+
+class MasterStep(Step):
+    """A calibration-group step turning exposures of one type into a master frame.
+
+    Subclasses set ``kind`` ('BIAS', 'DARK', 'FLAT'), ``prefix`` and implement :meth:`prepare`
+    (what to subtract or normalise before combining) and :meth:`finish` (the master's mask).
+    """
+
+    kind: ClassVar[str] = ""
+    prefix: ClassVar[str] = ""
+    scope = Scope.calgroup
+    depends_on = ("instrument",)
+
+    def uses(self) -> bool:
+        """Whether the instrument takes this calibration at all."""
+        return bool(getattr(self.context.instrument, self.kind.lower()))
+
+    def select(self, items: list[Item]) -> list[Item]:
+        if not self.uses():
+            return []
+        return [i for i in items if i.ok and i.kind == "frame" and i.meta.get("type") == self.kind
+                and not i.meta.get("excluded")]
+
+    def group_key(self, item: Item) -> str:
+        return str(item.meta["caltype"])
+
+    def run(self, task: Task) -> list[Output]:
+        if len(task.inputs) < self.config.min_frames:
+            raise StepFailed(f"{self.prefix}_{task.id}: {len(task.inputs)} exposure(s), fewer than "
+                             f"{self.name}.min_frames={self.config.min_frames}")
+        reader = get_reader(self.context.instrument.reader)(self.context.instrument)
+        header = reader.header(self.context.data_path / task.inputs[0].meta["raw"])
+
+        def loader(item: Item):
+            return lambda: self.prepare(to_electrons(reader.read(self.context.data_path / item.meta["raw"])),
+                                        item, task)
+
+        value, uncertainty, stddev = combine_exposures(
+            [loader(i) for i in task.inputs], method=self.config.method, sigma=self.config.sigma,
+            normalise=self.normalise,
+        )
+        if self.normalise:
+            norm = float(np.nanmedian(value))
+            value, uncertainty = value / norm, uncertainty / norm
+        mask, extra = self.finish(value, stddev, task)
+        name = self.filename(task)
+        hdus = fits.HDUList([
+            fits.PrimaryHDU(header=_calibration_header(header, task, self.kind)),
+            fits.ImageHDU(value.astype(np.float32), name="SCI"),
+            fits.ImageHDU(mask.astype(np.uint8), name="MASK"),
+            fits.ImageHDU(uncertainty.astype(np.float32), name="UNCERT"),
+        ])
+        meta = {"cal": self.kind.lower(), "caltype": task.inputs[0].meta["caltype"], "file": name,
+                "inputs": [i.id for i in task.inputs], **extra}
+        for key in ("filter", "amp", "binning", "exp", "time"):
+            meta.setdefault(key, task.inputs[0].meta.get(key))
+        return [Output(f"{self.prefix}_{task.id}", "calibration", meta, {"image": Product(name, hdus, "cals")})]
+
+    normalise: ClassVar[bool] = False
+
+    def filename(self, task: Task) -> str:
+        """Reference naming: ``mbias_{amp}_{binning}.fits`` and alike."""
+        return f"{self.prefix}_{task.id}.fits"
+
+    def prepare(self, exposure: Electrons, item: Item, task: Task) -> Electrons:
+        """Correct one exposure before combining (default: nothing)."""
+        return exposure
+
+    def finish(self, value: np.ndarray, stddev: np.ndarray, task: Task) -> tuple[np.ndarray, dict]:
+        """The master's bad-pixel mask and extra metadata (default: nothing flagged)."""
+        return np.zeros(value.shape, np.uint8), {}
+
+
+def find_master(items: list[Item], cal: str, caltype: str, exptime: float | None = None) -> Item | None:
+    """The master calibration of kind ``cal`` for ``caltype`` (closest exposure time for darks)."""
+    found = [i for i in items if i.kind == "calibration" and i.ok and i.meta.get("cal") == cal
+             and i.meta.get("caltype") == caltype]
+    if not found:
+        return None
+    if exptime is None:
+        return found[0]
+    return min(found, key=lambda i: abs(float(i.meta.get("exp") or 0.0) - exptime))
+
+
+def _calibration_header(raw: fits.Header, task: Task, kind: str) -> fits.Header:
+    header = fits.Header()
+    for key in ("INSTRUME", "TELESCOP", "OBSERVAT", "DATE-OBS", "MJD-OBS", "CCDSUM", "DETECTOR", "FILTER",
+                "FILTER1", "FILTER2", "DWFILNAM", "FILTNAM"):
+        if key in raw:
+            header[key] = raw[key]
+    header["OBSTYPE"] = (f"M{kind}", "potpyri master calibration")
+    header["NCOMBINE"] = (len(task.inputs), "exposures combined")
+    header["BUNIT"] = ("electron", "pixel unit")
+    for n, item in enumerate(task.inputs, start=1):
+        header[f"IMCMB{n:03d}"] = (item.id[:68], "input exposure")
+    return header

@@ -1,0 +1,102 @@
+"""The real Lick Nickel raw chain (10 biases, 3 sky flats, 6 science frames) reduced end to end.
+
+The camera is added as an instrument with one YAML (conf/instrument/nickel.yaml) and the generic
+reader. What is checked, on real pixels: classification of all 19 files; the master bias and flat;
+that flat-fielding removes the large-scale pattern of the raw sky; that the uncertainty image
+describes the real sky noise; and that raw/ is left byte-identical.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.stats import sigma_clipped_stats
+from photutils.background import Background2D
+
+from potpyri.runner import run_pipeline
+from potpyri.validate import validate
+from tests.conftest import SHARED, compose_config
+
+RAW = SHARED / "data" / "nickel_lick_raw"
+pytestmark = pytest.mark.skipif(not RAW.is_dir(), reason=f"shared data not found at {RAW}")
+
+
+def _hashes(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture(scope="module")
+def reduced(tmp_path_factory):
+    data_path = tmp_path_factory.mktemp("nickel")
+    shutil.copytree(RAW, data_path / "raw")
+    before = _hashes(data_path / "raw")
+    cfg = compose_config("instrument=nickel", f"data_path={data_path}")
+    validate(cfg)
+    result = run_pipeline(cfg)
+    return data_path, result, before
+
+
+def test_all_files_classified(reduced):
+    _, result, _ = reduced
+    types = [i.meta["type"] for i in result.items if i.kind == "frame"]
+    assert sorted(types) == ["BIAS"] * 10 + ["FLAT"] * 3 + ["SCIENCE"] * 6
+    assert result.by_status("process") == {"ran": 6}
+    assert all(r.note == "" for r in result.records if r.step == "process")
+
+
+def test_master_bias_and_flat(reduced):
+    data_path, _, _ = reduced
+    with fits.open(data_path / "red" / "cals" / "mbias_1_22.fits") as bias:
+        assert bias["SCI"].data.shape == (1024, 1024) and bias[0].header["NCOMBINE"] == 10
+        # The data region sits ~14 ADU (25 e-) above the overscan: the 2-D bias the master removes.
+        assert 15 < np.median(bias["SCI"].data) < 40
+    with fits.open(data_path / "red" / "cals" / "mflat_V_1_22.fits") as flat:
+        response, mask = flat["SCI"].data, flat["MASK"].data
+        assert abs(np.median(response) - 1) < 1e-3
+        assert 0 < (mask > 0).mean() < 0.02  # a few dead columns/pixels, not a blanket
+        assert np.median(flat["UNCERT"].data) < 0.01
+
+
+def _block_sky(img: np.ndarray) -> np.ndarray:
+    """Sigma-clipped sky level of each 128x128 block (stars and galaxies clipped away)."""
+    return np.array([sigma_clipped_stats(img[i:i + 128, j:j + 128], sigma=2.5)[1]
+                     for i in range(0, 1024, 128) for j in range(0, 1024, 128)])
+
+
+def test_flat_fielding_removes_the_flat_pattern_from_the_sky(reduced):
+    """Raw sky follows the flat's 3% illumination pattern (r ≈ 0.75-0.80 measured); after
+    processing it no longer does (|r| 0.13-0.45, median 0.15). The globular cluster frame
+    (NGC 6205) is left out: its block medians are the cluster, not the sky."""
+    data_path, result, _ = reduced
+    flat_blocks = _block_sky(fits.getdata(data_path / "red" / "cals" / "mflat_V_1_22.fits", "SCI"))
+    raw_r, processed_r = [], []
+    for frame in result.items:
+        if frame.kind != "frame" or frame.meta["type"] != "SCIENCE" or frame.id == "d1059.fits":
+            continue
+        raw = fits.getdata(RAW / frame.id).astype(float)
+        raw = raw[:, :1024] - np.median(raw[:, 1029:], axis=1, keepdims=True)
+        raw_r.append(np.corrcoef(_block_sky(raw), flat_blocks)[0, 1])
+        processed_r.append(np.corrcoef(_block_sky(fits.getdata(frame.path("image"), "SCI")), flat_blocks)[0, 1])
+    assert len(raw_r) == 5 and min(raw_r) > 0.6
+    assert np.median(np.abs(processed_r)) < 0.3 and max(np.abs(processed_r)) < 0.5
+
+
+def test_uncertainty_describes_the_real_sky_noise(reduced):
+    _, result, _ = reduced
+    frame = next(i for i in result.items if i.id == "d1074.fits")  # UGC 9837, 600 s, sparse field
+    with fits.open(frame.path("image")) as hdul:
+        sci, mask, err = hdul["SCI"].data, hdul["MASK"].data, hdul["UNCERT"].data
+    # Local sky (the real sky has gradients far above the per-pixel noise), then pulls.
+    sky = Background2D(sci, (64, 64), mask=mask > 0, filter_size=(3, 3)).background
+    pull = ((sci - sky) / err)[mask == 0]
+    core = pull[np.abs(pull) < 5]
+    assert 0.9 < 1.4826 * np.median(np.abs(core - np.median(core))) < 1.1
+
+
+def test_raw_files_untouched(reduced):
+    data_path, _, before = reduced
+    assert _hashes(data_path / "raw") == before
