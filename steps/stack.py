@@ -72,6 +72,7 @@ class Stack(Step):
         header["EXPTIME"] = (float(exptimes.sum()), "total exposure time of the inputs, s")
         header["NCOMBINE"] = (len(frames), "frames combined")
         header["STKMETH"] = (self.config.method.value, "stack method")
+        header["STKSIGMA"] = (self.config.sigma, "sigclip rejection threshold")
         header["BUNIT"] = ("electron/s", "pixel unit")
         for n, frame in enumerate(frames, start=1):
             header[f"IMCMB{n:03d}"] = (frame.path("image").name[:68], "input frame")

@@ -34,17 +34,20 @@ def test_tiny_night_end_to_end(tmp_path):
     with fits.open(stacks[0]) as hdul:
         assert [h.name for h in hdul] == ["PRIMARY", "SCI", "MASK", "ERR", "PPRECIPE"]
         head = hdul[0].header
-        assert [head[f"PPSTEP{n}"] for n in (1, 2, 3, 4)] == ["ingest", "process", "cosmic_rays", "stack"]
-        assert all(head[f"PPSTA{n}"] == "COMPLETE" for n in (1, 2, 3, 4))
-        assert head["PPVER"] and len(head["PPCFG4"]) == 16
+        steps = ["ingest", "process", "cosmic_rays", "skysub", "stack"]
+        assert [head[f"PPSTEP{n}"] for n in range(1, 6)] == steps
+        assert all(head[f"PPSTA{n}"] == "COMPLETE" for n in range(1, 6))
+        assert head["PPVER"] and len(head["PPCFG5"]) == 16
         assert any("stack v1" in str(h) for h in head["HISTORY"])
         assert head["NCOMBINE"] == 3 and head["EXPTIME"] == 40.0
-        # Sky was 100 e-/s in every frame: the stack is in e-/s, overscan and gain removed.
-        sky = np.median(hdul["SCI"].data)
-        noise = np.median(hdul["ERR"].data)
-        assert abs(sky - 100.0) < 5 * noise / np.sqrt(hdul["SCI"].data.size) + 0.5
+        # The star at (30.3, 40.7) gives 2000 e-/s: the stack is in e-/s, bias, gain, sky removed.
+        box = (slice(33, 49), slice(22, 39))
+        flux = hdul["SCI"].data[box].sum()
+        flux_err = np.sqrt((hdul["ERR"].data[box] ** 2).sum())
+        assert abs(flux - 2000.0) < 5 * flux_err + 20.0
     workspace = sorted(p.name for p in (tmp_path / "red" / "workspace").iterdir())
-    assert len(workspace) == 3 and all(n.startswith("field1.r.20240619.1.11.toy0") for n in workspace)
+    assert len(workspace) == 6 and all(n.startswith("field1.r.20240619.1.11.toy0") for n in workspace)
+    assert sum(n.endswith("_bkg.fits") for n in workspace) == 3
 
 
 def test_process_converts_to_electrons_with_honest_uncertainty(tmp_path):
@@ -85,8 +88,9 @@ def test_disabled_step_is_recorded_skipped(tmp_path):
     assert _counts(result, "cosmic_rays") == {"skipped": 1}
     with fits.open(next((tmp_path / "red").glob("*.stk.fits"))) as hdul:
         head = hdul[0].header
-        steps = {head[f"PPSTEP{n}"]: head[f"PPSTA{n}"] for n in range(1, 5)}
-    assert steps == {"ingest": "COMPLETE", "process": "COMPLETE", "cosmic_rays": "SKIPPED", "stack": "COMPLETE"}
+        steps = {head[f"PPSTEP{n}"]: head[f"PPSTA{n}"] for n in range(1, 6)}
+    assert steps == {"ingest": "COMPLETE", "process": "COMPLETE", "cosmic_rays": "SKIPPED", "skysub": "COMPLETE",
+                     "stack": "COMPLETE"}
 
 
 def test_bad_files_are_listed_and_the_run_goes_on(tmp_path):
