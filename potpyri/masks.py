@@ -5,4 +5,42 @@ COSMIC_RAY = 2  #: cosmic-ray hit
 SATURATED = 4  #: saturated or non-linear pixel
 NEIGHBOUR = 8  #: neighbour of a flagged pixel (grown mask)
 
-__all__ = ["BAD", "COSMIC_RAY", "NEIGHBOUR", "SATURATED"]
+__all__ = ["BAD", "COSMIC_RAY", "NEIGHBOUR", "SATURATED", "grow", "static_mask"]
+
+
+def grow(mask, radius: int, bits: int = BAD | COSMIC_RAY | SATURATED):
+    """Flag as NEIGHBOUR the pixels within ``radius`` of any pixel carrying ``bits``.
+
+    Returns a new uint8 mask; pixels already flagged keep their bits.
+    """
+    import numpy as np
+    from scipy import ndimage
+
+    if radius <= 0:
+        return mask
+    yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
+    disk = (xx**2 + yy**2) <= radius**2
+    near = ndimage.binary_dilation((mask & bits) > 0, structure=disk)
+    return (mask | np.where(near & ((mask & bits) == 0), NEIGHBOUR, 0)).astype(np.uint8)
+
+
+def static_mask(instrument, data_path, shape):
+    """The instrument's static bad-pixel mask as BAD bits (zeros when none is configured).
+
+    ``instrument.static_mask`` is a FITS file (absolute, or relative to ``data_path``) whose first
+    image is non-zero where pixels are bad; it must have the trimmed image's shape.
+    """
+    from pathlib import Path
+
+    import numpy as np
+    from astropy.io import fits
+
+    if not instrument.static_mask:
+        return np.zeros(shape, np.uint8)
+    path = Path(instrument.static_mask).expanduser()
+    path = path if path.is_absolute() else Path(data_path) / path
+    with fits.open(path) as hdul:
+        data = next(h.data for h in hdul if h.data is not None and h.data.ndim == 2)
+    if data.shape != tuple(shape):
+        raise ValueError(f"static mask {path.name} has shape {data.shape}, the frames {tuple(shape)}")
+    return np.where(data != 0, BAD, 0).astype(np.uint8)

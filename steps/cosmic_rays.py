@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.io import fits
 
-from potpyri.masks import COSMIC_RAY
+from potpyri.masks import COSMIC_RAY, grow
 from potpyri.step import Output, Product, Scope, Step, StepConfig, Task, register_step
 
 __all__ = ["CosmicRays"]
@@ -23,8 +23,9 @@ class CosmicRays(Step):
         sigfrac: float = 0.3  #: fraction of sigclip for neighbouring pixels
         objlim: float = 5.0  #: contrast limit between a CR and an underlying star
         niter: int = 4  #: iterations of detection and cleaning
+        grow: int = 1  #: flag neighbours within this radius of a cosmic ray (mask bit 8), pixels
 
-    version = "1"
+    version = "2"
     scope = Scope.frame
     depends_on = ("instrument.saturation",)
 
@@ -42,7 +43,8 @@ class CosmicRays(Step):
             sigclip=self.config.sigclip, sigfrac=self.config.sigfrac, objlim=self.config.objlim,
             niter=self.config.niter,
         )
-        frame["MASK"].data = mask | np.where(crmask, COSMIC_RAY, 0).astype(np.uint8)
+        frame["MASK"].data = grow(mask | np.where(crmask, COSMIC_RAY, 0).astype(np.uint8), self.config.grow,
+                                  COSMIC_RAY)
         frame[0].header["NCRPIX"] = (int(crmask.sum()), "pixels flagged as cosmic rays")
         name = item.path("image").name
         return [Output(item.id, "frame", dict(item.meta), {"image": Product(name, frame, "workspace")})]

@@ -15,7 +15,7 @@ import numpy as np
 from potpyri.calibration import to_electrons
 from potpyri.frames import apply_flat, read_master, subtract_dark
 from potpyri.instruments import get_reader
-from potpyri.masks import BAD, SATURATED
+from potpyri.masks import BAD, SATURATED, grow, static_mask
 from potpyri.master import find_master
 from potpyri.naming import frame_filename
 from potpyri.products import make_frame
@@ -31,8 +31,9 @@ class Process(Step):
     @dataclass
     class Config(StepConfig):
         saturation_fraction: float = 1.0  #: flag pixels above this fraction of instrument.saturation
+        grow: int = 1  #: flag neighbours within this radius of bad/saturated pixels (bit 8), pixels
 
-    version = "2"
+    version = "3"
     scope = Scope.frame
     depends_on = ("instrument", "bias.enabled", "dark.enabled", "flat.enabled")
 
@@ -78,6 +79,8 @@ class Process(Step):
         for text in warnings:
             self.log.warning("%s: %s", item.id, text)
         mask[~np.isfinite(exposure.data)] |= BAD
+        mask |= static_mask(instrument, self.context.data_path, mask.shape)
+        mask = grow(mask, self.config.grow)
         header["BUNIT"] = ("electron", "pixel unit")
         header["GAIN"] = (1.0, "e-/ADU after gain correction")
         sci = np.nan_to_num(exposure.data, nan=0.0)
