@@ -141,3 +141,30 @@ def test_summary_tables_show_every_step_and_frame(tmp_path):
     for word in ("ingest", "process", "cosmic_rays", "stack", "toy0000.fits", "toy0001.fits", "skipped"):
         assert word in text
     assert "ran" in text.split("toy0000.fits")[1].splitlines()[0]
+
+
+def test_nir_sky_from_dithers_removes_a_changing_sky(tmp_path):
+    """A toy NIR night: the sky pattern (a gradient) is the same in every frame, its level
+    changes; stars move between dithers. nirsky must remove the pattern, keep the stars."""
+    from astropy.io import fits as pyfits
+
+    rng = np.random.default_rng(5)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    yy, xx = np.mgrid[0:128, 0:120]  # toycam: 120 data columns, then 8 of overscan
+    pattern = 1.0 + 0.2 * xx / 120
+    for n, (dx, level) in enumerate([(0, 3000), (15, 3300), (30, 2800), (45, 3100)]):
+        electrons = level * pattern + 5000 * np.exp(-((xx - 40 - dx) ** 2 + (yy - 64) ** 2) / 8)
+        adu = np.hstack([(rng.poisson(electrons) / 2.0 + 500), np.full((128, 8), 500.0)]).astype(np.float32)
+        head = pyfits.Header({"OBJECT": "nir1", "OBSTYPE": "object", "FILTER": "J", "EXPTIME": 10.0,
+                              "MJD-OBS": 60480.1 + n / 1000})
+        pyfits.PrimaryHDU(adu, head).writeto(raw / f"toy0{n:03d}.fits")
+    result = _run(tmp_path, "instrument.wavelength=NIR", "cosmic_rays.enabled=false", "skysub.enabled=false",
+                  "pipeline.steps=[ingest,process,nirsky]")
+    assert result.by_status("nirsky") == {"ran": 1}
+    frame = next(i for i in result.items if i.id == "toy0000.fits")
+    with fits.open(frame.path("image")) as hdul:
+        sci, err = hdul["SCI"].data, hdul["UNCERT"].data
+    away = (slice(0, 40), slice(None))  # far from the star track
+    assert abs(np.mean(sci[away][:, :20]) - np.mean(sci[away][:, -20:])) < 5 * np.median(err[away]) / np.sqrt(400)
+    assert sci[64, 40] > 3000  # the star survives
