@@ -1,3 +1,14 @@
 """Built-in pipeline steps; importing this package registers all of them."""
 
-from potpyri.steps import bias, cosmic_rays, dark, flat, ingest, nirsky, process, skysub, stack  # noqa: F401
+from potpyri.steps import (  # noqa: F401
+    bias,
+    cosmic_rays,
+    dark,
+    flat,
+    fringe,
+    ingest,
+    nirsky,
+    process,
+    skysub,
+    stack,
+)

@@ -168,3 +168,30 @@ def test_nir_sky_from_dithers_removes_a_changing_sky(tmp_path):
     away = (slice(0, 40), slice(None))  # far from the star track
     assert abs(np.mean(sci[away][:, :20]) - np.mean(sci[away][:, -20:])) < 5 * np.median(err[away]) / np.sqrt(400)
     assert sci[64, 40] > 3000  # the star survives
+
+
+def test_fringes_are_fitted_and_removed(tmp_path):
+    """z-band frames share a fringe pattern whose amplitude follows each frame's sky; stars move."""
+    from astropy.io import fits as pyfits
+
+    rng = np.random.default_rng(11)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    yy, xx = np.mgrid[0:128, 0:120]
+    fringes = np.sin(xx / 3.0) * np.cos(yy / 4.0)
+    for n, (dx, sky) in enumerate([(0, 2000), (20, 2400), (40, 1800), (60, 2200)]):
+        electrons = sky * (1 + 0.15 * fringes) + 8000 * np.exp(-((xx - 20 - dx) ** 2 + (yy - 64) ** 2) / 8)
+        adu = np.hstack([rng.poisson(electrons) / 2.0 + 500, np.full((128, 8), 500.0)]).astype(np.float32)
+        head = pyfits.Header({"OBJECT": "f1", "OBSTYPE": "object", "FILTER": "z", "EXPTIME": 10.0,
+                              "MJD-OBS": 60480.1 + n / 1000})
+        pyfits.PrimaryHDU(adu, head).writeto(raw / f"toy0{n:03d}.fits")
+    result = _run(tmp_path, "cosmic_rays.enabled=false", "pipeline.steps=[ingest,process,fringe]")
+    assert result.by_status("fringe") == {"ran": 1}
+    frame = next(i for i in result.items if i.id == "toy0001.fits")
+    with fits.open(frame.path("image")) as hdul:
+        sci, err, scale = hdul["SCI"].data, hdul["UNCERT"].data, hdul[0].header["FRINGSCL"]
+    rows = slice(0, 40)  # away from the star track
+    before = 2400 * 0.15 * fringes[rows]
+    residual = sci[rows] - np.median(sci[rows])
+    assert np.std(residual) < 1.2 * np.median(err[rows])  # fringes (±360 e-) gone to the noise (~50 e-)
+    assert np.std(before) > 3 * np.median(err[rows]) and scale > 0
