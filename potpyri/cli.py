@@ -71,6 +71,11 @@ def run_job(cfg: DictConfig) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``potpyri``."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["demo"]:
+        from potpyri.sim.demo import main as demo
+
+        demo(args[1:])
+        return
     try:
         args = _expand_recipe_flags(_normalise_instrument(args))
         if not any(a.split("=")[0] in _HYDRA_ONLY_FLAGS for a in args):

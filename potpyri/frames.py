@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,8 +22,13 @@ class Master(Electrons):
 
 
 def read_master(item: Item) -> Master:
-    """Load a master calibration product (SCI, MASK, UNCERT)."""
-    with fits.open(item.path("image")) as hdul:
+    """Load a master calibration product (SCI, MASK, UNCERT); repeated calls reuse it."""
+    return _read_master(str(item.path("image")))
+
+
+@functools.lru_cache(maxsize=4)
+def _read_master(path: str) -> Master:
+    with fits.open(path) as hdul:
         return Master(hdul["SCI"].data.astype(np.float32), hdul["UNCERT"].data.astype(np.float32) ** 2,
                       hdul["MASK"].data.astype(np.uint8))
 

@@ -52,7 +52,7 @@ class Process(Step):
         instrument = self.context.instrument
         raw = get_reader(instrument.reader)(instrument).read(self.context.data_path / item.meta["raw"])
         mask = np.zeros(raw.data.shape, dtype=np.uint8)
-        mask[~np.isfinite(raw.data)] |= BAD
+        mask[~np.isfinite(raw.data) | (np.broadcast_to(raw.gain, raw.data.shape) <= 0)] |= BAD  # no data (CCD gaps)
         mask[raw.data >= self.config.saturation_fraction * instrument.saturation] |= SATURATED
         exposure = to_electrons(raw)
         header = raw.header

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from potpyri.instruments.base import RawImage, Reader
+from potpyri.instruments.gmos import GmosReader
 from potpyri.instruments.single import SingleReader
 
 __all__ = ["READERS", "RawImage", "Reader", "get_reader", "register_reader"]
@@ -40,3 +41,4 @@ def get_reader(name: str) -> type[Reader]:
 
 
 register_reader("single")(SingleReader)
+register_reader("gmos")(GmosReader)

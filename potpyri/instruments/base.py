@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +10,24 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-__all__ = ["RawImage", "Reader"]
+__all__ = ["RawImage", "Reader", "open_raw"]
+
+
+def open_raw(path: Path, **kwargs) -> fits.HDUList:
+    """Open a raw file, decompressing ``.bz2``/``.gz`` in one pass in memory.
+
+    astropy reads compressed files through a seekable stream; every backward seek restarts the
+    decompression, which made a 12-amplifier bz2 file cost ~2 s instead of ~0.3 s.
+    """
+    path = Path(path)
+    if path.suffix in (".bz2", ".gz"):
+        import bz2
+        import gzip
+
+        raw = path.read_bytes()
+        payload = bz2.decompress(raw) if path.suffix == ".bz2" else gzip.decompress(raw)
+        return fits.open(io.BytesIO(payload), **kwargs)
+    return fits.open(path, **kwargs)
 
 
 @dataclass
@@ -47,8 +65,12 @@ class Reader:
         """
         with warnings.catch_warnings():
             warnings.filterwarnings("error", message=".*truncated.*")
-            with fits.open(path, lazy_load_hdus=False) as hdul:
-                return hdul[self.instrument.raw_header_ext].header.copy()
+            with open_raw(path, lazy_load_hdus=False) as hdul:
+                return self.classification_header(hdul)
+
+    def classification_header(self, hdul: fits.HDUList) -> fits.Header:
+        """The header ingest classifies by, from an open file (override to add keywords)."""
+        return hdul[self.instrument.raw_header_ext].header.copy()
 
     def read(self, path: Path) -> RawImage:
         """Read and assemble one raw file."""

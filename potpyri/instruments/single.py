@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from astropy.io import fits
 
-from potpyri.instruments.base import RawImage, Reader
+from potpyri.instruments.base import RawImage, Reader, open_raw
 
 __all__ = ["SingleReader", "parse_section"]
 
@@ -28,7 +27,7 @@ class SingleReader(Reader):
     ``instrument.biassec`` is set; trim to ``instrument.datasec`` when set (first entries)."""
 
     def read(self, path: Path) -> RawImage:
-        with fits.open(path) as hdul:
+        with open_raw(path) as hdul:
             hdu = hdul[self.instrument.raw_header_ext]
             if hdu.data is None:
                 raise ValueError(f"{Path(path).name}: extension {self.instrument.raw_header_ext} has no image")

@@ -1,0 +1,81 @@
+"""The on-disk catalog cache: raw service answers keyed by catalog and cone."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from astropy.table import Table
+
+from potpyri.products import write_atomic
+
+__all__ = ["CatalogCache", "CatalogUnavailable", "Cone", "default_cache_dir"]
+
+
+class CatalogUnavailable(RuntimeError):
+    """No cached answer covers the cone and the service cannot (or may not) be asked."""
+
+
+@dataclass(frozen=True)
+class Cone:
+    """A cone on the sky, degrees."""
+
+    ra: float
+    dec: float
+    radius: float
+
+    def contains(self, other: Cone) -> bool:
+        """Whether ``other`` lies wholly inside this cone."""
+        return _separation(self.ra, self.dec, other.ra, other.dec) + other.radius <= self.radius + 1e-9
+
+    def __str__(self) -> str:
+        return f"ra={self.ra:.5f} dec={self.dec:+.5f} r={self.radius * 60:.2f}'"
+
+
+def default_cache_dir() -> Path:
+    """``$POTPYRI_CATALOG_CACHE`` or ``~/.cache/potpyri/catalogs``."""
+    return Path(os.environ.get("POTPYRI_CATALOG_CACHE", Path.home() / ".cache" / "potpyri" / "catalogs"))
+
+
+class CatalogCache:
+    """Raw answers stored as ECSV under ``<root>/<catalog>/``, found again by cone containment."""
+
+    def __init__(self, root: str | os.PathLike | None = None) -> None:
+        self.root = Path(root) if root is not None else default_cache_dir()
+
+    def find(self, catalog: str, cone: Cone) -> Table | None:
+        """A cached raw answer whose cone contains ``cone`` (the smallest such), or None."""
+        folder = self.root / catalog
+        if not folder.is_dir():
+            return None
+        best: tuple[float, Path] | None = None
+        for path in folder.glob("*.ecsv"):
+            stored = _cone_from_name(path.stem)
+            if stored is not None and stored.contains(cone) and (best is None or stored.radius < best[0]):
+                best = (stored.radius, path)
+        return Table.read(best[1], format="ascii.ecsv") if best else None
+
+    def store(self, catalog: str, cone: Cone, raw: Table, service: str) -> Path:
+        """Write a raw answer for ``cone`` atomically and return its path."""
+        raw = raw.copy(copy_data=False)
+        raw.meta.update({"catalog": catalog, "ra": cone.ra, "dec": cone.dec, "radius": cone.radius,
+                         "service": service})
+        name = f"{cone.ra:.6f}_{cone.dec:+.6f}_{cone.radius:.6f}.ecsv"
+        return write_atomic(raw, self.root / catalog / name)
+
+
+def _cone_from_name(stem: str) -> Cone | None:
+    try:
+        ra, dec, radius = (float(v) for v in stem.split("_"))
+    except ValueError:
+        return None
+    return Cone(ra, dec, radius)
+
+
+def _separation(ra1: float, dec1: float, ra2: float, dec2: float) -> float:
+    """Great-circle distance in degrees (haversine)."""
+    r1, d1, r2, d2 = map(np.deg2rad, (ra1, dec1, ra2, dec2))
+    s = np.sin((d2 - d1) / 2) ** 2 + np.cos(d1) * np.cos(d2) * np.sin((r2 - r1) / 2) ** 2
+    return float(np.rad2deg(2 * np.arcsin(np.sqrt(min(1.0, s)))))

@@ -1,0 +1,181 @@
+"""Catalog queries: one description per catalog, a cache in front, one parser for every answer.
+
+Column sets are those the services document: Gaia DR3 ``gaiadr3.gaia_source`` through the Gaia
+archive (astroquery.gaia); Pan-STARRS DR1 (VizieR ``II/349/ps1``), SDSS DR12 (``V/147/sdss12``),
+SkyMapper DR2 (``II/358/smss``) and 2MASS (``II/246/out``) through VizieR.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from astropy.table import Table
+
+from potpyri.catalogs.cache import CatalogCache, CatalogUnavailable, Cone, _separation
+
+__all__ = ["CATALOGS", "CatalogSpec", "parse", "query"]
+
+log = logging.getLogger("potpyri.catalogs")
+
+
+@dataclass(frozen=True)
+class CatalogSpec:
+    """How one catalog's raw answer maps onto the standard columns."""
+
+    name: str
+    service: str  #: 'gaia' or a VizieR catalogue id
+    id_col: str
+    ra_col: str
+    dec_col: str
+    bands: dict[str, tuple[str, str | None]]  #: band -> (raw magnitude column, raw error column)
+    vega_to_ab: dict[str, float] = field(default_factory=dict)  #: added to Vega magnitudes
+    pm_cols: tuple[str, str] | None = None
+    ref_epoch: float | None = None  #: epoch of the positions (Gaia: 2016.0)
+    star_filter: Callable[[Table], np.ndarray] | None = None
+
+
+CATALOGS: dict[str, CatalogSpec] = {
+    "gaia": CatalogSpec(
+        "gaia", "gaia", "source_id", "ra", "dec",
+        {"G": ("phot_g_mean_mag", None), "BP": ("phot_bp_mean_mag", None), "RP": ("phot_rp_mean_mag", None)},
+        pm_cols=("pmra", "pmdec"), ref_epoch=2016.0,
+    ),
+    "ps1": CatalogSpec(
+        "ps1", "II/349/ps1", "objID", "RAJ2000", "DEJ2000",
+        {b: (f"{b}mag", f"e_{b}mag") for b in "grizy"},
+    ),
+    "sdss": CatalogSpec(
+        "sdss", "V/147/sdss12", "objID", "RA_ICRS", "DE_ICRS",
+        {b: (f"{b}mag", f"e_{b}mag") for b in "ugriz"},
+        star_filter=lambda t: np.asarray(t["class"]) == 6,
+    ),
+    "skymapper": CatalogSpec(
+        "skymapper", "II/358/smss", "ObjectId", "RAICRS", "DEICRS",
+        {b: (f"{b}PSF", f"e_{b}PSF") for b in "uvgriz"},
+    ),
+    "2mass": CatalogSpec(
+        "2mass", "II/246/out", "2MASS", "RAJ2000", "DEJ2000",
+        {"J": ("Jmag", "e_Jmag"), "H": ("Hmag", "e_Hmag"), "K": ("Kmag", "e_Kmag")},
+        # Blanton & Roweis (2007): m_AB - m_Vega for 2MASS J, H, Ks.
+        vega_to_ab={"J": 0.91, "H": 1.39, "K": 1.85},
+    ),
+}
+
+
+def query(
+    catalog: str,
+    ra: float,
+    dec: float,
+    radius_deg: float,
+    *,
+    epoch: float | None = None,
+    cache_dir=None,
+    offline: bool = False,
+    retries: int = 3,
+) -> Table:
+    """Sources of ``catalog`` within ``radius_deg`` of (ra, dec), in standard columns.
+
+    Parameters
+    ----------
+    catalog : str
+        One of :data:`CATALOGS` (``gaia``, ``ps1``, ``sdss``, ``skymapper``, ``2mass``).
+    epoch : float, optional
+        Decimal year to propagate positions to with proper motions (where the catalog has them).
+    cache_dir : path, optional
+        Cache folder; default :func:`potpyri.catalogs.default_cache_dir`.
+    offline : bool
+        Use the cache only.
+    retries : int
+        Live attempts, with exponential back-off, before giving up.
+
+    Raises
+    ------
+    CatalogUnavailable
+        Naming the catalog and the cone, when neither cache nor service can answer.
+    """
+    try:
+        spec = CATALOGS[catalog.lower()]
+    except KeyError:
+        raise ValueError(f"unknown catalog {catalog!r} (known: {', '.join(CATALOGS)})") from None
+    cone = Cone(float(ra), float(dec), float(radius_deg))
+    cache = CatalogCache(cache_dir)
+    raw = cache.find(spec.name, cone)
+    if raw is None:
+        if offline:
+            raise CatalogUnavailable(f"{spec.name}: no cached answer covers the cone {cone} and "
+                                     f"catalog.offline=true (cache: {cache.root})")
+        raw = _ask_service(spec, cone, retries)
+        cache.store(spec.name, cone, raw, spec.service)
+    table = parse(spec.name, raw, epoch=epoch)
+    keep = np.array([_separation(cone.ra, cone.dec, r, d) <= cone.radius for r, d in zip(table["ra"], table["dec"], strict=True)], bool)
+    return table[keep] if len(table) else table
+
+
+def parse(catalog: str, raw: Table, *, epoch: float | None = None) -> Table:
+    """Turn a raw answer (the service's own columns) into the standard columns."""
+    spec = CATALOGS[catalog]
+    if spec.star_filter is not None and len(raw):
+        raw = raw[spec.star_filter(raw)]
+    out = Table()
+    out["source_id"] = np.asarray(raw[spec.id_col]).astype(str)
+    out["ra"] = _float(raw[spec.ra_col])
+    out["dec"] = _float(raw[spec.dec_col])
+    if spec.pm_cols:
+        out["pmra"] = np.nan_to_num(_float(raw[spec.pm_cols[0]]))
+        out["pmdec"] = np.nan_to_num(_float(raw[spec.pm_cols[1]]))
+        if epoch is not None and spec.ref_epoch is not None:
+            years = epoch - spec.ref_epoch
+            out["dec"] = out["dec"] + out["pmdec"] * years / 3.6e6
+            out["ra"] = out["ra"] + out["pmra"] * years / 3.6e6 / np.cos(np.deg2rad(out["dec"]))
+    for band, (mag_col, err_col) in spec.bands.items():
+        mag = _float(raw[mag_col]) + spec.vega_to_ab.get(band, 0.0)
+        out[f"{band}_mag"] = mag
+        out[f"{band}_err"] = _float(raw[err_col]) if err_col else np.where(np.isfinite(mag), 0.01, np.nan)
+    out.meta["catalog"] = catalog
+    return out
+
+
+def _float(column) -> np.ndarray:
+    data = np.ma.asarray(column).astype(float)
+    return np.ma.filled(data, np.nan)
+
+
+def _ask_service(spec: CatalogSpec, cone: Cone, retries: int) -> Table:
+    delay = 2.0
+    for attempt in range(1, retries + 1):
+        try:
+            return _gaia(cone) if spec.service == "gaia" else _vizier(spec.service, cone)
+        except Exception as exc:  # network errors come in many types
+            if attempt == retries:
+                raise CatalogUnavailable(f"{spec.name}: the service did not answer for the cone {cone} "
+                                         f"after {retries} attempts ({type(exc).__name__}: {exc})") from None
+            log.warning("%s: attempt %d failed (%s); retrying in %.0f s", spec.name, attempt, exc, delay)
+            time.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")
+
+
+def _gaia(cone: Cone) -> Table:
+    from astroquery.gaia import Gaia
+
+    adql = (
+        "SELECT source_id, ra, dec, ra_error, dec_error, pmra, pmdec, pmra_error, pmdec_error, parallax, "
+        "phot_g_mean_mag, phot_bp_mean_mag, phot_rp_mean_mag, ref_epoch FROM gaiadr3.gaia_source "
+        f"WHERE 1 = CONTAINS(POINT('ICRS', ra, dec), CIRCLE('ICRS', {cone.ra}, {cone.dec}, {cone.radius}))"
+    )
+    return Gaia.launch_job_async(adql).get_results()
+
+
+def _vizier(catalog_id: str, cone: Cone) -> Table:
+    import astropy.units as u
+    from astropy.coordinates import SkyCoord
+    from astroquery.vizier import Vizier
+
+    result = Vizier(columns=["**"], row_limit=-1).query_region(
+        SkyCoord(cone.ra, cone.dec, unit="deg"), radius=cone.radius * u.deg, catalog=catalog_id
+    )
+    return result[0] if len(result) else Table()

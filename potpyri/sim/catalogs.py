@@ -1,0 +1,108 @@
+"""Reference catalogs drawn from the truth, written into the catalog cache in the raw format of
+each service's answer (so the pipeline's own catalog code reads them, offline).
+
+Realism: magnitude-dependent errors, survey depth limits, saturation at the bright end, a few
+per cent of entries missing, position errors (and for Gaia, positions at its 2016.0 epoch).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from astropy.table import Table
+
+from potpyri.catalogs.cache import CatalogCache, Cone
+
+__all__ = ["seed_catalog_cache"]
+
+#: catalog -> (bands with their (faint limit, bright saturation) in AB, dec range covered)
+_SURVEYS = {
+    "gaia": ({"G": (20.7, 3.0), "BP": (21.0, 3.0), "RP": (20.2, 3.0)}, (-90, 90)),
+    "ps1": ({b: (m, 14.5) for b, m in zip("grizy", (23.0, 22.8, 22.5, 21.8, 21.0), strict=True)}, (-30, 90)),
+    "sdss": ({b: (m, 14.0) for b, m in zip("ugriz", (22.0, 22.2, 22.2, 21.3, 20.5), strict=True)}, (-10, 70)),
+    "skymapper": ({b: (m, 9.0) for b, m in zip("uvgriz", (19.5, 19.5, 21.5, 21.0, 20.5, 19.8), strict=True)},
+                  (-90, 2)),
+    "2mass": ({"J": (17.8, 9.0), "H": (17.4, 8.5), "K": (16.9, 8.0)}, (-90, 90)),  # AB limits
+}
+_VEGA_TO_AB = {"J": 0.91, "H": 1.39, "K": 1.85}
+
+
+def seed_catalog_cache(cache_dir: Path, stars: Table, ra: float, dec: float, radius: float, *,
+                       epoch: float, rng: np.random.Generator) -> list[Path]:
+    """Write every catalog that covers (ra, dec) for the cone into ``cache_dir``."""
+    cache = CatalogCache(cache_dir)
+    cone = Cone(ra, dec, radius)
+    written = []
+    point_like = ~np.asarray(stars["is_galaxy"])
+    for name, (bands, (dec_lo, dec_hi)) in _SURVEYS.items():
+        if not dec_lo <= dec <= dec_hi:
+            continue
+        keep = np.ones(len(stars), bool)
+        keep &= rng.uniform(size=len(stars)) > 0.03  # entries a survey simply lacks
+        if name in ("gaia", "2mass"):
+            keep &= point_like | (np.asarray(stars["mag_r"]) < 19)
+        first_band = next(iter(bands))
+        limit = bands[first_band][0]
+        mag_key = {"G": "mag_G", "BP": "mag_BP", "RP": "mag_RP"}.get(first_band, f"mag_{first_band}")
+        keep &= np.asarray(stars[mag_key]) < limit
+        subset = stars[keep]
+        written.append(cache.store(name, cone, _raw_answer(name, subset, bands, epoch, rng), "potpyri.sim"))
+    return written
+
+
+def _raw_answer(name: str, stars: Table, bands: dict, epoch: float, rng: np.random.Generator) -> Table:
+    n = len(stars)
+    out = Table()
+    ra, dec = np.asarray(stars["ra"], float), np.asarray(stars["dec"], float)
+    if name == "gaia":
+        years = epoch - 2016.0
+        pmra, pmdec = np.asarray(stars["pmra"], float), np.asarray(stars["pmdec"], float)
+        g = np.asarray(stars["mag_G"], float)
+        pos_err = 0.02 + 0.3 * 10 ** (0.4 * (g - 20.5))  # mas
+        out["source_id"] = 4_000_000_000_000 + np.asarray(stars["id"], np.int64)
+        out["ra"] = ra - pmra * years / 3.6e6 / np.cos(np.deg2rad(dec)) + rng.normal(0, pos_err / 3.6e6)
+        out["dec"] = dec - pmdec * years / 3.6e6 + rng.normal(0, pos_err / 3.6e6)
+        out["ra_error"], out["dec_error"] = pos_err, pos_err
+        out["pmra"] = pmra + rng.normal(0, pos_err, n)
+        out["pmdec"] = pmdec + rng.normal(0, pos_err, n)
+        out["pmra_error"], out["pmdec_error"] = pos_err, pos_err
+        out["parallax"] = np.abs(rng.normal(0.5, 0.3, n))
+        for band, column in (("G", "phot_g_mean_mag"), ("BP", "phot_bp_mean_mag"), ("RP", "phot_rp_mean_mag")):
+            mag = np.asarray(stars[f"mag_{band}"], float)
+            out[column] = mag + rng.normal(0, 0.002 + 0.02 * 10 ** (0.4 * (mag - 20)))
+        out["ref_epoch"] = np.full(n, 2016.0)
+        return out
+    pos_err = {"ps1": 0.02, "sdss": 0.05, "skymapper": 0.1, "2mass": 0.08}[name]  # arcsec
+    columns = {
+        "ps1": ("objID", "RAJ2000", "DEJ2000", "{b}mag", "e_{b}mag"),
+        "sdss": ("objID", "RA_ICRS", "DE_ICRS", "{b}mag", "e_{b}mag"),
+        "skymapper": ("ObjectId", "RAICRS", "DEICRS", "{b}PSF", "e_{b}PSF"),
+        "2mass": ("2MASS", "RAJ2000", "DEJ2000", "{b}mag", "e_{b}mag"),
+    }[name]
+    ids = np.asarray(stars["id"], np.int64)
+    out[columns[0]] = [f"J{r:09.5f}{d:+09.5f}" for r, d in zip(ra, dec, strict=True)] if name == "2mass" \
+        else 100_000_000_000 + ids
+    out[columns[1]] = ra + rng.normal(0, pos_err / 3600 / np.cos(np.deg2rad(dec)), n)
+    out[columns[2]] = dec + rng.normal(0, pos_err / 3600, n)
+    for band, (limit, bright) in bands.items():
+        mag = _truth_mag(stars, band)
+        err = 0.008 + 0.2 * 10 ** (0.4 * (mag - limit))
+        measured = mag + rng.normal(0, err)
+        usable = (mag < limit + 0.5) & (mag > bright)
+        value = measured - _VEGA_TO_AB.get(band, 0.0) if name == "2mass" else measured
+        col = band if name != "2mass" else band
+        out[columns[3].format(b=col)] = np.ma.masked_array(value, ~usable)
+        out[columns[4].format(b=col)] = np.ma.masked_array(err, ~usable)
+    if name == "sdss":
+        out["class"] = np.where(np.asarray(stars["is_galaxy"]), 3, 6)
+    if name == "2mass":
+        out["Qflg"] = "AAA"
+    return out
+
+
+def _truth_mag(stars: Table, band: str) -> np.ndarray:
+    """Truth magnitude for a survey band (PS1 y is the truth Y; SkyMapper v lies between u and g)."""
+    if band == "v":
+        return 0.5 * (np.asarray(stars["mag_u"], float) + np.asarray(stars["mag_g"], float))
+    return np.asarray(stars[f"mag_{band.upper() if band == 'y' else band}"], float)

@@ -1,0 +1,33 @@
+"""The README's first command: simulate the demo GMOS-N night and reduce it (CI's end-to-end run)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from astropy.io import fits
+
+from tests.framework.helpers import potpyri, run_dirs, statuses, summary
+
+
+def test_demo_night_reduces_end_to_end(tmp_path):
+    folder = tmp_path / "demo"
+    proc = potpyri("demo", str(folder))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    raw_before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (folder / "raw").iterdir()}
+    records = summary(run_dirs(folder)[-1])
+    assert statuses(records, "bias") == ["ran"] and statuses(records, "flat") == ["ran", "ran"]
+    assert statuses(records, "process") == ["ran"] * 6
+    listing = (folder / "file_list.txt").read_text()
+    for kind, count in (("BIAS", 5), ("FLAT", 10), ("SCIENCE", 6), ("SPEC", 1), ("UNKNOWN", 1)):
+        assert listing.count(f" {kind} ") == count, kind
+    assert listing.count(" BAD ") == 2  # flagged RAWGEMQA=FAIL, and one shorter than 1 s
+    stacks = sorted(p.name for p in (folder / "red").glob("*.stk.fits"))
+    assert stacks == ["SIM01_GRB.i_G0302.20240618.3.44.stk.fits", "SIM01_GRB.r_G0303.20240618.3.44.stk.fits"]
+    with fits.open(folder / "red" / stacks[1]) as hdul:
+        assert hdul[0].header["NCOMBINE"] == 3 and "PPRECIPE" in hdul
+        assert hdul["SCI"].data.shape == (1056, 1054)
+    # Re-running the demo reuses every product and leaves raw/ untouched.
+    again = potpyri("demo", str(folder))
+    assert again.returncode == 0
+    assert {r["status"] for r in summary(run_dirs(folder)[-1])} - {"empty"} == {"cached"}
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (folder / "raw").iterdir()} == raw_before
