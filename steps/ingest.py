@@ -150,8 +150,10 @@ def classify(header: fits.Header, instrument, exptime: float) -> tuple[str, str]
 def _matches(header: fits.Header, rule) -> bool:
     if not rule.keywords:
         return False
+    # The reference's rule: the value appears in the header's value, case-insensitively
+    # (MMIRS darks: OBJECT contains 'ark'; DEIMOS flats: OBSTYPE contains 'flat').
     return all(
-        str(header.get(key, "")).strip().lower() == str(value).strip().lower()
+        str(value).strip().lower() in str(header.get(key, "")).strip().lower()
         for key, value in zip(rule.keywords, rule["values"], strict=False)  # .values is a dict method
     )
 

@@ -103,10 +103,11 @@ def simulate_night(
             rng = streams.get("frame", exposure.meta.number)
             electrons, cr_mask = _expose(exposure, raw_format, geometry, detector, fields, fringe, rng)
             hdul = raw_format.readout(electrons, exposure.meta, setup, rng)
-            path = raw_dir / raw_format.filename(exposure.meta, setup)
-            writes.append(pool.submit(write_raw, hdul, path))
-            raw_files.append(path)
-            rows.append(exposure.truth_row(path.name, raw_format, setup))
+            for name, part in raw_format.split_files(hdul, exposure.meta, setup):
+                path = raw_dir / name
+                writes.append(pool.submit(write_raw, part, path))
+                raw_files.append(path)
+                rows.append(exposure.truth_row(path.name, raw_format, setup))
             if cr_mask is not None:
                 name = f"{path.name.split('.fits')[0]}_cr.fits"
                 writes.append(pool.submit(_write_map, truth_dir / "maps" / name, cr_mask.astype(np.uint8)))

@@ -222,6 +222,10 @@ class RawFormat(ABC):
         the header pointing, DATASEC/BIASSEC/DETSEC/CCDSEC/CCDSUM where the instrument has them).
         """
 
+    def split_files(self, hdul: fits.HDUList, meta: FrameMeta, setup: Setup) -> list[tuple[str, fits.HDUList]]:
+        """The files one exposure is delivered as (most instruments: one, named by :meth:`filename`)."""
+        return [(self.filename(meta, setup), hdul)]
+
     def truth_header(self, meta: FrameMeta, setup: Setup) -> dict:
         """Instrument keywords worth keeping in the truth table (override to add)."""
         return {}

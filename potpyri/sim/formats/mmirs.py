@@ -1,0 +1,62 @@
+"""MMT MMIRS imaging (``SIM01_GRB.0012.fits``): a data-less primary and the image in extension 1,
+where the classification keywords also live (the reference reads extension 1).
+
+Keyword set from the real MMIRS J pixel flat in ``shared/data/potpyri_reference/flats`` is minimal,
+so these follow the MMIRS raw convention: OBJECT, EXPTIME, FILTER, OBSMODE, APTYPE, APERTURE,
+MOSID, CCDSUM, NAMPS (32 read-out channels), MJD, RA (hours)/DEC. A HAWAII-2 array, 2040×2040 after
+the 4 reference-pixel border (the static-mask shape). No flats in the night: as the reference does,
+flats come from the dithered science frames themselves.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from astropy.io import fits
+
+from potpyri.sim.formats.base import FrameMeta, Setup, register_format
+from potpyri.sim.formats.generic import Amp, AmplifierFormat
+
+__all__ = ["Mmirs"]
+
+
+@register_format
+class Mmirs(AmplifierFormat):
+    """MMIRS: one 2k×2k HAWAII-2 array (extension 1)."""
+
+    name = "mmirs"
+    instrument = "mmirs"
+    wavelength = "NIR"
+    filters = {"J": "J", "H": "H", "K": "Ks"}
+    calibrations = ("dark",)
+    flat_kind = "sky"
+    min_exptime = 0.1
+    dark_current = 0.05
+    full_well = 120000.0
+    zeropoint_ab = {"J": 26.2, "H": 26.3, "K": 25.9}
+    site = (-110.88456, 31.68877, 2606.0)
+    pixscale_unbinned = 0.202
+    amps = (Amp(0, 0, 2048, 2048, 2.68, 12.0, 2500.0, True),)
+    crop = (4, 4, 2040, 2040)
+    window = (1024, 1024)
+    small_binning = (1, 1)
+    overscan = 0
+    dtype = np.float32
+    default_setup = Setup(binning=(1, 1), size="small")
+
+    def filename(self, meta: FrameMeta, setup: Setup) -> str:
+        return f"{meta.object_name.replace(' ', '_')}.{meta.number:04d}.fits"
+
+    def primary_header(self, meta: FrameMeta, setup: Setup) -> fits.Header:
+        return fits.Header({"TELESCOP": "MMT", "INSTRUME": "MMIRS"})
+
+    def image_header(self, n: int, amp: Amp, meta: FrameMeta, setup: Setup) -> dict:
+        kind = meta.kind
+        return {
+            "TELESCOP": "MMT", "INSTRUME": "MMIRS", "OBJECT": "dark" if kind == "dark" else meta.object_name,
+            "EXPTIME": float(meta.exptime), "FILTER": "dark" if kind == "dark" else self.filters.get(meta.band, "J"),
+            "OBSMODE": "spectral" if kind == "spectrum" else "imaging",
+            "APTYPE": "mos" if kind == "acquisition" else "open", "APERTURE": "open",
+            "MOSID": "closed" if kind == "bad" else "open", "CCDSUM": "1 1", "NAMPS": 32,
+            "MJD": round(meta.date_obs.mjd, 6), "DATE-OBS": meta.date_obs.strftime("%Y-%m-%dT%H:%M:%S"),
+            "RA": meta.ra / 15.0, "DEC": meta.dec, "AIRMASS": round(meta.airmass, 3),
+        }
