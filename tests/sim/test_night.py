@@ -138,3 +138,22 @@ def test_pipeline_never_imports_the_simulator():
         if "potpyri.sim" in path.read_text():
             offenders.append(str(path.relative_to(repo)))
     assert offenders == []
+
+
+def test_command_line_options(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "potpyri.sim.cli", "gmos-s", str(tmp_path), "--seed", "3", "--targets", "2",
+         "--frames", "1", "--filters", "g", "--binning", "2x2", "--no-rejects"],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    frames = Table.read(tmp_path / "truth" / "frames.ecsv")
+    assert sorted(set(frames["kind"])) == ["bias", "flat", "science"]
+    assert list(frames["band"][frames["kind"] == "science"]) == ["g", "g"]
+    assert all(n.startswith("S2024") for n in frames["file"])
+    bad = subprocess.run([sys.executable, "-m", "potpyri.sim.cli", "hubble", str(tmp_path / "x")],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown instrument 'hubble'" in bad.stderr

@@ -46,6 +46,14 @@ def sexagesimal(ra_deg: float, dec_deg: float) -> tuple[str, str]:
     return ra, dec
 
 
+def _bias_structure(amp_index: int, shape: tuple[int, int]) -> np.ndarray:
+    """A fixed 2-D bias pattern: a slow ramp along rows (which the overscan follows) plus a
+    column pattern of ~2 ADU (which only a master bias removes); the same in every frame."""
+    ny, nx = shape
+    columns = np.random.default_rng(1000 + amp_index).normal(0.0, 2.0, nx)
+    return 6.0 * np.linspace(0.0, 1.0, ny)[:, None] + columns[None, :]
+
+
 class AmplifierFormat(RawFormat):
     """Read-out of amplifiers into one image HDU each (after an optional data-less primary)."""
 
@@ -109,9 +117,13 @@ class AmplifierFormat(RawFormat):
             signal = electrons[sl]
             ny, nx = signal.shape
             noise = amp.rdnoise / amp.gain
-            data = signal / amp.gain + amp.bias + rng.normal(0.0, noise, signal.shape)
-            overscan = amp.bias + rng.normal(0.0, noise, (ny, self.overscan))
-            raw = np.hstack([data, overscan] if amp.overscan_right else [overscan, data])
+            bias = amp.bias + _bias_structure(n, signal.shape) if self.overscan else amp.bias
+            data = signal / amp.gain + bias + rng.normal(0.0, noise, signal.shape)
+            overscan = bias[:, :1] + rng.normal(0.0, noise, (ny, self.overscan)) if self.overscan else None
+            if overscan is None:
+                raw = data
+            else:
+                raw = np.hstack([data, overscan] if amp.overscan_right else [overscan, data])
             raw = np.clip(np.round(raw), 0, self.adc_max).astype(self.dtype)
             if amp.overscan_right:
                 datasec = f"[1:{nx},1:{ny}]"
