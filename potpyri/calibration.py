@@ -24,6 +24,8 @@ __all__ = [
     "bad_pixels_from_flat",
     "combine_exposures",
     "hot_pixels_from_dark",
+    "mask_sources",
+    "remove_gradient",
     "to_electrons",
 ]
 
@@ -118,3 +120,40 @@ def hot_pixels_from_dark(rate: np.ndarray, nsigma: float = 10.0) -> np.ndarray:
     spread = 1.4826 * float(bn.nanmedian(np.abs(rate - median))) or float(np.nanstd(rate)) or 1.0
     with np.errstate(invalid="ignore"):
         return ~np.isfinite(rate) | (rate > median + nsigma * spread)
+
+
+def mask_sources(data: np.ndarray, nsigma: float = 3.0, grow: int = 2) -> np.ndarray:
+    """``data`` with pixels of sources (above ``nsigma`` robust deviations of the sky, grown by
+    ``grow`` pixels) set to NaN, for sky flats made from science frames."""
+    from scipy import ndimage
+
+    level = float(bn.nanmedian(data))
+    spread = 1.4826 * float(bn.nanmedian(np.abs(data - level)))
+    sources = ndimage.binary_dilation(data > level + nsigma * spread, iterations=grow)
+    return np.where(sources, np.nan, data).astype(np.float32)
+
+
+def remove_gradient(data: np.ndarray, blocks: int = 8) -> np.ndarray:
+    """``data`` divided by the plane fitted to its block medians (normalised to mean 1).
+
+    A sky flat made from science frames would otherwise keep the sky's own gradients, which
+    change from frame to frame; the detector's fixed response (vignetting is radial, not a plane)
+    stays in.
+    """
+    ny, nx = data.shape
+    ys, xs, values = [], [], []
+    for i in range(blocks):
+        for j in range(blocks):
+            block = data[i * ny // blocks:(i + 1) * ny // blocks, j * nx // blocks:(j + 1) * nx // blocks]
+            level = bn.nanmedian(block)
+            if np.isfinite(level):
+                ys.append((i + 0.5) / blocks - 0.5)
+                xs.append((j + 0.5) / blocks - 0.5)
+                values.append(level)
+    if len(values) < 3:
+        return data
+    design = np.column_stack([np.ones(len(values)), xs, ys])
+    coeffs, *_ = np.linalg.lstsq(design, np.asarray(values), rcond=None)
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    plane = coeffs[0] + coeffs[1] * ((xx + 0.5) / nx - 0.5) + coeffs[2] * ((yy + 0.5) / ny - 0.5)
+    return (data / (plane / coeffs[0])).astype(np.float32)

@@ -57,8 +57,14 @@ class MasterStep(Step):
         header = reader.header(self.context.data_path / task.inputs[0].meta["raw"])
 
         def loader(item: Item):
-            return lambda: self.prepare(to_electrons(reader.read(self.context.data_path / item.meta["raw"])),
-                                        item, task)
+            def load() -> Electrons:
+                raw = reader.read(self.context.data_path / item.meta["raw"])
+                exposure = self.prepare(to_electrons(raw, poisson=False), item, task)
+                if self.photons:  # Poisson noise of the light only, not of a detector pedestal
+                    exposure.variance = exposure.variance + np.clip(np.nan_to_num(exposure.data), 0, None)
+                return exposure
+
+            return load
 
         value, uncertainty, stddev = combine_exposures(
             [loader(i) for i in task.inputs], method=self.config.method, sigma=self.config.sigma,
@@ -75,13 +81,14 @@ class MasterStep(Step):
             fits.ImageHDU(mask.astype(np.uint8), name="MASK"),
             fits.ImageHDU(uncertainty.astype(np.float32), name="UNCERT"),
         ])
-        meta = {"cal": self.kind.lower(), "caltype": task.inputs[0].meta["caltype"], "file": name,
+        meta = {"cal": self.kind.lower(), "caltype": task.inputs[0].meta.get("caltype") or task.id, "file": name,
                 "inputs": [i.id for i in task.inputs], **extra}
         for key in ("filter", "amp", "binning", "exp", "time"):
             meta.setdefault(key, task.inputs[0].meta.get(key))
         return [Output(f"{self.prefix}_{task.id}", "calibration", meta, {"image": Product(name, hdus, "cals")})]
 
     normalise: ClassVar[bool] = False
+    photons: ClassVar[bool] = False  #: the exposures hold light (flats): add its Poisson noise
 
     def filename(self, task: Task) -> str:
         """Reference naming: ``mbias_{amp}_{binning}.fits`` and alike."""
@@ -117,5 +124,5 @@ def _calibration_header(raw: fits.Header, task: Task, kind: str) -> fits.Header:
     header["NCOMBINE"] = (len(task.inputs), "exposures combined")
     header["BUNIT"] = ("electron", "pixel unit")
     for n, item in enumerate(task.inputs, start=1):
-        header[f"IMCMB{n:03d}"] = (item.id[:68], "input exposure")
+        header[f"IMCMB{n:03d}"] = item.id[:68]  # no comment: names can fill the card
     return header

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,7 +100,7 @@ def describe(path: Path, reader, instrument) -> dict:
     target = str(header.get(kw.target, "")).strip()
     filt = str(_value(header, kw.filter, "")).strip()
     amp = str(_value(header, kw.amp, "1")).strip()
-    binning = str(_value(header, kw.binning, "11")).replace(" ", "").replace("x", "")
+    binning = re.sub(r"\D", "", str(_value(header, kw.binning, "11"))) or "11"  # "2 2", "2,2", "2x2" -> "22"
     try:
         exptime = float(_value(header, kw.exptime, "nan"))
     except (TypeError, ValueError):

@@ -33,7 +33,7 @@ class Process(Step):
         saturation_fraction: float = 1.0  #: flag pixels above this fraction of instrument.saturation
         grow: int = 1  #: flag neighbours within this radius of bad/saturated pixels (bit 8), pixels
 
-    version = "3"
+    version = "4"
     scope = Scope.frame
     depends_on = ("instrument", "bias.enabled", "dark.enabled", "flat.enabled")
 
@@ -43,9 +43,14 @@ class Process(Step):
         found = [
             find_master(items, "bias", group),
             find_master(items, "dark", group, float(meta.get("exp") or 0.0)),
-            find_master(items, "flat", f"{meta.get('filter')}_{group}".replace(" ", "_")),
+            self._flat(items, f"{meta.get('filter')}_{group}".replace(" ", "_"), task.inputs[0].id),
         ]
         return [f for f in found if f is not None]
+
+    @staticmethod
+    def _flat(items: list[Item], group: str, frame: str) -> Item | None:
+        """The frame's own sky flat (made without it) if there is one, else the group's flat."""
+        return find_master(items, "flat", f"{group}:{frame}") or find_master(items, "flat", group)
 
     def run(self, task: Task) -> list[Output]:
         item = task.inputs[0]
@@ -54,10 +59,11 @@ class Process(Step):
         mask = np.zeros(raw.data.shape, dtype=np.uint8)
         mask[~np.isfinite(raw.data) | (np.broadcast_to(raw.gain, raw.data.shape) <= 0)] |= BAD  # no data (CCD gaps)
         mask[raw.data >= self.config.saturation_fraction * instrument.saturation] |= SATURATED
-        exposure = to_electrons(raw)
+        exposure = to_electrons(raw, poisson=False)
         header = raw.header
         masters = {ref.meta["cal"]: ref for ref in task.refs}
         warnings = []
+        poisson_added = False
         for cal in ("bias", "dark", "flat"):
             if not getattr(instrument, cal):
                 continue
@@ -68,6 +74,9 @@ class Process(Step):
                 header[f"{cal.upper()}COR"] = ("SKIPPED", f"{cal} correction: {reason}")
                 continue
             master = read_master(ref)
+            if cal == "flat":  # Poisson noise of the light alone, once pedestal, bias and dark are gone
+                exposure.variance = exposure.variance + np.clip(np.nan_to_num(exposure.data), 0, None)
+                poisson_added = True
             if cal == "bias":
                 exposure.data, exposure.variance = exposure.data - master.data, exposure.variance + master.variance
             elif cal == "dark":
@@ -76,6 +85,8 @@ class Process(Step):
                 exposure = apply_flat(exposure, master)
             mask |= master.mask
             header[f"{cal.upper()}COR"] = (ref.meta["file"][:68], f"master {cal} applied")
+        if not poisson_added:
+            exposure.variance = exposure.variance + np.clip(np.nan_to_num(exposure.data), 0, None)
         for text in warnings:
             self.log.warning("%s: %s", item.id, text)
         mask[~np.isfinite(exposure.data)] |= BAD

@@ -75,7 +75,7 @@ class Stack(Step):
         header["STKSIGMA"] = (self.config.sigma, "sigclip rejection threshold")
         header["BUNIT"] = ("electron/s", "pixel unit")
         for n, frame in enumerate(frames, start=1):
-            header[f"IMCMB{n:03d}"] = (frame.path("image").name[:68], "input frame")
+            header[f"IMCMB{n:03d}"] = frame.path("image").name[:68]  # no comment: names can fill the card
         product = make_frame(np.nan_to_num(sci), mask, np.nan_to_num(err, nan=np.inf), header,
                              err_name="ERR", wcs_header=wcs_header)
         meta = {k: frames[0].meta.get(k) for k in ("target", "filter", "amp", "binning", "time", "targtype")}

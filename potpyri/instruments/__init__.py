@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from potpyri.instruments.amplifiers import AmplifierReader
 from potpyri.instruments.base import RawImage, Reader
 from potpyri.instruments.gmos import GmosReader
 from potpyri.instruments.single import SingleReader
@@ -42,3 +43,4 @@ def get_reader(name: str) -> type[Reader]:
 
 register_reader("single")(SingleReader)
 register_reader("gmos")(GmosReader)
+register_reader("amplifiers")(AmplifierReader)

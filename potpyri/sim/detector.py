@@ -26,8 +26,8 @@ class DetectorModel:
 
 def make_detector(rng: np.random.Generator, shape: tuple[int, int], dark_current: float,
                   sensitive: np.ndarray | None = None, binning: tuple[int, int] = (1, 1)) -> DetectorModel:
-    """Pixel response (1% pixel-to-pixel, 8% vignetting to the corners), two bad columns, a few
-    dead pixels, hot pixels (0.02%) and the dark current."""
+    """Pixel response (1% pixel-to-pixel, 4% vignetting to the corners), two bad columns, a few
+    dead pixels, and, where there is dark current, hot pixels (0.02%)."""
     ny, nx = shape
     yy, xx = np.mgrid[0:ny, 0:nx]
     r2 = ((xx - nx / 2) / (nx / 2)) ** 2 + ((yy - ny / 2) / (ny / 2)) ** 2
@@ -42,9 +42,10 @@ def make_detector(rng: np.random.Generator, shape: tuple[int, int], dark_current
     bad.flat[dead] = True
     pixels_per_bin = binning[0] * binning[1]
     dark = np.full(shape, dark_current * pixels_per_bin)
-    hot = rng.choice(ny * nx, max(1, ny * nx // 5000), replace=False)
-    dark.flat[hot] = rng.uniform(5.0, 50.0, hot.size)
-    bad.flat[hot] = True
+    if dark_current > 0:  # cooled optical CCDs: no measurable dark current, no hot pixels
+        hot = rng.choice(ny * nx, max(1, ny * nx // 5000), replace=False)
+        dark.flat[hot] = rng.uniform(5.0, 50.0, hot.size)
+        bad.flat[hot] = True
     if sensitive is None:
         sensitive = np.ones(shape, bool)
     response = np.where(sensitive, response, 0.0)

@@ -103,14 +103,17 @@ def simulate_night(
             rng = streams.get("frame", exposure.meta.number)
             electrons, cr_mask = _expose(exposure, raw_format, geometry, detector, fields, fringe, rng)
             hdul = raw_format.readout(electrons, exposure.meta, setup, rng)
-            for name, part in raw_format.split_files(hdul, exposure.meta, setup):
+            for name, part, region in raw_format.split_files(hdul, exposure.meta, setup):
                 path = raw_dir / name
                 writes.append(pool.submit(write_raw, part, path))
                 raw_files.append(path)
-                rows.append(exposure.truth_row(path.name, raw_format, setup))
-            if cr_mask is not None:
-                name = f"{path.name.split('.fits')[0]}_cr.fits"
-                writes.append(pool.submit(_write_map, truth_dir / "maps" / name, cr_mask.astype(np.uint8)))
+                row = exposure.truth_row(path.name, raw_format, setup)
+                row["region"] = _region_text(region, geometry.shape)
+                rows.append(row)
+                if cr_mask is not None:
+                    name = f"{path.name.split('.fits')[0]}_cr.fits"
+                    truth_map = cr_mask[region] if region is not None else cr_mask
+                    writes.append(pool.submit(_write_map, truth_dir / "maps" / name, truth_map.astype(np.uint8)))
         for write in writes:
             write.result()
     _write_map(truth_dir / "maps" / "badpix.fits", detector.bad.astype(np.uint8))
@@ -165,7 +168,7 @@ class _Exposure:
             "seeing_fwhm_px": self.seeing_px, "sky_e_s": self.sky_e_s,
             "sky_grad_x": self.gradient[0], "sky_grad_y": self.gradient[1],
             "zeropoint": self.zeropoint, "fringe_amp": self.fringe_amp,
-            "trail": "" if self.trail is None else ",".join(f"{v:.6g}" for v in self.trail),
+            "trail": "none" if self.trail is None else ",".join(f"{v:.6g}" for v in self.trail),
             "flat_level": self.flat_level, "setup": f"{setup.variant}:{setup.binning[0]}x{setup.binning[1]}:{setup.size}",
         }
 
@@ -306,9 +309,7 @@ def _expose(exposure: _Exposure, raw_format, geometry, detector, fields, fringe,
     if meta.kind == "bias":
         return electrons, None
     if meta.kind == "flat":
-        yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
-        illumination = exposure.flat_level * (1.0 + 0.02 * (xx / shape[1] - 0.5))
-        electrons = illumination * detector.response
+        electrons = exposure.flat_level * detector.response  # the lamp/sky lights the detector as the sky does
     elif meta.kind != "dark":
         light = scene_electrons(exposure, geometry, fields[exposure.target].stars, fringe)
         if meta.kind == "spectrum":
@@ -318,8 +319,10 @@ def _expose(exposure: _Exposure, raw_format, geometry, detector, fields, fringe,
     electrons = rng.poisson(np.clip(electrons + detector.dark_rate * meta.exptime, 0, None)).astype(np.float64)
     if meta.kind != "bias":
         cr_mask = add_cosmic_rays(rng, electrons, meta.exptime, (2, 2))
-    bleed(electrons, raw_format.full_well)
+    saturated = bleed(electrons, raw_format.full_well)
     electrons[~detector.sensitive] = 0.0
+    if cr_mask is not None:  # one truth map per exposure: bit 1 cosmic ray, bit 2 saturated/bled
+        cr_mask = cr_mask.astype(np.uint8) | (saturated.astype(np.uint8) << 1)
     return electrons, cr_mask
 
 
@@ -344,7 +347,8 @@ def scene_electrons(exposure: _Exposure, geometry: Geometry, stars: Table, fring
 def expected_image(truth_dir: str | Path, raw_filename: str,
                    components: tuple[str, ...] = ("sky", "sources")) -> np.ndarray:
     """The noise-free electrons of a science frame on the mosaic plane, from the truth tables:
-    sky and sources times exposure time, not multiplied by the flat, no dark, no bias."""
+    sky and sources times exposure time, not multiplied by the flat, no dark, no bias. Where an
+    exposure is delivered as several files (IMACS chips), the part this file covers."""
     truth_dir = Path(truth_dir)
     frames = Table.read(truth_dir / "frames.ecsv")
     stars = Table.read(truth_dir / "stars.ecsv")
@@ -353,12 +357,20 @@ def expected_image(truth_dir: str | Path, raw_filename: str,
     geometry = Geometry(shape=shape, pixscale=frames.meta["pixscale"])
     meta = FrameMeta(str(row["kind"]), 0, str(row["target"]), str(row["band"]), float(row["exptime"]),
                      Time(str(row["date_obs"])))
-    trail = tuple(float(v) for v in str(row["trail"]).split(",")) if str(row["trail"]) else None
+    trail = None if str(row["trail"]) in ("none", "", "--") else tuple(float(v) for v in str(row["trail"]).split(","))
     exposure = _Exposure(meta, WCS(fits.Header.fromstring(str(row["wcs"]))), float(row["seeing_fwhm_px"]),
                          float(row["sky_e_s"]), (float(row["sky_grad_x"]), float(row["sky_grad_y"])),
                          float(row["zeropoint"]), int(row["target_index"]), float(row["fringe_amp"]), trail)
     fringe = fringe_pattern(shape, frames.meta["fringe_seed"])
-    return scene_electrons(exposure, geometry, stars, fringe, components)
+    image = scene_electrons(exposure, geometry, stars, fringe, components)
+    (y0, y1), (x0, x1) = (tuple(int(v) for v in part.split(":")) for part in str(row["region"]).split(","))
+    return image[y0:y1, x0:x1]
+
+
+def _region_text(region: tuple[slice, slice] | None, shape: tuple[int, int]) -> str:
+    """The mosaic rows,columns a raw file covers, as 'y0:y1,x0:x1'."""
+    rows, cols = region if region is not None else (slice(0, shape[0]), slice(0, shape[1]))
+    return f"{rows.start}:{rows.stop},{cols.start}:{cols.stop}"
 
 
 def _write_map(path: Path, data: np.ndarray) -> None:

@@ -222,9 +222,11 @@ class RawFormat(ABC):
         the header pointing, DATASEC/BIASSEC/DETSEC/CCDSEC/CCDSUM where the instrument has them).
         """
 
-    def split_files(self, hdul: fits.HDUList, meta: FrameMeta, setup: Setup) -> list[tuple[str, fits.HDUList]]:
-        """The files one exposure is delivered as (most instruments: one, named by :meth:`filename`)."""
-        return [(self.filename(meta, setup), hdul)]
+    def split_files(self, hdul: fits.HDUList, meta: FrameMeta, setup: Setup
+                    ) -> list[tuple[str, fits.HDUList, tuple[slice, slice] | None]]:
+        """The files one exposure is delivered as, each with the mosaic region it covers (None:
+        all of it). Most instruments deliver one file, named by :meth:`filename`."""
+        return [(self.filename(meta, setup), hdul, None)]
 
     def truth_header(self, meta: FrameMeta, setup: Setup) -> dict:
         """Instrument keywords worth keeping in the truth table (override to add)."""

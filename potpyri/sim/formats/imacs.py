@@ -42,10 +42,12 @@ class Imacs(AmplifierFormat):
     def filename(self, meta: FrameMeta, setup: Setup) -> str:
         return f"iff{meta.number:04d}c1.fits"
 
-    def split_files(self, hdul: fits.HDUList, meta: FrameMeta, setup: Setup) -> list[tuple[str, fits.HDUList]]:
-        """One file per chip: ``iff0012c2.fits``, ``iff0012c3.fits``."""
+    def split_files(self, hdul: fits.HDUList, meta: FrameMeta, setup: Setup):
+        """One file per chip (``iff0012c2.fits``, ``iff0012c3.fits``), with the chip's mosaic region."""
+        regions = {amp.chip + 1: self._mosaic_slices(amp, setup) for amp in self.amps}
         return [(f"iff{meta.number:04d}c{h.header['CHIP']}.fits",
-                 fits.HDUList([fits.PrimaryHDU(np.asarray(h.data), h.header)])) for h in hdul[1:]]
+                 fits.HDUList([fits.PrimaryHDU(np.asarray(h.data), h.header)]), regions[h.header["CHIP"]])
+                for h in hdul[1:]]
 
     def readout(self, electrons, meta, setup, rng):
         """Every chip's image as an extension; :meth:`split_files` makes one file of each."""
