@@ -19,13 +19,13 @@ class CosmicRays(Step):
 
     @dataclass
     class Config(StepConfig):
-        sigclip: float = 4.5  #: Laplacian-to-noise detection limit
+        sigclip: float = 4.0  #: Laplacian-to-noise detection limit
         sigfrac: float = 0.3  #: fraction of sigclip for neighbouring pixels
         objlim: float = 5.0  #: contrast limit between a CR and an underlying star
         niter: int = 4  #: iterations of detection and cleaning
         grow: int = 1  #: flag neighbours within this radius of a cosmic ray (mask bit 8), pixels
 
-    version = "2"
+    version = "3"
     scope = Scope.frame
     depends_on = ("instrument.saturation",)
 
@@ -36,8 +36,8 @@ class CosmicRays(Step):
         with fits.open(item.path("image")) as hdul:
             frame = fits.HDUList([h.copy() for h in hdul])
         sci, mask, uncert = frame["SCI"].data, frame["MASK"].data, frame["UNCERT"].data
-        # Read noise from the uncertainty where the signal is faint: the image is in electrons.
-        readnoise = float(np.sqrt(max(np.nanpercentile(uncert**2 - np.clip(sci, 0, None), 50), 0.0)))
+        # The image is in electrons; process recorded the read noise (electrons) in the header.
+        readnoise = float(frame[0].header.get("RDNOISE", np.sqrt(max(np.nanpercentile(uncert**2, 1), 0.0))))
         crmask, _ = astroscrappy.detect_cosmics(
             sci, inmask=mask > 0, gain=1.0, readnoise=readnoise, satlevel=np.inf,
             sigclip=self.config.sigclip, sigfrac=self.config.sigfrac, objlim=self.config.objlim,

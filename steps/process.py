@@ -94,6 +94,7 @@ class Process(Step):
         mask = grow(mask, self.config.grow)
         header["BUNIT"] = ("electron", "pixel unit")
         header["GAIN"] = (1.0, "e-/ADU after gain correction")
+        header["RDNOISE"] = (float(np.median(raw.rdnoise)), "read noise, electrons (median over amplifiers)")
         sci = np.nan_to_num(exposure.data, nan=0.0)
         uncert = np.sqrt(np.nan_to_num(exposure.variance, nan=np.inf))
         frame = make_frame(sci, mask, uncert, header)
