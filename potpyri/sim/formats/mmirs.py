@@ -46,17 +46,21 @@ class Mmirs(AmplifierFormat):
     def filename(self, meta: FrameMeta, setup: Setup) -> str:
         return f"{meta.object_name.replace(' ', '_')}.{meta.number:04d}.fits"
 
+    telescope, instrume, ra_in_hours = "MMT", "MMIRS", True
+
     def primary_header(self, meta: FrameMeta, setup: Setup) -> fits.Header:
-        return fits.Header({"TELESCOP": "MMT", "INSTRUME": "MMIRS"})
+        return fits.Header({"TELESCOP": self.telescope, "INSTRUME": self.instrume})
 
     def image_header(self, n: int, amp: Amp, meta: FrameMeta, setup: Setup) -> dict:
         kind = meta.kind
         return {
-            "TELESCOP": "MMT", "INSTRUME": "MMIRS", "OBJECT": "dark" if kind == "dark" else meta.object_name,
+            "TELESCOP": self.telescope, "INSTRUME": self.instrume,
+            "OBJECT": "dark" if kind == "dark" else meta.object_name,
             "EXPTIME": float(meta.exptime), "FILTER": "dark" if kind == "dark" else self.filters.get(meta.band, "J"),
             "OBSMODE": "spectral" if kind == "spectrum" else "imaging",
             "APTYPE": "mos" if kind == "acquisition" else "open", "APERTURE": "open",
             "MOSID": "closed" if kind == "bad" else "open", "CCDSUM": "1 1", "NAMPS": 32,
             "MJD": round(meta.date_obs.mjd, 6), "DATE-OBS": meta.date_obs.strftime("%Y-%m-%dT%H:%M:%S"),
-            "RA": meta.ra / 15.0, "DEC": meta.dec, "AIRMASS": round(meta.airmass, 3),
+            "RA": meta.ra / 15.0 if self.ra_in_hours else meta.ra, "DEC": meta.dec,
+            "AIRMASS": round(meta.airmass, 3),
         }
