@@ -32,9 +32,10 @@ class AmplifierReader(Reader):
     def read(self, path: Path) -> RawImage:
         with open_raw(path) as hdul:
             header = self.classification_header(hdul)
-            amps = [h for h in hdul if h.data is not None and h.data.ndim in (2, 3) and "DETSEC" in h.header]
+            images = [h for h in hdul if h.data is not None and h.data.ndim in (2, 3)]
+            amps = [h for h in images if "DETSEC" in h.header] or images[:1]  # one bare image: one amplifier
             if not amps:
-                raise ValueError(f"{Path(path).name}: no image extension with DETSEC")
+                raise ValueError(f"{Path(path).name}: no image data")
             bx, by = (int(v) for v in str(amps[0].header.get("CCDSUM", "1 1")).split())
             placed = []
             for n, hdu in enumerate(amps):
@@ -45,9 +46,12 @@ class AmplifierReader(Reader):
                 data = raw[rows, cols]
                 if "BIASSEC" in head:
                     data = data - np.median(raw[parse_section(head["BIASSEC"])], axis=1, keepdims=True)[rows]
-                det_rows, det_cols = parse_section(head["DETSEC"])
-                gain = float(head.get("GAIN", self._listed(self.instrument.gain, n, 1.0)))
-                rdnoise = float(head.get("RDNOISE", self._listed(self.instrument.rdnoise, n, 0.0)))
+                det_rows, det_cols = (parse_section(head["DETSEC"]) if "DETSEC" in head
+                                      else (slice(0, data.shape[0]), slice(0, data.shape[1])))
+                gain = _positive(head.get("GAIN"), header.get("GAIN"), self._listed(self.instrument.gain, n, 1.0))
+                # Real F2 headers say RDNOISE = 0: a header value is trusted only when positive.
+                rdnoise = _positive(head.get("RDNOISE"), header.get("RDNOISE"),
+                                    self._listed(self.instrument.rdnoise, n, 0.0))
                 placed.append((det_rows.start // by, det_cols.start // bx, data, gain, rdnoise, head, rows, cols))
         y0 = min(p[0] for p in placed)
         x0 = min(p[1] for p in placed)
@@ -75,3 +79,14 @@ class AmplifierReader(Reader):
         if not values:
             return default
         return float(values[min(n, len(values) - 1)])
+
+
+def _positive(*candidates) -> float:
+    """The first candidate that is a positive number (the last one otherwise)."""
+    for value in candidates:
+        try:
+            if float(value) > 0:
+                return float(value)
+        except (TypeError, ValueError):
+            continue
+    return float(candidates[-1])

@@ -52,7 +52,11 @@ class GmosReader(Reader):
                 raw = hdu.data.astype(np.float32)
                 bias_rows, bias_cols = parse_section(head["BIASSEC"])
                 data_rows, data_cols = parse_section(head["DATASEC"])
-                level = np.median(raw[bias_rows, bias_cols], axis=1, keepdims=True)
+                overlaps = bias_cols.start < data_cols.stop and data_cols.start < bias_cols.stop
+                if bias_cols.stop <= raw.shape[1] and not overlaps:
+                    level = np.median(raw[bias_rows, bias_cols], axis=1, keepdims=True)
+                else:  # trimmed products (DRAGONS masks) keep a BIASSEC past, or on, the data
+                    level = np.zeros((raw.shape[0], 1), np.float32)
                 amp = raw[data_rows, data_cols] - level
                 det_cols = parse_section(head["DETSEC"])[1]
                 chip = det_cols.start // CHIP_WIDTH
