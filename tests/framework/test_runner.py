@@ -195,3 +195,29 @@ def test_fringes_are_fitted_and_removed(tmp_path):
     residual = sci[rows] - np.median(sci[rows])
     assert np.std(residual) < 1.2 * np.median(err[rows])  # fringes (±360 e-) gone to the noise (~50 e-)
     assert np.std(before) > 3 * np.median(err[rows]) and scale > 0
+
+
+def test_odd_files_are_set_aside_with_their_reason(tmp_path):
+    """A frame with no OBSTYPE and a file from another instrument: each one line, the run goes on."""
+    paths = write_tiny_night(tmp_path, n_frames=2)
+    with fits.open(paths[0]) as hdul:
+        del hdul[0].header["OBSTYPE"]
+        hdul.writeto(tmp_path / "raw" / "toynotype.fits")
+    foreign = fits.HDUList([fits.PrimaryHDU(header=fits.Header({"INSTRUME": "GMOS-N", "OBSTYPE": "BIAS"})),
+                            fits.ImageHDU(np.zeros((4, 4), np.uint16), name="SCI")])
+    foreign.writeto(tmp_path / "raw" / "N20240618S0001.fits")
+    result = _run(tmp_path)
+    frames = {i.id: i for i in result.items if i.kind == "frame"}
+    assert frames["toynotype.fits"].meta["excluded"] == "matches no classification rule"
+    assert frames["N20240618S0001.fits"].meta["excluded"] == "matches no classification rule"
+    assert result.by_status("stack") == {"ran": 1}
+
+
+def test_science_without_calibrations_is_reduced_with_a_warning(tmp_path):
+    write_tiny_night(tmp_path, n_frames=2)
+    result = _run(tmp_path, "instrument.bias=true", "cosmic_rays.enabled=false")
+    notes = [r.note for r in result.records if r.step == "process"]
+    assert notes == ["bias correction skipped (no master)"] * 2
+    frame = next(i for i in result.items if i.id == "toy0000.fits")
+    with fits.open(frame.path("image")) as hdul:
+        assert hdul[0].header["BIASCOR"] == "SKIPPED"
