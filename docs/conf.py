@@ -1,0 +1,41 @@
+"""Sphinx configuration. The step, config and keyword references are generated from the code.
+
+``potpyri.docgen`` reads the step registry (each step's ``Config`` dataclass with its ``#:`` field
+comments) and ``docs/keywords.yaml``; the generated RST goes to ``docs/_generated/`` (not in git).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from potpyri import __version__  # noqa: E402
+from potpyri.docgen import keywords_rst, run_config_rst, steps_rst  # noqa: E402
+
+project = "potpyri"
+author = "potpyri developers"
+copyright = "potpyri developers, GPL-3.0-or-later"  # noqa: A001
+release = version = __version__
+extensions: list[str] = []
+exclude_patterns = ["_build", "_generated"]
+html_theme = "alabaster"
+html_theme_options = {"page_width": "1100px", "sidebar_width": "230px"}
+html_static_path: list[str] = []
+nitpicky = False
+suppress_warnings: list[str] = []
+
+
+def _write_generated() -> None:
+    out = HERE / "_generated"
+    out.mkdir(exist_ok=True)
+    for name, text in {"steps.rst": steps_rst(), "run_config.rst": run_config_rst(),
+                       "keywords.rst": keywords_rst()}.items():
+        target = out / name
+        if not target.exists() or target.read_text() != text:  # unchanged files keep the build incremental
+            target.write_text(text)
+
+
+_write_generated()

@@ -1,0 +1,285 @@
+"""Reference documentation generated from the code: step configs and documented header keywords.
+
+The step reference in the docs is built from :data:`potpyri.step.STEPS` so that each config field
+(name, type, default, meaning) is written once, in the step's ``Config`` dataclass, where the
+meaning is the ``#:`` comment trailing the field (or ``field(metadata={"doc": ...})``).
+The header-keyword reference and its test both read ``docs/keywords.yaml``.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import enum
+import inspect
+import re
+import textwrap
+import typing
+from dataclasses import MISSING, dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "FieldDoc",
+    "KeywordDoc",
+    "config_fields",
+    "documented",
+    "load_keywords",
+    "keywords_rst",
+    "run_config_rst",
+    "steps_rst",
+]
+
+
+@dataclass
+class FieldDoc:
+    """One config field as the user sees it."""
+
+    name: str  #: dotted key, e.g. ``stack.sigma``
+    type: str  #: readable type
+    default: str  #: default value as it would be written on the command line
+    doc: str  #: meaning (from the ``#:`` comment or ``metadata["doc"]``)
+
+
+def _field_comments(cls: type) -> dict[str, str]:
+    """``#:`` comments of a dataclass's fields, read from its source (and its bases')."""
+    comments: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(klass):
+            continue
+        try:
+            lines, _ = inspect.getsourcelines(klass)
+        except (OSError, TypeError):
+            continue
+        source = textwrap.dedent("".join(lines))
+        tree = ast.parse(source)
+        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+        src_lines = source.splitlines()
+        for node in body:
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                end = src_lines[node.end_lineno - 1]
+                match = re.search(r"#:\s*(.*)$", end)
+                if match:
+                    comments[node.target.id] = match.group(1).strip()
+    return comments
+
+
+def _type_name(tp: Any) -> str:
+    if isinstance(tp, str):
+        return tp
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return " | ".join(str(m.value) for m in tp)
+    origin = typing.get_origin(tp)
+    if origin is not None:
+        args = [a for a in typing.get_args(tp)]
+        if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+            return " or ".join("null" if a is type(None) else _type_name(a) for a in args)
+        return f"{getattr(origin, '__name__', str(origin))}[{', '.join(_type_name(a) for a in args)}]"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _default(f: dataclasses.Field) -> str:
+    if f.default is not MISSING:
+        value = f.default
+    elif f.default_factory is not MISSING:  # type: ignore[misc]
+        value = f.default_factory()  # type: ignore[misc]
+    else:
+        return "(required)"
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if dataclasses.is_dataclass(value):
+        return "(see below)"
+    if str(value) == "???":
+        return "(required)"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def config_fields(cls: type, prefix: str = "", fallback: str = "") -> list[FieldDoc]:
+    """Every field of a config dataclass, nested dataclasses flattened into dotted keys.
+
+    Fields without a comment of their own get ``fallback`` (the nested class's docstring).
+    """
+    comments = _field_comments(cls)
+    hints = typing.get_type_hints(cls)
+    out: list[FieldDoc] = []
+    for f in dataclasses.fields(cls):
+        tp = hints.get(f.name, f.type)
+        key = f"{prefix}{f.name}"
+        doc = f.metadata.get("doc") or comments.get(f.name, "")
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+            out += config_fields(tp, prefix=f"{key}.", fallback=doc or _first_line(tp.__doc__))
+            continue
+        if not doc and isinstance(tp, type) and issubclass(tp, enum.Enum):
+            doc = (tp.__doc__ or "").strip().splitlines()[0]
+        out.append(FieldDoc(key, _type_name(tp), _default(f), doc or fallback))
+    return out
+
+
+def _first_line(text: str | None) -> str:
+    lines = (text or "").strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def _table(rows: list[FieldDoc]) -> list[str]:
+    lines = [".. list-table::", "   :header-rows: 1", "   :widths: 22 18 14 46", "",
+             "   * - key", "     - type", "     - default", "     - meaning"]
+    for r in rows:
+        lines += [f"   * - ``{r.name}``", f"     - {_literal(r.type)}", f"     - {_literal(r.default)}",
+                  f"     - {_escape(r.doc) or '—'}"]
+    return lines + [""]
+
+
+def _literal(text: str) -> str:
+    return f"``{text}``" if text else "—"
+
+
+def _escape(text: str) -> str:
+    """Comments are plain text: keep their ``literals`` and escape what RST would misread."""
+    parts = re.split(r"(``[^`]+``)", text)
+    clean = []
+    for part in parts:
+        if part.startswith("``"):
+            clean.append(part)
+        else:
+            clean.append(re.sub(r"([*_`|\\])", r"\\\1", part))
+    return "".join(clean)
+
+
+def _pipeline_order() -> list[str]:
+    """Step names in the default optical then NIR order, then any other registered step."""
+    from importlib.resources import files
+
+    from omegaconf import OmegaConf
+
+    from potpyri.step import STEPS
+
+    text = files("potpyri.conf").joinpath("pipeline/default.yaml").read_text()
+    conf = OmegaConf.create(text)
+    order = list(dict.fromkeys([*conf.optical, *conf.nir]))
+    return order + sorted(set(STEPS) - set(order))
+
+
+def steps_rst() -> str:
+    """RST for every registered step: what it does, its scope, and its config fields."""
+    from importlib.resources import files
+
+    from omegaconf import OmegaConf
+
+    import potpyri.schema  # noqa: F401  (registers the built-in steps)
+    from potpyri.step import STEPS
+
+    conf = OmegaConf.create(files("potpyri.conf").joinpath("pipeline/default.yaml").read_text())
+    optical, nir = list(conf.optical), list(conf.nir)
+    lines = [
+        "..  This file is generated by potpyri.docgen from the step registry; do not edit.", "",
+        "Default order (optical): " + " → ".join(f"``{s}``" for s in optical), "",
+        "Default order (near-infrared): " + " → ".join(f"``{s}``" for s in nir), "",
+    ]
+    for name in _pipeline_order():
+        if name not in STEPS:
+            continue
+        cls = STEPS[name]
+        doc = inspect.getdoc(cls) or ""
+        module_doc = (inspect.getmodule(cls).__doc__ or "").strip().splitlines()
+        summary = module_doc[0] if module_doc else doc
+        title = f"``{name}``"
+        lines += [f".. _step-{name}:", "", title, "-" * len(title), ""]
+        lines += [_escape(summary), ""]
+        if doc and doc != summary:
+            lines += [_escape(doc), ""]
+        where = []
+        if name not in optical:
+            where.append("not in the default optical list")
+        if name not in nir:
+            where.append("not in the default NIR list")
+        facts = [f"scope: ``{cls.scope.value}``", f"version: ``{cls.version}``"]
+        if cls.depends_on:
+            facts.append("also depends on: " + ", ".join(f"``{d}``" for d in cls.depends_on))
+        if where:
+            facts.append("; ".join(where))
+        lines += ["- " + f for f in facts] + [""]
+        lines += _table(config_fields(cls.Config, prefix=f"{name}."))
+    return "\n".join(lines) + "\n"
+
+
+def run_config_rst() -> str:
+    """RST for the run-wide config nodes (pipeline, executor, cache, catalog) and instruments."""
+    from potpyri.instrument import InstrumentConfig
+    from potpyri.schema import CacheConfig, CatalogConfig, ExecutorConfig, PipelineConfig
+
+    lines = ["..  This file is generated by potpyri.docgen; do not edit.", ""]
+    fixed = [FieldDoc("data_path", "str", "(required)", "folder holding raw/; products go to data_path/red"),
+             FieldDoc("target", "str or null", "null", "only reduce targets whose name contains this string")]
+    lines += ["Run", "~~~", ""] + _table(fixed)
+    for title, cls, prefix in [("Pipeline", PipelineConfig, "pipeline."),
+                               ("Executor", ExecutorConfig, "executor."),
+                               ("Cache", CacheConfig, "cache."),
+                               ("Catalogs", CatalogConfig, "catalog."),
+                               ("Instrument", InstrumentConfig, "instrument.")]:
+        lines += [title, "~" * len(title), "", _escape((cls.__doc__ or "").strip().splitlines()[0]), ""]
+        lines += _table(config_fields(cls, prefix=prefix))
+    return "\n".join(lines) + "\n"
+
+
+# -- header keywords ----------------------------------------------------------------------------------
+
+
+@dataclass
+class KeywordDoc:
+    """A documented header keyword or keyword family (``PPSTEP{n}``)."""
+
+    key: str
+    where: str
+    step: str
+    meaning: str
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        """Regex matching the keyword; ``{n}`` stands for digits, ``{i}``/``{j}`` for one digit."""
+        text = re.escape(self.key)
+        text = text.replace(r"\{n\}", r"\d+").replace(r"\{i\}", r"\d").replace(r"\{j\}", r"\d")
+        text = text.replace(r"\{x\}", r"\w+")
+        return re.compile(f"^{text}$")
+
+
+def keywords_file() -> Path:
+    """The single list of documented keywords (read by the docs page and the keyword test)."""
+    return Path(__file__).resolve().parent.parent / "docs" / "keywords.yaml"
+
+
+def load_keywords(path: Path | None = None) -> dict[str, list[KeywordDoc]]:
+    """Documented keywords by section (``potpyri`` products, ``standard`` FITS/WCS cards)."""
+    import yaml
+
+    data = yaml.safe_load((path or keywords_file()).read_text())
+    return {section: [KeywordDoc(**entry) for entry in entries] for section, entries in data.items()}
+
+
+def documented(key: str, docs: dict[str, list[KeywordDoc]]) -> KeywordDoc | None:
+    """The entry documenting ``key``, if any."""
+    for entries in docs.values():
+        for entry in entries:
+            if entry.pattern.match(key):
+                return entry
+    return None
+
+
+def keywords_rst(path: Path | None = None) -> str:
+    """RST tables of the documented keywords."""
+    docs = load_keywords(path)
+    titles = {"potpyri": "Keywords potpyri writes", "standard": "Standard FITS and WCS keywords"}
+    lines = ["..  This file is generated by potpyri.docgen from docs/keywords.yaml; do not edit.", ""]
+    for section, entries in docs.items():
+        title = titles.get(section, section)
+        lines += [title, "~" * len(title), ""]
+        lines += [".. list-table::", "   :header-rows: 1", "   :widths: 16 20 14 50", "",
+                  "   * - keyword", "     - extension", "     - written by", "     - meaning"]
+        for e in entries:
+            lines += [f"   * - ``{e.key}``", f"     - {_escape(e.where)}", f"     - {_escape(e.step)}",
+                      f"     - {_escape(e.meaning)}"]
+        lines.append("")
+    return "\n".join(lines) + "\n"
