@@ -32,6 +32,7 @@ from potpyri.provenance import digest, embed_recipe, stamp
 from potpyri.step import STEPS, Item, Scope, Step, StepContext, StepFailed, Task
 
 __all__ = [
+    "RunAborted",
     "RunResult",
     "TaskRecord",
     "run_pipeline",
@@ -41,15 +42,26 @@ __all__ = [
 log = logging.getLogger("potpyri")
 
 
+class RunAborted(RuntimeError):
+    """A run that cannot go on (products cannot be written); the message names file and cause."""
+
+
 @dataclass
 class TaskRecord:
-    """The fate of one task: ran, cached, skipped or failed, with wall time and a note."""
+    """The fate of one task: ran, cached, skipped or failed, with wall time and a note.
+
+    ``cpu_seconds`` is the CPU time of the process that ran the task while it ran (all its
+    threads); ``peak_rss_mb`` is that process's peak resident memory when the task ended, which
+    is the task's own peak only with ``executor.measure_memory=true`` (Linux), 0 where unknown.
+    """
 
     step: str
     task: str
     status: str
     seconds: float = 0.0
     note: str = ""
+    cpu_seconds: float = 0.0
+    peak_rss_mb: float = 0.0
 
 
 @dataclass
@@ -109,13 +121,14 @@ def run_pipeline(
     for stale in cache.clean_stale():
         log.info("removed the partial product of an interrupted run: %s", stale.name)
     executor = make_executor(cfg.executor)
+    measure = bool(OmegaConf.select(cfg, "executor.measure_memory", default=False))
     context = StepContext(cfg=cfg, instrument=cfg.instrument, data_path=data_path,
                           log=logging.getLogger("potpyri.steps"))
     items: dict[tuple[str, str], Item] = {}
     records: list[TaskRecord] = []
     names = step_list(cfg)
 
-    with progress(show_progress) as bars:
+    with executor, progress(show_progress) as bars:
         for name in names:
             step_cls = STEPS[name]
             step_cfg = OmegaConf.to_object(cfg[name])
@@ -153,15 +166,20 @@ def run_pipeline(
                     provenance=_merge([i.provenance for i in task.inputs] + [[{**own, "status": "COMPLETE"}]]),
                     cache=cache,
                     recipe=recipe_yaml if step_cls.scope is Scope.target else None,
+                    measure_memory=measure,
                 )
                 for task in tasks
             ]
             bar = bars.add_task(name, total=len(specs))
-            for spec, result in zip(specs, executor.map(_execute, specs), strict=True):
+            for spec, result in zip(specs, executor.map(_execute, specs, on_error=_lost), strict=True):
                 bars.advance(bar)
                 notes = [w for out in result.manifest.get("outputs", []) for w in out["meta"].get("warnings", [])]
                 note = "; ".join([result.note, *notes]).strip("; ")
-                records.append(TaskRecord(name, spec.task.id, result.status, result.seconds, note))
+                records.append(TaskRecord(name, spec.task.id, result.status, result.seconds, note,
+                                          result.cpu_seconds, result.peak_rss_mb))
+                if result.status == "aborted":  # earlier products stay as they were
+                    log.error("[%s] %s: %s; run stopped", name, spec.task.id, result.note)
+                    raise RunAborted(f"[{name}] {spec.task.id}: {result.note}")
                 if result.status == "failed":
                     log.error("[%s] %s: %s", name, spec.task.id, result.note)
                     for item in spec.task.inputs:
@@ -192,6 +210,7 @@ class _TaskSpec:
     provenance: list[dict[str, Any]]
     cache: Cache
     recipe: str | None = None
+    measure_memory: bool = False
 
 
 @dataclass
@@ -200,9 +219,27 @@ class _TaskResult:
     seconds: float
     manifest: dict[str, Any] = field(default_factory=dict)
     note: str = ""
+    cpu_seconds: float = 0.0
+    peak_rss_mb: float = 0.0
+
+
+def _lost(spec: _TaskSpec, exc: BaseException) -> _TaskResult:
+    """The record of a task whose worker raised outside the step or died (out of memory...)."""
+    return _TaskResult("failed", 0.0, note=f"worker lost: {type(exc).__name__}: {exc}")
 
 
 def _execute(spec: _TaskSpec) -> _TaskResult:
+    """Reuse or produce one task's cache entry; record its wall time, CPU time and peak memory."""
+    if spec.measure_memory:
+        _reset_peak_rss()
+    cpu = time.process_time()
+    result = _execute_task(spec)
+    result.cpu_seconds = time.process_time() - cpu
+    result.peak_rss_mb = _peak_rss_mb()
+    return result
+
+
+def _execute_task(spec: _TaskSpec) -> _TaskResult:
     """Reuse or produce one task's cache entry, holding its lock throughout."""
     start = time.perf_counter()
     name = spec.step_cls.name
@@ -218,15 +255,23 @@ def _execute(spec: _TaskSpec) -> _TaskResult:
         except Exception as exc:  # one bad frame must not stop the night
             spec.context.log.debug("%s", traceback.format_exc())
             return _TaskResult("failed", time.perf_counter() - start, note=f"{type(exc).__name__}: {exc}")
-        staged = spec.cache.staging(name)
+        staged = None
         try:
+            staged = spec.cache.staging(name)
             manifest = {
                 "step": name, "version": spec.step_cls.version, "key": spec.key, "task": spec.task.id,
                 "outputs": [_write_output(out, staged, spec) for out in outputs],
             }
             spec.cache.commit(name, spec.key, staged, manifest)
+        except OSError as exc:  # a full disk, a read-only cache: no later task can write either
+            if staged is not None:
+                shutil.rmtree(staged, ignore_errors=True)
+            where = exc.filename or spec.cache.entry(name, spec.key)
+            return _TaskResult("aborted", time.perf_counter() - start,
+                               note=f"cannot write {where}: {exc.strerror or exc}")
         except BaseException:
-            shutil.rmtree(staged, ignore_errors=True)
+            if staged is not None:
+                shutil.rmtree(staged, ignore_errors=True)
             raise
     return _TaskResult("ran", time.perf_counter() - start, manifest)
 
@@ -250,6 +295,32 @@ def _write_output(out, staged: Path, spec: _TaskSpec) -> dict[str, Any]:
 # -- helpers --------------------------------------------------------------------------------------
 
 
+def _reset_peak_rss() -> None:
+    """Reset this process's peak-RSS counter (Linux ``clear_refs``; a no-op elsewhere)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+    except OSError:
+        pass
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory in MB (``VmHWM``; ``ru_maxrss`` where /proc is absent)."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    try:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    except (ImportError, OSError):
+        return 0.0
+
+
 def _publish(out: dict[str, Any], entry: Path, publish_root: Path, data_path: Path) -> None:
     """Make products visible under the user-facing layout (hard links; copies for data_path)."""
     for product in out["products"].values():
@@ -266,13 +337,17 @@ def _publish(out: dict[str, Any], entry: Path, publish_root: Path, data_path: Pa
         temporary = folder / f".{product['file']}.{os.getpid()}.link"
         temporary.unlink(missing_ok=True)
         try:
-            if where == "data_path":  # users edit these (file_list.txt): never share the inode
+            try:
+                if where == "data_path":  # users edit these (file_list.txt): never share the inode
+                    shutil.copyfile(source, temporary)
+                else:
+                    os.link(source, temporary)
+            except OSError:
                 shutil.copyfile(source, temporary)
-            else:
-                os.link(source, temporary)
-        except OSError:
-            shutil.copyfile(source, temporary)
-        os.replace(temporary, target)
+            os.replace(temporary, target)
+        except OSError as exc:  # a full disk: the published file stays the previous one
+            temporary.unlink(missing_ok=True)
+            raise RunAborted(f"cannot publish {target}: {exc.strerror or exc}") from None
 
 
 def _task_key(name: str, version: str, params: dict, deps: dict, task: Task) -> str:

@@ -39,6 +39,7 @@ class ExecutorKind(str, enum.Enum):
 
     serial = "serial"
     processes = "processes"
+    dask = "dask"
 
 
 @dataclass
@@ -54,8 +55,10 @@ class PipelineConfig:
 class ExecutorConfig:
     """Where per-frame tasks run."""
 
-    kind: ExecutorKind = ExecutorKind.serial  #: serial or processes
-    workers: int = 0  #: worker processes; 0 = one per core
+    kind: ExecutorKind = ExecutorKind.serial  #: serial, processes or dask
+    workers: int = 0  #: worker processes (processes, dask LocalCluster); 0 = one per core
+    address: str | None = None  #: dask scheduler (tcp://host:8786); none = start a LocalCluster
+    measure_memory: bool = False  #: reset the peak-RSS counter per task (benchmarks; Linux)
 
 
 @dataclass
