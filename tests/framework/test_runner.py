@@ -34,10 +34,10 @@ def test_tiny_night_end_to_end(tmp_path):
     with fits.open(stacks[0]) as hdul:
         assert [h.name for h in hdul] == ["PRIMARY", "SCI", "MASK", "ERR", "PPRECIPE"]
         head = hdul[0].header
-        steps = ["ingest", "process", "cosmic_rays", "skysub", "stack"]
-        assert [head[f"PPSTEP{n}"] for n in range(1, 6)] == steps
-        assert all(head[f"PPSTA{n}"] == "COMPLETE" for n in range(1, 6))
-        assert head["PPVER"] and len(head["PPCFG5"]) == 16
+        steps = ["ingest", "process", "cosmic_rays", "satellites", "skysub", "stack"]
+        assert [head[f"PPSTEP{n}"] for n in range(1, 7)] == steps
+        assert all(head[f"PPSTA{n}"] == "COMPLETE" for n in range(1, 7))
+        assert head["PPVER"] and len(head["PPCFG6"]) == 16
         assert any("stack v1" in str(h) for h in head["HISTORY"])
         assert head["NCOMBINE"] == 3 and head["EXPTIME"] == 40.0
         # The star at (30.3, 40.7) gives 2000 e-/s: the stack is in e-/s, bias, gain, sky removed.
@@ -88,9 +88,9 @@ def test_disabled_step_is_recorded_skipped(tmp_path):
     assert _counts(result, "cosmic_rays") == {"skipped": 1}
     with fits.open(next((tmp_path / "red").glob("*.stk.fits"))) as hdul:
         head = hdul[0].header
-        steps = {head[f"PPSTEP{n}"]: head[f"PPSTA{n}"] for n in range(1, 6)}
-    assert steps == {"ingest": "COMPLETE", "process": "COMPLETE", "cosmic_rays": "SKIPPED", "skysub": "COMPLETE",
-                     "stack": "COMPLETE"}
+        steps = {head[f"PPSTEP{n}"]: head[f"PPSTA{n}"] for n in range(1, 7)}
+    assert steps == {"ingest": "COMPLETE", "process": "COMPLETE", "cosmic_rays": "SKIPPED", "satellites": "COMPLETE",
+                     "skysub": "COMPLETE", "stack": "COMPLETE"}
 
 
 def test_bad_files_are_listed_and_the_run_goes_on(tmp_path):
