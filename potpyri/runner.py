@@ -71,6 +71,7 @@ class RunResult:
     items: list[Item]
     records: list[TaskRecord]
     publish_root: Path
+    step_seconds: dict[str, float] = field(default_factory=dict)  #: wall time of each step
 
     def by_status(self, step: str) -> dict[str, int]:
         """Count of tasks per status for ``step``."""
@@ -128,8 +129,13 @@ def run_pipeline(
     records: list[TaskRecord] = []
     names = step_list(cfg)
 
+    step_seconds: dict[str, float] = {}
+    started: tuple[str, float] | None = None
     with executor, progress(show_progress) as bars:
         for name in names:
+            if started is not None:
+                step_seconds[started[0]] = time.perf_counter() - started[1]
+            started = (name, time.perf_counter())
             step_cls = STEPS[name]
             step_cfg = OmegaConf.to_object(cfg[name])
             step = step_cls(step_cfg, context)
@@ -193,7 +199,9 @@ def run_pipeline(
                     item = Item(out["id"], out["kind"], out["meta"], files, spec.key, out["provenance"])
                     items[(item.kind, item.id)] = item
                     _publish(out, entry, publish_root, data_path)
-    result = RunResult(list(items.values()), records, publish_root)
+        if started is not None:
+            step_seconds[started[0]] = time.perf_counter() - started[1]
+    result = RunResult(list(items.values()), records, publish_root, step_seconds)
     return result
 
 
