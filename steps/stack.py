@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.io import fits
 
-from potpyri.combine import combine_block
+from potpyri.combine import RowReader, combine_block, row_blocks
 from potpyri.masks import BAD
 from potpyri.naming import stack_filename
 from potpyri.products import make_frame
@@ -35,10 +35,11 @@ class Stack(Step):
         method: StackMethod = StackMethod.median  #: median, mean (inverse-variance) or sigclip
         sigma: float = 3.0  #: sigclip rejection threshold, in uncertainties
         maxiters: int = 5  #: sigclip iterations
-        memory_mb: float = 256.0  #: budget for the input row blocks, MB
+        memory_mb: float = 64.0  #: working memory of the row blocks (all frames), MB
         min_frames: int = 1  #: targets with fewer usable frames are not stacked
+        clip_frac: float = 0.3  #: sigclip: also tolerate this fraction of the median (PSF differences)
 
-    version = "1"
+    version = "2"
     scope = Scope.target
 
     def run(self, task: Task) -> list[Output]:
@@ -46,27 +47,41 @@ class Stack(Step):
         if len(frames) < self.config.min_frames:
             raise StepFailed(f"{task.id}: {len(frames)} frame(s), fewer than stack.min_frames={self.config.min_frames}")
         with ExitStack() as stack:
-            hduls = [stack.enter_context(fits.open(f.path("image"), memmap=True)) for f in frames]
-            shapes = {h["SCI"].data.shape for h in hduls}
+            readers = []
+            for f in frames:
+                with fits.open(f.path("image"), lazy_load_hdus=True) as hdul:
+                    err_name = "UNCERT" if "UNCERT" in hdul else "ERR"
+                readers.append(stack.enter_context(RowReader(f.path("image"), ("SCI", err_name, "MASK"))))
+            shapes = {r.shape for r in readers}
             if len(shapes) != 1:
                 raise StepFailed(f"{task.id}: frames differ in shape {sorted(shapes)}; resample them first")
             ny, nx = shapes.pop()
             exptimes = np.array([float(f.meta.get("exp") or 1.0) for f in frames], dtype=np.float32)
+            scale = (1.0 / exptimes)[:, None, None]
             sci = np.empty((ny, nx), np.float32)
             err = np.empty((ny, nx), np.float32)
             mask = np.zeros((ny, nx), np.uint8)
-            for rows in _row_blocks(ny, nx, len(frames), self.config.memory_mb):
-                block = [(h["SCI"].data[rows], h["UNCERT"].data[rows], h["MASK"].data[rows]) for h in hduls]
-                data = np.stack([b[0] for b in block]) / exptimes[:, None, None]
-                error = np.stack([b[1] for b in block]) / exptimes[:, None, None]
-                valid = np.stack([b[2] for b in block]) == 0
+            for rows in row_blocks(ny, nx, len(frames), self.config.memory_mb):
+                height = rows.stop - rows.start
+                data = np.empty((len(frames), height, nx), np.float32)
+                error = np.empty_like(data)
+                valid = np.empty(data.shape, bool)
+                for n, reader in enumerate(readers):
+                    data[n] = reader.read(0, rows)
+                    error[n] = reader.read(1, rows)
+                    valid[n] = reader.read(2, rows) == 0
+                data *= scale
+                error *= scale
                 value, uncertainty, n_used = combine_block(
-                    data, error, valid, self.config.method.value, self.config.sigma, self.config.maxiters
+                    data, error, valid, self.config.method.value, self.config.sigma, self.config.maxiters,
+                    self.config.clip_frac,
                 )
+                del data, error, valid
                 sci[rows], err[rows] = value, uncertainty
                 mask[rows] = np.where(n_used == 0, BAD, 0)
-            header = hduls[0][0].header.copy()
-            wcs_header = hduls[0]["SCI"].header.copy()
+        with fits.open(frames[0].path("image"), lazy_load_hdus=True) as first:
+            header = first[0].header.copy()
+            wcs_header = first["SCI"].header.copy()
         for key in ("EXPTIME", "NCOMBINE", "BUNIT"):
             header.remove(key, ignore_missing=True)
         header["EXPTIME"] = (float(exptimes.sum()), "total exposure time of the inputs, s")
@@ -76,16 +91,11 @@ class Stack(Step):
         header["BUNIT"] = ("electron/s", "pixel unit")
         for n, frame in enumerate(frames, start=1):
             header[f"IMCMB{n:03d}"] = frame.path("image").name[:68]  # no comment: names can fill the card
-        product = make_frame(np.nan_to_num(sci), mask, np.nan_to_num(err, nan=np.inf), header,
-                             err_name="ERR", wcs_header=wcs_header)
+        np.nan_to_num(sci, copy=False)
+        np.nan_to_num(err, copy=False, nan=np.inf)
+        product = make_frame(sci, mask, err, header, err_name="ERR", wcs_header=wcs_header)
+        del sci, err, mask  # make_frame holds its own copies
         meta = {k: frames[0].meta.get(k) for k in ("target", "filter", "amp", "binning", "time", "targtype")}
         meta["inputs"] = [f.id for f in frames]
         return [Output(task.id, "target", meta, {"stack": Product(stack_filename(meta), product, ".")})]
 
-
-def _row_blocks(ny: int, nx: int, n_frames: int, memory_mb: float):
-    """Row slices whose input block (3 arrays × a few temporaries) fits the memory budget."""
-    bytes_per_row = n_frames * nx * 4 * 3 * 4
-    rows = max(1, min(ny, int(memory_mb * 1e6 // bytes_per_row)))
-    for start in range(0, ny, rows):
-        yield slice(start, min(ny, start + rows))

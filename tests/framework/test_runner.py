@@ -38,7 +38,7 @@ def test_tiny_night_end_to_end(tmp_path):
         assert [head[f"PPSTEP{n}"] for n in range(1, 7)] == steps
         assert all(head[f"PPSTA{n}"] == "COMPLETE" for n in range(1, 7))
         assert head["PPVER"] and len(head["PPCFG6"]) == 16
-        assert any("stack v1" in str(h) for h in head["HISTORY"])
+        assert any("stack v2" in str(h) for h in head["HISTORY"])
         assert head["NCOMBINE"] == 3 and head["EXPTIME"] == 40.0
         # The star at (30.3, 40.7) gives 2000 e-/s: the stack is in e-/s, bias, gain, sky removed.
         box = (slice(33, 49), slice(22, 39))

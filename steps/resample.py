@@ -1,0 +1,145 @@
+"""resample_grid and resample: every frame of a target onto one common grid (``*_reproj.fits``).
+
+Design (why two steps): the grid depends on all of a target's frames, the resampling of a frame on
+that frame and the grid only. ``resample_grid`` is target-scoped and cheap (WCS corners only): it
+returns a small ``grid`` item (a header) per target. ``resample`` is frame-scoped: its
+:meth:`Resample.references` hands each frame its target's grid, so every frame is resampled by
+the executor in parallel, written as soon as it is done (memory of one frame per worker), cached
+on its own (a changed frame re-runs only itself and the grid, not the others' resampling unless
+the grid moved), and a frame that cannot be resampled is set aside alone.
+
+The reference writes ``*_reproj.fits`` (the resampled SCI only) and ``*_data.fits`` (the same
+SCI with MASK and UNCERT, derived from it). Here one file, ``*_reproj.fits``, holds all three
+(SCI, MASK, UNCERT on the grid): the same pixels are not written twice.
+
+The user-facing options live on ``resample``: ``resample.fieldcenter=[ra,dec]`` and
+``resample.out_size=N`` (reference ``--fieldcenter`` and ``--out-size``); ``resample_grid``
+reads them (declared in its ``depends_on``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from astropy.io import fits
+from omegaconf import OmegaConf
+
+from potpyri.naming import stack_filename
+from potpyri.products import make_frame
+from potpyri.resample import Grid, grid_for_frames, quiet_wcs, resample_frame
+from potpyri.step import (
+    Item,
+    Output,
+    Product,
+    Scope,
+    Step,
+    StepConfig,
+    StepFailed,
+    Task,
+    register_step,
+)
+
+__all__ = ["Resample", "ResampleGrid"]
+
+
+@register_step("resample_grid")
+class ResampleGrid(Step):
+    """The common output grid of each target: TAN, north up, the instrument's binned pixel scale."""
+
+    @dataclass
+    class Config(StepConfig):
+        max_offset: float = 1.0  #: frames farther than this × frame diagonal from the others are left out of the union
+
+    version = "1"
+    scope = Scope.target
+    depends_on = ("resample.fieldcenter", "resample.out_size", "instrument.pixscale")
+
+    def run(self, task: Task) -> list[Output]:
+        frames = task.inputs
+        wcses, shapes = [], []
+        for frame in frames:
+            with fits.open(frame.path("image")) as hdul:
+                header = hdul["SCI"].header
+                wcs = quiet_wcs(header)
+                if not wcs.has_celestial:
+                    raise StepFailed(f"{frame.path('image').name}: no celestial WCS in the SCI header")
+                wcses.append(wcs.celestial)
+                shapes.append((int(header["NAXIS2"]), int(header["NAXIS1"])))
+        scale, how = self._pixel_scale(frames[0], wcses)
+        resample_cfg = self.context.cfg.resample
+        center = resample_cfg.fieldcenter
+        center = tuple(float(v) for v in OmegaConf.to_object(center)) if center is not None else None
+        size = int(resample_cfg.out_size) if resample_cfg.out_size is not None else None
+        grid, outliers = grid_for_frames(wcses, shapes, scale, center=center, size=size,
+                                         max_offset=self.config.max_offset)
+        warnings = [f"{frames[i].id}: far from the target's other frames, left out of the grid" for i in outliers]
+        header = grid.header()
+        header["PIXSCALE"] = (scale, f"output pixel scale, arcsec ({how})")
+        header["NFRAMES"] = (len(frames), "frames the grid was built for")
+        ny, nx = grid.shape
+        self.log.info("%s: grid %d x %d at %.4f\"/px centred on %.6f %+.6f", task.id, nx, ny, scale,
+                      *grid.wcs.wcs.crval)
+        meta = {k: frames[0].meta.get(k) for k in ("target", "filter", "amp", "binning", "time", "targtype")}
+        meta.update({"frames": [f.id for f in frames], "shape": [ny, nx], "warnings": warnings})
+        name = stack_filename(meta).removesuffix(".stk.fits") + ".grid.fits"
+        return [Output(task.id, "grid", meta, {"grid": Product(name, fits.HDUList([fits.PrimaryHDU(header=header)]), None)})]
+
+    def _pixel_scale(self, frame: Item, wcses: list) -> tuple[float, str]:
+        """Instrument pixel scale × binning; the frames' own WCS scale if the binning is unreadable."""
+        binning = re.findall(r"\d", str(frame.meta.get("binning", "")))
+        pixscale = self.context.instrument.pixscale
+        if len(binning) == 2 and pixscale:
+            factor = np.sqrt(int(binning[0]) * int(binning[1]))
+            return float(pixscale) * float(factor), f"instrument {pixscale} x binning {''.join(binning)}"
+        scales = [np.sqrt(abs(np.linalg.det(w.pixel_scale_matrix))) * 3600 for w in wcses]
+        return float(np.median(scales)), "median of the frames' WCS"
+
+
+@register_step("resample")
+class Resample(Step):
+    """One frame, its mask and its uncertainty onto its target's grid (cubic spline by default)."""
+
+    @dataclass
+    class Config(StepConfig):
+        order: int = 3  #: SCI interpolation: 3 cubic spline (sharp PSF), 1 bilinear (as reproject_interp)
+        fieldcenter: list[float] | None = None  #: grid centre [ra, dec], degrees (reference --fieldcenter)
+        out_size: int | None = None  #: grid of out_size × out_size pixels (reference --out-size)
+        map_step: int = 16  #: spacing of the exact pixel mapping, interpolated in between, pixels
+
+    version = "1"
+    scope = Scope.frame
+
+    def references(self, task: Task, items: list[Item]) -> list[Item]:
+        """The grid of the frame's target (from ``resample_grid``)."""
+        targtype = task.inputs[0].meta.get("targtype")
+        return [i for i in items if i.kind == "grid" and i.id == targtype and i.ok]
+
+    def run(self, task: Task) -> list[Output]:
+        item = task.inputs[0]
+        if self.config.order not in (1, 3):
+            raise StepFailed(f"resample.order={self.config.order}: use 1 (bilinear) or 3 (cubic spline)")
+        if not task.refs:
+            raise StepFailed(f"{item.id}: no grid for target {item.meta.get('targtype')!r}; "
+                             "run resample_grid before resample")
+        grid = Grid.from_header(fits.getheader(task.refs[0].path("grid")))
+        source = item.path("image")
+        with fits.open(source) as hdul:
+            header = hdul[0].header.copy()
+            wcs = quiet_wcs(hdul["SCI"].header)
+            if not wcs.has_celestial:
+                raise StepFailed(f"{source.name}: no celestial WCS in the SCI header")
+            err_name = "UNCERT" if "UNCERT" in hdul else "ERR"
+            sci, mask, err = resample_frame(hdul["SCI"].data, hdul["MASK"].data, hdul[err_name].data,
+                                            wcs.celestial, grid, order=self.config.order,
+                                            step=self.config.map_step)
+        covered = float((mask & 1 == 0).mean())
+        if covered == 0:
+            raise StepFailed(f"{source.name}: does not overlap its target's grid")
+        header["RESAMPLE"] = ("cubic spline" if self.config.order == 3 else "bilinear", "interpolation of SCI")
+        header["RESCOVER"] = (round(covered, 4), "fraction of the grid this frame covers")
+        product = make_frame(sci, mask, err, header, wcs_header=grid.header())
+        name = source.name.removesuffix(".fits") + "_reproj.fits"
+        meta = {**item.meta, "grid": task.refs[0].id}
+        return [Output(item.id, "frame", meta, {"image": Product(name, product, "workspace")})]
