@@ -9,6 +9,7 @@ from potpyri.steps import (  # noqa: F401
     ingest,
     nirsky,
     process,
+    resample,
     satellites,
     skysub,
     stack,
