@@ -40,7 +40,7 @@ def run_job(cfg: DictConfig) -> None:
     from potpyri.logutil import interactive
     from potpyri.products import write_atomic
     from potpyri.recipe import recipe_text
-    from potpyri.runner import run_pipeline, write_summary
+    from potpyri.runner import RunAborted, run_pipeline, write_summary
     from potpyri.summary import print_summary
 
     try:
@@ -55,12 +55,16 @@ def run_job(cfg: DictConfig) -> None:
     write_atomic(recipe, run_dir / "recipe.yaml")
     log.info("recipe saved to %s (re-run with: potpyri --recipe %s)", run_dir / "recipe.yaml",
              run_dir / "recipe.yaml")
-    result = run_pipeline(
-        cfg,
-        publish_root=run_dir / "products" if multirun else None,
-        recipe_yaml=recipe,
-        show_progress=interactive() and not multirun,
-    )
+    try:
+        result = run_pipeline(
+            cfg,
+            publish_root=run_dir / "products" if multirun else None,
+            recipe_yaml=recipe,
+            show_progress=interactive() and not multirun,
+        )
+    except RunAborted as exc:
+        print(f"potpyri: error: {exc}; the run stopped (products written before are kept)", file=sys.stderr)
+        sys.exit(1)
     write_summary(result, run_dir / "summary.json")
     print_summary(result)
     if not any(r.status in ("ran", "cached") for r in result.records):

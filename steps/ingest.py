@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import io
 import re
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from astropy.io import fits
 from astropy.table import Table
 
 from potpyri.instruments import get_reader
+from potpyri.naming import ut_date
 from potpyri.products import safe_name
 from potpyri.step import (
     Item,
@@ -41,7 +43,7 @@ class Ingest(Step):
         include_bad: bool = False  #: keep files flagged bad in the reduction
         file_list_name: str = "file_list.txt"  #: name of the file list written in data_path
 
-    version = "1"
+    version = "2"
     scope = Scope.run
     depends_on = ("instrument", "target")
 
@@ -61,7 +63,7 @@ class Ingest(Step):
     def run(self, task: Task) -> list[Output]:
         reader = get_reader(self.context.instrument.reader)(self.context.instrument)
         target_filter = self.context.cfg.target
-        outputs, rows = [], []
+        outputs, rows, metas = [], [], []
         for raw in task.inputs:
             meta = describe(self.context.data_path / raw.meta["raw"], reader, self.context.instrument)
             meta["raw"] = raw.meta["raw"]
@@ -71,6 +73,10 @@ class Ingest(Step):
                 meta["type"] = "SCIENCE"
             if meta.get("excluded"):
                 self.log.warning("%s: %s; set aside", raw.id, meta["excluded"])
+            metas.append(meta)
+        for note in _disambiguate(metas):
+            self.log.warning("%s", note)
+        for raw, meta in zip(task.inputs, metas, strict=True):
             outputs.append(Output(raw.id, "frame", meta))
             rows.append([raw.id] + [meta.get(k.lower(), "") for k in FILE_LIST_COLUMNS[1:]])
         table = Table(rows=rows, names=FILE_LIST_COLUMNS) if rows else Table(names=FILE_LIST_COLUMNS)
@@ -106,6 +112,17 @@ def describe(path: Path, reader, instrument) -> dict:
     except (TypeError, ValueError):
         exptime = float("nan")
     kind, reason = classify(header, instrument, exptime)
+    # Frames this run cannot reduce: another instrument's, or missing a keyword they need.
+    instrume = str(header.get("INSTRUME", "")).strip()
+    if kind in ("SCIENCE", "FLAT", "DARK", "BIAS") and instrume and \
+            str(instrument.name).lower() not in instrume.lower():
+        kind, reason = "BAD", f"from another instrument (INSTRUME={instrume!r}; this run reduces {instrument.name})"
+    elif exptime != exptime and (kind in ("FLAT", "DARK") or reason.startswith("exposure")):
+        kind, reason = "BAD", _keyword_problem(header, kw.exptime, "exposure time")
+    elif kind in ("SCIENCE", "FLAT") and not filt:
+        kind, reason = "BAD", _keyword_problem(header, kw.filter, "filter")
+    elif kind == "SCIENCE" and ut_date(_value(header, kw.mjd, "")) == "00000000":
+        kind, reason = "BAD", _keyword_problem(header, kw.mjd, "date")
     meta = {
         "type": kind,
         "target": target,
@@ -118,16 +135,52 @@ def describe(path: Path, reader, instrument) -> dict:
     if reason:
         meta["excluded"] = reason
         meta["bad_by_header"] = reason.startswith("header flags")
-    safe_target, safe_filter = safe_name(target), safe_name(filt)
-    if kind == "SCIENCE":
-        meta["targtype"] = f"{safe_target}_{safe_filter}_{amp}_{binning}"
-    elif kind == "FLAT":
-        meta["caltype"] = f"{safe_filter}_{amp}_{binning}"
-    elif kind in ("BIAS", "DARK"):
-        meta["caltype"] = f"{amp}_{binning}"
-    meta["targtype"] = meta.get("targtype", "")
-    meta["caltype"] = meta.get("caltype", "")
+    meta.update(_group_keys(kind, target, filt, amp, binning))
     return meta
+
+
+def _keyword_problem(header: fits.Header, keyword: str, what: str) -> str:
+    if keyword not in header:
+        return f"keyword {keyword} ({what}) missing"
+    return f"keyword {keyword} ({what}) malformed: {str(header[keyword])[:40]!r}"
+
+
+def _disambiguate(metas: list[dict]) -> list[str]:
+    """Give header values that sanitise to the same file-name form distinct names.
+
+    ``'SN 1'`` and ``'SN/1'`` both become ``SN_1``: left alone they would be stacked together and
+    written to one file. Each such value gets a digest of its own text appended (in ``target`` or
+    ``filter``, and in the group keys), and the change is reported. Returns the report lines.
+    """
+    notes = []
+    for key in ("target", "filter"):
+        forms: dict[str, set[str]] = {}
+        for meta in metas:
+            if meta["type"] not in ("BAD", "UNKNOWN", "SPEC") and meta.get(key):
+                forms.setdefault(safe_name(meta[key]), set()).add(meta[key])
+        clashes = {value: f"{form[:57]}_{hashlib.sha256(value.encode()).hexdigest()[:6]}"
+                   for form, values in forms.items() if len(values) > 1 for value in values}
+        for value, unique in sorted(clashes.items()):
+            notes.append(f"{key} {value!r} shares its file-name form with another {key}; named {unique}")
+        for meta in metas:
+            if meta.get(key) in clashes:
+                meta[f"header_{key}"] = meta[key]
+                meta[key] = clashes[meta[key]]
+                meta.update(_group_keys(meta["type"], meta["target"], meta["filter"], meta["amp"],
+                                        meta["binning"]))
+    return notes
+
+
+def _group_keys(kind: str, target: str, filt: str, amp: str, binning: str) -> dict[str, str]:
+    safe_target, safe_filter = safe_name(target), safe_name(filt)
+    keys = {"targtype": "", "caltype": ""}
+    if kind == "SCIENCE":
+        keys["targtype"] = f"{safe_target}_{safe_filter}_{amp}_{binning}"
+    elif kind == "FLAT":
+        keys["caltype"] = f"{safe_filter}_{amp}_{binning}"
+    elif kind in ("BIAS", "DARK"):
+        keys["caltype"] = f"{amp}_{binning}"
+    return keys
 
 
 def classify(header: fits.Header, instrument, exptime: float) -> tuple[str, str]:

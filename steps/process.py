@@ -19,7 +19,17 @@ from potpyri.masks import BAD, SATURATED, grow, static_mask
 from potpyri.master import find_master
 from potpyri.naming import frame_filename
 from potpyri.products import make_frame
-from potpyri.step import Item, Output, Product, Scope, Step, StepConfig, Task, register_step
+from potpyri.step import (
+    Item,
+    Output,
+    Product,
+    Scope,
+    Step,
+    StepConfig,
+    StepFailed,
+    Task,
+    register_step,
+)
 
 __all__ = ["Process"]
 
@@ -56,6 +66,7 @@ class Process(Step):
         item = task.inputs[0]
         instrument = self.context.instrument
         raw = get_reader(instrument.reader)(instrument).read(self.context.data_path / item.meta["raw"])
+        _refuse_empty(raw.data)
         mask = np.zeros(raw.data.shape, dtype=np.uint8)
         mask[~np.isfinite(raw.data) | (np.broadcast_to(raw.gain, raw.data.shape) <= 0)] |= BAD  # no data (CCD gaps)
         mask[raw.data >= self.config.saturation_fraction * instrument.saturation] |= SATURATED
@@ -101,3 +112,12 @@ class Process(Step):
         meta = {**item.meta, "warnings": warnings} if warnings else dict(item.meta)
         name = frame_filename(item.meta, item.id)
         return [Output(item.id, "frame", meta, {"image": Product(name, frame, "workspace")})]
+
+
+def _refuse_empty(data: np.ndarray) -> None:
+    """Set aside a frame that holds no image: all NaN, or one value everywhere (a failed readout)."""
+    finite = data[np.isfinite(data)]
+    if finite.size == 0:
+        raise StepFailed("no finite pixel (a NaN-filled frame)")
+    if finite.min() == finite.max():
+        raise StepFailed(f"every pixel is {finite.min():g} ADU (a constant frame, no image)")

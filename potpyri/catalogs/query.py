@@ -148,15 +148,38 @@ def _ask_service(spec: CatalogSpec, cone: Cone, retries: int) -> Table:
     delay = 2.0
     for attempt in range(1, retries + 1):
         try:
-            return _gaia(cone) if spec.service == "gaia" else _vizier(spec.service, cone)
-        except Exception as exc:  # network errors come in many types
+            answer = _gaia(cone) if spec.service == "gaia" else _vizier(spec.service, cone)
+            return _checked(spec, answer)
+        except Exception as exc:  # network errors come in many types; garbage answers too
             if attempt == retries:
-                raise CatalogUnavailable(f"{spec.name}: the service did not answer for the cone {cone} "
+                raise CatalogUnavailable(f"{spec.name}: no usable answer from the service for the cone {cone} "
                                          f"after {retries} attempts ({type(exc).__name__}: {exc})") from None
             log.warning("%s: attempt %d failed (%s); retrying in %.0f s", spec.name, attempt, exc, delay)
             time.sleep(delay)
             delay *= 2
     raise AssertionError("unreachable")
+
+
+def _checked(spec: CatalogSpec, answer: object) -> Table:
+    """The answer if the parser can read it; an answer with no rows and no columns means no source.
+
+    Anything else (an error page, a table without the catalog's columns) raises, so that it is
+    retried and never written to the cache, where it would poison every later query of the cone.
+    """
+    if not isinstance(answer, Table):
+        raise ValueError(f"the answer is a {type(answer).__name__}, not a table")
+    if len(answer) == 0 and not answer.colnames:
+        answer = Table({c: np.zeros(0, str if c == spec.id_col else float) for c in _columns(spec)})
+    missing = [c for c in _columns(spec) if c not in answer.colnames]
+    if missing:
+        raise ValueError(f"the answer lacks the catalog's column(s) {', '.join(missing)}")
+    parse(spec.name, answer)  # values that do not parse as numbers raise here
+    return answer
+
+
+def _columns(spec: CatalogSpec) -> list[str]:
+    bands = [c for mag, err in spec.bands.values() for c in (mag, err) if c]
+    return [spec.id_col, spec.ra_col, spec.dec_col, *(spec.pm_cols or ()), *bands]
 
 
 def _gaia(cone: Cone) -> Table:
