@@ -1,0 +1,116 @@
+"""astrometry: a coarse plate solution per frame, from the pipeline's own source list.
+
+astrometry.net's ``solve-field`` with an index built from the Gaia cone around the header
+pointing (cached per field) or a user's index folder; where ``solve-field`` is not installed, a
+built-in triangle pattern matcher. The solution replaces the WCS in every header of the frame.
+A frame that cannot be solved is set aside with its reason; the run goes on.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from pathlib import Path
+
+from astropy.io import fits
+
+from potpyri.astrometry import (
+    AstrometryFailed,
+    coarse_solve,
+    detect_sources,
+    field_radius_deg,
+    frame_epoch,
+    gaia_reference,
+    header_wcs,
+    pixel_scale,
+    pointing,
+    replace_wcs,
+)
+from potpyri.step import Output, Product, Scope, Step, StepConfig, StepFailed, Task, register_step
+
+__all__ = ["Astrometry", "SolveMethod"]
+
+
+class SolveMethod(str, enum.Enum):
+    """Which coarse solver runs."""
+
+    auto = "auto"  #: astrometry.net when solve-field is on PATH, else the built-in matcher
+    astrometry_net = "astrometry.net"
+    builtin = "builtin"
+
+
+@register_step("astrometry")
+class Astrometry(Step):
+    """Coarse WCS: astrometry.net (own Gaia index) or the built-in pattern matcher."""
+
+    @dataclass
+    class Config(StepConfig):
+        method: SolveMethod = SolveMethod.auto  #: auto, astrometry.net or builtin
+        index_dir: str | None = None  #: folder of astrometry.net indices to use instead of building one
+        cpulimit: float = 15.0  #: solve-field gives up after this many CPU seconds (a failed solve exits 0)
+        threshold: float = 5.0  #: source detection threshold, background sigmas
+        fwhm_arcsec: float = 1.0  #: expected seeing FWHM, arcsec (detection kernel)
+        max_sources: int = 300  #: brightest sources passed to the solver
+        search_radius: float = 30.0  #: pointing error tolerated, arcsec (search radius and catalog margin)
+        max_rotation: float = 10.0  #: rotation from the header tolerated by the built-in matcher, degrees
+        min_matches: int = 5  #: stars that must confirm a solution
+
+    version = "1"
+    scope = Scope.frame
+    depends_on = ("catalog", "instrument.pixscale")
+
+    def run(self, task: Task) -> list[Output]:
+        item = task.inputs[0]
+        path = item.path("image")
+        with fits.open(path) as hdul:
+            frame = fits.HDUList([h.copy() for h in hdul])
+        cfg = self.config
+        sci, mask = frame["SCI"].data, frame["MASK"].data
+        start = header_wcs(frame["SCI"].header) or header_wcs(frame[0].header)
+        if start is None:
+            raise StepFailed(f"{path.name}: no header WCS to take the pointing from")
+        scale = expected_scale(self.context.instrument, item.meta, start)
+        sources = detect_sources(sci, mask, fwhm=cfg.fwhm_arcsec / scale, threshold=cfg.threshold,
+                                 max_sources=cfg.max_sources)
+        epoch = frame_epoch(frame[0].header, item.meta.get("time"))
+        ra, dec = pointing(start, sci.shape)
+        try:
+            reference = gaia_reference(
+                ra, dec, field_radius_deg(sci.shape, scale) + cfg.search_radius / 3600.0, epoch=epoch,
+                cache_dir=self.context.cfg.catalog.cache_dir, offline=bool(self.context.cfg.catalog.offline))
+            result = coarse_solve(
+                sources, sci.shape, start, reference, scale_arcsec=scale, search_radius_arcsec=cfg.search_radius,
+                method=cfg.method.value, index_dir=cfg.index_dir, index_cache=index_cache(self.context),
+                cpulimit=cfg.cpulimit, max_rotation_deg=cfg.max_rotation, min_matches=cfg.min_matches)
+        except AstrometryFailed as exc:
+            raise StepFailed(f"{path.name}: astrometry failed: {exc}") from None
+        replace_wcs(frame, result.wcs)
+        hdr = frame[0].header
+        hdr["ASTROMET"] = (result.method, "coarse astrometric solver")
+        hdr["NASTRO"] = (result.nmatch, "stars confirming the astrometric solution")
+        hdr["ASTRSCAL"] = (round(pixel_scale(result.wcs), 5), "solved pixel scale, arcsec/pixel")
+        if epoch is not None:
+            hdr["ASTREPOC"] = (round(epoch, 4), "epoch of the Gaia positions used, yr")
+        self.log.info("%s: solved by %s (%d stars confirm, %.1f s)", item.id, result.method, result.nmatch,
+                      result.seconds)
+        return [Output(item.id, "frame", dict(item.meta), {"image": Product(path.name, frame, "workspace")})]
+
+
+def expected_scale(instrument, meta: dict, fallback_wcs) -> float:
+    """Pixel scale in arcsec: the instrument's unbinned scale × the frame's binning, else the header's."""
+    try:
+        binning = int(str(meta.get("binning", ""))[0])
+        scale = float(instrument.pixscale) * binning
+        if scale > 0:
+            return scale
+    except (ValueError, TypeError, IndexError, AttributeError):
+        pass
+    return pixel_scale(fallback_wcs)
+
+
+def index_cache(context) -> Path:
+    """Where per-field astrometry.net indices are kept: ``<cache>/astrometry_index``."""
+    cache_dir = context.cfg.cache.dir
+    root = Path(cache_dir) if cache_dir else context.data_path / "red" / "cache"
+    return root / "astrometry_index"
+
