@@ -1,6 +1,8 @@
 """Built-in pipeline steps; importing this package registers all of them."""
 
 from potpyri.steps import (  # noqa: F401
+    align,
+    astrometry,
     bias,
     cosmic_rays,
     dark,
@@ -13,4 +15,5 @@ from potpyri.steps import (  # noqa: F401
     satellites,
     skysub,
     stack,
+    stack_wcs,
 )
