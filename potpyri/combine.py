@@ -79,29 +79,14 @@ def combine_block(
     """
     if method not in METHODS:
         raise ValueError(f"unknown stack method {method!r}; choose from {', '.join(METHODS)}")
+    valid = np.ascontiguousarray(valid)  # _clip updates it through a reshaped view
     valid &= np.isfinite(data)
     valid &= np.isfinite(error)
     valid &= error > 0
-    if method != "mean":
-        masked = np.where(valid, data, np.float32(np.nan))
     if method == "sigclip":
-        for _ in range(maxiters):
-            center = bn.nanmedian(masked, axis=0)
-            limit = np.square(error)
-            if clip_frac:
-                limit += np.square(clip_frac * center)
-            limit *= sigma * sigma
-            deviation = np.subtract(data, center, out=masked)
-            np.square(deviation, out=deviation)
-            keep = deviation <= limit  # NaN (no valid frame) compares False
-            keep &= valid
-            del limit, deviation
-            changed = not np.array_equal(keep, valid)
-            valid = keep
-            masked = np.where(valid, data, np.float32(np.nan))
-            if not changed:
-                break
-        del masked
+        _clip(data, error, valid, sigma, maxiters, clip_frac)
+    if method == "median":
+        masked = np.where(valid, data, np.float32(np.nan))
     weight = np.square(error)
     np.divide(np.float32(1.0), weight, out=weight, where=valid)
     weight[~valid] = 0.0
@@ -121,6 +106,41 @@ def combine_block(
     value = np.where(empty, np.nan, value).astype(np.float32)
     uncertainty = np.where(empty, np.nan, uncertainty).astype(np.float32)
     return value, uncertainty, n_used
+
+
+def _clip(data: np.ndarray, error: np.ndarray, valid: np.ndarray, sigma: float, maxiters: int,
+          clip_frac: float) -> None:
+    """Iterative clipping about the median of the frames; updates ``valid`` in place.
+
+    After the first pass only the pixels where something was rejected can change, so later
+    passes (median and comparisons) work on those pixels alone: clipping costs about one median.
+    """
+    n = data.shape[0]
+    d, e, v = data.reshape(n, -1), error.reshape(n, -1), valid.reshape(n, -1)
+    center = bn.nanmedian(np.where(v, d, np.float32(np.nan)), axis=0)
+    idx = None  # all pixels in the first pass (views, no copies)
+    for _ in range(maxiters):
+        dd, ee, vv, cc = (d, e, v, center) if idx is None else (d[:, idx], e[:, idx], v[:, idx], center[idx])
+        limit = np.square(ee)
+        if clip_frac:
+            limit += np.square(clip_frac * cc)
+        limit *= sigma * sigma
+        deviation = np.subtract(dd, cc)
+        np.square(deviation, out=deviation)
+        keep = deviation <= limit  # NaN (no valid frame left) compares False
+        del limit, deviation
+        keep &= vv
+        changed = (keep != vv).any(axis=0)
+        if idx is None:
+            v[...] = keep
+            idx = np.flatnonzero(changed)
+        else:
+            v[:, idx] = keep
+            idx = idx[changed]
+        del keep, dd, ee, vv, cc
+        if idx.size == 0:
+            break
+        center[idx] = bn.nanmedian(np.where(v[:, idx], d[:, idx], np.float32(np.nan)), axis=0)
 
 
 def row_blocks(ny: int, nx: int, n_frames: int, memory_mb: float):
