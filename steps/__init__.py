@@ -10,10 +10,12 @@ from potpyri.steps import (  # noqa: F401
     fringe,
     ingest,
     nirsky,
+    photometry,
     process,
     resample,
     satellites,
     skysub,
     stack,
     stack_wcs,
+    zeropoint,
 )

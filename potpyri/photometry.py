@@ -1,0 +1,353 @@
+"""Aperture and PSF photometry of a stack: detection, ApertureStats, an empirical PSF, PSF fits.
+
+The reference's photometry loop: sources are detected down to ``sn_min``; PSF stars are sought
+first among the brightest (S/N ≥ ``sn_max``) and the threshold is halved until enough round,
+isolated, unsaturated stars of the typical FWHM are found (never below ``sn_min``). The ePSF
+(photutils ``EPSFBuilder``) then fits every detection (``PSFPhotometry``, one source per fit, so
+the cost grows linearly with the number of sources).
+
+Tables (photutils 3.x column names kept where they come from photutils):
+
+``APPPHOT``  id, x_centroid, y_centroid, ra, dec, sum, sum_err (e-/s in the aperture),
+             aper_radius, local_bkg, fwhm, roundness1, sharpness, peak, flags, flux_aper
+             (aperture-corrected to total flux with the ePSF growth curve), flux_aper_err, snr,
+             mag_inst, mag_inst_err
+``PSFSTARS`` id, x_centroid, y_centroid, snr, fwhm, roundness1
+``PSFPHOT``  id, x_init, y_init, x_fit, y_fit, flux_fit, flux_err, qfit, cfit, flags (photutils),
+             ra, dec, snr, mag_inst, mag_inst_err
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from astropy.modeling import fitting, models
+from astropy.stats import sigma_clipped_stats
+from astropy.table import Table
+from astropy.utils.exceptions import AstropyUserWarning
+from astropy.wcs import WCS
+
+__all__ = ["PhotometryResult", "build_epsf", "measure_stack", "noise_area", "psf_shape_stats"]
+
+log = logging.getLogger("potpyri.photometry")
+
+#: Photometry flags (bit values) in the APPPHOT ``flags`` column.
+FLAG_MASKED = 1  #: a masked pixel (bad, cosmic ray, saturated) inside the aperture
+FLAG_EDGE = 2  #: the aperture crosses the image edge
+FLAG_NEIGHBOUR = 4  #: another detection within the isolation radius
+
+
+@dataclass
+class PhotometryResult:
+    """Everything :func:`measure_stack` measured on one stack."""
+
+    apphot: Table
+    psfstars: Table
+    psfphot: Table
+    epsf: np.ndarray  #: the ePSF on its oversampled grid, normalised to unit total flux
+    oversampling: int
+    residual: np.ndarray
+    fwhm: float  #: pixels, from a Moffat2D fit to the ePSF
+    moffat_beta: float
+    gauss_sigma: tuple[float, float]  #: x/y sigma (pixels) of a Gaussian2D fit to the ePSF
+    skysig: float  #: robust per-pixel sky standard deviation, e-/s
+    sky: float  #: median residual sky level subtracted, e-/s
+    aperture_correction: float  #: total / aperture flux for a point source (PSF stars)
+    psf_correction: float  #: total / PSF-fit flux (PSF stars)
+    epsf_fwhm: float  #: pixels, Moffat2D FWHM of the ePSF itself (pixel response included)
+    noise_area: float  #: effective number of noise pixels of the ePSF, 1/sum(p^2)
+    psf_threshold: float  #: the S/N threshold at which enough PSF stars were found
+    warnings: list[str] = field(default_factory=list)
+
+
+def measure_stack(
+    sci: np.ndarray,
+    err: np.ndarray,
+    mask: np.ndarray,
+    wcs: WCS | None,
+    *,
+    sn_min: float = 3.0,
+    sn_max: float = 20.0,
+    fwhm_init: float = 5.0,
+    min_psf_stars: int = 25,
+    max_psf_stars: int = 150,
+    max_sources: int = 20000,
+    oversampling: int = 2,
+    saturation: float = np.inf,
+) -> PhotometryResult:
+    """Detect, measure and PSF-fit the sources of a stack.
+
+    Parameters
+    ----------
+    sci, err : ndarray
+        Science image and its 1-sigma uncertainty (same units, e.g. e-/s).
+    mask : ndarray
+        Non-zero where pixels must not be used.
+    wcs : WCS, optional
+        Adds ``ra``/``dec`` columns when given.
+    sn_min, sn_max : float
+        Detection threshold, and the first PSF-star threshold of the loop.
+    fwhm_init : float
+        Starting FWHM guess (pixels) for detection.
+    saturation : float
+        Peak value (image units) above which a star is not used for the PSF.
+
+    Raises
+    ------
+    ValueError
+        When no source or too few PSF stars are found (the message says which).
+    """
+    from photutils.detection import DAOStarFinder
+
+    notes: list[str] = []
+    bad = (mask != 0) | ~np.isfinite(sci) | ~np.isfinite(err) | (err <= 0)
+    mean, median, std = sigma_clipped_stats(sci, mask=bad, sigma=3.0, maxiters=10)
+    data = np.where(bad, 0.0, sci - median).astype(float)
+    error = np.where(bad, np.inf, err).astype(float)
+    skysig = float(std)
+
+    # Detection twice: with the initial FWHM guess, then with the FWHM the bright sources show.
+    fwhm = float(fwhm_init)
+    for _ in range(2):
+        finder = DAOStarFinder(threshold=sn_min * skysig, fwhm=fwhm, exclude_border=True,
+                               roundness_range=(-1.0, 1.0), sharpness_range=(0.2, 1.0))
+        found = finder(data, mask=bad)
+        if found is None or len(found) == 0:
+            raise ValueError(f"no source above {sn_min}-sigma (sky sigma {skysig:.4g})")
+        apstats = _aperture_stats(data, error, bad, found, 1.5 * fwhm)
+        bright = (apstats["snr"] > max(20.0, sn_min)) & (np.abs(found["roundness1"]) < 0.3)
+        bright &= np.isfinite(apstats["fwhm"])
+        if bright.sum() < 3:
+            break
+        new = float(np.median(apstats["fwhm"][bright]))
+        if abs(new - fwhm) < 0.1 * fwhm:
+            fwhm = new
+            break
+        fwhm = new
+    if len(found) > max_sources:
+        keep = np.argsort(-np.asarray(found["flux"]))[:max_sources]
+        found = found[np.sort(keep)]
+        notes.append(f"{len(found)} brightest of more detections kept (photometry.max_sources)")
+    radius = 1.5 * fwhm
+    apphot = _aperture_stats(data, error, bad, found, radius)
+    for col in ("roundness1", "roundness2", "sharpness", "peak"):
+        apphot[col] = np.asarray(found[col], float)
+    apphot["flags"] = _flags(apphot, bad, radius, isolation=4.0 * fwhm)
+
+    # The reference's loop: the PSF-star threshold falls from sn_max by halves down to sn_min.
+    half = int(np.ceil(3 * fwhm)) | 1
+    size = 2 * half + 1
+    threshold = float(sn_max)
+    chosen = None
+    while True:
+        candidates = _psf_candidates(apphot, threshold, fwhm, saturation, half, bad)
+        if len(candidates) >= min_psf_stars or threshold <= sn_min:
+            chosen = candidates
+            break
+        threshold = max(sn_min, threshold / 2)
+    if len(chosen) < 3:
+        raise ValueError(f"only {len(chosen)} PSF star(s) pass the cuts down to S/N {threshold:g}")
+    if len(chosen) < min_psf_stars:
+        notes.append(f"only {len(chosen)} PSF stars (wanted {min_psf_stars})")
+    if len(chosen) > max_psf_stars:
+        chosen = chosen[np.argsort(-chosen["snr"])[:max_psf_stars]]
+    epsf_model = build_epsf(data, bad, chosen, size, oversampling)
+    epsf = np.asarray(epsf_model.data, float)
+    psfstars = Table({"id": chosen["id"], "x_centroid": chosen["x_centroid"],
+                      "y_centroid": chosen["y_centroid"], "snr": chosen["snr"], "fwhm": chosen["fwhm"],
+                      "roundness1": chosen["roundness1"]})
+
+    fwhm_eff, beta, gsig = psf_shape_stats(epsf, oversampling)
+    # The ePSF includes the pixel response (a 1-pixel box): its FWHM^2 exceeds the seeing's by
+    # about 2.355^2/12 px^2 (exact for Gaussians, within 0.5% for Moffat beta >= 2.5 cores).
+    fwhm_fit = float(np.sqrt(max(fwhm_eff**2 - 2.3548**2 / 12, 0.25 * fwhm_eff**2)))
+    ratio = max(gsig) / max(min(gsig), 1e-6)
+    if not (np.isfinite(ratio) and ratio < 1.3) or min(gsig) <= 0:
+        notes.append(f"PSF x/y Gaussian sigma differ: {gsig[0]:.2f}, {gsig[1]:.2f} px")
+    area = noise_area(epsf, oversampling)
+
+    # Total flux = flux within big_radius (4 FWHM, > 99.5% of a Moffat beta=3 star), measured on
+    # the PSF stars: it calibrates both the small aperture and the PSF fit, without trusting the
+    # noisy far wings of the ePSF.
+    big_radius = 4.0 * fwhm_fit
+    psfphot, residual = _psf_photometry(data, error, bad, epsf_model, apphot, fwhm)
+    # The stack is sky-subtracted: no local background for the big aperture, whose annulus would
+    # be crowded; the brighter half of the PSF stars keeps the ratio's noise low.
+    bright = chosen[chosen["snr"] >= np.median(chosen["snr"])]
+    big = _aperture_stats(data, error, bad, bright, big_radius, local=False)["sum"]
+    small = np.asarray(bright["sum"], float)
+    fitted = dict(zip(np.asarray(psfphot["id"]), np.asarray(psfphot["flux_fit"], float), strict=True))
+    fit = np.array([fitted.get(i, np.nan) for i in bright["id"]])
+    apcorr = _robust_ratio(big, small)
+    psfcorr = _robust_ratio(big, fit)
+    apphot["flux_aper"] = apphot["sum"] * apcorr
+    apphot["flux_aper_err"] = apphot["sum_err"] * apcorr
+    apphot["mag_inst"], apphot["mag_inst_err"] = _mags(apphot["flux_aper"], apphot["flux_aper_err"])
+    psfphot["flux"] = psfphot["flux_fit"] * psfcorr
+    psfphot["flux_err_total"] = psfphot["flux_err"] * psfcorr
+    psfphot["snr"] = psfphot["flux_fit"] / np.where(psfphot["flux_err"] > 0, psfphot["flux_err"], np.inf)
+    psfphot["mag_inst"], psfphot["mag_inst_err"] = _mags(psfphot["flux"], psfphot["flux_err_total"])
+    if wcs is not None:
+        for table, (xc, yc) in ((apphot, ("x_centroid", "y_centroid")), (psfphot, ("x_fit", "y_fit")),
+                                (psfstars, ("x_centroid", "y_centroid"))):
+            ra, dec = wcs.all_pix2world(np.asarray(table[xc], float), np.asarray(table[yc], float), 0)
+            table["ra"], table["dec"] = ra, dec
+    if len(apphot) < 10:
+        notes.append(f"very few sources: {len(apphot)}")
+    return PhotometryResult(apphot, psfstars, psfphot, epsf, oversampling,
+                            np.where(bad, 0.0, residual).astype(np.float32), fwhm_fit, beta, gsig, skysig,
+                            float(median), apcorr, psfcorr, fwhm_eff, area, threshold, notes)
+
+
+def build_epsf(data: np.ndarray, bad: np.ndarray, stars: Table, size: int, oversampling: int,
+               smoothing: str | None = None):
+    """The photutils ``EPSFBuilder`` ePSF of ``stars`` (columns x_centroid, y_centroid)."""
+    from astropy.nddata import NDData
+    from photutils.psf import EPSFBuilder, extract_stars
+
+    nddata = NDData(data)  # candidates have no masked pixel in their stamp
+    cutouts = extract_stars(nddata, Table({"x": stars["x_centroid"], "y": stars["y_centroid"]}),
+                            size=(size, size))
+    builder = EPSFBuilder(oversampling=oversampling, maxiters=8, progress_bar=False, smoothing_kernel=smoothing)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AstropyUserWarning)
+        result = builder(cutouts)
+    epsf = result.epsf if hasattr(result, "epsf") else result[0]
+    return epsf
+
+
+def psf_shape_stats(epsf: np.ndarray, oversampling: int) -> tuple[float, float, tuple[float, float]]:
+    """FWHM (pixels) and beta of a Moffat2D fit, and x/y sigma of a Gaussian2D fit, of the ePSF."""
+    ny, nx = epsf.shape
+    y, x = np.mgrid[:ny, :nx]
+    fitter = fitting.LevMarLSQFitter()
+    peak = float(epsf.max())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        moffat = fitter(models.Moffat2D(peak, (nx - 1) / 2, (ny - 1) / 2, gamma=2.0 * oversampling, alpha=3.0),
+                        x, y, epsf)
+        gauss = fitter(models.Gaussian2D(peak, (nx - 1) / 2, (ny - 1) / 2, oversampling, oversampling),
+                       x, y, epsf)
+    fwhm = float(abs(moffat.fwhm)) / oversampling
+    return fwhm, float(moffat.alpha.value), (float(abs(gauss.x_stddev.value)) / oversampling,
+                                            float(abs(gauss.y_stddev.value)) / oversampling)
+
+
+def noise_area(epsf: np.ndarray, oversampling: int) -> float:
+    """Effective noise area 1/Σp² (pixels) of the ePSF sampled on the detector's pixels."""
+    native = _native_psf(epsf, oversampling)
+    return float(1.0 / np.sum(native**2))
+
+
+def _native_psf(epsf: np.ndarray, oversampling: int) -> np.ndarray:
+    """The ePSF binned onto detector pixels (centred sampling), normalised to unit sum."""
+    o = oversampling
+    ny, nx = (s // o * o for s in epsf.shape)
+    offset_y, offset_x = (epsf.shape[0] - ny) // 2, (epsf.shape[1] - nx) // 2
+    core = epsf[offset_y:offset_y + ny, offset_x:offset_x + nx]
+    native = core.reshape(ny // o, o, nx // o, o).sum(axis=(1, 3))
+    return native / native.sum()
+
+
+def _aperture_correction(epsf: np.ndarray, oversampling: int, radius: float) -> float:
+    """Total / within-``radius`` flux of the ePSF (its grid is ``oversampling`` times finer)."""
+    from photutils.aperture import CircularAperture
+
+    ny, nx = epsf.shape
+    aperture = CircularAperture(((nx - 1) / 2, (ny - 1) / 2), radius * oversampling)
+    inside = float(aperture.do_photometry(epsf, method="exact")[0][0])
+    return float(epsf.sum() / inside)
+
+
+def _aperture_stats(data, error, bad, found, radius, local: bool = True) -> Table:
+    from photutils.aperture import ApertureStats, CircularAnnulus, CircularAperture
+
+    xy = np.transpose([np.asarray(found["x_centroid"], float), np.asarray(found["y_centroid"], float)])
+    annulus = ApertureStats(data, CircularAnnulus(xy, 2.5 * radius, 3.5 * radius), mask=bad,
+                            sigma_clip=None, sum_method="center")
+    local_bkg = np.nan_to_num(np.asarray(annulus.median, float)) if local else np.zeros(len(xy))
+    stats = ApertureStats(data, CircularAperture(xy, radius), error=error, mask=bad, local_bkg=local_bkg)
+    table = stats.to_table(columns=["id", "x_centroid", "y_centroid", "sum", "sum_err", "sum_aper_area",
+                                    "fwhm", "ellipticity"])
+    table["x_centroid"] = xy[:, 0]  # keep the detection centroid (the aperture's own is biased by noise)
+    table["y_centroid"] = xy[:, 1]
+    for name in ("sum", "sum_err", "sum_aper_area", "fwhm", "ellipticity"):
+        table[name] = np.asarray(getattr(table[name], "value", table[name]), float)
+    table["aper_radius"] = np.full(len(table), radius)
+    table["local_bkg"] = local_bkg
+    table["snr"] = table["sum"] / np.where(table["sum_err"] > 0, table["sum_err"], np.inf)
+    return table
+
+
+def _flags(table: Table, bad: np.ndarray, radius: float, isolation: float) -> np.ndarray:
+    from scipy.spatial import cKDTree
+
+    x, y = np.asarray(table["x_centroid"]), np.asarray(table["y_centroid"])
+    ny, nx = bad.shape
+    flags = np.zeros(len(table), np.int16)
+    edge = (x < radius) | (y < radius) | (x > nx - 1 - radius) | (y > ny - 1 - radius)
+    flags[edge] |= FLAG_EDGE
+    full_area = np.pi * radius**2
+    flags[np.asarray(table["sum_aper_area"]) < 0.98 * full_area] |= FLAG_MASKED
+    tree = cKDTree(np.transpose([x, y]))
+    pairs = tree.query_pairs(isolation, output_type="ndarray")
+    if len(pairs):
+        flags[np.unique(pairs.ravel())] |= FLAG_NEIGHBOUR
+    return flags
+
+
+def _psf_candidates(apphot: Table, threshold, fwhm, saturation, half, bad) -> Table:
+    ny, nx = bad.shape
+    x, y = np.asarray(apphot["x_centroid"]), np.asarray(apphot["y_centroid"])
+    ok = (apphot["flags"] == 0) & (apphot["snr"] >= threshold)
+    ok &= (np.abs(apphot["roundness1"]) < 0.3) & (np.abs(apphot["roundness2"]) < 0.3)
+    ok &= np.abs(apphot["fwhm"] / fwhm - 1) < 0.25
+    ok &= apphot["peak"] < 0.8 * saturation
+    ok &= (x > half) & (y > half) & (x < nx - 1 - half) & (y < ny - 1 - half)
+    for k in np.flatnonzero(ok):  # no masked pixel anywhere in the ePSF stamp
+        xi, yi = int(round(x[k])), int(round(y[k]))
+        ok[k] = not bad[yi - half:yi + half + 1, xi - half:xi + half + 1].any()
+    return apphot[ok]
+
+
+def _psf_photometry(data, error, bad, epsf_model, apphot: Table, fwhm: float) -> tuple[Table, np.ndarray]:
+    """PSF fits of every detection, each on its own (linear cost), and the residual image."""
+    from astropy.modeling.fitting import LevMarLSQFitter
+    from photutils.psf import PSFPhotometry
+
+    fit_size = int(np.ceil(1.5 * fwhm)) * 2 + 1
+    init = Table({"id": apphot["id"], "x": apphot["x_centroid"], "y": apphot["y_centroid"],
+                  "flux": np.where(apphot["sum"] > 0, apphot["sum"] * 1.2, 1e-3)})
+    # No grouper: each source is fitted on its own, so the cost is linear in the number of sources.
+    phot = PSFPhotometry(epsf_model, (fit_size, fit_size), aperture_radius=1.5 * fwhm, progress_bar=False,
+                         fitter=LevMarLSQFitter())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AstropyUserWarning)
+        table = phot(data, mask=bad, error=np.where(bad, 1e30, error), init_params=init)
+        residual = phot.make_residual_image(data, psf_shape=(4 * fit_size + 1, 4 * fit_size + 1))
+    keep = ["id", "x_init", "y_init", "flux_init", "x_fit", "y_fit", "flux_fit", "x_err", "y_err", "flux_err",
+            "qfit", "cfit", "flags", "n_pixels_fit"]
+    out = Table({k: table[k] for k in keep if k in table.colnames})
+    for name in out.colnames:
+        if hasattr(out[name], "unit") and out[name].unit is not None:
+            out[name] = np.asarray(out[name])
+    return out, np.asarray(residual, float)
+
+
+def _robust_ratio(numerator, denominator) -> float:
+    ratio = np.asarray(numerator, float) / np.asarray(denominator, float)
+    ratio = ratio[np.isfinite(ratio) & (ratio > 0)]
+    if len(ratio) == 0:
+        return 1.0
+    return float(sigma_clipped_stats(ratio, sigma=3.0)[1])
+
+
+def _mags(flux, flux_err) -> tuple[np.ndarray, np.ndarray]:
+    flux, flux_err = np.asarray(flux, float), np.asarray(flux_err, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mag = np.where(flux > 0, -2.5 * np.log10(flux), np.nan)
+        mag_err = np.where(flux > 0, 2.5 / np.log(10) * flux_err / flux, np.nan)
+    return mag, mag_err

@@ -1,0 +1,83 @@
+"""photometry + zeropoint on a simulated GMOS-N night (one r frame), against the simulator's truth.
+
+The measured zero point is compared with the truth zero point of the exposure plus
+2.5 log10(median true flat response): the pipeline's flats are normalised to a median of 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.table import Table
+
+from potpyri.runner import run_pipeline
+from potpyri.sim.night import simulate_night
+from potpyri.validate import validate
+from tests.conftest import compose_config
+
+STEPS = "[ingest,bias,dark,flat,process,cosmic_rays,satellites,skysub,stack,photometry,zeropoint]"
+
+
+def _run(folder, cache_dir):
+    cfg = compose_config("instrument=gmos", f"data_path={folder}", f"pipeline.steps={STEPS}",
+                         f"catalog.cache_dir={cache_dir}", "catalog.offline=true", "photometry.sn_min=5")
+    validate(cfg)
+    return run_pipeline(cfg)
+
+
+@pytest.fixture(scope="module")
+def night(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("gmos_phot")
+    sim = simulate_night("gmos-n", folder, seed=3, frames=1, bands=["r"], rejects=False)
+    result = _run(folder, folder / "catalog_cache")
+    (stack,) = (folder / "red").glob("*.stk.fits")
+    frames = Table.read(sim.truth_dir / "frames.ecsv")
+    row = frames[frames["kind"] == "science"][0]
+    response = fits.getdata(sim.truth_dir / "maps" / "flat.fits.fz")
+    zp_truth = float(row["zeropoint"]) + 2.5 * np.log10(np.median(response[response > 0]))
+    return folder, result, stack, row, zp_truth
+
+
+def test_products_tables_and_keywords(night):
+    folder, result, stack, _, _ = night
+    assert result.by_status("photometry") == {"ran": 1} and result.by_status("zeropoint") == {"ran": 1}
+    with fits.open(stack) as hdul:
+        names = [h.name for h in hdul]
+        header = hdul[0].header
+        psfphot = Table(hdul["PSFPHOT"].data)
+        assert hdul["PSF"].data.ndim == 2 and hdul["RESIDUAL"].data.shape == hdul["SCI"].data.shape
+    for ext in ("APPPHOT", "PSFSTARS", "PSF", "PSFPHOT", "RESIDUAL", "ZPSTARS"):
+        assert ext in names
+    for key in ("FWHM", "SKYSIG", "ZPTMAG", "ZPTMUCER", "ZPTNSTAR", "M3SIGMA", "M5SIGMA", "M10SIGMA"):
+        assert key in header
+    assert header["M3SIGMA"] > header["M5SIGMA"] > header["M10SIGMA"]
+    assert {"x_fit", "y_fit", "flux_fit", "flux_err", "mag", "mag_err", "ra", "dec"} <= set(psfphot.colnames)
+    stem = stack.name.removesuffix(".stk.fits")
+    for suffix in (".apphot.ecsv", ".psfphot.ecsv", ".zpstars.ecsv", ".reg", ".epsf.png", ".zp.png"):
+        assert (folder / "red" / f"{stem}{suffix}").stat().st_size > 0
+    assert "mag" in Table.read(folder / "red" / f"{stem}.psfphot.ecsv").colnames
+
+
+@pytest.mark.xfail(strict=True, reason="measured ZP 0.085 mag below truth on this night: a flux loss of "
+                   "~3-6% in the PSF/aperture fluxes not found yet")
+def test_zeropoint_matches_truth(night):
+    _, _, stack, _, zp_truth = night
+    header = fits.getheader(stack)
+    assert abs(header["ZPTMAG"] - zp_truth) < 0.01, (header["ZPTMAG"], zp_truth)
+
+
+def test_fwhm_matches_truth_seeing(night):
+    _, _, stack, row, _ = night
+    assert fits.getheader(stack)["FWHM"] == pytest.approx(row["seeing_fwhm_px"], rel=0.03)
+
+
+def test_offline_empty_cache_names_catalog_and_cone_and_keeps_photometry(night, tmp_path):
+    folder, _, stack, _, _ = night
+    result = _run(folder, tmp_path / "empty_cache")
+    (failed,) = [r for r in result.records if r.step == "zeropoint"]
+    assert failed.status == "failed"
+    assert "ps1: no cached answer covers the cone ra=" in failed.note and "catalog.offline=true" in failed.note
+    assert result.by_status("photometry") == {"cached": 1}
+    with fits.open(stack) as hdul:  # the published stack still carries the instrumental photometry
+        assert "PSFPHOT" in [h.name for h in hdul] and len(hdul["APPPHOT"].data) > 50
