@@ -149,8 +149,9 @@ def _disambiguate(metas: list[dict]) -> list[str]:
     """Give header values that sanitise to the same file-name form distinct names.
 
     ``'SN 1'`` and ``'SN/1'`` both become ``SN_1``: left alone they would be stacked together and
-    written to one file. Each such value gets a digest of its own text appended (in ``target`` or
-    ``filter``, and in the group keys), and the change is reported. Returns the report lines.
+    written to one file. Each such value (but one already in that form) gets a digest of its own
+    text appended (in ``target`` or ``filter``, and in the group keys), and the change is
+    reported. Returns the report lines.
     """
     notes = []
     for key in ("target", "filter"):
@@ -158,8 +159,10 @@ def _disambiguate(metas: list[dict]) -> list[str]:
         for meta in metas:
             if meta["type"] not in ("BAD", "UNKNOWN", "SPEC") and meta.get(key):
                 forms.setdefault(safe_name(meta[key]), set()).add(meta[key])
+        # A value already in its file-name form ('r') keeps it; the others ('../r') are renamed.
         clashes = {value: f"{form[:57]}_{hashlib.sha256(value.encode()).hexdigest()[:6]}"
-                   for form, values in forms.items() if len(values) > 1 for value in values}
+                   for form, values in forms.items() if len(values) > 1 for value in values
+                   if value != form}
         for value, unique in sorted(clashes.items()):
             notes.append(f"{key} {value!r} shares its file-name form with another {key}; named {unique}")
         for meta in metas:
