@@ -39,6 +39,7 @@ def run_job(cfg: DictConfig) -> None:
     """The Hydra task: validate, write the recipe, run, summarise."""
     from potpyri.logutil import interactive
     from potpyri.products import write_atomic
+    from potpyri.qa.report import write_report
     from potpyri.recipe import recipe_text
     from potpyri.runner import RunAborted, run_pipeline, write_summary
     from potpyri.summary import print_summary
@@ -66,6 +67,10 @@ def run_job(cfg: DictConfig) -> None:
         print(f"potpyri: error: {exc}; the run stopped (products written before are kept)", file=sys.stderr)
         sys.exit(1)
     write_summary(result, run_dir / "summary.json")
+    try:
+        write_report(result, recipe=run_dir / "recipe.yaml", log_dir=run_dir)
+    except Exception as exc:  # the report must never cost the user the reduction itself
+        log.error("QA report not written: %s: %s", type(exc).__name__, exc)
     print_summary(result)
     if not any(r.status in ("ran", "cached") for r in result.records):
         print("potpyri: error: nothing could be reduced; see the summary above", file=sys.stderr)
@@ -81,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         demo(args[1:])
         return
     try:
-        args = _expand_recipe_flags(_normalise_instrument(args))
+        args = _expand_recipe_flags(_normalise_instrument(_verbosity(args)))
         if not any(a.split("=")[0] in _HYDRA_ONLY_FLAGS for a in args):
             preflight(args)
     except ConfigError as exc:
@@ -174,6 +179,16 @@ def _one_line(exc: BaseException) -> str:
     if key and key not in message:
         message = f"{key}: {message}"
     return f"{message} (in {where.group(1)}.yaml)" if where else message
+
+
+#: Short verbosity flags -> Hydra's logging settings (see docs/cli.rst).
+_VERBOSITY = {"-v": "hydra.verbose=potpyri", "--verbose": "hydra.verbose=potpyri",
+              "-q": "hydra.job_logging.root.level=WARNING", "--quiet": "hydra.job_logging.root.level=WARNING"}
+
+
+def _verbosity(args: list[str]) -> list[str]:
+    """``-v`` shows potpyri's DEBUG messages, ``-q`` only warnings and errors (and the summary)."""
+    return [_VERBOSITY.get(a, a) for a in args]
 
 
 def _normalise_instrument(args: list[str]) -> list[str]:

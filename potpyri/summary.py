@@ -55,6 +55,15 @@ def print_summary(result: RunResult) -> None:
     """Print the summary, the per-frame fates and the failed tasks on the shared console."""
     CONSOLE.print(summary_table(result))
     CONSOLE.print(frame_table(result))
+    warned = [r for r in result.records if r.status in ("ran", "cached") and r.note]
+    if warned:
+        table = Table(title="warnings (QC flags and notes; see red/qa/index.html)", header_style="bold yellow")
+        table.add_column("step")
+        table.add_column("task")
+        table.add_column("warning")
+        for rec in warned:
+            table.add_row(rec.step, rec.task, rec.note)
+        CONSOLE.print(table)
     failed = [r for r in result.records if r.status == "failed"]
     if failed:
         table = Table(title="set aside", header_style="bold red")

@@ -12,6 +12,7 @@ from potpyri.steps import (  # noqa: F401
     nirsky,
     photometry,
     process,
+    qa,
     resample,
     satellites,
     skysub,

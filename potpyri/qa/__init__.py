@@ -1,0 +1,1 @@
+"""Quality assessment: quick independent measurements, figures, and the run's HTML report."""

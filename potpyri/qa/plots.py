@@ -1,0 +1,144 @@
+"""The report's figures, rendered with matplotlib's object API (no pyplot state) to PNG bytes."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+
+from potpyri.qa.measure import Match, MoffatFit
+
+__all__ = ["astrometry_png", "preview_png", "psf_png", "zeropoint_png"]
+
+_DPI = 90
+
+
+def _png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=_DPI, bbox_inches="tight", metadata={"Software": None})
+    return buf.getvalue()
+
+
+def preview_png(sci: np.ndarray, mask: np.ndarray | None, catalog_xy: np.ndarray | None,
+                detected_xy: np.ndarray | None, title: str) -> bytes:
+    """Asinh-stretched stack with catalog stars (circles) and detected sources (crosses)."""
+    from astropy.stats import sigma_clipped_stats
+    from astropy.visualization import AsinhStretch, ImageNormalize, ManualInterval
+
+    good = np.isfinite(sci) & (mask == 0 if mask is not None else True)
+    shown = np.where(good, sci, np.nan)
+    values = sci[good] if good.any() else np.zeros(1)
+    _, median, std = sigma_clipped_stats(values, sigma=3.0, maxiters=5)
+    # From 3 sky sigmas below the sky to the brightest stars: faint sources stand out of the
+    # noise and bright cores are not burnt out (asinh is linear near 0, logarithmic above).
+    top = max(float(np.percentile(values, 99.95)), median + 20 * std)
+    norm = ImageNormalize(stretch=AsinhStretch(0.02), interval=ManualInterval(median - 3 * std, top))
+    ny, nx = sci.shape
+    fig = Figure(figsize=(7.5, 7.5 * ny / nx + 0.6))
+    ax = fig.add_subplot()
+    cmap = matplotlib.colormaps["gray_r"].with_extremes(bad="#f4d6a0")  # masked pixels: tan
+    ax.imshow(shown, origin="lower", cmap=cmap, norm=norm, interpolation="antialiased")
+    if catalog_xy is not None and len(catalog_xy):
+        inside = (catalog_xy[:, 0] > -0.5) & (catalog_xy[:, 0] < nx - 0.5) & (catalog_xy[:, 1] > -0.5) & (catalog_xy[:, 1] < ny - 0.5)
+        ax.scatter(catalog_xy[inside, 0], catalog_xy[inside, 1], s=60, facecolors="none",
+                   edgecolors="tab:blue", linewidths=0.8, label=f"Gaia ({int(inside.sum())})")
+    if detected_xy is not None and len(detected_xy):
+        ax.scatter(detected_xy[:, 0], detected_xy[:, 1], s=25, marker="x", color="tab:red",
+                   linewidths=0.7, label=f"detected ({len(detected_xy)})")
+    ax.set_xlim(-0.5, nx - 0.5)
+    ax.set_ylim(-0.5, ny - 0.5)
+    ax.set_xlabel("x [pixel]")
+    ax.set_ylabel("y [pixel]")
+    ax.set_title(title, fontsize=10)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper right", fontsize=8, framealpha=0.8)
+    return _png(fig)
+
+
+def psf_png(stamp: np.ndarray, fit: MoffatFit | None, title: str, pixscale: float | None) -> bytes:
+    """PSF stamp (log stretch) and its radial profile with the fitted Moffat function."""
+    fig = Figure(figsize=(9, 3.8))
+    ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.5]})
+    data = np.asarray(stamp, float)
+    peak = data.max() if data.max() > 0 else 1.0
+    ax1.imshow(np.log10(np.clip(data / peak, 1e-4, None)), origin="lower", cmap="viridis",
+               vmin=-3, vmax=0)
+    ax1.set_title("stamp (log10 of peak fraction)", fontsize=9)
+    ax1.set_xticks([])
+    ax1.set_yticks([])
+    if fit is not None:
+        ax2.plot(fit.radius, fit.value, ".", ms=3, color="0.3", label="stamp pixels")
+        r = np.linspace(0, float(fit.radius.max()), 200)
+        fwhm = f"FWHM {fit.fwhm:.2f} px" + (f" = {fit.fwhm * pixscale:.2f}\"" if pixscale else "")
+        ax2.plot(r, fit.model(r), "-", color="tab:red",
+                 label=f"Moffat: {fwhm}, α={fit.alpha:.2f}")
+        ax2.axhline(0.5, color="0.6", lw=0.6, ls=":")
+        ax2.legend(fontsize=8)
+    else:
+        ax2.text(0.5, 0.5, "Moffat fit failed", ha="center", transform=ax2.transAxes)
+    ax2.set_xlabel("radius [image pixel]")
+    ax2.set_ylabel("value / fitted peak")
+    ax2.set_title("radial profile", fontsize=9)
+    fig.suptitle(title, fontsize=10)
+    return _png(fig)
+
+
+def astrometry_png(match: Match, shape: tuple[int, int], title: str) -> bytes:
+    """Residual vectors (detected minus catalog) across the field, and their histogram."""
+    fig = Figure(figsize=(10, 4.2))
+    ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.2, 1]})
+    ny, nx = shape
+    sep = np.hypot(match.dra, match.ddec)
+    if match.n:
+        scale = max(float(np.percentile(sep, 90)), 1e-3)
+        q = ax1.quiver(match.x, match.y, match.dra, match.ddec, angles="xy", scale_units="width",
+                       scale=scale * 10, width=0.004, color="tab:purple")
+        ax1.quiverkey(q, 0.8, 1.04, scale, f"{scale:.3f}\"", labelpos="E", fontproperties={"size": 8})
+        ax2.hist(sep, bins=max(5, min(30, match.n // 3)), color="tab:purple", alpha=0.8)
+    else:
+        for ax in (ax1, ax2):
+            ax.text(0.5, 0.5, "no detected source matched a catalog star", ha="center", va="center",
+                    transform=ax.transAxes, fontsize=9, color="tab:red")
+    ax1.set_xlim(0, nx)
+    ax1.set_ylim(0, ny)
+    ax1.set_aspect("equal")
+    ax1.set_xlabel("x [pixel]")
+    ax1.set_ylabel("y [pixel]")
+    ax1.set_title("residual vectors (×10 of the key's length)", fontsize=9)
+    rra, rdec = match.rms()
+    ax2.set_xlabel("separation detected − Gaia [arcsec]")
+    ax2.set_ylabel("stars")
+    ax2.set_title(f"{match.n} matched; scatter RA {rra:.3f}\", Dec {rdec:.3f}\"", fontsize=9)
+    fig.suptitle(title, fontsize=10)
+    return _png(fig)
+
+
+def zeropoint_png(cat_mag: np.ndarray, inst_mag: np.ndarray, colour: np.ndarray | None,
+                  used: np.ndarray, zp: float, zp_err: float, title: str) -> bytes:
+    """Catalog vs instrumental magnitudes, and residuals vs colour and magnitude (clipped marked)."""
+    fig = Figure(figsize=(12, 3.8))
+    axes = fig.subplots(1, 3)
+    resid = cat_mag - inst_mag - zp
+    for ax, xval, xlabel in ((axes[0], inst_mag, "instrumental mag"),
+                             (axes[1], colour, "catalog colour"),
+                             (axes[2], cat_mag, "catalog mag")):
+        if xval is None:
+            ax.text(0.5, 0.5, "no colour in the catalog", ha="center", transform=ax.transAxes)
+            ax.set_xlabel(xlabel)
+            continue
+        yval = cat_mag if ax is axes[0] else resid
+        ax.plot(xval[used], yval[used], "o", ms=3, color="tab:blue", label=f"used ({int(used.sum())})")
+        ax.plot(xval[~used], yval[~used], "x", ms=4, color="tab:red", label=f"clipped ({int((~used).sum())})")
+        ax.set_xlabel(xlabel)
+        if ax is axes[0]:
+            grid = np.linspace(np.nanmin(inst_mag), np.nanmax(inst_mag), 2)
+            ax.plot(grid, grid + zp, "-", color="k", lw=0.8, label=f"ZP {zp:.3f} ± {zp_err:.3f}")
+            ax.set_ylabel("catalog mag")
+        else:
+            ax.axhline(0, color="k", lw=0.8)
+            ax.set_ylabel("catalog − (instrumental + ZP)")
+        ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    return _png(fig)

@@ -1,0 +1,257 @@
+"""The run's QA page, ``red/qa/index.html``: a static page that opens from disk.
+
+The per-stack figures and values come from the ``qa`` step's items (its PNGs are published next to
+this page); the per-frame table, the QC flags and the run summary come from the runner's items and
+records, which only the caller of the runner has, so the page is written after the run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import logging
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from astropy.io import fits
+
+from potpyri import __version__
+from potpyri.products import write_atomic
+from potpyri.runner import RunResult
+
+__all__ = ["frame_rows", "qc_warnings", "write_report"]
+
+log = logging.getLogger("potpyri")
+
+_STATUSES = ("ran", "cached", "skipped", "failed", "empty")
+
+#: Readable names of the qa step's own measurements.
+_LABELS = {
+    "pixscale": "QA pixel scale [\"/px]", "n_sources": "QA sources detected", "n_catalog": "QA catalog stars in the cone",
+    "n_matched": "QA detections matched to the catalog", "rms_ra": "QA residual scatter RA [\"]",
+    "rms_dec": "QA residual scatter Dec [\"]", "median_dra": "QA median offset RA [\"]",
+    "median_ddec": "QA median offset Dec [\"]", "psf_source": "QA PSF from", "n_psf_stars": "QA PSF stars",
+    "psf_sigma_x": "QA PSF sigma x [px]", "psf_sigma_y": "QA PSF sigma y [px]",
+    "psf_asymmetry": "QA PSF |σx−σy|/max", "moffat_fwhm": "QA Moffat FWHM [px]", "moffat_alpha": "QA Moffat α",
+    "n_zp_stars": "QA zero-point stars used",
+}
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:1.5em auto;max-width:1250px;color:#222;padding:0 1em}
+h1{font-size:1.6em;margin-bottom:.2em} h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
+h3{margin-bottom:.3em} .meta{color:#555;font-size:.92em}
+table{border-collapse:collapse;font-size:.88em;margin:.5em 0} th,td{border:1px solid #ddd;padding:3px 8px;text-align:left}
+th{background:#f3f3f3} td.num{text-align:right;font-variant-numeric:tabular-nums}
+.flags li{color:#a00} .ok{color:#070} .na{color:#777;font-style:italic}
+figure{display:inline-block;margin:.4em .6em .8em 0;vertical-align:top} figure img{max-width:100%;border:1px solid #ddd}
+.stack{display:flex;flex-wrap:wrap;gap:.8em;align-items:flex-start} .values{flex:0 0 auto}
+figcaption{font-size:.85em;color:#555;max-width:620px} .fig-preview img{width:560px} .fig-psf img,.fig-astrometry img{width:620px}
+.fig-zeropoint img{width:900px} nav a{margin-right:1em} .aside{color:#a00}
+"""
+
+
+def write_report(result: RunResult, recipe: Path | None = None, log_dir: Path | None = None,
+                 title: str | None = None) -> Path:
+    """Write ``<publish_root>/qa/index.html`` for a finished run and return its path.
+
+    Parameters
+    ----------
+    result : RunResult
+        What the runner returned (items and task records).
+    recipe, log_dir : Path, optional
+        The run's ``recipe.yaml`` and log folder, linked from the page.
+    title : str, optional
+        Page title; default the data path.
+    """
+    folder = Path(result.publish_root) / "qa"
+    folder.mkdir(parents=True, exist_ok=True)
+    qa_items = sorted((i for i in result.items if i.kind == "qa"), key=lambda i: i.id)
+    stacks = sorted((i for i in result.items if i.kind == "target"), key=lambda i: i.id)
+    frames = frame_rows(result)
+    flags = qc_warnings(result)
+    failed = [r for r in result.records if r.status == "failed"]
+    ran_qa = any(r.step == "qa" for r in result.records)
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>potpyri QA: {_e(title or result.publish_root)}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>potpyri QA report</h1>",
+        f'<p class="meta">{_e(str(result.publish_root))} · potpyri {_e(__version__)} · written '
+        f"{dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}"
+        + _links(folder, recipe, log_dir) + "</p>",
+        '<nav><a href="#flags">QC flags</a><a href="#stacks">stacks</a><a href="#frames">frames</a>'
+        '<a href="#summary">run summary</a></nav>',
+        '<h2 id="flags">QC flags</h2>',
+    ]
+    if flags:
+        parts.append('<ul class="flags">' + "".join(f"<li>{_e(f)}</li>" for f in flags) + "</ul>")
+    else:
+        parts.append('<p class="ok">No QC flag raised.</p>' if ran_qa else
+                     '<p class="na">not available (step qa did not run)</p>')
+    if failed:
+        parts.append("<h3>Set aside</h3>" + _table(["step", "task", "reason"],
+                                                  [[r.step, r.task, r.note] for r in failed]))
+    parts.append('<h2 id="stacks">Stacks</h2>')
+    if not stacks:
+        parts.append('<p class="na">No stack was made (see the frames and the run summary).</p>')
+    by_id = {i.id: i for i in qa_items}
+    for stack in stacks:
+        parts += _stack_section(stack, by_id.get(stack.id), ran_qa)
+    parts.append('<h2 id="frames">Frames</h2>')
+    parts.append(_table(["frame", "target", "filter", "exptime [s]", "sky [e⁻]", "FWHM [px]", "RADISP [\"]",
+                         "DEDISP [\"]", "fate"], [list(r.values()) for r in frames]) if frames
+                 else '<p class="na">No science frame.</p>')
+    parts.append('<h2 id="summary">Run summary</h2>')
+    parts.append(_table(["step", *_STATUSES, "time [s]"], _summary_rows(result)))
+    data = {"stacks": {i.id: i.meta for i in qa_items}, "frames": frames, "flags": flags,
+            "records": [{"step": r.step, "task": r.task, "status": r.status, "seconds": r.seconds,
+                         "note": r.note} for r in result.records]}
+    # JSON for scripts and tests; "</" is escaped so the data cannot close the script element.
+    parts.append('<script type="application/json" id="qa-data">'
+                 + json.dumps(_clean(data), default=str).replace("</", "<\\/") + "</script>")
+    parts.append("</body></html>")
+    path = write_atomic("\n".join(parts) + "\n", folder / "index.html")
+    for flag in flags:
+        log.warning("QC: %s", flag)
+    log.info("QA report: %s", path)
+    return path
+
+
+def qc_warnings(result: RunResult) -> list[str]:
+    """Warnings the steps recorded (``meta["warnings"]``), one per line, in run order, deduplicated."""
+    seen: dict[str, None] = {}
+    for rec in result.records:
+        if rec.status in ("ran", "cached") and rec.note:
+            for part in rec.note.split("; "):
+                if part.strip():
+                    seen.setdefault(f"[{rec.step}] {part.strip()}", None)
+    return list(seen)
+
+
+def frame_rows(result: RunResult) -> list[dict[str, Any]]:
+    """One row per science frame: facts, header QC values, and whether it was kept (and why not)."""
+    used: dict[str, str] = {}
+    for item in result.items:
+        if item.kind == "target":
+            for frame in item.meta.get("inputs", []):
+                used[frame] = Path(item.files.get("stack", item.id)).name
+    rows = []
+    for item in sorted(result.items, key=lambda i: i.id):
+        if item.kind != "frame" or item.meta.get("type") != "SCIENCE":
+            continue
+        header: fits.Header | Any = {}
+        image = item.files.get("image")
+        if image and Path(image).exists():
+            header = fits.getheader(image)
+        if item.failed:
+            fate = f"set aside: {item.failed}"
+        elif item.meta.get("excluded"):
+            fate = f"excluded: {item.meta['excluded']}"
+        elif item.id in used:
+            fate = f"kept → {used[item.id]}"
+        else:
+            fate = "not stacked"
+        rows.append({"frame": item.id, "target": item.meta.get("target", ""), "filter": item.meta.get("filter", ""),
+                     "exptime": item.meta.get("exp"), "sky": item.meta.get("sky_e", header.get("SKYLEVEL")),
+                     "fwhm": header.get("FWHM"), "radisp": header.get("RADISP"), "dedisp": header.get("DEDISP"),
+                     "fate": fate})
+    return rows
+
+
+# -- HTML pieces -------------------------------------------------------------------------------------
+
+
+def _stack_section(stack, qa, ran_qa: bool) -> list[str]:
+    name = Path(stack.files.get("stack", stack.id)).name
+    out = [f'<h3 id="{_e(stack.id)}">{_e(name)}</h3>']
+    if qa is None:
+        reason = "step qa did not run" if not ran_qa else "the qa step failed for this stack (see the run summary)"
+        return out + [f'<p class="na">QA figures not available ({reason}).</p>']
+    meta = qa.meta
+    values = meta.get("header", {})
+    measured = meta.get("measured", {})
+    rows = [[k, v] for k, v in values.items()]
+    rows += [[_LABELS.get(k, k), v] for k, v in measured.items() if v is not None]
+    out.append('<div class="stack"><div class="values">' + _table(["header keyword / QA measurement", "value"], rows)
+               + "</div>")
+    captions = {
+        "preview": "Stack, asinh stretch. Blue circles: catalog (Gaia) stars at their catalog positions "
+                   "through the stack's WCS; red crosses: sources detected on the stack.",
+        "psf": "PSF stamp and radial profile with the fitted Moffat function.",
+        "astrometry": "Astrometric residuals of the stack (detected minus catalog position): vectors "
+                      "across the field and histogram of separations.",
+        "zeropoint": "Zero-point fit: catalog vs instrumental magnitudes; residuals vs colour and vs "
+                     "magnitude. Crosses: clipped stars.",
+    }
+    for role in ("preview", "psf", "astrometry", "zeropoint"):
+        png = meta.get("plots", {}).get(role)
+        if png:
+            out.append(f'<figure class="fig-{role}"><a href="{_e(png)}"><img src="{_e(png)}" '
+                       f'alt="{_e(role)} of {_e(name)}"></a><figcaption>{_e(captions[role])}</figcaption></figure>')
+        else:
+            why = meta.get("missing", {}).get(role, "not available")
+            out.append(f'<p class="na">{_e(role)}: {_e(why)}</p>')
+    out.append("</div>")
+    limits = [f"{k} = {_fmt(values[k])}" for k in ("M3SIGMA", "M5SIGMA", "M10SIGMA") if k in values]
+    out.append("<p>Limiting magnitudes: " + (_e(", ".join(limits)) if limits else
+               f'<span class="na">{_e(meta.get("missing", {}).get("limits", "not available"))}</span>') + "</p>")
+    for w in meta.get("warnings", []):
+        out.append(f'<p class="aside">⚠ {_e(w)}</p>')
+    return out
+
+
+def _summary_rows(result: RunResult) -> list[list[str]]:
+    steps: dict[str, dict[str, float]] = {}
+    for rec in result.records:
+        row = steps.setdefault(rec.step, {s: 0 for s in (*_STATUSES, "seconds")})
+        if rec.status in _STATUSES:
+            row[rec.status] += 1
+        row["seconds"] += rec.seconds
+    return [[step, *(str(int(row[s])) for s in _STATUSES), f"{row['seconds']:.2f}"] for step, row in steps.items()]
+
+
+def _links(folder: Path, recipe: Path | None, log_dir: Path | None) -> str:
+    links = []
+    if recipe is not None and Path(recipe).exists():
+        links.append(f'<a href="{_e(_rel(recipe, folder))}">recipe</a>')
+    if log_dir is not None and (Path(log_dir) / "potpyri.log").exists():
+        links.append(f'<a href="{_e(_rel(Path(log_dir) / "potpyri.log", folder))}">log</a>')
+    return (" · " + " · ".join(links)) if links else ""
+
+
+def _rel(path: Path, folder: Path) -> str:
+    return Path(os.path.relpath(Path(path).absolute(), folder.absolute())).as_posix()
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(
+        f'<td class="num">{_e(_fmt(c))}</td>' if isinstance(c, int | float) and not isinstance(c, bool)
+        else f"<td>{_e(_fmt(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return "—" if not math.isfinite(value) else f"{value:.4g}"
+    return str(value)
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _clean(obj: Any) -> Any:
+    """NaN/inf to None so the embedded JSON is valid JSON."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj

@@ -1,0 +1,236 @@
+"""qa: per-stack figures and QC flags for the report (``red/qa/<stack>.<plot>.png``).
+
+For each stack: a preview with catalog stars and detected sources, the PSF and its Moffat profile,
+the astrometric residuals against Gaia, and the zero-point fit when the photometry steps wrote it.
+The values the figures show and the QC flags go into the item's meta; the command line assembles
+``red/qa/index.html`` from them after the run. The step never sets a stack aside: what it cannot
+measure is reported as not available, with the reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from astropy.io import fits
+from astropy.table import Table
+from astropy.wcs import WCS
+from astropy.wcs.utils import proj_plane_pixel_scales
+
+from potpyri.qa.measure import (
+    detect_sources,
+    fit_moffat_profile,
+    match_catalog,
+    median_star_stamp,
+    stamp_sigmas,
+)
+from potpyri.qa.plots import astrometry_png, preview_png, psf_png, zeropoint_png
+from potpyri.step import Item, Output, Product, Scope, Step, StepConfig, Task, register_step
+
+__all__ = ["Qa", "HEADER_VALUES"]
+
+#: Stack header values the report shows next to its figures (when present).
+HEADER_VALUES = ("NCOMBINE", "EXPTIME", "FWHM", "SKYSIG", "NSOURCES", "NPSFSTAR", "PSFSIGX", "PSFSIGY",
+                 "ZPTMAG", "ZPTMUCER", "ZPTNSTAR", "M3SIGMA", "M5SIGMA", "M10SIGMA", "RADISP", "DEDISP", "NASTRO",
+                 "ASTROMET", "STKMETH", "PPRCPSHA")
+
+log = logging.getLogger("potpyri.steps.qa")
+
+
+@register_step("qa")
+class Qa(Step):
+    """QA figures and flags per stack; the run's report is written from them after the run."""
+
+    @dataclass
+    class Config(StepConfig):
+        catalog: str = "gaia"  #: astrometric reference catalog overlaid and matched
+        online: bool = False  #: ask the catalog service when no cached answer covers the stack (the astrometry step fills the cache)
+        match_radius: float = 1.5  #: matching radius of detections to catalog stars, arcsec
+        detect_nsigma: float = 5.0  #: detection threshold for the QA source list, sky sigmas
+        min_psf_stars: int = 5  #: flag a PSF built from fewer stars
+        max_psf_asymmetry: float = 0.2  #: flag a PSF whose x and y widths differ by more (fraction)
+        max_dispersion: float = 0.5  #: flag RADISP/DEDISP or the stack's residual scatter above, arcsec
+        min_zp_stars: int = 10  #: flag a zero point from fewer stars
+        max_zp_uncertainty: float = 0.05  #: flag ZPTMUCER above, mag
+        min_sources: int = 20  #: flag a stack with fewer detected sources
+
+    version = "1"
+    scope = Scope.target
+    depends_on = ("catalog.cache_dir", "catalog.offline")
+
+    def select(self, items):
+        return [i for i in items if i.ok and i.kind == "target" and "stack" in i.files]
+
+    def group_key(self, item: Item) -> str:
+        return item.id
+
+    def run(self, task: Task) -> list[Output]:
+        item = task.inputs[0]
+        path = item.path("stack")
+        stem = path.name.removesuffix(".fits").removesuffix(".stk")
+        with fits.open(path) as hdul:
+            header = hdul[0].header
+            sci = np.asarray(hdul["SCI"].data, float)
+            mask = np.asarray(hdul["MASK"].data) if "MASK" in hdul else None
+            wcs = WCS(hdul["SCI"].header)
+            values = {k: header[k] for k in HEADER_VALUES if k in header}
+            psf_hdu = hdul["PSF"].copy() if "PSF" in hdul else None
+            psfstars = len(hdul["PSFSTARS"].data) if "PSFSTARS" in hdul else None
+            zp_table = _zeropoint_table(hdul)
+        cfg = self.config
+        meta: dict[str, Any] = {"stack": path.name, "target": item.meta.get("target"),
+                                "filter": item.meta.get("filter"), "inputs": item.meta.get("inputs", []),
+                                "header": values, "plots": {}, "missing": {}, "measured": {}}
+        pixscale = float(np.mean(proj_plane_pixel_scales(wcs.celestial))) * 3600 if wcs.has_celestial else None
+        meta["measured"]["pixscale"] = pixscale
+        fwhm_guess = float(values.get("FWHM") or 4.0)
+        sources = detect_sources(sci, mask, fwhm=fwhm_guess, nsigma=cfg.detect_nsigma)
+        meta["measured"]["n_sources"] = len(sources)
+        products: dict[str, Product] = {}
+
+        catalog, why = self._catalog(wcs, sci.shape, item)
+        cat_xy = None
+        match = None
+        if catalog is not None:
+            x, y = wcs.world_to_pixel_values(np.asarray(catalog["ra"], float), np.asarray(catalog["dec"], float))
+            cat_xy = np.column_stack([x, y])
+            match = match_catalog(sources, wcs, catalog["ra"], catalog["dec"], cfg.match_radius)
+            rra, rdec = match.rms()
+            meta["measured"].update(n_catalog=len(catalog), n_matched=match.n, rms_ra=rra, rms_dec=rdec,
+                                    median_dra=float(np.median(match.dra)) if match.n else None,
+                                    median_ddec=float(np.median(match.ddec)) if match.n else None)
+            products["astrometry"] = Product(f"{stem}.astrometry.png",
+                                             astrometry_png(match, sci.shape, f"{stem}: stack vs {cfg.catalog}"), "qa")
+        else:
+            meta["missing"]["astrometry"] = why
+        det_xy = np.column_stack([sources["x"], sources["y"]]) if len(sources) else None
+        products["preview"] = Product(f"{stem}.preview.png", preview_png(sci, mask, cat_xy, det_xy, stem), "qa")
+
+        stamp, oversampling, n_psf, source = self._psf(psf_hdu, psfstars, sci, mask, sources, match)
+        meta["measured"]["psf_source"] = source
+        meta["measured"]["n_psf_stars"] = n_psf
+        if n_psf:
+            fit = fit_moffat_profile(stamp, oversampling)
+            sx, sy = stamp_sigmas(stamp)
+            asym = abs(sx - sy) / max(sx, sy) if np.isfinite(sx) and max(sx, sy) > 0 else None
+            meta["measured"].update(psf_sigma_x=sx / oversampling, psf_sigma_y=sy / oversampling,
+                                    psf_asymmetry=asym, moffat_fwhm=fit.fwhm if fit else None,
+                                    moffat_alpha=fit.alpha if fit else None)
+            products["psf"] = Product(f"{stem}.psf.png", psf_png(stamp, fit, f"{stem}: {source}", pixscale), "qa")
+        else:
+            meta["missing"]["psf"] = "no isolated unsaturated star to build a PSF stamp from"
+
+        if zp_table is not None:
+            cat_mag, inst_mag, colour, used = zp_table
+            zp = float(values.get("ZPTMAG", np.median((cat_mag - inst_mag)[used])))
+            zperr = float(values.get("ZPTMUCER", np.nan))
+            meta["measured"]["n_zp_stars"] = int(used.sum())
+            products["zeropoint"] = Product(f"{stem}.zeropoint.png", zeropoint_png(
+                cat_mag, inst_mag, colour, used, zp, zperr, f"{stem}: zero point"), "qa")
+        else:
+            meta["missing"]["zeropoint"] = "not available (step zeropoint did not run)"
+        if "M5SIGMA" not in values:
+            meta["missing"]["limits"] = "not available (step zeropoint did not run)"
+
+        meta["plots"] = {role: p.filename for role, p in products.items()}
+        meta["warnings"] = qc_flags(values, meta["measured"], psfstars, cfg, stem)
+        for warning in meta["warnings"]:
+            self.log.warning("[qa] %s", warning)
+        return [Output(item.id, "qa", meta, products)]
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _catalog(self, wcs: WCS, shape: tuple[int, int], item: Item) -> tuple[Table | None, str]:
+        from potpyri.catalogs import CatalogUnavailable, query
+
+        if not wcs.has_celestial:
+            return None, "not available (the stack has no celestial WCS)"
+        ny, nx = shape
+        ra, dec = wcs.pixel_to_world_values((nx - 1) / 2, (ny - 1) / 2)
+        corner = wcs.pixel_to_world_values(0, 0)
+        radius = float(np.hypot((corner[0] - ra) * np.cos(np.deg2rad(dec)), corner[1] - dec)) * 1.05
+        epoch = None
+        with contextlib.suppress(TypeError, ValueError):
+            epoch = 2000.0 + (float(item.meta.get("time")) - 51544.5) / 365.25
+        cat = self.context.cfg.catalog
+        try:
+            table = query(self.config.catalog, float(ra), float(dec), radius, epoch=epoch,
+                          cache_dir=cat.cache_dir, offline=bool(cat.offline) or not self.config.online)
+        except (CatalogUnavailable, ValueError, OSError) as exc:
+            return None, f"not available ({self.config.catalog} catalog: {exc})"
+        return table, ""
+
+    def _psf(self, psf_hdu, psfstars, sci, mask, sources, match):
+        if psf_hdu is not None and psf_hdu.data is not None:
+            over = int(psf_hdu.header.get("OVERSAMP", psf_hdu.header.get("PSFOVER", 1)) or 1)
+            return np.asarray(psf_hdu.data, float), over, psfstars or 0, f"PSF extension ({psfstars} stars)"
+        # No PSF extension yet: a median stamp of bright isolated stars, for a look at the seeing.
+        stars = sources
+        if match is not None and match.n:  # prefer detections that are catalog stars
+            keep = np.isin(np.round(np.asarray(sources["x"]), 3), np.round(match.x, 3))
+            stars = sources[keep]
+        stamp, n = median_star_stamp(sci, mask, stars)
+        return stamp, 1, n, f"median of {n} bright stars (no PSF extension: step photometry did not run)"
+
+
+def _zeropoint_table(hdul: fits.HDUList):
+    """Catalog and instrumental magnitudes of the zero-point stars, if a stack extension has them.
+
+    Looks for a table with a catalog-magnitude column (``cat_mag``/``mag_cat``/``catalog_mag``),
+    an instrumental one (``mag_inst``/``inst_mag``), optionally a colour and a used/clipped flag.
+    """
+    for hdu in hdul[1:]:
+        if not isinstance(hdu, fits.BinTableHDU) or hdu.data is None or len(hdu.data) == 0:
+            continue
+        names = {n.lower(): n for n in hdu.columns.names}
+        cat = next((names[n] for n in ("cat_mag", "mag_cat", "catalog_mag", "ref_mag") if n in names), None)
+        inst = next((names[n] for n in ("mag_inst", "inst_mag") if n in names), None)
+        if cat is None or inst is None:
+            continue
+        data = hdu.data
+        colour = next((np.asarray(data[names[n]], float) for n in ("colour", "color", "cat_color", "cat_colour")
+                       if n in names), None)
+        if "used" in names:
+            used = np.asarray(data[names["used"]], bool)
+        elif "clipped" in names:
+            used = ~np.asarray(data[names["clipped"]], bool)
+        else:
+            used = np.ones(len(data), bool)
+        return np.asarray(data[cat], float), np.asarray(data[inst], float), colour, used
+    return None
+
+
+def qc_flags(values: dict, measured: dict, psfstars: int | None, cfg: Qa.Config, stem: str) -> list[str]:
+    """The reference's QC advice as flags: one readable line per problem found."""
+    flags = []
+    # The photometry step's header values win over the QA's own quick measurements.
+    n_psf = int(values["NPSFSTAR"]) if "NPSFSTAR" in values else psfstars
+    if n_psf is not None and n_psf < cfg.min_psf_stars:
+        flags.append(f"{stem}: PSF from {n_psf} star(s) (< qa.min_psf_stars={cfg.min_psf_stars})")
+    if "PSFSIGX" in values and "PSFSIGY" in values:
+        sx, sy = float(values["PSFSIGX"]), float(values["PSFSIGY"])
+        asym = abs(sx - sy) / max(sx, sy) if max(sx, sy) > 0 else None
+    else:
+        asym = measured.get("psf_asymmetry")
+    if asym is not None and asym > cfg.max_psf_asymmetry:
+        flags.append(f"{stem}: PSF x/y widths differ by {asym:.0%} (> qa.max_psf_asymmetry={cfg.max_psf_asymmetry:.0%})")
+    for key in ("RADISP", "DEDISP"):
+        if key in values and float(values[key]) > cfg.max_dispersion:
+            flags.append(f"{stem}: {key}={float(values[key]):.3f}\" (> qa.max_dispersion={cfg.max_dispersion}\")")
+    for name, key in (("RA", "rms_ra"), ("Dec", "rms_dec")):
+        value = measured.get(key)
+        if value is not None and np.isfinite(value) and value > cfg.max_dispersion:
+            flags.append(f"{stem}: stack residual scatter in {name} {value:.3f}\" against the catalog "
+                         f"(> qa.max_dispersion={cfg.max_dispersion}\")")
+    n_zp = int(values["ZPTNSTAR"]) if "ZPTNSTAR" in values else measured.get("n_zp_stars")
+    if n_zp is not None and n_zp < cfg.min_zp_stars:
+        flags.append(f"{stem}: zero point from {n_zp} star(s) (< qa.min_zp_stars={cfg.min_zp_stars})")
+    if "ZPTMUCER" in values and float(values["ZPTMUCER"]) > cfg.max_zp_uncertainty:
+        flags.append(f"{stem}: ZPTMUCER={float(values['ZPTMUCER']):.3f} mag (> qa.max_zp_uncertainty={cfg.max_zp_uncertainty})")
+    n_sources = int(values["NSOURCES"]) if "NSOURCES" in values else measured.get("n_sources", 0)
+    if n_sources < cfg.min_sources:
+        flags.append(f"{stem}: {n_sources} source(s) detected (< qa.min_sources={cfg.min_sources})")
+    return flags
