@@ -66,6 +66,10 @@ def run_job(cfg: DictConfig) -> None:
     except RunAborted as exc:
         print(f"potpyri: error: {exc}; the run stopped (products written before are kept)", file=sys.stderr)
         sys.exit(1)
+    except KeyboardInterrupt:
+        print("potpyri: interrupted; finished tasks are kept in the cache: run the same command again to "
+              "resume", file=sys.stderr)
+        sys.exit(130)
     write_summary(result, run_dir / "summary.json")
     try:
         write_report(result, recipe=run_dir / "recipe.yaml", log_dir=run_dir)

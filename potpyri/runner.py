@@ -353,6 +353,9 @@ def _publish(out: dict[str, Any], entry: Path, publish_root: Path, data_path: Pa
             except OSError:
                 shutil.copyfile(source, temporary)
             os.replace(temporary, target)
+            # rename() does nothing when both names already link the same file (a re-run
+            # republishing a cached product): the temporary name would stay behind.
+            temporary.unlink(missing_ok=True)
         except OSError as exc:  # a full disk: the published file stays the previous one
             temporary.unlink(missing_ok=True)
             raise RunAborted(f"cannot publish {target}: {exc.strerror or exc}") from None

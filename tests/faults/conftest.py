@@ -70,3 +70,5 @@ def pytest_terminal_summary(terminalreporter):
           f"files; raw files changed: {LEDGER.raw_files_changed}")
     write(f"  products compared with an undisturbed run: {LEDGER.products_compared}; "
           f"lost or different: {LEDGER.products_lost}")
+    for case, done, total in LEDGER.interrupted:
+        write(f"  {case}: signalled with {done}/{total} task products complete; resumed identical")

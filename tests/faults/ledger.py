@@ -23,6 +23,8 @@ class Ledger:
     raw_files_changed: int = 0
     products_compared: int = 0
     products_lost: int = 0
+    #: per interrupted run: (case, cache entries complete when the signal came, entries of a full run)
+    interrupted: list[tuple[str, int, int]] = field(default_factory=list)
 
 
 LEDGER = Ledger()
