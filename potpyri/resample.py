@@ -19,8 +19,8 @@ How a frame is resampled, and why it is fast:
   most the 2×2 output pixels around it). Output pixels whose footprint leaves the frame get bit 1.
 * The uncertainty is propagated as a variance: for a linear interpolation ``y = Σ wᵢ xᵢ`` the
   variance is ``Σ wᵢ² σᵢ²``. For the bilinear kernel this is computed exactly; for the cubic
-  spline it is the bilinearly interpolated variance times the kernel's ``Σ wᵢ²`` at the pixel's
-  sub-pixel phase (separable, tabulated once). The output uncertainty is therefore the true
+  spline it is the variance of the nearest input pixel times the kernel's ``Σ wᵢ²`` at the pixel's
+  sub-pixel phase (separable, closed form), i.e. the noise is taken as uniform over the kernel. The output uncertainty is therefore the true
   per-pixel noise of the resampled image (neighbouring pixels are correlated, as with any
   interpolation).
 * Only the output rows and columns the frame covers are computed, in row blocks.
@@ -182,20 +182,52 @@ def coarse_map(out_wcs: WCS, out_shape: tuple[int, int], in_wcs: WCS, step: int 
     xs = np.unique(np.r_[np.arange(0, nx, step), nx - 1]).astype(float)
     gx, gy = np.meshgrid(xs, ys)
     ra, dec = out_wcs.all_pix2world(gx, gy, 0)
+    ra, dec = _to_frame_of(in_wcs, out_wcs, ra, dec)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # far outside the frame the SIP inverse may not converge
         in_x, in_y = in_wcs.all_world2pix(ra, dec, 0, quiet=True, maxiter=50, tolerance=1e-6)
     return ys, xs, np.asarray(in_x, float), np.asarray(in_y, float)
 
 
-def _interp_rows(coarse: np.ndarray, cys: np.ndarray, cxs: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Bilinear interpolation of a coarse map (sampled at rows ``cys``, columns ``cxs``) to a block."""
-    along_x = np.empty((coarse.shape[0], cols.size))
-    for j in range(coarse.shape[0]):
-        along_x[j] = np.interp(cols, cxs, coarse[j])
+def _to_frame_of(in_wcs: WCS, out_wcs: WCS, ra: np.ndarray, dec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates of ``out_wcs``'s celestial frame expressed in ``in_wcs``'s (FK5 J2000 headers
+    differ from ICRS by ~20 mas, a tenth of a pixel on a fine grid)."""
+    from astropy.coordinates import SkyCoord
+    from astropy.wcs.utils import wcs_to_celestial_frame
+
+    try:
+        frame_in, frame_out = wcs_to_celestial_frame(in_wcs), wcs_to_celestial_frame(out_wcs)
+    except ValueError:
+        return ra, dec
+    if frame_in.is_equivalent_frame(frame_out):
+        return ra, dec
+    moved = SkyCoord(ra, dec, unit="deg", frame=frame_out).transform_to(frame_in)
+    return moved.spherical.lon.deg, moved.spherical.lat.deg
+
+
+def _along_x(coarse: np.ndarray, cxs: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """A coarse map interpolated along x to every column of ``cols`` (rows stay coarse)."""
+    return np.stack([np.interp(cols, cxs, row) for row in coarse])
+
+
+def _interp_rows(along_x: np.ndarray, cys: np.ndarray, rows: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Linear interpolation between coarse rows ``cys`` to the output ``rows`` (into ``out``)."""
     j = np.clip(np.searchsorted(cys, rows, side="right") - 1, 0, cys.size - 2)
     t = ((rows - cys[j]) / (cys[j + 1] - cys[j]))[:, None]
-    return along_x[j] * (1.0 - t) + along_x[j + 1] * t
+    np.multiply(along_x[j], 1.0 - t, out=out)
+    out += along_x[j + 1] * t
+    return out
+
+
+def _cubic_noise(phase: np.ndarray) -> np.ndarray:
+    """Σ wᵢ² of the cubic-spline interpolation kernel at sub-pixel ``phase`` (0…1), float32.
+
+    Closed form in u = f(1 - f): 1 - 3u² - (14 - 6√3)u³; it equals the numerically evaluated
+    kernel (:func:`spline_noise_factor`) at its table nodes to float32 precision.
+    """
+    u = phase.astype(np.float32)
+    u *= 1 - u
+    return 1 - u * u * (3 + np.float32(14 - 6 * np.sqrt(3)) * u)
 
 
 @functools.lru_cache(maxsize=4)
@@ -284,52 +316,45 @@ def resample_frame(
     fill = float(np.median(good)) if good.size else 0.0
     variance = np.square(uncert, dtype=np.float32)
     finite = np.isfinite(sci) & np.isfinite(variance)
-    filled = np.where(bad_in | ~finite, fill, sci).astype(np.float32)
-    fill_var = float(np.median(variance[~bad_in & finite])) if (~bad_in & finite).any() else 0.0
-    variance = np.where(bad_in | ~finite, fill_var, variance).astype(np.float32)
-    mask_in = np.where(finite, mask, mask | BAD).astype(np.uint8)
-    if order == 3:
-        coeffs = ndimage.spline_filter(filled, order=3, output=np.float32, mode="mirror")
-        del filled
-    else:
-        flat_sci = filled.ravel()
+    replace = bad_in | ~finite
+    filled = np.where(replace, np.float32(fill), sci).astype(np.float32)
+    fill_var = float(np.median(variance[~replace])) if (~replace).any() else 0.0
+    variance[replace] = fill_var
+    # Each output pixel's bilinear footprint is input pixels (iy..iy+1, ix..ix+1): OR them once here
+    # so that one gather per output pixel gives the bits of its whole footprint.
+    footprint = np.where(finite, mask, mask | BAD).astype(np.uint8)
+    footprint[:, :-1] |= footprint[:, 1:].copy()
+    footprint[:-1, :] |= footprint[1:, :].copy()
+    del bad_in, finite, replace
+    source = ndimage.spline_filter(filled, order=3, output=np.float32, mode="mirror") if order == 3 else filled
+    along_x = [_along_x(c, cxs, cols) for c in (cmx, cmy)]
 
+    coords = np.empty((2, min(block_rows, y1 - y0), cols.size))
     for r0 in range(y0, y1, block_rows):
         r1 = min(y1, r0 + block_rows)
         rows = np.arange(r0, r1, dtype=float)
-        px = _interp_rows(cmx, cys, cxs, rows, cols)
-        py = _interp_rows(cmy, cys, cxs, rows, cols)
+        xy = coords[:, : r1 - r0]
+        px, py = _interp_rows(along_x[0], cys, rows, out=xy[1]), _interp_rows(along_x[1], cys, rows, out=xy[0])
         outside = (px < 0) | (px > nx_in - 1) | (py < 0) | (py > ny_in - 1)
         ix = np.clip(np.floor(px), 0, nx_in - 2).astype(np.intp)
         iy = np.clip(np.floor(py), 0, ny_in - 2).astype(np.intp)
-        fx = np.clip(px - ix, 0.0, 1.0)
-        fy = np.clip(py - iy, 0.0, 1.0)
-        base = iy * nx_in + ix
-        flat_mask, flat_var = mask_in.ravel(), variance.ravel()
-        bits = np.zeros(px.shape, np.uint8)
-        var_lin = np.zeros(px.shape, np.float64)
-        var_sq = np.zeros(px.shape, np.float64) if order == 1 else None
-        for dy, dx in ((0, 0), (0, 1), (1, 0), (1, 1)):
-            w = (fx if dx else 1 - fx) * (fy if dy else 1 - fy)
-            index = base + dy * nx_in + dx
-            bits |= np.where(w > 1e-3, flat_mask[index], 0).astype(np.uint8)
-            v = flat_var[index]
-            var_lin += w * v
-            if var_sq is not None:
-                var_sq += w * w * v
-        if order == 1:
-            value = np.zeros(px.shape, np.float64)
+        bits = footprint[iy, ix]
+        value = ndimage.map_coordinates(source, xy, order=order, prefilter=False, mode="mirror", output=np.float32)
+        if order == 3:
+            # The kernel's Σ wᵢ² times the variance of the nearest input pixel (the one of largest
+            # weight): the noise is taken as locally uniform over the kernel, as the factor assumes.
+            var = variance[np.rint(py).astype(np.intp).clip(0, ny_in - 1), np.rint(px).astype(np.intp).clip(0, nx_in - 1)]
+            var *= _cubic_noise(px - ix)
+            var *= _cubic_noise(py - iy)
+        else:  # exact Σ wᵢ² σᵢ² over the four neighbours
+            fx, fy = (px - ix).astype(np.float32), (py - iy).astype(np.float32)
+            var = np.zeros(px.shape, np.float32)
             for dy, dx in ((0, 0), (0, 1), (1, 0), (1, 1)):
                 w = (fx if dx else 1 - fx) * (fy if dy else 1 - fy)
-                value += w * flat_sci[base + dy * nx_in + dx]
-            var = var_sq
-        else:
-            value = ndimage.map_coordinates(coeffs, [py, px], order=3, prefilter=False, mode="mirror",
-                                            output=np.float32)
-            var = var_lin * spline_noise_factor(px, 3) * spline_noise_factor(py, 3)
+                var += w * w * variance[iy + dy, ix + dx]
         bits[outside] |= BAD
-        value = np.where(outside, 0.0, value)
-        var = np.where(outside, 0.0, var)
+        value[outside] = 0.0
+        var[outside] = 0.0
         out_sci[r0:r1, x0:x1] = value
         out_mask[r0:r1, x0:x1] = bits
         out_err[r0:r1, x0:x1] = np.sqrt(var)
