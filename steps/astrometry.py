@@ -80,7 +80,7 @@ class Astrometry(Step):
                 cache_dir=self.context.cfg.catalog.cache_dir, offline=bool(self.context.cfg.catalog.offline))
             result = coarse_solve(
                 sources, sci.shape, start, reference, scale_arcsec=scale, search_radius_arcsec=cfg.search_radius,
-                method=cfg.method.value, index_dir=cfg.index_dir, index_cache=index_cache(self.context),
+                method=SolveMethod(cfg.method).value, index_dir=cfg.index_dir, index_cache=index_cache(self.context),
                 cpulimit=cfg.cpulimit, max_rotation_deg=cfg.max_rotation, min_matches=cfg.min_matches)
         except AstrometryFailed as exc:
             raise StepFailed(f"{path.name}: astrometry failed: {exc}") from None
