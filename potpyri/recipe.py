@@ -44,6 +44,10 @@ def check_recipe(text: str, source: str) -> str:
         Naming the file and the offending key.
     """
     try:
+        # Anchors and aliases let a few lines expand into billions of nodes: a recipe has no use
+        # for them (the recipes potpyri writes never contain any).
+        if any(isinstance(t, yaml.AnchorToken | yaml.AliasToken) for t in yaml.scan(text, Loader=yaml.SafeLoader)):
+            raise ConfigError(f"{source}: YAML anchors and aliases (&name, *name) are not allowed in a recipe")
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML ({str(exc).splitlines()[0]})") from None
