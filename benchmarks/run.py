@@ -284,10 +284,22 @@ def run_reference(night: Path, out: Path, timeout: float) -> dict[str, Any]:
     for raw in (night / "raw").iterdir():
         (data / "raw" / raw.name).symlink_to(raw.resolve())
     cmd = [str(venv / "bin" / "main_pipeline"), "GMOS", str(data), "--skip-gaia", "--skip-external-astrometry"]
+    # The reference calls Source Extractor as `sex` and checks that `sex -h` says "syntax: sex";
+    # Debian installs it as `source-extractor`, which names itself so: a wrapper renames it.
+    shims = out / "reference-bin"
+    shims.mkdir(exist_ok=True)
+    found = shutil.which("sex") or shutil.which("source-extractor")
+    if found and not (shims / "sex").exists():
+        (shims / "sex").write_text(
+            "#!/bin/sh\n"
+            f'if [ "$1" = "-h" ]; then "{found}" -h 2>&1 | sed "s/source-extractor/sex/g" >&2; exit 0; fi\n'
+            f'exec "{found}" "$@"\n')
+        (shims / "sex").chmod(0o755)
+    env = {**os.environ, "PATH": f"{shims}{os.pathsep}{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
     start = time.perf_counter()
     try:
         with open(data / "reference.log", "w") as log:
-            proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, timeout=timeout)
+            proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, timeout=timeout, env=env)
         code = proc.returncode
     except subprocess.TimeoutExpired:
         code = "timeout"
