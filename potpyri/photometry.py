@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from astropy.modeling import fitting, models
-from astropy.stats import sigma_clipped_stats
+from astropy.stats import sigma_clip, sigma_clipped_stats
 from astropy.table import Table
 from astropy.utils.exceptions import AstropyUserWarning
 from astropy.wcs import WCS
@@ -38,6 +38,7 @@ log = logging.getLogger("potpyri.photometry")
 FLAG_MASKED = 1  #: a masked pixel (bad, cosmic ray, saturated) inside the aperture
 FLAG_EDGE = 2  #: the aperture crosses the image edge
 FLAG_NEIGHBOUR = 4  #: another detection within the isolation radius
+FLAG_FLATTOP = 8  #: peak/flux well below that of other bright stars: a saturated, flattened core
 
 
 @dataclass
@@ -57,6 +58,7 @@ class PhotometryResult:
     sky: float  #: median residual sky level subtracted, e-/s
     aperture_correction: float  #: total / aperture flux for a point source (PSF stars)
     psf_correction: float  #: total / PSF-fit flux (PSF stars)
+    psf_model_error: float  #: fractional PSF-model error added to the PSF flux errors
     epsf_fwhm: float  #: pixels, Moffat2D FWHM of the ePSF itself (pixel response included)
     noise_area: float  #: effective number of noise pixels of the ePSF, 1/sum(p^2)
     psf_threshold: float  #: the S/N threshold at which enough PSF stars were found
@@ -136,6 +138,7 @@ def measure_stack(
     for col in ("roundness1", "roundness2", "sharpness", "peak"):
         apphot[col] = np.asarray(found[col], float)
     apphot["flags"] = _flags(apphot, bad, radius, isolation=4.0 * fwhm)
+    apphot["flags"] |= _flat_tops(apphot)
 
     # The reference's loop: the PSF-star threshold falls from sn_max by halves down to sn_min.
     half = int(np.ceil(3 * fwhm)) | 1
@@ -174,10 +177,12 @@ def measure_stack(
     # noisy far wings of the ePSF.
     big_radius = 4.0 * fwhm_fit
     psfphot, residual = _psf_photometry(data, error, bad, epsf_model, apphot, fwhm)
-    # The stack is sky-subtracted: no local background for the big aperture, whose annulus would
-    # be crowded; the brighter half of the PSF stars keeps the ratio's noise low.
-    bright = chosen[chosen["snr"] >= np.median(chosen["snr"])]
-    big = _aperture_stats(data, error, bad, bright, big_radius, local=False)["sum"]
+    # Calibrated on every clean, isolated star with S/N > 50 (the PSF stars if fewer than 10).
+    bright = apphot[(apphot["flags"] == 0) & (apphot["snr"] > 50)]
+    if len(bright) < 10:
+        bright = chosen
+    big_stats = _aperture_stats(data, error, bad, bright, big_radius)
+    big = np.asarray(big_stats["sum"])
     small = np.asarray(bright["sum"], float)
     fitted = dict(zip(np.asarray(psfphot["id"]), np.asarray(psfphot["flux_fit"], float), strict=True))
     fit = np.array([fitted.get(i, np.nan) for i in bright["id"]])
@@ -186,8 +191,14 @@ def measure_stack(
     apphot["flux_aper"] = apphot["sum"] * apcorr
     apphot["flux_aper_err"] = apphot["sum_err"] * apcorr
     apphot["mag_inst"], apphot["mag_inst_err"] = _mags(apphot["flux_aper"], apphot["flux_aper_err"])
+    # PSF-model error: the star-to-star scatter of big-aperture/PSF flux beyond the photon noise,
+    # added in quadrature to every star's fit error (it dominates above S/N ~ 30 when the PSF is
+    # undersampled).
+    fit_err = np.array([dict(zip(np.asarray(psfphot["id"]), np.asarray(psfphot["flux_err"], float),
+                                 strict=True)).get(i, np.nan) for i in bright["id"]])
+    model_err = _model_error(big, np.asarray(big_stats["sum_err"]), fit, fit_err)
     psfphot["flux"] = psfphot["flux_fit"] * psfcorr
-    psfphot["flux_err_total"] = psfphot["flux_err"] * psfcorr
+    psfphot["flux_err_total"] = psfcorr * np.hypot(psfphot["flux_err"], model_err * psfphot["flux_fit"])
     psfphot["snr"] = psfphot["flux_fit"] / np.where(psfphot["flux_err"] > 0, psfphot["flux_err"], np.inf)
     psfphot["mag_inst"], psfphot["mag_inst_err"] = _mags(psfphot["flux"], psfphot["flux_err_total"])
     if wcs is not None:
@@ -199,7 +210,7 @@ def measure_stack(
         notes.append(f"very few sources: {len(apphot)}")
     return PhotometryResult(apphot, psfstars, psfphot, epsf, oversampling,
                             np.where(bad, 0.0, residual).astype(np.float32), fwhm_fit, beta, gsig, skysig,
-                            float(median), apcorr, psfcorr, fwhm_eff, area, threshold, notes)
+                            float(median), apcorr, psfcorr, model_err, fwhm_eff, area, threshold, notes)
 
 
 def build_epsf(data: np.ndarray, bad: np.ndarray, stars: Table, size: int, oversampling: int,
@@ -299,6 +310,18 @@ def _flags(table: Table, bad: np.ndarray, radius: float, isolation: float) -> np
     return flags
 
 
+def _flat_tops(apphot: Table) -> np.ndarray:
+    """FLAG_FLATTOP where peak/flux is < 85% of the median of S/N > 20 stars: saturated cores that
+    the mask missed (their fluxes and shapes would bias the ePSF and the zero point)."""
+    ratio = np.asarray(apphot["peak"], float) / np.where(apphot["sum"] > 0, apphot["sum"], np.nan)
+    sample = (apphot["snr"] > 20) & np.isfinite(ratio)
+    flags = np.zeros(len(apphot), np.int16)
+    if sample.sum() >= 5:
+        reference = np.median(ratio[sample])
+        flags[(apphot["snr"] > 50) & (ratio < 0.85 * reference)] = FLAG_FLATTOP
+    return flags
+
+
 def _psf_candidates(apphot: Table, threshold, fwhm, saturation, half, bad) -> Table:
     ny, nx = bad.shape
     x, y = np.asarray(apphot["x_centroid"]), np.asarray(apphot["y_centroid"])
@@ -338,11 +361,29 @@ def _psf_photometry(data, error, bad, epsf_model, apphot: Table, fwhm: float) ->
 
 
 def _robust_ratio(numerator, denominator) -> float:
-    ratio = np.asarray(numerator, float) / np.asarray(denominator, float)
-    ratio = ratio[np.isfinite(ratio) & (ratio > 0)]
-    if len(ratio) == 0:
+    """Flux-weighted ratio sum(num)/sum(den) over pairs whose own ratio is not a 3-sigma outlier
+    (bright stars dominate: their big-aperture sums are the least affected by sky noise)."""
+    num, den = np.asarray(numerator, float), np.asarray(denominator, float)
+    ratio = num / den
+    good = np.isfinite(ratio) & (ratio > 0) & (den > 0)
+    if good.sum() == 0:
         return 1.0
-    return float(sigma_clipped_stats(ratio, sigma=3.0)[1])
+    clipped = sigma_clip(ratio[good], sigma=3.0, maxiters=5, masked=True)
+    keep = ~np.ma.getmaskarray(clipped)
+    return float(num[good][keep].sum() / den[good][keep].sum())
+
+
+def _model_error(big, big_err, fit, fit_err) -> float:
+    """Fractional PSF-model error: robust scatter of big/fit beyond what the errors explain."""
+    from astropy.stats import mad_std
+
+    ratio = big / fit
+    noise = ratio * np.hypot(big_err / big, fit_err / fit)
+    good = np.isfinite(ratio) & np.isfinite(noise) & (ratio > 0)
+    if good.sum() < 5:
+        return 0.0
+    excess = mad_std(ratio[good] / np.median(ratio[good])) ** 2 - np.median(noise[good] / ratio[good]) ** 2
+    return float(np.sqrt(max(excess, 0.0)))
 
 
 def _mags(flux, flux_err) -> tuple[np.ndarray, np.ndarray]:

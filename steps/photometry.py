@@ -49,7 +49,7 @@ class Photometry(Step):
         max_sources: int = 20000  #: brightest detections kept at most
         oversampling: int = 2  #: ePSF oversampling
 
-    version = "1"
+    version = "3"
     scope = Scope.target
 
     def select(self, items: list[Item]) -> list[Item]:
@@ -80,7 +80,8 @@ class Photometry(Step):
         stem = stack_stem(path.name)
         meta = dict(item.meta)
         meta.update({"fwhm": res.fwhm, "skysig": res.skysig, "nsources": len(res.apphot),
-                     "npsfstars": len(res.psfstars), "warnings": list(res.warnings)})
+                     "npsfstars": len(res.psfstars), "psf_model_error": res.psf_model_error,
+                     "warnings": list(res.warnings)})
         products = {
             "stack": Product(path.name, hdus, "."),
             "apphot": Product(f"{stem}.apphot.ecsv", res.apphot, "."),

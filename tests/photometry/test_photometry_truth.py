@@ -59,17 +59,54 @@ def test_products_tables_and_keywords(night):
     assert "mag" in Table.read(folder / "red" / f"{stem}.psfphot.ecsv").colnames
 
 
-@pytest.mark.xfail(strict=True, reason="measured ZP 0.085 mag below truth on this night: a flux loss of "
-                   "~3-6% in the PSF/aperture fluxes not found yet")
 def test_zeropoint_matches_truth(night):
     _, _, stack, _, zp_truth = night
     header = fits.getheader(stack)
-    assert abs(header["ZPTMAG"] - zp_truth) < 0.01, (header["ZPTMAG"], zp_truth)
+    # This small field has ~20 usable PS1 stars (ZPTMUCER ~0.015): the truth must lie within the
+    # quoted uncertainty (2 sigma), and the quoted uncertainty must be small.
+    assert abs(header["ZPTMAG"] - zp_truth) <= max(0.01, 2 * header["ZPTMUCER"]), (header["ZPTMAG"], zp_truth)
+    assert header["ZPTMUCER"] < 0.03 and header["ZPTNSTAR"] >= 10
 
 
 def test_fwhm_matches_truth_seeing(night):
     _, _, stack, row, _ = night
     assert fits.getheader(stack)["FWHM"] == pytest.approx(row["seeing_fwhm_px"], rel=0.03)
+
+
+def _truth_matches(night):
+    """PSFPHOT rows matched (< 1 px) to isolated truth stars (no other source within 8 px)."""
+    from astropy.wcs import WCS
+    from scipy.spatial import cKDTree
+
+    folder, _, stack, row, _ = night
+    stars = Table.read(folder / "truth" / "stars.ecsv")
+    wcs = WCS(fits.Header.fromstring(str(row["wcs"])))
+    x, y = wcs.all_world2pix(stars["ra"], stars["dec"], 0)
+    with fits.open(stack) as hdul:
+        psf = Table(hdul["PSFPHOT"].data)
+        ny, nx = hdul["SCI"].data.shape
+    tree = cKDTree(np.transpose([x, y]))
+    neighbour = tree.query(np.transpose([x, y]), k=2)[0][:, 1]
+    isolated = (neighbour > 8) & ~np.asarray(stars["is_galaxy"]) & (x > 20) & (y > 20) & (x < nx - 21) & (y < ny - 21)
+    dist, j = tree.query(np.transpose([psf["x_fit"], psf["y_fit"]]))
+    keep = (dist < 1.0) & isolated[j]
+    return stars, isolated, psf[keep], np.asarray(stars[f"mag_{row['band']}"])[j[keep]], j[keep]
+
+
+def test_psf_photometry_of_isolated_stars_matches_truth(night):
+    """Total PSF fluxes with the truth zero point within 0.01 mag; calibrated magnitudes within
+    the zero point's own uncertainty; errors that describe the scatter (pulls 1 +- 0.2)."""
+    _, psf, true_mag = _truth_matches(night)[1:4]
+    zp_truth, header = night[4], fits.getheader(night[2])
+    bright = (psf["snr"] > 50) & (psf["snr"] < 300)  # brighter stars saturate on this night
+    instrumental = np.median(psf["mag_inst"][bright] + zp_truth - true_mag[bright])
+    assert abs(instrumental) <= 0.01, instrumental
+    offset = np.median(psf["mag"][bright] - true_mag[bright])
+    assert abs(offset) <= max(0.01, abs(instrumental) + 2 * header["ZPTMUCER"]), offset
+    useful = (psf["snr"] > 5) & (psf["snr"] < 200)
+    pulls = (psf["mag"][useful] - offset - true_mag[useful]) / psf["mag_err"][useful]
+    core = pulls[np.abs(pulls - np.median(pulls)) < 5]
+    assert abs(np.std(core) - 1) < 0.2, np.std(core)
 
 
 def test_offline_empty_cache_names_catalog_and_cone_and_keeps_photometry(night, tmp_path):
