@@ -27,7 +27,13 @@ from potpyri.qa.measure import (
     median_star_stamp,
     stamp_sigmas,
 )
-from potpyri.qa.plots import astrometry_png, preview_png, psf_png, zeropoint_png
+from potpyri.qa.plots import (
+    astrometry_png,
+    frames_astrometry_png,
+    preview_png,
+    psf_png,
+    zeropoint_png,
+)
 from potpyri.step import Item, Output, Product, Scope, Step, StepConfig, Task, register_step
 
 __all__ = ["Qa", "HEADER_VALUES"]
@@ -66,6 +72,11 @@ class Qa(Step):
 
     def group_key(self, item: Item) -> str:
         return item.id
+
+    def references(self, task: Task, items: list[Item]) -> list[Item]:
+        """The stack's input frames, for their seeing and astrometric residuals."""
+        inputs = set(task.inputs[0].meta.get("inputs", []))
+        return [i for i in items if i.kind == "frame" and i.id in inputs and "image" in i.files]
 
     def run(self, task: Task) -> list[Output]:
         item = task.inputs[0]
@@ -135,6 +146,13 @@ class Qa(Step):
         if "M5SIGMA" not in values:
             meta["missing"]["limits"] = "not available (step zeropoint did not run)"
 
+        frames, frame_matches = self._frames(task.refs, catalog)
+        meta["frames"] = frames
+        if frame_matches:
+            products["frames"] = Product(f"{stem}.frames_astrometry.png", frames_astrometry_png(
+                frame_matches, f"{stem}: residuals vs {cfg.catalog} per input frame"), "qa")
+        else:
+            meta["missing"]["frames"] = why or "not available (no input frame could be measured)"
         meta["plots"] = {role: p.filename for role, p in products.items()}
         meta["warnings"] = qc_flags(values, meta["measured"], psfstars, cfg, stem)
         for warning in meta["warnings"]:
@@ -142,6 +160,29 @@ class Qa(Step):
         return [Output(item.id, "qa", meta, products)]
 
     # -- helpers ---------------------------------------------------------------------------------
+
+    def _frames(self, refs: list[Item], catalog: Table | None) -> tuple[dict, list]:
+        """Per input frame: seeing (Moffat FWHM of a median star stamp) and residuals vs catalog."""
+        out: dict[str, dict[str, Any]] = {}
+        matches = []
+        for frame in sorted(refs, key=lambda i: i.id):
+            with fits.open(frame.path("image")) as hdul:
+                sci = np.asarray(hdul["SCI"].data, float)
+                mask = np.asarray(hdul["MASK"].data) if "MASK" in hdul else None
+                wcs = WCS(hdul["SCI"].header)
+            sources = detect_sources(sci, mask, nsigma=self.config.detect_nsigma, limit=300)
+            stamp, n = median_star_stamp(sci, mask, sources)
+            fit = fit_moffat_profile(stamp) if n else None
+            row: dict[str, Any] = {"n_sources": len(sources), "fwhm": fit.fwhm if fit else None,
+                                   "n_stars_fwhm": n}
+            if catalog is not None and wcs.has_celestial:
+                match = match_catalog(sources, wcs, catalog["ra"], catalog["dec"], self.config.match_radius)
+                rra, rdec = match.rms()
+                row.update(n_matched=match.n, rms_ra=rra if match.n > 1 else None,
+                           rms_dec=rdec if match.n > 1 else None)
+                matches.append((frame.id, match, sci.shape))
+            out[frame.id] = row
+        return out, matches
 
     def _catalog(self, wcs: WCS, shape: tuple[int, int], item: Item) -> tuple[Table | None, str]:
         from potpyri.catalogs import CatalogUnavailable, query

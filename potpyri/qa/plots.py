@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from potpyri.qa.measure import Match, MoffatFit
 
-__all__ = ["astrometry_png", "preview_png", "psf_png", "zeropoint_png"]
+__all__ = ["astrometry_png", "frames_astrometry_png", "preview_png", "psf_png", "zeropoint_png"]
 
 _DPI = 90
 
@@ -42,8 +42,8 @@ def preview_png(sci: np.ndarray, mask: np.ndarray | None, catalog_xy: np.ndarray
     ax.imshow(shown, origin="lower", cmap=cmap, norm=norm, interpolation="antialiased")
     if catalog_xy is not None and len(catalog_xy):
         inside = (catalog_xy[:, 0] > -0.5) & (catalog_xy[:, 0] < nx - 0.5) & (catalog_xy[:, 1] > -0.5) & (catalog_xy[:, 1] < ny - 0.5)
-        ax.scatter(catalog_xy[inside, 0], catalog_xy[inside, 1], s=60, facecolors="none",
-                   edgecolors="tab:blue", linewidths=0.8, label=f"Gaia ({int(inside.sum())})")
+        ax.scatter(catalog_xy[inside, 0], catalog_xy[inside, 1], s=130, facecolors="none",
+                   edgecolors="tab:blue", linewidths=1.3, label=f"Gaia ({int(inside.sum())})")
     if detected_xy is not None and len(detected_xy):
         ax.scatter(detected_xy[:, 0], detected_xy[:, 1], s=25, marker="x", color="tab:red",
                    linewidths=0.7, label=f"detected ({len(detected_xy)})")
@@ -95,7 +95,7 @@ def astrometry_png(match: Match, shape: tuple[int, int], title: str) -> bytes:
         scale = max(float(np.percentile(sep, 90)), 1e-3)
         q = ax1.quiver(match.x, match.y, match.dra, match.ddec, angles="xy", scale_units="width",
                        scale=scale * 10, width=0.004, color="tab:purple")
-        ax1.quiverkey(q, 0.8, 1.04, scale, f"{scale:.3f}\"", labelpos="E", fontproperties={"size": 8})
+        ax1.quiverkey(q, 0.75, 0.93, scale, f"{scale:.3f}\"", labelpos="E", fontproperties={"size": 8})
         ax2.hist(sep, bins=max(5, min(30, match.n // 3)), color="tab:purple", alpha=0.8)
     else:
         for ax in (ax1, ax2):
@@ -111,7 +111,32 @@ def astrometry_png(match: Match, shape: tuple[int, int], title: str) -> bytes:
     ax2.set_xlabel("separation detected − Gaia [arcsec]")
     ax2.set_ylabel("stars")
     ax2.set_title(f"{match.n} matched; scatter RA {rra:.3f}\", Dec {rdec:.3f}\"", fontsize=9)
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(title, fontsize=10, y=1.02)
+    return _png(fig)
+
+
+def frames_astrometry_png(matches: list[tuple[str, Match, tuple[int, int]]], title: str) -> bytes:
+    """One small residual-vector panel per frame, all on the same vector scale."""
+    n = len(matches)
+    cols = min(n, 4)
+    rows = (n + cols - 1) // cols
+    fig = Figure(figsize=(3.2 * cols, 3.3 * rows + 0.4))
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    seps = np.concatenate([np.hypot(m.dra, m.ddec) for _, m, _ in matches if m.n] or [np.ones(1)])
+    scale = max(float(np.percentile(seps, 90)), 1e-3)
+    for ax, (name, match, (ny, nx)) in zip(axes, matches, strict=False):
+        if match.n:
+            ax.quiver(match.x, match.y, match.dra, match.ddec, angles="xy", scale_units="width",
+                      scale=scale * 10, width=0.006, color="tab:purple")
+        rra, rdec = match.rms()
+        ax.set_title(f"{name.split('.fits')[0]}\n{match.n} stars, σ {rra:.3f}\"/{rdec:.3f}\"", fontsize=8)
+        ax.set_xlim(0, nx)
+        ax.set_ylim(0, ny)
+        ax.set_aspect("equal")
+        ax.tick_params(labelsize=6)
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    fig.suptitle(f"{title} (vector ×10; 90th percentile = {scale:.3f}\")", fontsize=9)
     return _png(fig)
 
 

@@ -101,8 +101,12 @@ def write_report(result: RunResult, recipe: Path | None = None, log_dir: Path | 
     for stack in stacks:
         parts += _stack_section(stack, by_id.get(stack.id), ran_qa)
     parts.append('<h2 id="frames">Frames</h2>')
-    parts.append(_table(["frame", "target", "filter", "exptime [s]", "sky [e⁻]", "FWHM [px]", "RADISP [\"]",
-                         "DEDISP [\"]", "fate"], [list(r.values()) for r in frames]) if frames
+    parts.append('<p class="meta">FWHM: Moffat fit of a median stamp of bright isolated stars (qa step); '
+                 "σ vs Gaia: robust scatter of detected minus Gaia positions (qa step); RADISP/DEDISP: "
+                 "the align step's header values.</p>")
+    parts.append(_table(["frame", "target", "filter", "exptime [s]", "sky [e⁻]", "FWHM [px]", "σ RA vs Gaia [\"]",
+                         "σ Dec vs Gaia [\"]", "RADISP [\"]", "DEDISP [\"]", "fate"],
+                        [list(r.values()) for r in frames]) if frames
                  else '<p class="na">No science frame.</p>')
     parts.append('<h2 id="summary">Run summary</h2>')
     parts.append(_table(["step", *_STATUSES, "time [s]"], _summary_rows(result)))
@@ -134,10 +138,13 @@ def qc_warnings(result: RunResult) -> list[str]:
 def frame_rows(result: RunResult) -> list[dict[str, Any]]:
     """One row per science frame: facts, header QC values, and whether it was kept (and why not)."""
     used: dict[str, str] = {}
+    measured: dict[str, dict[str, Any]] = {}
     for item in result.items:
         if item.kind == "target":
             for frame in item.meta.get("inputs", []):
                 used[frame] = Path(item.files.get("stack", item.id)).name
+        if item.kind == "qa":
+            measured.update(item.meta.get("frames", {}))
     rows = []
     for item in sorted(result.items, key=lambda i: i.id):
         if item.kind != "frame" or item.meta.get("type") != "SCIENCE":
@@ -156,8 +163,10 @@ def frame_rows(result: RunResult) -> list[dict[str, Any]]:
             fate = "not stacked"
         rows.append({"frame": item.id, "target": item.meta.get("target", ""), "filter": item.meta.get("filter", ""),
                      "exptime": item.meta.get("exp"), "sky": item.meta.get("sky_e", header.get("SKYLEVEL")),
-                     "fwhm": header.get("FWHM"), "radisp": header.get("RADISP"), "dedisp": header.get("DEDISP"),
-                     "fate": fate})
+                     "fwhm": measured.get(item.id, {}).get("fwhm", header.get("FWHM")),
+                     "rms_ra": measured.get(item.id, {}).get("rms_ra"),
+                     "rms_dec": measured.get(item.id, {}).get("rms_dec"),
+                     "radisp": header.get("RADISP"), "dedisp": header.get("DEDISP"), "fate": fate})
     return rows
 
 
@@ -183,10 +192,11 @@ def _stack_section(stack, qa, ran_qa: bool) -> list[str]:
         "psf": "PSF stamp and radial profile with the fitted Moffat function.",
         "astrometry": "Astrometric residuals of the stack (detected minus catalog position): vectors "
                       "across the field and histogram of separations.",
+        "frames": "Astrometric residuals (detected minus Gaia) of each input frame, same vector scale.",
         "zeropoint": "Zero-point fit: catalog vs instrumental magnitudes; residuals vs colour and vs "
                      "magnitude. Crosses: clipped stars.",
     }
-    for role in ("preview", "psf", "astrometry", "zeropoint"):
+    for role in ("preview", "psf", "astrometry", "frames", "zeropoint"):
         png = meta.get("plots", {}).get(role)
         if png:
             out.append(f'<figure class="fig-{role}"><a href="{_e(png)}"><img src="{_e(png)}" '

@@ -100,3 +100,17 @@ def test_qc_flags_reach_the_summary_log_and_report(reduced_night):
             assert flag in (reduced_night.run_dir / "potpyri.log").read_text()
     if qa_notes:
         assert "warnings (QC flags" in reduced_night.stderr
+
+
+def test_frame_seeing_in_the_report_matches_the_truth(reduced_night):
+    """The per-frame FWHM the report shows (Moffat fit of a median star stamp, pixel-sampled) is the
+    simulated seeing within 15 %."""
+    from astropy.table import Table
+
+    truth = Table.read(reduced_night.night.truth_dir / "frames.ecsv")
+    seeing = {row["file"]: float(row["seeing_fwhm_px"]) for row in truth if row["kind"] == "science"}
+    rows = {r["frame"]: r for r in json.loads(_parse(reduced_night.report).data)["frames"]}
+    for name, fwhm in seeing.items():
+        shown = rows[name]["fwhm"]
+        assert shown is not None, f"{name}: no FWHM in the report"
+        assert abs(shown / fwhm - 1) < 0.15, f"{name}: report FWHM {shown:.2f} px, truth {fwhm:.2f} px"
