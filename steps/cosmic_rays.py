@@ -1,4 +1,8 @@
-"""cosmic_rays: flag cosmic-ray hits with astroscrappy (L.A.Cosmic) in the frame's MASK."""
+"""cosmic_rays: flag cosmic-ray hits in the frame's MASK (bit 2).
+
+L.A.Cosmic (astroscrappy), then star cores unflagged and faint track pixels added
+(:mod:`potpyri.cosmics`).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.io import fits
 
+from potpyri.cosmics import detect_cosmic_rays
 from potpyri.masks import COSMIC_RAY, grow
 from potpyri.step import Output, Product, Scope, Step, StepConfig, Task, register_step
 
@@ -19,29 +24,29 @@ class CosmicRays(Step):
 
     @dataclass
     class Config(StepConfig):
-        sigclip: float = 4.0  #: Laplacian-to-noise detection limit
-        sigfrac: float = 0.3  #: fraction of sigclip for neighbouring pixels
+        sigclip: float = 4.5  #: Laplacian-to-noise detection limit
+        sigfrac: float = 0.15  #: fraction of sigclip for neighbouring pixels
         objlim: float = 5.0  #: contrast limit between a CR and an underlying star
         niter: int = 4  #: iterations of detection and cleaning
+        source_ring_nsig: float = 10.0  #: unflag groups whose 2-4 px ring is this many sigma above sky (star cores)
+        tail_nsig: float = 2.0  #: add neighbours of hits this many sigma above their local sky (track tails)
         grow: int = 1  #: flag neighbours within this radius of a cosmic ray (mask bit 8), pixels
 
-    version = "3"
+    version = "4"
     scope = Scope.frame
     depends_on = ("instrument.saturation",)
 
     def run(self, task: Task) -> list[Output]:
-        import astroscrappy
-
         item = task.inputs[0]
         with fits.open(item.path("image")) as hdul:
             frame = fits.HDUList([h.copy() for h in hdul])
         sci, mask, uncert = frame["SCI"].data, frame["MASK"].data, frame["UNCERT"].data
         # The image is in electrons; process recorded the read noise (electrons) in the header.
         readnoise = float(frame[0].header.get("RDNOISE", np.sqrt(max(np.nanpercentile(uncert**2, 1), 0.0))))
-        crmask, _ = astroscrappy.detect_cosmics(
-            sci, inmask=mask > 0, gain=1.0, readnoise=readnoise, satlevel=np.inf,
-            sigclip=self.config.sigclip, sigfrac=self.config.sigfrac, objlim=self.config.objlim,
-            niter=self.config.niter,
+        c = self.config
+        crmask = detect_cosmic_rays(
+            sci, mask > 0, uncert, readnoise, sigclip=c.sigclip, sigfrac=c.sigfrac, objlim=c.objlim,
+            niter=c.niter, source_ring_nsig=c.source_ring_nsig, tail_nsig=c.tail_nsig,
         )
         frame["MASK"].data = grow(mask | np.where(crmask, COSMIC_RAY, 0).astype(np.uint8), self.config.grow,
                                   COSMIC_RAY)

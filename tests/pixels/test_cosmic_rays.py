@@ -15,7 +15,7 @@ from tests.conftest import compose_config
 
 
 def test_cosmic_ray_detection_against_truth(tmp_path, capsys):
-    night = simulate_night("gmos-n", tmp_path, seed=31, frames=3, rejects=False)
+    night = simulate_night("gmos-n", tmp_path, seed=32, frames=3, rejects=False)
     cfg = compose_config("instrument=gmos", f"data_path={tmp_path}", "pipeline.steps=[ingest,bias,flat,process,cosmic_rays]")
     validate(cfg)
     result = run_pipeline(cfg)
@@ -55,9 +55,7 @@ def test_cosmic_ray_detection_against_truth(tmp_path, capsys):
               f"{false_flags}/{clean} clean pixels flagged ({false_rate:.4%}); "
               f"star-core pixels flagged: {cores_flagged}/{cores}")
     assert injected > 100
-    # Issue 4 asks for >= 95%; measured 94.9% (sigclip 4.0): a regression guard, not the goal.
-    assert recall >= 0.94
+    # The parameters were chosen on seed 31 (96.0%, 0.078%, 0 cores); this night is another one.
+    assert recall >= 0.95
     assert false_rate <= 1e-3
-    # Measured: ~3% of star-core pixels, in the best-seeing frames where stars are undersampled
-    # (FWHM < 2 px at 4x4 binning) and look as sharp as cosmic rays to L.A.Cosmic. Not yet zero.
-    assert cores_flagged <= 0.05 * cores
+    assert cores_flagged == 0
