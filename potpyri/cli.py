@@ -191,8 +191,11 @@ _VERBOSITY = {"-v": "hydra.verbose=potpyri", "--verbose": "hydra.verbose=potpyri
 
 
 def _verbosity(args: list[str]) -> list[str]:
-    """``-v`` shows potpyri's DEBUG messages, ``-q`` only warnings and errors (and the summary)."""
-    return [_VERBOSITY.get(a, a) for a in args]
+    """``-v`` shows potpyri's DEBUG messages, ``-q`` only warnings and errors (and the summary).
+
+    The overrides go last: Hydra's parser takes overrides only after its own flags.
+    """
+    return [a for a in args if a not in _VERBOSITY] + [_VERBOSITY[a] for a in args if a in _VERBOSITY]
 
 
 def _normalise_instrument(args: list[str]) -> list[str]:

@@ -118,6 +118,8 @@ def write_report(result: RunResult, recipe: Path | None = None, log_dir: Path | 
                  + json.dumps(_clean(data), default=str).replace("</", "<\\/") + "</script>")
     parts.append("</body></html>")
     path = write_atomic("\n".join(parts) + "\n", folder / "index.html")
+    log.debug("QA report: %d stack section(s), %d frame row(s), figures: %s", len(stacks), len(frames),
+              ", ".join(p for i in qa_items for p in i.meta.get("plots", {}).values()) or "none")
     for flag in flags:
         log.warning("QC: %s", flag)
     log.info("QA report: %s", path)
