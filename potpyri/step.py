@@ -110,7 +110,9 @@ class Product:
     """A file a step produces. ``content`` is an ``HDUList``, an astropy ``Table`` or text.
 
     ``publish`` names where users find it under the run's product directory:
-    ``"cals"``, ``"workspace"``, ``"."`` (the ``red/`` root), ``"data_path"``, or ``None`` (cache only).
+    ``"cals"``, ``"workspace"``, ``"qa"`` (figures of the QA report), ``"."`` (the ``red/`` root),
+    ``"data_path"``, or ``None`` (cache only). Any other plain folder name is published as
+    ``red/<name>/``.
     """
 
     filename: str
