@@ -118,3 +118,29 @@ def test_offline_empty_cache_names_catalog_and_cone_and_keeps_photometry(night, 
     assert result.by_status("photometry") == {"cached": 1}
     with fits.open(stack) as hdul:  # the published stack still carries the instrumental photometry
         assert "PSFPHOT" in [h.name for h in hdul] and len(hdul["APPPHOT"].data) > 50
+
+
+def test_sweep_over_sn_min_reuses_the_stack_and_keeps_jobs_apart(night):
+    """``potpyri --multirun photometry.sn_min=3,5,10``: the stack comes from the cache and each
+    job's photometry lands in its own folder (the single-run products in red/ are untouched)."""
+    from tests.framework.helpers import potpyri, statuses, summary
+
+    folder, _, stack, _, _ = night
+    before = fits.getheader(stack)["PHOTSNMN"]
+    potpyri("--multirun", "instrument=gmos", f"data_path={folder}", f"pipeline.steps={STEPS}",
+            f"catalog.cache_dir={folder / 'catalog_cache'}", "catalog.offline=true",
+            "photometry.sn_min=3,5,10", check=True, timeout=600)
+    (sweep,) = (folder / "red" / "multirun").iterdir()
+    jobs = sorted((p for p in sweep.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+    assert len(jobs) == 3
+    thresholds, counts = [], []
+    for job in jobs:
+        records = summary(job)
+        assert statuses(records, "stack") == ["cached"]
+        (product,) = (job / "products").glob("*.stk.fits")
+        header = fits.getheader(product)
+        thresholds.append(header["PHOTSNMN"])
+        counts.append(header["NSOURCES"])
+        assert "ZPTMAG" in header and list((job / "products").glob("*.psfphot.ecsv"))
+    assert thresholds == [3.0, 5.0, 10.0] and counts[0] > counts[1] > counts[2]
+    assert fits.getheader(stack)["PHOTSNMN"] == before
