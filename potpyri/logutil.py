@@ -26,12 +26,24 @@ def interactive() -> bool:
 
 
 def console_handler(**rich_kwargs) -> logging.Handler:
-    """Rich handler on a terminal; a plain timestamped stderr handler otherwise."""
-    if interactive():
+    """Rich handler on a terminal; a plain timestamped stderr handler otherwise (and in sweep jobs,
+    whose lines interleave with other jobs' and are read as logs, not watched)."""
+    if interactive() and not _multirun_job():
         return RichHandler(console=CONSOLE, **rich_kwargs)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(_PLAIN_FORMAT, "%H:%M:%S"))
     return handler
+
+
+def _multirun_job() -> bool:
+    """True inside a Hydra sweep job (Hydra sets its config before it configures logging)."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    except Exception:  # no Hydra config at all (library use): not a sweep job
+        return False
 
 
 def progress(enabled: bool) -> Progress:
