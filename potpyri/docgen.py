@@ -95,7 +95,9 @@ def _default(f: dataclasses.Field) -> str:
         return "(see below)"
     if str(value) == "???":
         return "(required)"
-    return repr(value) if isinstance(value, str) else str(value)
+    if isinstance(value, str):
+        return value if value else "''"  # as typed on the command line: key=value
+    return str(value)
 
 
 def config_fields(cls: type, prefix: str = "", fallback: str = "") -> list[FieldDoc]:
