@@ -8,13 +8,16 @@ the cost grows linearly with the number of sources).
 
 Tables (photutils 3.x column names kept where they come from photutils):
 
-``APPPHOT``  id, x_centroid, y_centroid, ra, dec, sum, sum_err (e-/s in the aperture),
-             aper_radius, local_bkg, fwhm, roundness1, sharpness, peak, flags, flux_aper
-             (aperture-corrected to total flux with the ePSF growth curve), flux_aper_err, snr,
-             mag_inst, mag_inst_err
+``APPPHOT``  id, x_centroid, y_centroid, ra, dec, sum, sum_err (e-/s in the aperture of radius
+             aper_radius = 1.5 FWHM, local annulus background local_bkg removed), fwhm,
+             ellipticity, roundness1/2, sharpness, peak, flags (FLAG_* bits below), snr,
+             flux_aper/flux_aper_err (sum x APCORR: total flux), mag_inst, mag_inst_err
 ``PSFSTARS`` id, x_centroid, y_centroid, snr, fwhm, roundness1
-``PSFPHOT``  id, x_init, y_init, x_fit, y_fit, flux_fit, flux_err, qfit, cfit, flags (photutils),
-             ra, dec, snr, mag_inst, mag_inst_err
+``PSFPHOT``  id, x_init, y_init, flux_init, x_fit, y_fit, flux_fit, x_err, y_err, flux_err, qfit,
+             cfit, flags (photutils' bits), snr (flux_fit/flux_err), flux (flux_fit x PSFCORR: total
+             flux), flux_err_total (with the PSF-model error), mag_inst, mag_inst_err, ra, dec
+Total flux is the flux within 4 FWHM (> 99.5% of a Moffat beta=3 star); ``mag_inst`` is
+-2.5 log10(total flux in e-/s), so ``mag = mag_inst + ZPTMAG``.
 """
 
 from __future__ import annotations
@@ -261,16 +264,6 @@ def _native_psf(epsf: np.ndarray, oversampling: int) -> np.ndarray:
     core = epsf[offset_y:offset_y + ny, offset_x:offset_x + nx]
     native = core.reshape(ny // o, o, nx // o, o).sum(axis=(1, 3))
     return native / native.sum()
-
-
-def _aperture_correction(epsf: np.ndarray, oversampling: int, radius: float) -> float:
-    """Total / within-``radius`` flux of the ePSF (its grid is ``oversampling`` times finer)."""
-    from photutils.aperture import CircularAperture
-
-    ny, nx = epsf.shape
-    aperture = CircularAperture(((nx - 1) / 2, (ny - 1) / 2), radius * oversampling)
-    inside = float(aperture.do_photometry(epsf, method="exact")[0][0])
-    return float(epsf.sum() / inside)
 
 
 def _aperture_stats(data, error, bad, found, radius, local: bool = True) -> Table:
