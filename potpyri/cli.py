@@ -66,10 +66,6 @@ def run_job(cfg: DictConfig) -> None:
     except RunAborted as exc:
         print(f"potpyri: error: {exc}; the run stopped (products written before are kept)", file=sys.stderr)
         sys.exit(1)
-    except KeyboardInterrupt:
-        print("potpyri: interrupted; finished tasks are kept in the cache: run the same command again to "
-              "resume", file=sys.stderr)
-        sys.exit(130)
     write_summary(result, run_dir / "summary.json")
     try:
         write_report(result, recipe=run_dir / "recipe.yaml", log_dir=run_dir)
@@ -97,7 +93,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"potpyri: error: {exc}", file=sys.stderr)
         sys.exit(2)
     sys.argv = [sys.argv[0], *args]
-    _app()
+    try:
+        _app()
+    except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback; the cache keeps finished tasks
+        print("potpyri: interrupted; finished tasks are kept in the cache: run the same command again to "
+              "resume", file=sys.stderr)
+        sys.exit(130)
 
 
 def preflight(args: list[str]) -> DictConfig:
