@@ -58,14 +58,14 @@ class Qa(Step):
         detect_nsigma: float = 5.0  #: detection threshold for the QA source list, sky sigmas
         min_psf_stars: int = 5  #: flag a PSF built from fewer stars
         max_psf_asymmetry: float = 0.2  #: flag a PSF whose x and y widths differ by more (fraction)
-        max_dispersion: float = 0.5  #: flag RADISP/DEDISP or the stack's residual scatter above, arcsec
+        max_dispersion: float | None = None  #: flag RADISP/DEDISP (stack and input frames) above this, pixels; null: align.max_dispersion (1 px without an align step)
         min_zp_stars: int = 10  #: flag a zero point from fewer stars
         max_zp_uncertainty: float = 0.05  #: flag ZPTMUCER above, mag
         min_sources: int = 20  #: flag a stack with fewer detected sources
 
     version = "1"
     scope = Scope.target
-    depends_on = ("catalog.cache_dir", "catalog.offline")
+    depends_on = ("catalog.cache_dir", "catalog.offline", "align.max_dispersion")
 
     def select(self, items):
         return [i for i in items if i.ok and i.kind == "target" and "stack" in i.files]
@@ -154,12 +154,29 @@ class Qa(Step):
         else:
             meta["missing"]["frames"] = why or "not available (no input frame could be measured)"
         meta["plots"] = {role: p.filename for role, p in products.items()}
-        meta["warnings"] = qc_flags(values, meta["measured"], psfstars, cfg, stem)
+        cut = self._dispersion_cut()
+        meta["measured"]["dispersion_cut_px"] = cut
+        meta["warnings"] = qc_flags(values, meta["measured"], psfstars, cfg, stem, cut)
+        for name, row in frames.items():  # frames kept beyond the cut (align.keep_all_astro)
+            for key in ("radisp", "dedisp"):
+                value, scale = row.get(key), row.get("pixscale")
+                if value is not None and scale and value / scale > cut:
+                    meta["warnings"].append(f"{name}: {key.upper()}={value:.3f}\" = {value / scale:.2f} px "
+                                            f"(> {cut} px) in {stem}")
         for warning in meta["warnings"]:
             self.log.warning("[qa] %s", warning)
         return [Output(item.id, "qa", meta, products)]
 
     # -- helpers ---------------------------------------------------------------------------------
+
+    def _dispersion_cut(self) -> float:
+        """The dispersion cut in pixels: this step's, else the align step's, else 1 px."""
+        if self.config.max_dispersion is not None:
+            return float(self.config.max_dispersion)
+        from omegaconf import OmegaConf
+
+        value = OmegaConf.select(self.context.cfg, "align.max_dispersion", default=None)
+        return float(value) if value is not None else 1.0
 
     def _frames(self, refs: list[Item], catalog: Table | None) -> tuple[dict, list]:
         """Per input frame: seeing (Moffat FWHM of a median star stamp) and residuals vs catalog."""
@@ -170,11 +187,14 @@ class Qa(Step):
                 sci = np.asarray(hdul["SCI"].data, float)
                 mask = np.asarray(hdul["MASK"].data) if "MASK" in hdul else None
                 wcs = WCS(hdul["SCI"].header)
+                disp = {k.lower(): float(hdul[0].header[k]) for k in ("RADISP", "DEDISP") if k in hdul[0].header}
             sources = detect_sources(sci, mask, nsigma=self.config.detect_nsigma, limit=300)
             stamp, n = median_star_stamp(sci, mask, sources)
             fit = fit_moffat_profile(stamp) if n else None
             row: dict[str, Any] = {"n_sources": len(sources), "fwhm": fit.fwhm if fit else None,
-                                   "n_stars_fwhm": n}
+                                   "n_stars_fwhm": n, **disp,
+                                   "pixscale": float(np.mean(proj_plane_pixel_scales(wcs.celestial))) * 3600
+                                   if wcs.has_celestial else None}
             if catalog is not None and wcs.has_celestial:
                 match = match_catalog(sources, wcs, catalog["ra"], catalog["dec"], self.config.match_radius)
                 rra, rdec = match.rms()
@@ -244,8 +264,13 @@ def _zeropoint_table(hdul: fits.HDUList):
     return None
 
 
-def qc_flags(values: dict, measured: dict, psfstars: int | None, cfg: Qa.Config, stem: str) -> list[str]:
-    """The reference's QC advice as flags: one readable line per problem found."""
+def qc_flags(values: dict, measured: dict, psfstars: int | None, cfg: Qa.Config, stem: str,
+             cut_px: float = 1.0) -> list[str]:
+    """The reference's QC advice as flags: one readable line per problem found.
+
+    ``cut_px`` is the astrometric dispersion cut in pixels; the stack's pixel scale (arcsec) is
+    ``measured["pixscale"]``.
+    """
     flags = []
     # The photometry step's header values win over the QA's own quick measurements.
     n_psf = int(values["NPSFSTAR"]) if "NPSFSTAR" in values else psfstars
@@ -258,14 +283,16 @@ def qc_flags(values: dict, measured: dict, psfstars: int | None, cfg: Qa.Config,
         asym = measured.get("psf_asymmetry")
     if asym is not None and asym > cfg.max_psf_asymmetry:
         flags.append(f"{stem}: PSF x/y widths differ by {asym:.0%} (> qa.max_psf_asymmetry={cfg.max_psf_asymmetry:.0%})")
+    scale = measured.get("pixscale") or None
     for key in ("RADISP", "DEDISP"):
-        if key in values and float(values[key]) > cfg.max_dispersion:
-            flags.append(f"{stem}: {key}={float(values[key]):.3f}\" (> qa.max_dispersion={cfg.max_dispersion}\")")
+        if key in values and scale and float(values[key]) / scale > cut_px:
+            flags.append(f"{stem}: {key}={float(values[key]):.3f}\" = {float(values[key]) / scale:.2f} px "
+                         f"(> dispersion cut {cut_px} px)")
     for name, key in (("RA", "rms_ra"), ("Dec", "rms_dec")):
         value = measured.get(key)
-        if value is not None and np.isfinite(value) and value > cfg.max_dispersion:
+        if value is not None and scale and np.isfinite(value) and value / scale > cut_px:
             flags.append(f"{stem}: stack residual scatter in {name} {value:.3f}\" against the catalog "
-                         f"(> qa.max_dispersion={cfg.max_dispersion}\")")
+                         f"(> dispersion cut {cut_px} px)")
     n_zp = int(values["ZPTNSTAR"]) if "ZPTNSTAR" in values else measured.get("n_zp_stars")
     if n_zp is not None and n_zp < cfg.min_zp_stars:
         flags.append(f"{stem}: zero point from {n_zp} star(s) (< qa.min_zp_stars={cfg.min_zp_stars})")
