@@ -119,7 +119,7 @@ def run_pipeline(
     red = data_path / "red"
     publish_root = Path(publish_root) if publish_root is not None else red
     cache = Cache(Path(cfg.cache.dir) if cfg.cache.dir else red / "cache", reuse=bool(cfg.cache.enabled))
-    for stale in cache.clean_stale():
+    for stale in cache.clean_stale() + _stale_links([publish_root, data_path]):
         log.info("removed the partial product of an interrupted run: %s", stale.name)
     executor = make_executor(cfg.executor)
     measure = bool(OmegaConf.select(cfg, "executor.measure_memory", default=False))
@@ -327,6 +327,20 @@ def _peak_rss_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     except (ImportError, OSError):
         return 0.0
+
+
+def _stale_links(folders: list[Path]) -> list[Path]:
+    """Remove publication temporaries (``.name.PID.link``) of processes that no longer exist."""
+    from potpyri.cache import _alive
+
+    removed = []
+    for folder in folders:
+        for path in [*folder.glob(".*.link"), *folder.glob("*/.*.link")]:
+            pid = path.name.rsplit(".", 2)[-2]
+            if pid.isdigit() and not _alive(int(pid)):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
 
 
 def _publish(out: dict[str, Any], entry: Path, publish_root: Path, data_path: Path) -> None:

@@ -141,6 +141,62 @@ def test_interrupted_run_resumes_to_identical_products(tmp_path, undisturbed, si
                                 sum(r.status in ("ran", "cached") for r in result.records)))
 
 
+#: A run that kills itself (SIGKILL) at a chosen point: half-way through writing the stack into
+#: the cache, or between the cache commit and the publication of the stack (its link made, not
+#: yet renamed into place).
+_KILL_AT = """
+import os, signal, sys
+import potpyri.runner as runner
+from potpyri.runner import run_pipeline
+from potpyri.validate import validate
+from tests.conftest import compose_config
+
+point, data_path, overrides = sys.argv[1], sys.argv[2], sys.argv[3:]
+write, replace = runner.write_content, runner.os.replace
+
+def write_then_die(content, path):
+    write(content, path)
+    if path.name.endswith(".stk.fits"):
+        path.write_bytes(path.read_bytes()[:1000])
+        os.kill(os.getpid(), signal.SIGKILL)
+
+def publish_then_die(src, dst):
+    if str(src).endswith(".link") and str(dst).endswith(".stk.fits"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    replace(src, dst)
+
+if point == "write":
+    runner.write_content = write_then_die
+else:
+    runner.os.replace = publish_then_die
+cfg = compose_config(*overrides, f"data_path={data_path}")
+validate(cfg)
+run_pipeline(cfg, recipe_yaml="data_path: x\\n")
+"""
+
+
+@pytest.mark.parametrize("point", ["write", "publish"])
+def test_sigkill_while_writing_or_publishing_the_stack(tmp_path, undisturbed, point):
+    reference, _ = undisturbed
+    data_path = night(tmp_path, n_frames=4)
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-c", _KILL_AT, point, str(data_path), *BASE], cwd=root,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    assert _leftovers(data_path)  # the killed run left its temporary behind ...
+    assert not list((data_path / "red").glob("*.stk.fits"))  # ... and no stack, whole or partial
+    _published_are_whole(data_path)
+    result = _run(data_path)
+    # Killed while writing: the stack is made again; killed while publishing: it was complete.
+    assert result.by_status("stack") == ({"ran": 1} if point == "write" else {"cached": 1})
+    assert result.by_status("skysub") == {"cached": 4}
+    products = _products(data_path)
+    lost = sum(products.get(name) != pixels for name, pixels in reference.items())
+    compared(len(reference), lost)
+    assert products.keys() == reference.keys() and lost == 0
+    assert _leftovers(data_path) == []  # ... which the re-run removed
+
+
 class _DiskFull:
     """A product writer that writes half of the file and then fails as a full disk does."""
 
