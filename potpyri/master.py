@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -12,7 +13,7 @@ from potpyri.calibration import Electrons, combine_exposures, to_electrons
 from potpyri.instruments import get_reader
 from potpyri.step import Item, Output, Product, Scope, Step, StepConfig, StepFailed, Task
 
-__all__ = ["MasterConfig", "MasterStep", "find_master"]
+__all__ = ["MasterConfig", "MasterStep", "find_master", "find_master_on_disk"]
 
 
 @dataclass
@@ -75,8 +76,13 @@ class MasterStep(Step):
             value, uncertainty = value / norm, uncertainty / norm
         mask, extra = self.finish(value, stddev, task)
         name = self.filename(task)
+        primary = _calibration_header(header, task, self.kind)
+        if "exp" in extra:  # a master read back from red/cals by a later run must describe itself
+            primary["EXPTIME"] = (extra["exp"], "exposure time of the combined exposures, s")
+        if "bias_subtracted" in extra:
+            primary["BIASSUB"] = (extra["bias_subtracted"], "master bias subtracted before combining")
         hdus = fits.HDUList([
-            fits.PrimaryHDU(header=_calibration_header(header, task, self.kind)),
+            fits.PrimaryHDU(header=primary),
             fits.ImageHDU(value.astype(np.float32), name="SCI"),
             fits.ImageHDU(mask.astype(np.uint8), name="MASK"),
             fits.ImageHDU(uncertainty.astype(np.float32), name="UNCERT"),
@@ -112,6 +118,31 @@ def find_master(items: list[Item], cal: str, caltype: str, exptime: float | None
     if exptime is None:
         return found[0]
     return min(found, key=lambda i: abs(float(i.meta.get("exp") or 0.0) - exptime))
+
+
+def find_master_on_disk(cals_dir: Path, cal: str, caltype: str, exptime: float | None = None) -> Item | None:
+    """A master of kind ``cal`` for ``caltype`` left in ``red/cals`` by an earlier run, or None.
+
+    Used when this run has no exposures to make that master. Darks: the closest exposure time.
+    The item's cache key is the file's size and modification time, so a replaced file is seen.
+    """
+    prefix = f"m{cal}_{caltype}"
+    candidates = sorted(Path(cals_dir).glob(f"{prefix}_*s.fits" if cal == "dark" else f"{prefix}.fits"))
+    found = []
+    for path in candidates:
+        try:
+            header = fits.getheader(path)
+        except OSError:  # a damaged file is no calibration; the correction is skipped with a warning
+            continue
+        meta = {"cal": cal, "caltype": caltype, "file": path.name, "external": True,
+                "exp": float(header.get("EXPTIME", 0.0)), "bias_subtracted": bool(header.get("BIASSUB", False))}
+        stat = path.stat()
+        found.append(Item(path.stem, "calibration", meta, {"image": str(path)}, key=f"{stat.st_size}:{stat.st_mtime_ns}"))
+    if not found:
+        return None
+    if exptime is None:
+        return found[0]
+    return min(found, key=lambda i: abs(i.meta["exp"] - exptime))
 
 
 def _calibration_header(raw: fits.Header, task: Task, kind: str) -> fits.Header:

@@ -27,7 +27,7 @@ from potpyri.step import (
     register_step,
 )
 
-__all__ = ["Ingest", "classify"]
+__all__ = ["Ingest", "classify", "read_file_list"]
 
 #: Columns of file_list.txt, as the reference writes them.
 FILE_LIST_COLUMNS = ("File", "Target", "TargType", "Filter", "Amp", "Binning", "Exp", "Type", "CalType", "Time")
@@ -42,8 +42,9 @@ class Ingest(Step):
         proc: str | None = None  #: raw file-name mode of the reference: raw, archive, dragons
         include_bad: bool = False  #: keep files flagged bad in the reduction
         file_list_name: str = "file_list.txt"  #: name of the file list written in data_path
+        no_redo_sort: bool = False  #: reuse the file list in data_path as it is (hand edits respected)
 
-    version = "2"
+    version = "3"
     scope = Scope.run
     depends_on = ("instrument", "target")
 
@@ -58,9 +59,19 @@ class Ingest(Step):
         # Raw files are identified by name, size and modification time: cheap, and any edit shows.
         inputs = [Item(p.name, "raw", {"raw": f"raw/{p.name}"}, key=f"{p.stat().st_size}:{p.stat().st_mtime_ns}")
                   for p in files]
-        return [Task("run", inputs)]
+        refs = []
+        if self.config.no_redo_sort:
+            listing = self._file_list_path()
+            if not listing.is_file():
+                raise StepFailed(f"ingest.no_redo_sort=true but there is no {listing.name} in {self.context.data_path}")
+            # The list's content enters the cache key: an edit re-runs everything downstream of it.
+            digest = hashlib.sha256(listing.read_bytes()).hexdigest()
+            refs.append(Item(listing.name, "table", {}, {"file_list": str(listing)}, key=digest))
+        return [Task("run", inputs, refs)]
 
     def run(self, task: Task) -> list[Output]:
+        if task.refs:
+            return self._from_file_list(task)
         reader = get_reader(self.context.instrument.reader)(self.context.instrument)
         target_filter = self.context.cfg.target
         outputs, rows, metas = [], [], []
@@ -83,16 +94,67 @@ class Ingest(Step):
         buffer = io.StringIO()
         table.write(buffer, format="ascii.fixed_width", delimiter=" ", bookend=False)
         listing = buffer.getvalue()
-        name = safe_name(self.config.file_list_name.removesuffix(".txt")) + ".txt"
+        name = self._file_list_path().name
         outputs.append(Output("file_list", "table", {}, {"file_list": Product(name, listing, "data_path")}))
         return outputs
 
     def select(self, items: list[Item]) -> list[Item]:
         return items
 
+    def _file_list_path(self) -> Path:
+        return self.context.data_path / (safe_name(self.config.file_list_name.removesuffix(".txt")) + ".txt")
+
+    def _from_file_list(self, task: Task) -> list[Output]:
+        """Frames as the existing file list describes them (the reference's ``--no-redo-sort``).
+
+        Raw files the list does not name are left out, and listed files missing from raw/ are
+        reported; both with one log line each. The list itself is not rewritten.
+        """
+        path = task.refs[0].path("file_list")
+        listed = {row["File"]: row for row in read_file_list(path)}
+        on_disk = {raw.id for raw in task.inputs}
+        for name in sorted(on_disk - set(listed)):
+            self.log.warning("%s: not in %s; left out (ingest.no_redo_sort=true)", name, path.name)
+        outputs = []
+        for name, row in listed.items():
+            if name not in on_disk:
+                self.log.warning("%s: listed in %s but not in raw/; skipped", name, path.name)
+                continue
+            meta = {key.lower(): _cell(row[key]) for key in FILE_LIST_COLUMNS[1:]}
+            meta["exp"] = float(meta["exp"] or "nan")
+            meta["type"] = meta["type"].upper()
+            meta["raw"] = f"raw/{name}"
+            if meta["type"] not in ("SCIENCE", "BIAS", "DARK", "FLAT"):
+                meta["excluded"] = f"Type {meta['type']} in {path.name}"
+            outputs.append(Output(name, "frame", meta))
+        self.log.info("file list %s reused as written: %d frames", path.name, len(outputs))
+        return outputs
+
     def _pattern(self) -> str:
         formats = self.context.instrument.raw_format
         return formats.get(self.config.proc, formats.default) if self.config.proc else formats.default
+
+
+def read_file_list(path: Path) -> list[dict[str, str]]:
+    """Rows of a file list as written by ingest (right-aligned columns), hand edits included.
+
+    Each cell is the text between the end of the previous column's title and the end of its own,
+    so empty cells (CalType of a science frame) and values edited within their column are read
+    right. Raises :class:`StepFailed` naming the file when the titles are not the file list's.
+    """
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    titles = [(m.group(), m.end()) for m in re.finditer(r"\S+", lines[0])] if lines else []
+    if [t for t, _ in titles] != list(FILE_LIST_COLUMNS):
+        raise StepFailed(f"{path.name}: the first line must be the column titles {' '.join(FILE_LIST_COLUMNS)}")
+    starts = [0] + [end for _, end in titles[:-1]]
+    ends = [end for _, end in titles[:-1]] + [None]
+    return [{title: line[a:b].strip() for (title, _), a, b in zip(titles, starts, ends, strict=True)}
+            for line in lines[1:]]
+
+
+def _cell(value: str) -> str:
+    """A file-list cell ('' for a cell left empty or written as a masked value)."""
+    return "" if value in ("--", "") else value
 
 
 def describe(path: Path, reader, instrument) -> dict:

@@ -16,7 +16,7 @@ from potpyri.calibration import to_electrons
 from potpyri.frames import apply_flat, read_master, subtract_dark
 from potpyri.instruments import get_reader
 from potpyri.masks import BAD, SATURATED, grow, static_mask
-from potpyri.master import find_master
+from potpyri.master import find_master, find_master_on_disk
 from potpyri.naming import frame_filename
 from potpyri.products import make_frame
 from potpyri.step import (
@@ -43,19 +43,26 @@ class Process(Step):
         saturation_fraction: float = 1.0  #: flag pixels above this fraction of instrument.saturation
         grow: int = 1  #: flag neighbours within this radius of bad/saturated pixels (bit 8), pixels
 
-    version = "4"
+    version = "5"
     scope = Scope.frame
     depends_on = ("instrument", "bias.enabled", "dark.enabled", "flat.enabled")
 
     def references(self, task: Task, items: list[Item]) -> list[Item]:
         meta = task.inputs[0].meta
         group = f"{meta['amp']}_{meta['binning']}"
-        found = [
-            find_master(items, "bias", group),
-            find_master(items, "dark", group, float(meta.get("exp") or 0.0)),
-            self._flat(items, f"{meta.get('filter')}_{group}".replace(" ", "_"), task.inputs[0].id),
-        ]
-        return [f for f in found if f is not None]
+        exptime = float(meta.get("exp") or 0.0)
+        flat_group = f"{meta.get('filter')}_{group}".replace(" ", "_")
+        found = {
+            "bias": find_master(items, "bias", group),
+            "dark": find_master(items, "dark", group, exptime),
+            "flat": self._flat(items, flat_group, task.inputs[0].id),
+        }
+        cals_dir = self.context.data_path / "red" / "cals"
+        for cal, caltype in (("bias", group), ("dark", group), ("flat", flat_group)):
+            wanted = getattr(self.context.instrument, cal) and self.context.cfg[cal].enabled
+            if found[cal] is None and wanted:  # none made this run: an earlier run's, if compatible
+                found[cal] = find_master_on_disk(cals_dir, cal, caltype, exptime if cal == "dark" else None)
+        return [f for f in found.values() if f is not None]
 
     @staticmethod
     def _flat(items: list[Item], group: str, frame: str) -> Item | None:
@@ -85,6 +92,13 @@ class Process(Step):
                 header[f"{cal.upper()}COR"] = ("SKIPPED", f"{cal} correction: {reason}")
                 continue
             master = read_master(ref)
+            if ref.meta.get("external"):
+                if master.data.shape != exposure.data.shape:
+                    warnings.append(f"{cal} correction skipped (red/cals/{ref.meta['file']} has shape "
+                                    f"{master.data.shape}, the frame {exposure.data.shape})")
+                    header[f"{cal.upper()}COR"] = ("SKIPPED", f"{cal} correction: incompatible master")
+                    continue
+                warnings.append(f"no {cal} exposures in this run: used red/cals/{ref.meta['file']} from an earlier run")
             if cal == "flat":  # Poisson noise of the light alone, once pedestal, bias and dark are gone
                 exposure.variance = exposure.variance + np.clip(np.nan_to_num(exposure.data), 0, None)
                 poisson_added = True
