@@ -79,6 +79,21 @@ class Qa(Step):
         return [i for i in items if i.kind == "frame" and i.id in inputs and "image" in i.files]
 
     def run(self, task: Task) -> list[Output]:
+        """Measure and draw one stack; an error here never sets the stack aside (it is reported)."""
+        try:
+            return self._measure(task)
+        except Exception as exc:  # QA of a good stack must not cost the user that stack
+            item = task.inputs[0]
+            why = f"QA measurements failed ({type(exc).__name__}: {exc})"
+            self.log.error("[qa] %s: %s", item.id, why)
+            meta = {"stack": item.path("stack").name, "target": item.meta.get("target"),
+                    "filter": item.meta.get("filter"), "inputs": item.meta.get("inputs", []),
+                    "header": {}, "measured": {}, "plots": {}, "frames": {},
+                    "missing": dict.fromkeys(("preview", "psf", "astrometry", "frames", "zeropoint", "limits"), why),
+                    "warnings": [f"{item.id}: {why}"]}
+            return [Output(item.id, "qa", meta, {})]
+
+    def _measure(self, task: Task) -> list[Output]:
         item = task.inputs[0]
         path = item.path("stack")
         stem = path.name.removesuffix(".fits").removesuffix(".stk")

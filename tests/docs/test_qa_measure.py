@@ -93,3 +93,28 @@ def test_qc_flags():
                    "ZPTMUCER=0.080", "12 source(s)"):
         assert needle in text, (needle, text)
     assert len(flags) == 6
+
+
+def test_a_broken_stack_is_reported_not_set_aside(tmp_path):
+    import logging
+
+    from astropy.io import fits
+    from potpyri.steps.qa import Qa
+
+    from potpyri.qa.report import write_report
+    from potpyri.runner import RunResult, TaskRecord
+    from potpyri.step import Item, StepContext, Task
+
+    path = tmp_path / "t.r.stk.fits"
+    fits.HDUList([fits.PrimaryHDU()]).writeto(path)  # no SCI extension
+    stack = Item("t", "target", {"inputs": []}, {"stack": str(path)})
+    context = StepContext(cfg=None, instrument=None, data_path=tmp_path, log=logging.getLogger("test"))
+    (out,) = Qa(Qa.Config(), context).run(Task("t", [stack]))
+    assert out.kind == "qa" and out.products == {}
+    assert "QA measurements failed (KeyError" in out.meta["warnings"][0]
+    qa_item = Item(out.id, out.kind, out.meta)
+    result = RunResult([stack, qa_item], [TaskRecord("qa", "t", "ran", 0.1, "; ".join(out.meta["warnings"]))],
+                       tmp_path / "red")
+    html = write_report(result).read_text()
+    assert "preview: QA measurements failed (KeyError" in html and "<img" not in html
+    assert "[qa] t: QA measurements failed" in html
