@@ -86,8 +86,9 @@ def windowed_centroids(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Gaussian-windowed centroids (σ_w = FWHM / 2.355), iterated to convergence.
 
-    Returns refined ``x, y``, an aperture flux within 2 FWHM, and a flag that is false where a
-    stamp touched a bad pixel or the centroid ran away (more than one FWHM).
+    Bad pixels in a star's wings are left out of its sums; a bad pixel within one FWHM of the
+    centre rejects the star. Returns refined ``x, y``, an aperture flux within 2 FWHM, and a
+    flag that is false for rejected stars and centroids that ran away (more than one FWHM).
     """
     ny, nx = data.shape
     sigma_w = max(fwhm, 1.0) / 2.3548
@@ -101,11 +102,14 @@ def windowed_centroids(
         if cx - half < 0 or cy - half < 0 or cx + half >= nx or cy + half >= ny:
             ok[k] = False
             continue
-        stamp = data[cy - half: cy + half + 1, cx - half: cx + half + 1]
-        if bad[cy - half: cy + half + 1, cx - half: cx + half + 1].any():
+        good = ~bad[cy - half: cy + half + 1, cx - half: cx + half + 1]
+        stamp = np.where(good, data[cy - half: cy + half + 1, cx - half: cx + half + 1], 0.0)
+        gx, gy = np.meshgrid(offs + cx, offs + cy)
+        core = (gx - x[k]) ** 2 + (gy - y[k]) ** 2 <= fwhm**2
+        # Scattered bad pixels in the wings only lose their weight; a damaged core loses the star.
+        if not good[core].all():
             ok[k] = False
             continue
-        gx, gy = np.meshgrid(offs + cx, offs + cy)
         xc, yc = x[k], y[k]
         for _ in range(iterations):
             r2 = (gx - xc) ** 2 + (gy - yc) ** 2

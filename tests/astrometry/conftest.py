@@ -17,14 +17,14 @@ from potpyri.sim.night import simulate_night
 from potpyri.validate import validate
 from tests.conftest import compose_config
 
-#: The chain up to a stack with its WCS check (no fringe/satellites: they do not touch the WCS).
-CHAIN = "[ingest,bias,dark,flat,process,cosmic_rays,skysub,astrometry,align,resample_grid,resample,stack,stack_wcs]"
+#: The chain up to a stack with its WCS check (satellites first: unmasked trails swamp the source list).
+CHAIN = "[ingest,bias,dark,flat,process,cosmic_rays,satellites,skysub,astrometry,align,resample_grid,resample,stack,stack_wcs]"
 
 
 def reduce_night(fmt: str, folder: Path, *overrides: str, seed: int = 3, frames: int = 3,
-                 bands: list[str] | None = None):
-    """Simulate a small night of ``fmt`` and run the chain; returns (night, result, cfg)."""
-    night = simulate_night(fmt, folder, seed=seed, frames=frames, bands=bands, rejects=False)
+                 bands: list[str] | None = None, size: str = "small"):
+    """Simulate a night of ``fmt`` and run the chain; returns (night, result, cfg)."""
+    night = simulate_night(fmt, folder, seed=seed, frames=frames, bands=bands, rejects=False, size=size)
     cfg = compose_config(f"instrument={FORMATS[fmt].instrument}", f"data_path={folder}",
                          f"pipeline.steps={CHAIN}", f"catalog.cache_dir={folder / 'catalog_cache'}",
                          "catalog.offline=true", *overrides)

@@ -242,3 +242,16 @@ def test_coarse_solve_refuses_too_few_sources():
     with pytest.raises(AstrometryFailed, match="sources detected"):
         coarse_solve(Table({"x": [1.0], "y": [2.0], "flux": [3.0]}), (10, 10), WCS(naxis=2),
                      Table({"ra": [1.0] * 9, "dec": [1.0] * 9}), scale_arcsec=0.3)
+
+
+def test_main_pipeline_translates_the_astrometry_options(monkeypatch):
+    """The reference's --skip-gaia, --keep-all-astro, --skip-external-astrometry and
+    --fine-align-catalog become overrides of the align and astrometry steps."""
+    from potpyri import cli
+
+    seen: list[str] = []
+    monkeypatch.setattr(cli, "main", lambda args: seen.extend(args))
+    cli.main_pipeline(["GMOS", "/tmp/night", "--skip-gaia", "--keep-all-astro", "--skip-external-astrometry",
+                       "--fine-align-catalog", "ps1"])
+    assert {"align.enabled=false", "align.keep_all_astro=true", "astrometry.enabled=false",
+            "align.catalog=ps1"} <= set(seen)
