@@ -40,7 +40,7 @@ __all__ = ["Qa", "HEADER_VALUES"]
 
 #: Stack header values the report shows next to its figures (when present).
 HEADER_VALUES = ("NCOMBINE", "EXPTIME", "FWHM", "SKYSIG", "NSOURCES", "NPSFSTAR", "PSFSIGX", "PSFSIGY",
-                 "ZPTMAG", "ZPTMUCER", "ZPTNSTAR", "M3SIGMA", "M5SIGMA", "M10SIGMA", "RADISP", "DEDISP", "NASTRO",
+                 "ZPTMAG", "ZPTMUCER", "ZPTNSTAR", "ZPTCAT", "ZPTBAND", "M3SIGMA", "M5SIGMA", "M10SIGMA", "RADISP", "DEDISP", "NASTRO",
                  "ASTROMET", "STKMETH", "PPRCPSHA")
 
 log = logging.getLogger("potpyri.steps.qa")
@@ -63,7 +63,7 @@ class Qa(Step):
         max_zp_uncertainty: float = 0.05  #: flag ZPTMUCER above, mag
         min_sources: int = 20  #: flag a stack with fewer detected sources
 
-    version = "1"
+    version = "2"
     scope = Scope.target
     depends_on = ("catalog.cache_dir", "catalog.offline", "align.max_dispersion")
 
@@ -150,12 +150,16 @@ class Qa(Step):
             meta["missing"]["psf"] = "no isolated unsaturated star to build a PSF stamp from"
 
         if zp_table is not None:
-            cat_mag, inst_mag, colour, used = zp_table
+            cat_mag, inst_mag, colour, used, ids = zp_table
+            colour_label = "catalog colour"
+            zp_catalog = str(values.get("ZPTCAT", ""))
+            if colour is None and ids is not None and zp_catalog in COLOURS:
+                colour, colour_label = self._catalog_colour(zp_catalog, ids, wcs, sci.shape, item)
             zp = float(values.get("ZPTMAG", np.median((cat_mag - inst_mag)[used])))
             zperr = float(values.get("ZPTMUCER", np.nan))
             meta["measured"]["n_zp_stars"] = int(used.sum())
             products["zeropoint"] = Product(f"{stem}.zeropoint.png", zeropoint_png(
-                cat_mag, inst_mag, colour, used, zp, zperr, f"{stem}: zero point"), "qa")
+                cat_mag, inst_mag, colour, used, zp, zperr, f"{stem}: zero point", colour_label), "qa")
         else:
             meta["missing"]["zeropoint"] = "not available (step zeropoint did not run)"
         if "M5SIGMA" not in values:
@@ -183,6 +187,18 @@ class Qa(Step):
         return [Output(item.id, "qa", meta, products)]
 
     # -- helpers ---------------------------------------------------------------------------------
+
+    def _catalog_colour(self, name: str, ids: np.ndarray, wcs: WCS, shape, item: Item):
+        """Colours of the zero-point stars from the zero-point catalog (None if unavailable)."""
+        blue, red = COLOURS[name]
+        table, _ = self._catalog(wcs, shape, item, name)
+        if table is None or f"{blue}_mag" not in table.colnames or f"{red}_mag" not in table.colnames:
+            return None, "catalog colour"
+        colours = dict(zip(np.asarray(table["source_id"]).astype(str),
+                           np.asarray(table[f"{blue}_mag"], float) - np.asarray(table[f"{red}_mag"], float),
+                           strict=True))
+        values = np.array([colours.get(i, np.nan) for i in ids], float)
+        return (values if np.isfinite(values).any() else None), f"{name} {blue}−{red}"
 
     def _dispersion_cut(self) -> float:
         """The dispersion cut in pixels: this step's, else the align step's, else 1 px."""
@@ -219,7 +235,8 @@ class Qa(Step):
             out[frame.id] = row
         return out, matches
 
-    def _catalog(self, wcs: WCS, shape: tuple[int, int], item: Item) -> tuple[Table | None, str]:
+    def _catalog(self, wcs: WCS, shape: tuple[int, int], item: Item,
+                 name: str | None = None) -> tuple[Table | None, str]:
         from potpyri.catalogs import CatalogUnavailable, query
 
         if not wcs.has_celestial:
@@ -233,10 +250,10 @@ class Qa(Step):
             epoch = 2000.0 + (float(item.meta.get("time")) - 51544.5) / 365.25
         cat = self.context.cfg.catalog
         try:
-            table = query(self.config.catalog, float(ra), float(dec), radius, epoch=epoch,
+            table = query(name or self.config.catalog, float(ra), float(dec), radius, epoch=epoch,
                           cache_dir=cat.cache_dir, offline=bool(cat.offline) or not self.config.online)
         except (CatalogUnavailable, ValueError, OSError) as exc:
-            return None, f"not available ({self.config.catalog} catalog: {exc})"
+            return None, f"not available ({name or self.config.catalog} catalog: {exc})"
         return table, ""
 
     def _psf(self, psf_hdu, psfstars, sci, mask, sources, match):
@@ -275,8 +292,14 @@ def _zeropoint_table(hdul: fits.HDUList):
             used = ~np.asarray(data[names["clipped"]], bool)
         else:
             used = np.ones(len(data), bool)
-        return np.asarray(data[cat], float), np.asarray(data[inst], float), colour, used
+        ids = np.asarray(data[names["catalog_id"]]).astype(str) if "catalog_id" in names else None
+        return np.asarray(data[cat], float), np.asarray(data[inst], float), colour, used, ids
     return None
+
+
+#: Colour shown against the zero-point residuals, per catalog: (blue band, red band).
+COLOURS = {"ps1": ("g", "i"), "sdss": ("g", "i"), "skymapper": ("g", "i"), "gaia": ("BP", "RP"),
+           "2mass": ("J", "K")}
 
 
 def qc_flags(values: dict, measured: dict, psfstars: int | None, cfg: Qa.Config, stem: str,

@@ -141,13 +141,14 @@ def frames_astrometry_png(matches: list[tuple[str, Match, tuple[int, int]]], tit
 
 
 def zeropoint_png(cat_mag: np.ndarray, inst_mag: np.ndarray, colour: np.ndarray | None,
-                  used: np.ndarray, zp: float, zp_err: float, title: str) -> bytes:
+                  used: np.ndarray, zp: float, zp_err: float, title: str,
+                  colour_label: str = "catalog colour") -> bytes:
     """Catalog vs instrumental magnitudes, and residuals vs colour and magnitude (clipped marked)."""
     fig = Figure(figsize=(12, 3.8))
-    axes = fig.subplots(1, 3)
+    axes = fig.subplots(1, 3, gridspec_kw={"wspace": 0.38})
     resid = cat_mag - inst_mag - zp
     for ax, xval, xlabel in ((axes[0], inst_mag, "instrumental mag"),
-                             (axes[1], colour, "catalog colour"),
+                             (axes[1], colour, colour_label),
                              (axes[2], cat_mag, "catalog mag")):
         if xval is None:
             ax.text(0.5, 0.5, "no colour in the catalog", ha="center", transform=ax.transAxes)
