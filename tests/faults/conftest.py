@@ -16,6 +16,7 @@ from tests.faults.ledger import CLASSES, LEDGER, check_raw
 _TRIED: Counter = Counter()
 _PASSED: Counter = Counter()
 _CLASS_OF: dict[str, str] = {}
+_CALL_PASSED: set[str] = set()
 
 
 def pytest_configure(config):
@@ -39,7 +40,9 @@ def pytest_runtest_logreport(report):
     if report.when == "call" or (report.when == "setup" and not report.passed):
         _TRIED[kind] += 1
         _PASSED[kind] += report.passed
-    elif report.when == "teardown" and not report.passed and report.nodeid:
+        if report.passed:
+            _CALL_PASSED.add(report.nodeid)
+    elif report.when == "teardown" and not report.passed and report.nodeid in _CALL_PASSED:
         _PASSED[kind] -= 1  # the raw check failed after the test itself passed
 
 

@@ -1,6 +1,6 @@
 """Names from headers (OBJECT, FILTER) never write outside data_path/red/ and never collide silently.
 
-One tiny night, two frames for each hostile OBJECT value, reduced once through the whole default
+One tiny night, one frame for each hostile OBJECT value, reduced once through the whole default
 pipeline; each name then checks its own stack.
 """
 
@@ -39,7 +39,7 @@ FILTER = "../../../r"
 @pytest.fixture(scope="module")
 def reduced(tmp_path_factory):
     root = tmp_path_factory.mktemp("names")
-    data_path = night(root / "deep" / "er" / "night", n_frames=2, targets=tuple(NAMES.values()))
+    data_path = night(root / "deep" / "er" / "night", n_frames=1, targets=tuple(NAMES.values()))
     raw = data_path / "raw"
     for path in sorted(raw.iterdir()):
         with fits.open(path, mode="update") as hdul:
@@ -79,5 +79,5 @@ def test_each_name_gets_its_own_stack(reduced, case):
     assert sum(s.path("stack").name == path.name for s in stacks.values()) == 1  # no shared file
     with fits.open(published) as hdul:
         assert hdul[0].header["OBJECT"] == READ_AS.get(case, NAMES[case])  # the frames of this target, and only them
-        assert hdul[0].header["NCOMBINE"] == 2
+        assert hdul[0].header["NCOMBINE"] == 1  # one frame a target: two merged would make 2
     assert sorted(stack.meta["inputs"]) == sorted(n for n, target in frames.items() if target == READ_AS.get(case, NAMES[case]))
