@@ -62,8 +62,9 @@ class Qa(Step):
         min_zp_stars: int = 10  #: flag a zero point from fewer stars
         max_zp_uncertainty: float = 0.05  #: flag ZPTMUCER above, mag
         min_sources: int = 20  #: flag a stack with fewer detected sources
+        min_match_fraction: float = 0.3  #: flag a stack where a smaller fraction of the catalog stars inside it match a detection (its WCS is off)
 
-    version = "2"
+    version = "4"
     scope = Scope.target
     depends_on = ("catalog.cache_dir", "catalog.offline", "align.max_dispersion")
 
@@ -123,6 +124,9 @@ class Qa(Step):
         if catalog is not None:
             x, y = wcs.world_to_pixel_values(np.asarray(catalog["ra"], float), np.asarray(catalog["dec"], float))
             cat_xy = np.column_stack([x, y])
+            ny, nx = sci.shape
+            inside = (x > -0.5) & (x < nx - 0.5) & (y > -0.5) & (y < ny - 0.5)
+            meta["measured"]["n_catalog_inside"] = int(inside.sum())
             match = match_catalog(sources, wcs, catalog["ra"], catalog["dec"], cfg.match_radius)
             rra, rdec = match.rms()
             meta["measured"].update(n_catalog=len(catalog), n_matched=match.n, rms_ra=rra, rms_dec=rdec,
@@ -304,7 +308,8 @@ COLOURS = {"ps1": ("g", "i"), "sdss": ("g", "i"), "skymapper": ("g", "i"), "gaia
 
 def qc_flags(values: dict, measured: dict, psfstars: int | None, cfg: Qa.Config, stem: str,
              cut_px: float = 1.0) -> list[str]:
-    """The reference's QC advice as flags: one readable line per problem found.
+    """The reference's QC advice as flags: one readable line per problem found (no "; " inside a
+    flag: the runner joins an item's warnings with it).
 
     ``cut_px`` is the astrometric dispersion cut in pixels; the stack's pixel scale (arcsec) is
     ``measured["pixscale"]``.
@@ -331,6 +336,11 @@ def qc_flags(values: dict, measured: dict, psfstars: int | None, cfg: Qa.Config,
         if value is not None and scale and np.isfinite(value) and value / scale > cut_px:
             flags.append(f"{stem}: stack residual scatter in {name} {value:.3f}\" against the catalog "
                          f"(> dispersion cut {cut_px} px)")
+    n_inside, n_matched = measured.get("n_catalog_inside"), measured.get("n_matched")
+    if n_inside and n_matched is not None and n_matched < cfg.min_match_fraction * n_inside:
+        flags.append(f"{stem}: only {n_matched} of the {n_inside} catalog stars inside the stack match a "
+                     f"detection within qa.match_radius={cfg.match_radius}\" (< qa.min_match_fraction="
+                     f"{cfg.min_match_fraction}: the WCS may be off)")
     n_zp = int(values["ZPTNSTAR"]) if "ZPTNSTAR" in values else measured.get("n_zp_stars")
     if n_zp is not None and n_zp < cfg.min_zp_stars:
         flags.append(f"{stem}: zero point from {n_zp} star(s) (< qa.min_zp_stars={cfg.min_zp_stars})")

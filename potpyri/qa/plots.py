@@ -110,7 +110,8 @@ def astrometry_png(match: Match, shape: tuple[int, int], title: str) -> bytes:
     rra, rdec = match.rms()
     ax2.set_xlabel("separation detected − Gaia [arcsec]")
     ax2.set_ylabel("stars")
-    ax2.set_title(f"{match.n} matched; scatter RA {rra:.3f}\", Dec {rdec:.3f}\"", fontsize=9)
+    ax2.set_title(f"{match.n} matched; scatter RA {rra:.3f}\", Dec {rdec:.3f}\"" if match.n > 1
+                  else f"{match.n} matched", fontsize=9)
     fig.suptitle(title, fontsize=10, y=1.02)
     return _png(fig)
 
@@ -129,7 +130,10 @@ def frames_astrometry_png(matches: list[tuple[str, Match, tuple[int, int]]], tit
             ax.quiver(match.x, match.y, match.dra, match.ddec, angles="xy", scale_units="width",
                       scale=scale * 10, width=0.006, color="tab:purple")
         rra, rdec = match.rms()
-        ax.set_title(f"{name.split('.fits')[0]}\n{match.n} stars, σ {rra:.3f}\"/{rdec:.3f}\"", fontsize=8)
+        sigma = f"σ {rra:.3f}\"/{rdec:.3f}\"" if match.n > 1 else "σ —"
+        ax.set_title(f"{name.split('.fits')[0]}\n{match.n} stars, {sigma}", fontsize=8)
+        if not match.n:
+            ax.text(0.5, 0.5, "no match", ha="center", va="center", transform=ax.transAxes, color="tab:red")
         ax.set_xlim(0, nx)
         ax.set_ylim(0, ny)
         ax.set_aspect("equal")

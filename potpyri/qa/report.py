@@ -30,13 +30,14 @@ _STATUSES = ("ran", "cached", "skipped", "failed", "empty")
 
 #: Readable names of the qa step's own measurements.
 _LABELS = {
-    "pixscale": "QA pixel scale [\"/px]", "n_sources": "QA sources detected", "n_catalog": "QA catalog stars in the cone",
+    "pixscale": "QA pixel scale [\"/px]", "n_sources": "QA sources detected", "n_catalog": "QA catalog stars in the cone", "n_catalog_inside": "QA catalog stars inside the stack",
     "n_matched": "QA detections matched to the catalog", "rms_ra": "QA residual scatter RA [\"]",
     "rms_dec": "QA residual scatter Dec [\"]", "median_dra": "QA median offset RA [\"]",
     "median_ddec": "QA median offset Dec [\"]", "psf_source": "QA PSF from", "n_psf_stars": "QA PSF stars",
     "psf_sigma_x": "QA PSF sigma x [px]", "psf_sigma_y": "QA PSF sigma y [px]",
     "psf_asymmetry": "QA PSF |σx−σy|/max", "moffat_fwhm": "QA Moffat FWHM [px]", "moffat_alpha": "QA Moffat α",
     "n_zp_stars": "QA zero-point stars used",
+    "dispersion_cut_px": "QA dispersion cut [px]",
 }
 
 _CSS = """
@@ -47,8 +48,8 @@ table{border-collapse:collapse;font-size:.88em;margin:.5em 0} th,td{border:1px s
 th{background:#f3f3f3} td.num{text-align:right;font-variant-numeric:tabular-nums}
 .flags li{color:#a00} .ok{color:#070} .na{color:#777;font-style:italic}
 figure{display:inline-block;margin:.4em .6em .8em 0;vertical-align:top} figure img{max-width:100%;border:1px solid #ddd}
-.stack{display:flex;flex-wrap:wrap;gap:.8em;align-items:flex-start} .values{flex:0 0 auto}
-figcaption{font-size:.85em;color:#555;max-width:620px} .fig-preview img{width:560px} .fig-psf img,.fig-astrometry img{width:620px}
+.stack{display:flex;flex-wrap:wrap;gap:.8em;align-items:flex-start} .values{flex:0 0 auto;max-width:560px}
+figcaption{font-size:.85em;color:#555;max-width:620px} .fig-preview img{width:470px} .fig-psf img,.fig-astrometry img{width:620px}
 .fig-zeropoint img{width:900px} nav a{margin-right:1em} .aside{color:#a00}
 """
 
@@ -184,8 +185,12 @@ def _stack_section(stack, qa, ran_qa: bool) -> list[str]:
     meta = qa.meta
     values = meta.get("header", {})
     measured = meta.get("measured", {})
-    rows = [[k, v] for k, v in values.items()]
-    rows += [[_LABELS.get(k, k), v] for k, v in measured.items() if v is not None]
+    from potpyri.steps.qa import HEADER_VALUES
+
+    # Stored metadata comes back with sorted keys: show it in the step's order.
+    rows = [[k, values[k]] for k in (*HEADER_VALUES, *sorted(set(values) - set(HEADER_VALUES))) if k in values]
+    rows += [[_LABELS.get(k, k), measured[k]] for k in (*_LABELS, *sorted(set(measured) - set(_LABELS)))
+             if measured.get(k) is not None]
     out.append('<div class="stack"><div class="values">' + _table(["header keyword / QA measurement", "value"], rows)
                + "</div>")
     captions = {

@@ -84,15 +84,17 @@ def test_qc_flags():
     cfg = Qa.Config()
     good = {"NPSFSTAR": 30, "PSFSIGX": 1.2, "PSFSIGY": 1.25, "RADISP": 0.05, "DEDISP": 0.06,
             "ZPTNSTAR": 40, "ZPTMUCER": 0.01, "NSOURCES": 500}
-    assert qc_flags(good, {"n_sources": 500, "pixscale": 0.16}, 30, cfg, "s", cut_px=1.0) == []
+    assert qc_flags(good, {"n_sources": 500, "pixscale": 0.16, "n_catalog_inside": 40, "n_matched": 35},
+                    30, cfg, "s", cut_px=1.0) == []
     bad = {"NPSFSTAR": 3, "PSFSIGX": 1.0, "PSFSIGY": 1.5, "RADISP": 0.9, "DEDISP": 0.06,
            "ZPTNSTAR": 6, "ZPTMUCER": 0.08, "NSOURCES": 12}
-    flags = qc_flags(bad, {"n_sources": 12, "pixscale": 0.16}, 3, cfg, "s", cut_px=1.0)
+    flags = qc_flags(bad, {"n_sources": 12, "pixscale": 0.16, "n_catalog_inside": 13, "n_matched": 0},
+                     3, cfg, "s", cut_px=1.0)
     text = "\n".join(flags)
     for needle in ("PSF from 3 star", "PSF x/y widths differ by 33%", "RADISP=0.900\" = 5.62 px (> dispersion cut 1.0 px)", "zero point from 6",
-                   "ZPTMUCER=0.080", "12 source(s)"):
+                   "ZPTMUCER=0.080", "12 source(s)", "only 0 of the 13 catalog stars"):
         assert needle in text, (needle, text)
-    assert len(flags) == 6
+    assert len(flags) == 7 and not any("; " in f for f in flags)  # the runner joins flags with "; "
 
 
 def test_a_broken_stack_is_reported_not_set_aside(tmp_path):
