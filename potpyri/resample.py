@@ -156,12 +156,12 @@ def grid_for_frames(
     x, y = probe.wcs_world2pix(kept[:, 0], kept[:, 1], 0)
     if size is not None:
         nx = ny = int(size)
-    elif center is None:
-        nx = int(np.ceil(x.max() - x.min()))
-        ny = int(np.ceil(y.max() - y.min()))
+    elif center is None:  # (the 1e-3 keeps round-off from adding a row to an exact fit)
+        nx = int(np.ceil(x.max() - x.min() - 1e-3))
+        ny = int(np.ceil(y.max() - y.min() - 1e-3))
     else:  # symmetric about the requested centre
-        nx = 2 * int(np.ceil(np.abs(x).max()))
-        ny = 2 * int(np.ceil(np.abs(y).max()))
+        nx = 2 * int(np.ceil(np.abs(x).max() - 1e-3))
+        ny = 2 * int(np.ceil(np.abs(y).max() - 1e-3))
     # The tangent point sits at the grid centre: pixel (n + 1) / 2 in FITS convention.
     wcs = tan_wcs(ra0, dec0, scale, ((nx + 1) / 2.0, (ny + 1) / 2.0))
     return Grid(wcs, (ny, nx)), outliers
@@ -322,7 +322,8 @@ def resample_frame(
     variance[replace] = fill_var
     # Each output pixel's bilinear footprint is input pixels (iy..iy+1, ix..ix+1): OR them once here
     # so that one gather per output pixel gives the bits of its whole footprint.
-    footprint = np.where(finite, mask, mask | BAD).astype(np.uint8)
+    own = np.where(finite, mask, mask | BAD).astype(np.uint8)
+    footprint = own.copy()
     footprint[:, :-1] |= footprint[:, 1:].copy()
     footprint[:-1, :] |= footprint[1:, :].copy()
     del bad_in, finite, replace
@@ -335,15 +336,21 @@ def resample_frame(
         rows = np.arange(r0, r1, dtype=float)
         xy = coords[:, : r1 - r0]
         px, py = _interp_rows(along_x[0], cys, rows, out=xy[1]), _interp_rows(along_x[1], cys, rows, out=xy[0])
-        outside = (px < 0) | (px > nx_in - 1) | (py < 0) | (py > ny_in - 1)
+        tol = 1e-3  # round-off on grids aligned with the frame must not cut its last row and column
+        outside = (px < -tol) | (px > nx_in - 1 + tol) | (py < -tol) | (py > ny_in - 1 + tol)
         ix = np.clip(np.floor(px), 0, nx_in - 2).astype(np.intp)
         iy = np.clip(np.floor(py), 0, ny_in - 2).astype(np.intp)
         bits = footprint[iy, ix]
+        # On input pixel centres (grids aligned with the frame) the footprint is that pixel alone.
+        ry, rx = np.rint(py), np.rint(px)
+        on_centre = (np.abs(px - rx) < 1e-3) & (np.abs(py - ry) < 1e-3) & ~outside
+        if on_centre.any():
+            bits[on_centre] = own[ry[on_centre].astype(np.intp), rx[on_centre].astype(np.intp)]
         value = ndimage.map_coordinates(source, xy, order=order, prefilter=False, mode="mirror", output=np.float32)
         if order == 3:
             # The kernel's Σ wᵢ² times the variance of the nearest input pixel (the one of largest
             # weight): the noise is taken as locally uniform over the kernel, as the factor assumes.
-            var = variance[np.rint(py).astype(np.intp).clip(0, ny_in - 1), np.rint(px).astype(np.intp).clip(0, nx_in - 1)]
+            var = variance[ry.astype(np.intp).clip(0, ny_in - 1), rx.astype(np.intp).clip(0, nx_in - 1)]
             var *= _cubic_noise(px - ix)
             var *= _cubic_noise(py - iy)
         else:  # exact Σ wᵢ² σᵢ² over the four neighbours

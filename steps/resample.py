@@ -76,7 +76,7 @@ class ResampleGrid(Step):
                                          max_offset=self.config.max_offset)
         warnings = [f"{frames[i].id}: far from the target's other frames, left out of the grid" for i in outliers]
         header = grid.header()
-        header["PIXSCALE"] = (scale, f"output pixel scale, arcsec ({how})")
+        header["PIXSCALE"] = (scale, f"[arcsec] {how}")
         header["NFRAMES"] = (len(frames), "frames the grid was built for")
         ny, nx = grid.shape
         self.log.info("%s: grid %d x %d at %.4f\"/px centred on %.6f %+.6f", task.id, nx, ny, scale,
@@ -92,9 +92,9 @@ class ResampleGrid(Step):
         pixscale = self.context.instrument.pixscale
         if len(binning) == 2 and pixscale:
             factor = np.sqrt(int(binning[0]) * int(binning[1]))
-            return float(pixscale) * float(factor), f"instrument {pixscale} x binning {''.join(binning)}"
+            return float(pixscale) * float(factor), "instrument pixscale x binning"
         scales = [np.sqrt(abs(np.linalg.det(w.pixel_scale_matrix))) * 3600 for w in wcses]
-        return float(np.median(scales)), "median of the frames' WCS"
+        return float(np.median(scales)), "median of the frames' WCS"  # binning unreadable
 
 
 @register_step("resample")

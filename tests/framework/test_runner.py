@@ -34,10 +34,10 @@ def test_tiny_night_end_to_end(tmp_path):
     with fits.open(stacks[0]) as hdul:
         assert [h.name for h in hdul] == ["PRIMARY", "SCI", "MASK", "ERR", "PPRECIPE"]
         head = hdul[0].header
-        steps = ["ingest", "process", "cosmic_rays", "satellites", "skysub", "stack"]
-        assert [head[f"PPSTEP{n}"] for n in range(1, 7)] == steps
-        assert all(head[f"PPSTA{n}"] == "COMPLETE" for n in range(1, 7))
-        assert head["PPVER"] and len(head["PPCFG6"]) == 16
+        steps = ["ingest", "process", "cosmic_rays", "satellites", "skysub", "resample", "stack"]
+        assert [head[f"PPSTEP{n}"] for n in range(1, 8)] == steps
+        assert all(head[f"PPSTA{n}"] == "COMPLETE" for n in range(1, 8))
+        assert head["PPVER"] and len(head["PPCFG7"]) == 16
         assert any("stack v2" in str(h) for h in head["HISTORY"])
         assert head["NCOMBINE"] == 3 and head["EXPTIME"] == 40.0
         # The star at (30.3, 40.7) gives 2000 e-/s: the stack is in e-/s, bias, gain, sky removed.
@@ -46,7 +46,8 @@ def test_tiny_night_end_to_end(tmp_path):
         flux_err = np.sqrt((hdul["ERR"].data[box] ** 2).sum())
         assert abs(flux - 2000.0) < 5 * flux_err + 20.0
     workspace = sorted(p.name for p in (tmp_path / "red" / "workspace").iterdir())
-    assert len(workspace) == 6 and all(n.startswith("field1.r.20240619.1.11.toy0") for n in workspace)
+    assert len(workspace) == 9 and all(n.startswith("field1.r.20240619.1.11.toy0") for n in workspace)
+    assert sum(n.endswith("_reproj.fits") for n in workspace) == 3
     assert sum(n.endswith("_bkg.fits") for n in workspace) == 3
 
 
@@ -88,9 +89,9 @@ def test_disabled_step_is_recorded_skipped(tmp_path):
     assert _counts(result, "cosmic_rays") == {"skipped": 1}
     with fits.open(next((tmp_path / "red").glob("*.stk.fits"))) as hdul:
         head = hdul[0].header
-        steps = {head[f"PPSTEP{n}"]: head[f"PPSTA{n}"] for n in range(1, 7)}
+        steps = {head[f"PPSTEP{n}"]: head[f"PPSTA{n}"] for n in range(1, 8)}
     assert steps == {"ingest": "COMPLETE", "process": "COMPLETE", "cosmic_rays": "SKIPPED", "satellites": "COMPLETE",
-                     "skysub": "COMPLETE", "stack": "COMPLETE"}
+                     "skysub": "COMPLETE", "resample": "COMPLETE", "stack": "COMPLETE"}
 
 
 def test_bad_files_are_listed_and_the_run_goes_on(tmp_path):
