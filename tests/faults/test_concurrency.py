@@ -64,9 +64,12 @@ def test_two_runs_on_one_data_path_at_once(tmp_path):
     shared = night(tmp_path / "shared", n_frames=3)
     env = {**os.environ, "POTPYRI_PLAIN_LOG": "1"}
     cmd = [sys.executable, "-c", "from potpyri.cli import main; main()", *BASE, f"data_path={shared}"]
-    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
-    errors = [p.communicate(timeout=300)[1] for p in procs]
+    outs = [(tmp_path / f"run{n}.stderr").open("w") for n in range(2)]  # files: a full pipe would stall a run
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=out) for out in outs]
+    for proc, out in zip(procs, outs, strict=True):
+        proc.wait(timeout=300)
+        out.close()
+    errors = [(tmp_path / f"run{n}.stderr").read_text()[-2000:] for n in range(2)]
     assert [p.returncode for p in procs] == [0, 0], errors
     logs = sorted(p for p in (shared / "red" / "log").iterdir() if p.is_dir())
     assert len(logs) == 2  # each run its own log folder, recipe and summary
