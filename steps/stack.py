@@ -106,5 +106,37 @@ class Stack(Step):
         del sci, err, mask  # make_frame holds its own copies
         meta = {k: frames[0].meta.get(k) for k in ("target", "filter", "amp", "binning", "time", "targtype")}
         meta["inputs"] = [f.id for f in frames]
+        meta["warnings"] = _grid_mismatch(frames, ny, nx)
         return [Output(task.id, "target", meta, {"stack": Product(stack_filename(meta), product, ".")})]
 
+
+def _grid_mismatch(frames, ny: int, nx: int, tolerance_px: float = 0.01) -> list[str]:
+    """A warning when the frames' WCSs disagree (e.g. resample disabled on dithered frames): pixels
+    of the same index would then not be the same sky, and the stack would blur or double stars."""
+    import warnings as _warnings
+
+    from astropy.wcs import WCS, FITSFixedWarning
+
+    corners = np.array([[0, 0], [nx - 1, 0], [0, ny - 1], [nx - 1, ny - 1], [(nx - 1) / 2, (ny - 1) / 2]], float)
+    reference = None
+    worst, name = 0.0, ""
+    for frame in frames:
+        try:
+            with _warnings.catch_warnings():
+                _warnings.simplefilter("ignore", FITSFixedWarning)
+                wcs = WCS(fits.getheader(frame.path("image"), "SCI")).celestial
+        except Exception:  # no readable WCS: nothing to compare
+            return []
+        if not wcs.has_celestial:
+            return []
+        if reference is None:
+            reference = wcs
+            continue
+        x, y = reference.all_world2pix(wcs.all_pix2world(corners, 0), 0).T
+        offset = float(np.hypot(x - corners[:, 0], y - corners[:, 1]).max())
+        if offset > worst:
+            worst, name = offset, frame.id
+    if worst <= tolerance_px:
+        return []
+    return [f"frames are not on one pixel grid ({name} is off by up to {worst:.2f} px from "
+            f"{frames[0].id}): resample them first (resample.enabled=true)"]

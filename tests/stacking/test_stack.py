@@ -155,3 +155,24 @@ def test_stack_step_is_independent_of_the_row_blocks(tmp_path):
         np.testing.assert_array_equal(a, b)
     sci, _, err = results[0]
     assert abs(((sci - rate) / err).std() - 1) < 0.05
+
+
+def test_frames_on_different_grids_are_flagged(tmp_path):
+    rng = np.random.default_rng(10)
+    data, error, exptimes, _ = _frames(2, rng)
+    items = _write(tmp_path, data, error, np.ones(data.shape, bool), exptimes)
+    context = StepContext(cfg=None, instrument=None, data_path=tmp_path, log=logging.getLogger("test"))
+
+    def stack_warnings(shift_px: float) -> list[str]:
+        for k, item in enumerate(items):
+            with fits.open(item.path("image"), mode="update") as hdul:
+                for hdu in hdul[1:]:
+                    hdu.header.update({"CTYPE1": "RA---TAN", "CTYPE2": "DEC--TAN", "CRVAL1": 150.0, "CRVAL2": 2.0,
+                                       "CRPIX1": 100.0 + k * shift_px, "CRPIX2": 90.0,
+                                       "CD1_1": -0.2 / 3600, "CD2_2": 0.2 / 3600})
+        (out,) = Stack(Stack.Config(), context).run(Task("t", items))
+        return out.meta["warnings"]
+
+    assert stack_warnings(0.0) == []
+    (warning,) = stack_warnings(3.0)
+    assert "not on one pixel grid" in warning and "3.00 px" in warning and "f1_reproj.fits" in warning
