@@ -16,6 +16,7 @@ from astropy.io import fits
 from potpyri.astrometry import (
     AstrometryFailed,
     detect_sources,
+    detection_mask,
     field_radius_deg,
     fine_align,
     frame_epoch,
@@ -46,7 +47,7 @@ class Align(Step):
         max_dispersion: float = 1.0  #: frames with RADISP or DEDISP above this many pixels are dropped
         keep_all_astro: bool = False  #: keep frames beyond max_dispersion (reference --keep-all-astro)
 
-    version = "1"
+    version = "4"
     scope = Scope.frame
     depends_on = ("catalog",)
 
@@ -89,7 +90,7 @@ def write_solution(frame: fits.HDUList, wcs, catalog_cfg, cfg, match_radius: flo
     """
     sci, mask = frame["SCI"].data, frame["MASK"].data
     scale = pixel_scale(wcs)
-    sources = detect_sources(sci, mask, fwhm=cfg.fwhm_arcsec / scale, threshold=cfg.threshold, max_sources=1000)
+    sources = detect_sources(sci, detection_mask(mask), fwhm=cfg.fwhm_arcsec / scale, threshold=cfg.threshold, max_sources=1000)
     ra, dec = pointing(wcs, sci.shape)
     try:
         reference = gaia_reference(ra, dec, field_radius_deg(sci.shape, scale) + 2 * match_radius / 3600.0,

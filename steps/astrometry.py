@@ -18,6 +18,7 @@ from potpyri.astrometry import (
     AstrometryFailed,
     coarse_solve,
     detect_sources,
+    detection_mask,
     field_radius_deg,
     frame_epoch,
     gaia_reference,
@@ -55,7 +56,7 @@ class Astrometry(Step):
         max_rotation: float = 10.0  #: rotation from the header tolerated by the built-in matcher, degrees
         min_matches: int = 5  #: stars that must confirm a solution
 
-    version = "1"
+    version = "3"
     scope = Scope.frame
     depends_on = ("catalog", "instrument.pixscale")
 
@@ -70,7 +71,7 @@ class Astrometry(Step):
         if start is None:
             raise StepFailed(f"{path.name}: no header WCS to take the pointing from")
         scale = expected_scale(self.context.instrument, item.meta, start)
-        sources = detect_sources(sci, mask, fwhm=cfg.fwhm_arcsec / scale, threshold=cfg.threshold,
+        sources = detect_sources(sci, detection_mask(mask), fwhm=cfg.fwhm_arcsec / scale, threshold=cfg.threshold,
                                  max_sources=cfg.max_sources)
         epoch = frame_epoch(frame[0].header, item.meta.get("time"))
         ra, dec = pointing(start, sci.shape)

@@ -43,7 +43,7 @@ class StackWcs(Step):
         min_stars: int = 6  #: fewer matched stars than this fails the check
         max_dispersion: float = 1.0  #: a stack above this many pixels of dispersion gets a warning
 
-    version = "1"
+    version = "3"
     scope = Scope.target
     depends_on = ("catalog",)
 

@@ -16,7 +16,7 @@ from astropy.table import Table
 from astropy.wcs import WCS
 
 from potpyri.astrometry import anet
-from potpyri.astrometry.detect import detect_sources
+from potpyri.astrometry.detect import detect_sources, detection_mask
 from potpyri.astrometry.match import match_pattern, solve_builtin
 from potpyri.astrometry.refine import RefineResult, refine_wcs
 from potpyri.astrometry.wcsio import (
@@ -34,6 +34,7 @@ __all__ = [
     "RefineResult",
     "coarse_solve",
     "detect_sources",
+    "detection_mask",
     "field_radius_deg",
     "fine_align",
     "frame_epoch",

@@ -131,7 +131,7 @@ def _fit(x, y, ref: SkyCoord, size, sip_degree: int, clip_sigma: float, min_star
                     continue
                 wcs, n_par, deg = _fit_sip(x[use], y[use], ref[use], size, sip_degree), 6 + n_coeff, sip_degree
             else:
-                if model == "radial" and use.sum() < 8:
+                if model == "radial" and use.sum() < 7:  # 7 parameters: at least 14 equations
                     continue
                 wcs, n_par, deg = _fit_radial(x[use], y[use], ref[use], size, model == "radial"), \
                     6 + (model == "radial"), 3 if model == "radial" else 0
