@@ -44,7 +44,7 @@ class Stack(Step):
         method: StackMethod = StackMethod.median  #: median, mean (inverse-variance) or sigclip
         sigma: float = 3.0  #: sigclip rejection threshold, in uncertainties
         maxiters: int = 5  #: sigclip iterations
-        memory_mb: float = 64.0  #: working memory of the row blocks (all frames), MB
+        memory_mb: float = 64.0  #: working memory of the row blocks (all frames), MB; at most one output set
         min_frames: int = 1  #: targets with fewer usable frames are not stacked
         clip_frac: float = 0.3  #: sigclip: also tolerate this fraction of the median (PSF differences)
 
@@ -70,7 +70,10 @@ class Stack(Step):
             sci = np.empty((ny, nx), np.float32)
             err = np.empty((ny, nx), np.float32)
             mask = np.zeros((ny, nx), np.uint8)
-            for rows in row_blocks(ny, nx, len(frames), self.config.memory_mb):
+            # Blocks never take more than one output set (SCI+MASK+ERR, 9 bytes a pixel) either, so
+            # small stacks stay small: peak ≈ 3 output sets + the interpreter, at most memory_mb of blocks.
+            budget_mb = min(self.config.memory_mb, max(4.0, 9 * ny * nx / 1e6))
+            for rows in row_blocks(ny, nx, len(frames), budget_mb):
                 height = rows.stop - rows.start
                 data = np.empty((len(frames), height, nx), np.float32)
                 error = np.empty_like(data)

@@ -144,7 +144,7 @@ def test_stack_step_is_independent_of_the_row_blocks(tmp_path):
     items = _write(tmp_path, data, error, valid, exptimes)
     context = StepContext(cfg=None, instrument=None, data_path=tmp_path, log=logging.getLogger("test"))
     results = []
-    for memory_mb in (0.05, 1000.0):  # 1 row a block vs the whole frame at once
+    for memory_mb in (0.05, 1000.0):  # 1 row a block vs the largest blocks the step allows
         step = Stack(Stack.Config(method=StackMethod.sigclip, memory_mb=memory_mb), context)
         (out,) = step.run(Task("t", items))
         hdul = out.products["stack"].content
