@@ -188,6 +188,8 @@ def per_frame_seconds(result: dict[str, Any]) -> float:
 
 def accuracy(result: dict[str, Any], night: Path) -> dict[str, str]:
     """Truth comparisons for the steps that exist and ran; 'n/a (...)' otherwise."""
+    import potpyri.steps  # noqa: F401  (registers the built-in steps in this process)
+
     from potpyri.step import STEPS
 
     figures: dict[str, str] = {}
