@@ -22,7 +22,7 @@ def test_instrument_night_astrometry(fmt, size, tmp_path, capsys):
     assert result.by_status("align") == {"ran": len(science)}, result.by_status("align")
     medians = []
     for path in sorted((tmp_path / "red" / "cache" / "align").glob("*/*[0-9].fits")):
-        raw = next(s for s in science if s.startswith(path.name.split(".")[-2]))
+        raw = next(s for s in science if s.replace(".", "_").startswith(path.name.split(".")[-2]))
         with fits.open(path) as hdul:
             wcs, shape = WCS(hdul["SCI"].header), hdul["SCI"].data.shape
             header = hdul[0].header
