@@ -18,6 +18,7 @@ from potpyri.instruments import get_reader
 from potpyri.masks import BAD, SATURATED, grow, static_mask
 from potpyri.master import find_master, find_master_on_disk
 from potpyri.naming import frame_filename
+from potpyri.noise import excess_sky_variance
 from potpyri.products import make_frame
 from potpyri.step import (
     Item,
@@ -42,8 +43,11 @@ class Process(Step):
     class Config(StepConfig):
         saturation_fraction: float = 1.0  #: flag pixels above this fraction of instrument.saturation
         grow: int = 1  #: flag neighbours within this radius of bad/saturated pixels (bit 8), pixels
+        sky_noise: bool = True  #: add the measured sky noise the noise model lacks to the uncertainty
+        sky_noise_min: float = 1.02  #: sky pull scatter above which that noise is added
+        sky_noise_max: float = 1.5  #: above this the sky has structure, not noise: model kept, warning
 
-    version = "5"
+    version = "6"
     scope = Scope.frame
     depends_on = ("instrument", "bias.enabled", "dark.enabled", "flat.enabled")
 
@@ -112,8 +116,6 @@ class Process(Step):
             header[f"{cal.upper()}COR"] = (ref.meta["file"][:68], f"master {cal} applied")
         if not poisson_added:
             exposure.variance = exposure.variance + np.clip(np.nan_to_num(exposure.data), 0, None)
-        for text in warnings:
-            self.log.warning("%s: %s", item.id, text)
         mask[~np.isfinite(exposure.data)] |= BAD
         mask |= static_mask(instrument, self.context.data_path, mask.shape)
         mask = grow(mask, self.config.grow)
@@ -122,10 +124,30 @@ class Process(Step):
         header["RDNOISE"] = (float(np.median(raw.rdnoise)), "read noise, electrons (median over amplifiers)")
         sci = np.nan_to_num(exposure.data, nan=0.0)
         uncert = np.sqrt(np.nan_to_num(exposure.variance, nan=np.inf))
+        if self.config.sky_noise:
+            uncert = self._add_sky_noise(sci, uncert, mask, header, warnings)
+        for text in warnings:
+            self.log.warning("%s: %s", item.id, text)
         frame = make_frame(sci, mask, uncert, header)
         meta = {**item.meta, "warnings": warnings} if warnings else dict(item.meta)
         name = frame_filename(item.meta, item.id)
         return [Output(item.id, "frame", meta, {"image": Product(name, frame, "workspace")})]
+
+    def _add_sky_noise(self, sci: np.ndarray, uncert: np.ndarray, mask: np.ndarray, header,
+                       warnings: list[str]) -> np.ndarray:
+        """The reference's empirical sky noise: where the sky scatters more than the noise model
+        says, the missing variance is added to every pixel (recorded as SKYPULL and SKYNOISE)."""
+        scatter, variance = excess_sky_variance(sci, uncert, mask > 0)
+        header["SKYPULL"] = (round(scatter, 4), "sky scatter / modelled noise, before SKYNOISE")
+        added = 0.0
+        if scatter > self.config.sky_noise_max:
+            warnings.append(f"sky scatter {scatter:.2f}x the noise model (a crowded or structured field): "
+                            "uncertainty left as modelled")
+        elif scatter > self.config.sky_noise_min:
+            added = variance
+            uncert = np.sqrt(uncert**2 + added).astype(np.float32)
+        header["SKYNOISE"] = (round(float(np.sqrt(added)), 3), "measured sky noise added in quadrature, e-")
+        return uncert
 
 
 def _refuse_empty(data: np.ndarray) -> None:

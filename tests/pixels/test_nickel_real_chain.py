@@ -34,7 +34,9 @@ def reduced(tmp_path_factory):
     data_path = tmp_path_factory.mktemp("nickel")
     shutil.copytree(RAW, data_path / "raw")
     before = _hashes(data_path / "raw")
-    cfg = compose_config("instrument=nickel", f"data_path={data_path}")
+    # The calibration chain of issue 4 (no reference catalog of these real fields is available offline).
+    cfg = compose_config("instrument=nickel", f"data_path={data_path}",
+                         "pipeline.steps=[ingest,bias,dark,flat,process,cosmic_rays,satellites,skysub]")
     validate(cfg)
     result = run_pipeline(cfg)
     return data_path, result, before
@@ -45,7 +47,10 @@ def test_all_files_classified(reduced):
     types = [i.meta["type"] for i in result.items if i.kind == "frame"]
     assert sorted(types) == ["BIAS"] * 10 + ["FLAT"] * 3 + ["SCIENCE"] * 6
     assert result.by_status("process") == {"ran": 6}
-    assert all(r.note == "" for r in result.records if r.step == "process")
+    notes = {r.task: r.note for r in result.records if r.step == "process"}
+    # Every calibration applied (no "skipped" notes); only the globular cluster's sky is flagged.
+    assert {task: note for task, note in notes.items() if note} == {
+        "d1059.fits": "sky scatter 2.18x the noise model (a crowded or structured field): uncertainty left as modelled"}
 
 
 def test_master_bias_and_flat(reduced):
@@ -86,15 +91,26 @@ def test_flat_fielding_removes_the_flat_pattern_from_the_sky(reduced):
 
 
 def test_uncertainty_describes_the_real_sky_noise(reduced):
+    """The noise model (read noise, Poisson, calibrations) alone explains the real sky to within
+    20% (SKYPULL, measured 1.10-1.15 on these frames); with the measured sky noise added
+    (SKYNOISE) the sky's pulls have unit scatter. The globular cluster's sky is unresolved stars,
+    not noise: it is reported and its uncertainty left as modelled."""
     _, result, _ = reduced
-    frame = next(i for i in result.items if i.id == "d1074.fits")  # UGC 9837, 600 s, sparse field
-    with fits.open(frame.path("image")) as hdul:
-        sci, mask, err = hdul["SCI"].data, hdul["MASK"].data, hdul["UNCERT"].data
-    # Local sky (the real sky has gradients far above the per-pixel noise), then pulls.
-    sky = Background2D(sci, (64, 64), mask=mask > 0, filter_size=(3, 3)).background
-    pull = ((sci - sky) / err)[mask == 0]
-    core = pull[np.abs(pull) < 5]
-    assert 0.9 < 1.4826 * np.median(np.abs(core - np.median(core))) < 1.1
+    frames = {i.id: i for i in result.items if i.kind == "frame" and i.meta["type"] == "SCIENCE"}
+    assert len(frames) == 6
+    for frame_id, frame in frames.items():
+        with fits.open(frame.path("image")) as hdul:
+            head, sci, mask, err = hdul[0].header, hdul["SCI"].data, hdul["MASK"].data, hdul["UNCERT"].data
+        if frame_id == "d1059.fits":  # NGC 6205
+            assert head["SKYPULL"] > 1.5 and head["SKYNOISE"] == 0.0
+            assert any("crowded or structured field" in w for w in frame.meta["warnings"])
+            continue
+        assert 1.0 <= head["SKYPULL"] < 1.2, frame_id
+        # Local sky (the real sky has gradients far above the per-pixel noise), then pulls.
+        sky = Background2D(sci, (64, 64), mask=mask > 0, filter_size=(3, 3)).background
+        pull = ((sci - sky) / err)[mask == 0]
+        core = pull[np.abs(pull) < 5]
+        assert 0.95 < 1.4826 * np.median(np.abs(core - np.median(core))) < 1.05, frame_id
 
 
 def test_raw_files_untouched(reduced):
