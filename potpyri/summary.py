@@ -8,26 +8,32 @@ from potpyri.logutil import CONSOLE
 from potpyri.runner import RunResult
 from potpyri.step import STEPS, Scope
 
-__all__ = ["frame_table", "print_summary", "summary_table"]
+__all__ = ["STATUSES", "frame_table", "print_summary", "step_totals", "summary_table"]
 
-_STATUSES = ("ran", "cached", "skipped", "failed")
+STATUSES = ("ran", "cached", "skipped", "failed")  #: task fates counted in the summary
+
+
+def step_totals(result: RunResult, statuses: tuple[str, ...] = STATUSES) -> dict[str, dict[str, float]]:
+    """Per step, in pipeline order: the number of tasks of each of ``statuses`` and their total
+    wall time (``"seconds"``)."""
+    steps: dict[str, dict[str, float]] = {}
+    for rec in result.records:
+        row = steps.setdefault(rec.step, {s: 0 for s in (*statuses, "seconds")})
+        if rec.status in statuses:
+            row[rec.status] += 1
+        row["seconds"] += rec.seconds
+    return steps
 
 
 def summary_table(result: RunResult) -> Table:
     """Counts of ran/cached/skipped/failed tasks and wall time per step."""
     table = Table(title="potpyri run summary", header_style="bold")
     table.add_column("step")
-    for status in _STATUSES:
+    for status in STATUSES:
         table.add_column(status, justify="right")
     table.add_column("time [s]", justify="right")
-    steps: dict[str, dict[str, float]] = {}
-    for rec in result.records:
-        row = steps.setdefault(rec.step, {s: 0 for s in (*_STATUSES, "seconds")})
-        if rec.status in _STATUSES:
-            row[rec.status] += 1
-        row["seconds"] += rec.seconds
-    for step, row in steps.items():
-        table.add_row(step, *(str(int(row[s])) for s in _STATUSES), f"{row['seconds']:.2f}")
+    for step, row in step_totals(result).items():
+        table.add_row(step, *(str(int(row[s])) for s in STATUSES), f"{row['seconds']:.2f}")
     return table
 
 

@@ -21,6 +21,7 @@ from astropy.io import fits
 from potpyri import __version__
 from potpyri.products import write_atomic
 from potpyri.runner import RunResult
+from potpyri.summary import step_totals
 
 __all__ = ["frame_rows", "qc_warnings", "write_report"]
 
@@ -221,13 +222,8 @@ def _stack_section(stack, qa, ran_qa: bool) -> list[str]:
 
 
 def _summary_rows(result: RunResult) -> list[list[str]]:
-    steps: dict[str, dict[str, float]] = {}
-    for rec in result.records:
-        row = steps.setdefault(rec.step, {s: 0 for s in (*_STATUSES, "seconds")})
-        if rec.status in _STATUSES:
-            row[rec.status] += 1
-        row["seconds"] += rec.seconds
-    return [[step, *(str(int(row[s])) for s in _STATUSES), f"{row['seconds']:.2f}"] for step, row in steps.items()]
+    return [[step, *(str(int(row[s])) for s in _STATUSES), f"{row['seconds']:.2f}"]
+            for step, row in step_totals(result, _STATUSES).items()]
 
 
 def _links(folder: Path, recipe: Path | None, log_dir: Path | None) -> str:
