@@ -20,7 +20,7 @@ from potpyri.runner import run_pipeline
 from potpyri.validate import validate
 from tests.conftest import compose_config
 from tests.faults.ledger import check_raw, night, watch
-from tests.framework.tiny import SEARCHPATH
+from tests.framework.tiny import SEARCHPATH, TOY_STEPS
 
 pytestmark = pytest.mark.fault("bad input")
 
@@ -101,7 +101,7 @@ def reduced(tmp_path_factory):
     logger.setLevel(logging.INFO)
     try:
         cfg = compose_config(
-            SEARCHPATH, "instrument=toycam", f"data_path={data_path}", "instrument.raw_format.default=*.fits*",
+            SEARCHPATH, "instrument=toycam", TOY_STEPS, f"data_path={data_path}", "instrument.raw_format.default=*.fits*",
             "instrument.flat=true", "instrument.classify.flat={keywords:[OBSTYPE],values:[flat]}",
         )
         validate(cfg)

@@ -15,7 +15,7 @@ from potpyri.runner import run_pipeline
 from potpyri.validate import validate
 from tests.conftest import compose_config
 from tests.faults.ledger import check_raw, night, watch
-from tests.framework.tiny import SEARCHPATH
+from tests.framework.tiny import SEARCHPATH, TOY_STEPS
 
 pytestmark = pytest.mark.fault("names")
 
@@ -50,7 +50,7 @@ def reduced(tmp_path_factory):
         path.write_bytes(blob.replace(b"QQmega", "Ωmega".encode()).replace(b"QQQ", "☃".encode()))
     watch(data_path)
     # The steps that publish files named from headers (frames, backgrounds, stacks, QA pages).
-    cfg = compose_config(SEARCHPATH, "instrument=toycam", f"data_path={data_path}",
+    cfg = compose_config(SEARCHPATH, "instrument=toycam", TOY_STEPS, f"data_path={data_path}",
                          "pipeline.steps=[ingest,process,skysub,stack,qa]")
     validate(cfg)
     result = run_pipeline(cfg, recipe_yaml="data_path: x\n")

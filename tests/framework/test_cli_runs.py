@@ -12,12 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.io import fits
+from omegaconf import OmegaConf
 
 from tests.conftest import compose_config
 from tests.framework.helpers import potpyri, run_dirs, statuses, summary
-from tests.framework.tiny import SEARCHPATH, write_tiny_night
+from tests.framework.tiny import SEARCHPATH, TOY_STEPS, write_tiny_night
 
-BASE = (SEARCHPATH, "instrument=toycam")
+BASE = (SEARCHPATH, "instrument=toycam", TOY_STEPS)
 
 
 def _science(path: Path) -> list[bytes]:
@@ -28,6 +29,13 @@ def _science(path: Path) -> list[bytes]:
 def _stack(folder: Path) -> Path:
     (found,) = folder.glob("*.stk.fits")
     return found
+
+
+def _committed(step_cache) -> int:
+    """Complete cache entries of a step; hidden staging folders hold a manifest for an instant
+    before their rename and are not entries yet."""
+    return sum((d / "MANIFEST.json").exists() for d in step_cache.iterdir()
+               if d.is_dir() and not d.name.startswith("."))
 
 
 def test_sigkill_mid_step_then_resume(tmp_path):
@@ -45,14 +53,14 @@ def test_sigkill_mid_step_then_resume(tmp_path):
     cr_cache = killed / "red" / "cache" / "cosmic_rays"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        if cr_cache.is_dir() and any((d / "MANIFEST.json").exists() for d in cr_cache.iterdir() if d.is_dir()):
+        if cr_cache.is_dir() and _committed(cr_cache):
             break
         time.sleep(0.005)
     assert proc.poll() is None, "the run finished before it could be interrupted"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not list(killed.glob("red/*.stk.fits"))
-    done_before = sum((d / "MANIFEST.json").exists() for d in cr_cache.iterdir() if d.is_dir())
+    done_before = _committed(cr_cache)
     assert 1 <= done_before < 6
 
     potpyri(*base, f"data_path={killed}", check=True)
@@ -121,9 +129,11 @@ def test_recipe_from_a_file_without_recipe_is_one_line(tmp_path):
 
 def test_main_pipeline_translates_reference_options(tmp_path):
     write_tiny_night(tmp_path, n_frames=2)
-    proc = potpyri("TOYCAM", str(tmp_path), "--skip-cr", "--phot-sn-min", "5", SEARCHPATH, entry="main_pipeline")
+    proc = potpyri("TOYCAM", str(tmp_path), "--skip-cr", "--phot-sn-min", "5", SEARCHPATH, TOY_STEPS,
+                   entry="main_pipeline")
     assert proc.returncode == 0, proc.stderr
-    assert "--phot-sn-min ignored: this potpyri has no 'photometry' step yet" in proc.stderr
+    recipe = OmegaConf.load(run_dirs(tmp_path)[-1] / "recipe.yaml")
+    assert recipe.photometry.sn_min == 5.0 and recipe.cosmic_rays.enabled is False
     records = summary(run_dirs(tmp_path)[-1])
     assert statuses(records, "cosmic_rays") == ["skipped"]
     assert statuses(records, "stack") == ["ran"]
@@ -142,7 +152,7 @@ def test_a_run_leaves_its_log_recipe_and_summary(tmp_path):
     log_text = (run / "potpyri.log").read_text()
     assert "[stack] stack ran in" in log_text or "[stack] field1_r_1_11 ran" in log_text
     assert "recipe saved to" in log_text and (run / "recipe.yaml").is_file()
-    pipeline = compose_config(*BASE, f"data_path={tmp_path}").pipeline.optical
+    pipeline = compose_config(*BASE, f"data_path={tmp_path}").pipeline.steps
     assert [r["step"] for r in summary(run) if r["task"] in ("*", "run") or r["step"] != "ingest"][0] == "ingest"
     assert list(dict.fromkeys(r["step"] for r in summary(run))) == [p.value for p in pipeline]
     assert "potpyri run summary" in proc.stderr and proc.stdout == ""

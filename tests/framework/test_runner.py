@@ -8,11 +8,11 @@ from astropy.io import fits
 from potpyri.runner import run_pipeline
 from potpyri.validate import validate
 from tests.conftest import compose_config
-from tests.framework.tiny import BIAS_ADU, GAIN, SEARCHPATH, write_tiny_night
+from tests.framework.tiny import BIAS_ADU, GAIN, SEARCHPATH, TOY_STEPS, write_tiny_night
 
 
 def _run(data_path, *overrides):
-    cfg = compose_config(SEARCHPATH, "instrument=toycam", f"data_path={data_path}", *overrides)
+    cfg = compose_config(SEARCHPATH, "instrument=toycam", f"data_path={data_path}", TOY_STEPS, *overrides)
     validate(cfg)
     return run_pipeline(cfg, recipe_yaml="data_path: x\n")
 
