@@ -51,23 +51,30 @@ class ResampleGrid(Step):
     @dataclass
     class Config(StepConfig):
         max_offset: float = 1.0  #: frames farther than this × frame diagonal from the others are left out of the union
+        dispersion_nsigma: float = 5.0  #: frames whose RADISP/DEDISP lie this many clipped sigmas above the target's median are dropped (reference)
+        dispersion_floor: float = 0.1  #: ... and only when that dispersion also exceeds this many pixels
 
-    version = "1"
+    version = "2"
     scope = Scope.target
-    depends_on = ("resample.fieldcenter", "resample.out_size", "instrument.pixscale")
+    depends_on = ("resample.fieldcenter", "resample.out_size", "instrument.pixscale", "align.keep_all_astro")
 
     def run(self, task: Task) -> list[Output]:
         frames = task.inputs
-        wcses, shapes = [], []
+        wcses, shapes, dispersions = [], [], {}
         for frame in frames:
             with fits.open(frame.path("image")) as hdul:
-                header = hdul["SCI"].header
+                primary, header = hdul[0].header, hdul["SCI"].header
+                if "RADISP" in primary and "DEDISP" in primary:  # written by align
+                    dispersions[frame.id] = (float(primary["RADISP"]), float(primary["DEDISP"]))
                 wcs = quiet_wcs(header)
                 if not wcs.has_celestial:
                     raise StepFailed(f"{frame.path('image').name}: no celestial WCS in the SCI header")
                 wcses.append(wcs.celestial)
                 shapes.append((int(header["NAXIS2"]), int(header["NAXIS1"])))
         scale, how = self._pixel_scale(frames[0], wcses)
+        rejected = self._dispersion_outliers(dispersions, scale)
+        kept = [n for n, frame in enumerate(frames) if frame.id not in rejected]
+        frames, wcses, shapes = [frames[n] for n in kept], [wcses[n] for n in kept], [shapes[n] for n in kept]
         resample_cfg = self.context.cfg.resample
         center = resample_cfg.fieldcenter
         center = tuple(float(v) for v in OmegaConf.to_object(center)) if center is not None else None
@@ -75,6 +82,7 @@ class ResampleGrid(Step):
         grid, outliers = grid_for_frames(wcses, shapes, scale, center=center, size=size,
                                          max_offset=self.config.max_offset)
         warnings = [f"{frames[i].id}: far from the target's other frames, left out of the grid" for i in outliers]
+        warnings += list(rejected.values())
         header = grid.header()
         header["PIXSCALE"] = (scale, f"[arcsec] {how}")
         header["NFRAMES"] = (len(frames), "frames the grid was built for")
@@ -82,9 +90,36 @@ class ResampleGrid(Step):
         self.log.info("%s: grid %d x %d at %.4f\"/px centred on %.6f %+.6f", task.id, nx, ny, scale,
                       *grid.wcs.wcs.crval)
         meta = {k: frames[0].meta.get(k) for k in ("target", "filter", "amp", "binning", "time", "targtype")}
-        meta.update({"frames": [f.id for f in frames], "shape": [ny, nx], "warnings": warnings})
+        meta.update({"frames": [f.id for f in frames], "shape": [ny, nx], "warnings": warnings,
+                     "rejected": rejected})
         name = stack_filename(meta).removesuffix(".stk.fits") + ".grid.fits"
         return [Output(task.id, "grid", meta, {"grid": Product(name, fits.HDUList([fits.PrimaryHDU(header=header)]), None)})]
+
+    def _dispersion_outliers(self, values: dict[str, tuple[float, float]], scale: float) -> dict[str, str]:
+        """The reference's astrometric cut: frames whose RADISP or DEDISP (arcsec, by frame id) lie
+        more than ``dispersion_nsigma`` sigma-clipped deviations above the median of the target's
+        frames (three frames or more), and above ``dispersion_floor`` pixels of ``scale`` arcsec.
+        Returns id -> reason; with ``align.keep_all_astro`` the frames are kept (warnings only)."""
+        from astropy.stats import sigma_clipped_stats
+
+        if len(values) < 3:
+            return {}
+        found: dict[str, str] = {}
+        for axis, name in enumerate(("RADISP", "DEDISP")):
+            column = np.array([v[axis] for v in values.values()])
+            _, median, std = sigma_clipped_stats(column, sigma=3.0, stdfunc="mad_std")  # robust for a few frames
+            limit = max(median + self.config.dispersion_nsigma * std, self.config.dispersion_floor * scale)
+            for frame_id, value in values.items():
+                if value[axis] > limit and frame_id not in found:
+                    found[frame_id] = (f"{frame_id}: {name} {value[axis]:.3f}\" beyond the target's cut "
+                                       f"{limit:.3f}\" (median {median:.3f}\" + {self.config.dispersion_nsigma:g} sigma)")
+        if self.context.cfg.align.keep_all_astro:
+            for frame_id in found:
+                self.log.warning("%s (kept: align.keep_all_astro)", found[frame_id])
+            return {}
+        for reason in found.values():
+            self.log.warning("%s; dropped", reason)
+        return found
 
     def _pixel_scale(self, frame: Item, wcses: list) -> tuple[float, str]:
         """Instrument pixel scale × binning; the frames' own WCS scale if the binning is unreadable."""
@@ -123,6 +158,9 @@ class Resample(Step):
         if not task.refs:
             raise StepFailed(f"{item.id}: no grid for target {item.meta.get('targtype')!r}; "
                              "run resample_grid before resample")
+        rejected = task.refs[0].meta.get("rejected", {})
+        if item.id in rejected:
+            raise StepFailed(rejected[item.id])
         grid = Grid.from_header(fits.getheader(task.refs[0].path("grid")))
         source = item.path("image")
         with fits.open(source) as hdul:
