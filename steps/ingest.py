@@ -65,8 +65,9 @@ class Ingest(Step):
             if not listing.is_file():
                 raise StepFailed(f"ingest.no_redo_sort=true but there is no {listing.name} in {self.context.data_path}")
             # The list's content enters the cache key: an edit re-runs everything downstream of it.
-            digest = hashlib.sha256(listing.read_bytes()).hexdigest()
-            refs.append(Item(listing.name, "table", {}, {"file_list": str(listing)}, key=digest))
+            text = listing.read_text()
+            digest = hashlib.sha256(text.encode()).hexdigest()
+            refs.append(Item(listing.name, "table", {"text": text}, {"file_list": str(listing)}, key=digest))
         return [Task("run", inputs, refs)]
 
     def run(self, task: Task) -> list[Output]:
@@ -110,8 +111,8 @@ class Ingest(Step):
         Raw files the list does not name are left out, and listed files missing from raw/ are
         reported; both with one log line each. The list itself is not rewritten.
         """
-        path = task.refs[0].path("file_list")
-        listed = {row["File"]: row for row in read_file_list(path)}
+        path = task.refs[0].path("file_list")  # read once, when the task was planned
+        listed = {row["File"]: row for row in read_file_list(task.refs[0].meta["text"], path.name)}
         on_disk = {raw.id for raw in task.inputs}
         for name in sorted(on_disk - set(listed)):
             self.log.warning("%s: not in %s; left out (ingest.no_redo_sort=true)", name, path.name)
@@ -135,26 +136,25 @@ class Ingest(Step):
         return formats.get(self.config.proc, formats.default) if self.config.proc else formats.default
 
 
-def read_file_list(path: Path) -> list[dict[str, str]]:
+def read_file_list(text: str, name: str) -> list[dict[str, str]]:
     """Rows of a file list as written by ingest (right-aligned columns), hand edits included.
 
     Each cell is the text between the end of the previous column's title and the end of its own,
     so empty cells (CalType of a science frame) and values edited within their column are read
-    right. Raises :class:`StepFailed` naming the file when the titles are not the file list's.
+    right. Raises :class:`StepFailed` naming the file ``name`` when the titles are not the file list's.
     """
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    lines = [line for line in text.splitlines() if line.strip()]
     titles = [(m.group(), m.end()) for m in re.finditer(r"\S+", lines[0])] if lines else []
     if [t for t, _ in titles] != list(FILE_LIST_COLUMNS):
-        raise StepFailed(f"{path.name}: the first line must be the column titles {' '.join(FILE_LIST_COLUMNS)}")
-    starts = [0] + [end for _, end in titles[:-1]]
-    ends = [end for _, end in titles[:-1]] + [None]
-    return [{title: line[a:b].strip() for (title, _), a, b in zip(titles, starts, ends, strict=True)}
+        raise StepFailed(f"{name}: the first line must be the column titles {' '.join(FILE_LIST_COLUMNS)}")
+    bounds = [0] + [end for _, end in titles[:-1]] + [None]
+    return [{title: line[a:b].strip() for (title, _), a, b in zip(titles, bounds[:-1], bounds[1:], strict=True)}
             for line in lines[1:]]
 
 
 def _cell(value: str) -> str:
     """A file-list cell ('' for a cell left empty or written as a masked value)."""
-    return "" if value in ("--", "") else value
+    return "" if value == "--" else value
 
 
 def describe(path: Path, reader, instrument) -> dict:
