@@ -42,10 +42,13 @@ def seed_catalog_cache(cache_dir: Path, stars: Table, ra: float, dec: float, rad
         keep &= rng.uniform(size=len(stars)) > 0.03  # entries a survey simply lacks
         if name in ("gaia", "2mass"):
             keep &= point_like | (np.asarray(stars["mag_r"]) < 19)
-        first_band = next(iter(bands))
-        limit = bands[first_band][0]
-        mag_key = {"G": "mag_G", "BP": "mag_BP", "RP": "mag_RP"}.get(first_band, f"mag_{first_band}")
-        keep &= np.asarray(stars[mag_key]) < limit
+        # A survey lists a source detected in any of its bands (per-band values beyond that band's
+        # limit are masked by _raw_answer), not only those above the first band's limit. Gaia
+        # detects in G only (BP/RP are measured for G sources).
+        detected = np.zeros(len(stars), bool)
+        for band, (limit, _bright) in ({"G": bands["G"]} if name == "gaia" else bands).items():
+            detected |= _truth_mag(stars, band) < limit
+        keep &= detected
         subset = stars[keep]
         written.append(cache.store(name, cone, _raw_answer(name, subset, bands, epoch, rng), "potpyri.sim"))
     return written
