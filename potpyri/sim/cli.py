@@ -25,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--binning", default=None, help="on-chip binning, e.g. 2x2")
     parser.add_argument("--variant", default=None, help="detector generation (GMOS: ham, e2v, eev)")
     parser.add_argument("--no-rejects", action="store_true", help="omit the files the pipeline must reject")
+    parser.add_argument("--density", type=float, default=1.2,
+                        help="stars per arcmin^2 brighter than r=22 (~1 high latitude, several at |b|~20-30 deg)")
+    parser.add_argument("--r-faint", type=float, default=24.5, help="faintest simulated r magnitude")
     args = parser.parse_args(argv)
     if args.instrument.lower() not in FORMATS:
         parser.error(f"unknown instrument {args.instrument!r}; choose from {', '.join(sorted(FORMATS))}")
@@ -33,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     result = simulate_night(
         args.instrument.lower(), args.out_dir, seed=args.seed, targets=args.targets, frames=args.frames,
         bands=args.filters.split(",") if args.filters else None, size=args.size, binning=binning,
-        variant=args.variant, rejects=not args.no_rejects,
+        variant=args.variant, rejects=not args.no_rejects, density_r22=args.density, r_faint=args.r_faint,
     )
     print(f"potpyri-sim: {len(result.raw_files)} raw files in {result.out_dir / 'raw'} "
           f"({time.perf_counter() - start:.1f} s); truth in {result.truth_dir}", file=sys.stderr)

@@ -58,6 +58,8 @@ def simulate_night(
     binning: tuple[int, int] | None = None,
     variant: str | None = None,
     rejects: bool = True,
+    density_r22: float = 1.2,
+    r_faint: float = 24.5,
 ) -> NightResult:
     """Simulate one night of ``fmt`` (a registered raw format, e.g. ``gmos-n``).
 
@@ -74,6 +76,12 @@ def simulate_night(
     rejects : bool
         Add a spectroscopic frame, an acquisition image, a frame flagged bad and a too-short
         exposure, which the pipeline must set aside.
+    density_r22 : float
+        Stars per arcmin² brighter than r = 22 in every field: ~1 at high galactic latitude
+        (the default), several at |b| ~ 20-30 deg (counts grow as 10^(0.25 r)).
+    r_faint : float
+        Faintest r magnitude of the simulated sources (default 24.5); fainter for depth or
+        completeness tests.
     """
     try:
         raw_format: RawFormat = FORMATS[fmt]()
@@ -90,7 +98,7 @@ def simulate_night(
 
     streams = _Streams(seed)
     detector = make_detector(streams.get("detector"), geometry.shape, raw_format.dark_current, geometry.sensitive)
-    fields = _targets(raw_format, geometry, targets, streams)
+    fields = _targets(raw_format, geometry, targets, streams, density_r22=density_r22, r_faint=r_faint)
     plan = _plan(raw_format, geometry, setup, fields, bands, frames, rejects, streams)
 
     raw_dir, truth_dir = out_dir / "raw", out_dir / "truth"
@@ -190,7 +198,8 @@ def _default_bands(raw_format: RawFormat) -> list[str]:
     return [b for b in wanted if b in raw_format.filters] or list(raw_format.filters)[:2]
 
 
-def _targets(raw_format: RawFormat, geometry: Geometry, count: int, streams: _Streams) -> list[_Target]:
+def _targets(raw_format: RawFormat, geometry: Geometry, count: int, streams: _Streams, *,
+             density_r22: float = 1.2, r_faint: float = 24.5) -> list[_Target]:
     rng = streams.get("targets")
     ny, nx = geometry.shape
     half_diagonal = 0.5 * np.hypot(nx, ny) * geometry.pixscale / 3600
@@ -201,7 +210,9 @@ def _targets(raw_format: RawFormat, geometry: Geometry, count: int, streams: _St
         dec = float(np.clip(latitude + rng.uniform(-25, 25), -80, 80))
         radius = half_diagonal + 1.0 / 60
         name = f"SIM{n + 1:02d}_{'FRB' if n % 2 else 'GRB'}"
-        fields.append(_Target(n, name, ra, dec, radius, make_field(streams.get("targets", 100 + n), ra, dec, radius)))
+        stars = make_field(streams.get("targets", 100 + n), ra, dec, radius, density_r22=density_r22,
+                           r_faint=r_faint)
+        fields.append(_Target(n, name, ra, dec, radius, stars))
     return fields
 
 

@@ -51,8 +51,11 @@ def make_field(
 
     Parameters
     ----------
+    r_bright, r_faint : float
+        Range of r magnitudes drawn (AB).
     density_r22 : float
-        Stars per arcmin² brighter than r = 22 (a high-latitude field has ~1).
+        Stars per arcmin² brighter than r = 22 (a high-latitude field has ~1; several at
+        galactic latitude |b| ~ 20-30 deg).
         Counts grow as 10^(0.25 r), close to observed star counts at faint magnitudes.
     galaxy_fraction : float
         Fraction of the sources fainter than r = 19 that are galaxies.
