@@ -75,8 +75,11 @@ def fit_zeropoint(inst_mag, inst_err, cat_mag, cat_err, *, sigma: float = 3.0, c
                   fit_color: bool = False) -> ZeroPoint:
     """Sigma-clipped, inverse-variance weighted zero point (and optional linear colour term).
 
-    The uncertainty is the larger of the weighted-mean error and scatter/sqrt(N), so that
-    star-to-star systematics larger than the quoted errors are not hidden.
+    The uncertainty is the error of the weighted mean, 1/sqrt(sum w), scaled up by the Birge ratio
+    sqrt(chi2/(N-1)) when the offsets scatter more than their errors say, so that star-to-star
+    systematics larger than the quoted errors are not hidden. (The unweighted scatter/sqrt(N) is
+    the error of the unweighted mean: with the faint stars' larger errors it overstates the
+    weighted mean's, and understates it when a few stars have underestimated errors.)
     """
     inst_mag, inst_err, cat_mag, cat_err = (np.asarray(v, float) for v in (inst_mag, inst_err, cat_mag, cat_err))
     delta = cat_mag - inst_mag
@@ -99,7 +102,8 @@ def fit_zeropoint(inst_mag, inst_err, cat_mag, cat_err, *, sigma: float = 3.0, c
     zp = float(np.sum(w * delta[used]) / np.sum(w))
     n = int(used.sum())
     scatter = float(np.std(delta[used], ddof=1)) if n > 1 else float(np.sqrt(var[used][0]))
-    error = max(float(1 / np.sqrt(np.sum(w))), scatter / np.sqrt(n))
+    chi2_nu = float(np.sum(w * (delta[used] - zp) ** 2) / (n - 1)) if n > 1 else 1.0
+    error = float(1 / np.sqrt(np.sum(w))) * max(1.0, np.sqrt(chi2_nu))
     return ZeroPoint(zp, error, scatter, n, used, term)
 
 

@@ -61,7 +61,7 @@ class Zeropoint(Step):
         sigma: float = 3.0  #: clipping threshold
         color_term: bool = False  #: fit a linear colour term (the reference fits none)
 
-    version = "2"
+    version = "3"  # 3: ZPTMUCER is the weighted-mean error times the Birge ratio
     scope = Scope.target
     depends_on = ("catalog", "instrument.catalog_zp")  # another cache may hold other answers
 
