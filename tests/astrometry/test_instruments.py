@@ -13,8 +13,7 @@ from tests.astrometry.conftest import grid_residual_px, reduce_night, truth_wcs
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("fmt", "size"), [("gmos-s", "small"), ("lris-red", "small"), ("binospec", "small"),
-                                           # the small MOSFIRE read-out (3') holds only ~3 Gaia stars
-                                           ("mosfire", "full")])
+                                           ("mosfire", "small")])
 def test_instrument_night_astrometry(fmt, size, tmp_path, capsys):
     night, result, _ = reduce_night(fmt, tmp_path, frames=3, size=size)
     science = [r["file"] for r in night.frames if r["kind"] == "science"]

@@ -5,6 +5,10 @@ Assumptions (no real MOSFIRE header in shared data): 2048×2048 (the reference s
 no overscan, a reset pedestal removed with darks. KOA keywords: TARGNAME, OBJECT, ELAPTIME,
 FILTER/DWFILNAM ('Dark' for darks), GRATMODE, MASKNAME, PONAME, MJD-OBS, sexagesimal RA/DEC.
 Flats are dome flats (OBJECT containing 'flat').
+
+Size "small" reads the whole array, as "full" does: the reference processes MOSFIRE images only
+at their full 2048×2048 shape (its static mask), and a 3′ central window of a high-latitude field
+holds ~3 Gaia stars, too few for any plate solution.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ class Mosfire(AmplifierFormat):
     pixscale_unbinned = 0.1799
     amps = (Amp(0, 0, 2048, 2048, 2.15, 14.0, 1500.0, True),)
     crop = (0, 0, 2048, 2048)
-    window = (1024, 1024)
+    window = (2048, 2048)  # no windowed read-out: see the module docstring
     small_binning = (1, 1)
     overscan = 0
     primary_data = True
