@@ -34,6 +34,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 HERE = Path(__file__).resolve().parent
 REFERENCE_VERSION = "1.0.18"
 
@@ -74,7 +76,7 @@ def simulate(out: Path, frames: int, quick: bool, seed: int) -> tuple[Path, floa
 
 
 def reduce_night(night: Path, run_dir: Path, workers: int, steps: list[str] | None,
-                 profile: bool = False) -> dict[str, Any]:
+                 profile: bool = False, threads: int = 0) -> dict[str, Any]:
     """Reduce ``night`` into ``run_dir`` (cold cache) in a subprocess; its measured figures."""
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
@@ -83,6 +85,8 @@ def reduce_night(night: Path, run_dir: Path, workers: int, steps: list[str] | No
                  f"catalog.cache_dir={night / 'catalog_cache'}", "executor.measure_memory=true"]
     overrides += (["executor=serial"] if workers == 1
                   else ["executor=processes", f"executor.workers={workers}"])
+    if threads:
+        overrides.append(f"executor.threads={threads}")
     if steps:
         overrides.append(f"pipeline.steps=[{','.join(steps)}]")
     spec = {"overrides": overrides, "result": str(run_dir / "bench_result.json"),
@@ -187,51 +191,37 @@ def per_frame_seconds(result: dict[str, Any]) -> float:
 
 
 def accuracy(result: dict[str, Any], night: Path) -> dict[str, str]:
-    """Truth comparisons for the steps that exist and ran; 'n/a (...)' otherwise."""
-    import potpyri.steps  # noqa: F401  (registers the built-in steps in this process)
-
-    from potpyri.step import STEPS
-
-    figures: dict[str, str] = {}
-    ran = {r["step"] for r in result["records"] if r["status"] in ("ran", "cached")}
-    for label, step in (("astrometric RMS", "astrometry"), ("ZP error", "zeropoint"),
-                        ("photometric scatter", "photometry")):
-        if step not in STEPS:
-            figures[label] = "n/a (step not available)"
-        elif step not in ran:
-            figures[label] = f"n/a ({step} did not run in this benchmark)"
-    if "astrometric RMS" not in figures:
-        figures["astrometric RMS"] = _astrometric_rms(result, night)
-    for label in ("ZP error", "photometric scatter"):
-        figures.setdefault(label, "not computed: this benchmark does not read that step's products yet")
-    return figures
-
-
-def _astrometric_rms(result: dict[str, Any], night: Path) -> str:
-    """RMS over a pixel grid of |product WCS - true WCS| on the sky, over the science frames."""
-    import numpy as np
+    """Truth comparisons of every stack: astrometric RMS, ZP error, photometric scatter."""
     from astropy.io import fits
     from astropy.table import Table
-    from astropy.wcs import WCS
 
-    truth = {row["file"]: row["wcs"] for row in Table.read(night / "truth" / "frames.ecsv")}
-    errors = []
-    for item in result["items"]:
-        if item["kind"] != "frame" or item["failed"] or item["id"] not in truth or "image" not in item["files"]:
-            continue
-        with fits.open(item["files"]["image"]) as hdul:
-            header = hdul["SCI"].header
-            ny, nx = hdul["SCI"].data.shape
-        got = WCS(header)
-        true = WCS(fits.Header.fromstring(truth[item["id"]]))
-        yy, xx = np.mgrid[0:ny:16j, 0:nx:16j]
-        a = got.pixel_to_world(xx.ravel(), yy.ravel())
-        b = true.pixel_to_world(xx.ravel(), yy.ravel())
-        errors.append(a.separation(b).to_value("mas"))
-    if not errors:
-        return "n/a (no science frame with a WCS)"
-    sep = np.concatenate(errors)
-    return f"{np.sqrt(np.mean(sep**2)):.1f} mas RMS over {len(errors)} frames (max {sep.max():.1f} mas)"
+    from potpyri.sim.compare import stack_astrometry, stack_photometry, truth_zeropoint
+
+    stacks = [i for i in result["items"] if i["kind"] == "target" and "stack" in i["files"] and not i["failed"]]
+    if not stacks:
+        return {"accuracy": "n/a (no stack was made)"}
+    truth_dir = night / "truth"
+    stars = Table.read(truth_dir / "stars.ecsv")
+    frames = Table.read(truth_dir / "frames.ecsv")
+    astro, zp, phot = [], [], []
+    for item in stacks:
+        inputs = list(item["meta"].get("inputs", []))
+        band = str(frames[np.isin(frames["file"], inputs)]["band"][0])
+        check = stack_astrometry(item["files"]["stack"], stars)
+        astro.append(f"{check.rms:.3f} px ({check.n} stars)")
+        header = fits.getheader(item["files"]["stack"])
+        if "ZPTMAG" in header:
+            truth, spread = truth_zeropoint(truth_dir, inputs)
+            zp.append(f"{header['ZPTMAG'] - truth:+.3f} ± {header['ZPTMUCER']:.3f} ({header['ZPTNSTAR']} stars)")
+        if "psfphot" in item["files"] and "ZPTMAG" in header:
+            p = stack_photometry(Table.read(item["files"]["psfphot"]), stars, band)
+            phot.append(f"median {p.median:+.3f}, scatter {p.scatter:.3f} mag, pull σ "
+                        f"{1.4826 * np.median(np.abs(p.pull - np.median(p.pull))):.2f} ({p.n} stars S/N>50)")
+    return {
+        "stack astrometric RMS vs truth": "; ".join(astro),
+        "ZP error (ZPTMAG - truth)": "; ".join(zp) or "n/a (no zero point)",
+        "photometric scatter (PSF mag - truth)": "; ".join(phot) or "n/a (no calibrated photometry)",
+    }
 
 
 def stack_vs_ccdproc(result: dict[str, Any]) -> str:
@@ -342,6 +332,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small detector, 1 target, 1 filter")
     parser.add_argument("--frames", default=None, help="frames per target and filter, e.g. 9,18,36")
     parser.add_argument("--workers", default="1", help="worker counts to compare, e.g. 1,2")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="threads of compiled code per worker (default: cores / workers; "
+                             "1 compares pure process scaling)")
     parser.add_argument("--steps", default=None, help="explicit step list (default: the pipeline's)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--profile", action="store_true", help="cProfile the first reduction")
@@ -359,7 +352,8 @@ def main(argv: list[str] | None = None) -> int:
     frames_list = _ints(args.frames) if args.frames else [3 if args.quick else 9]
     workers_list = _ints(args.workers)
     steps = args.steps.split(",") if args.steps else None
-    report: dict[str, Any] = {"machine": machine(), "setup": night_setup(args.quick), "runs": []}
+    report: dict[str, Any] = {"machine": machine(), "setup": night_setup(args.quick), "threads": args.threads,
+                              "runs": []}
     print(f"machine: {report['machine']}")
     first = True
     for frames in frames_list:
@@ -367,7 +361,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nnight: {night} ({frames} frames per target and filter; simulated in {sim_seconds:.0f} s)")
         for workers in workers_list:
             run_dir = out / f"run-{night.name}-w{workers}"
-            result = reduce_night(night, run_dir, workers, steps, profile=args.profile and first)
+            result = reduce_night(night, run_dir, workers, steps, profile=args.profile and first,
+                                  threads=args.threads)
             first = False
             rows = step_table(result)
             run = {"frames": frames, "workers": workers, "night": str(night), "sim_seconds": sim_seconds,
@@ -437,7 +432,9 @@ def print_scaling(report: dict[str, Any]) -> None:
 
 def markdown(report: dict[str, Any]) -> str:
     """The report as Markdown tables (pasted into benchmarks/RESULTS.md)."""
-    lines = [f"Machine: {report['machine']}", "", f"Night: `{json.dumps(report['setup'])}`", ""]
+    threads = report.get("threads") or "cores / workers"
+    lines = [f"Machine: {report['machine']}", "", f"Night: `{json.dumps(report['setup'])}`", "",
+             f"Threads of compiled code per worker: {threads}.", ""]
     for run in report["runs"]:
         lines += [f"### {run['frames']} frames per target and filter, {run['workers']} worker(s)", "",
                   f"{run['n_science']} science frames; simulated in {run['sim_seconds']:.0f} s.", "",

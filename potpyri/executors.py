@@ -24,6 +24,11 @@ scheduler, e.g.::
         executor.address=tcp://10.0.0.5:8786
 
 (``PBSCluster``, ``SGECluster`` and ``LSFCluster`` work the same way.) See ``docs/scaling.rst``.
+
+Threads: compiled code inside a task (astroscrappy's OpenMP loops, BLAS) starts its own threads.
+``executor.threads`` caps them per worker; by default (0) a pool of N workers on C cores gives
+each worker C // N threads, so that N workers never run N × C threads on C cores, while the serial
+executor leaves them uncapped. dask workers get one thread each from ``distributed`` itself.
 """
 
 from __future__ import annotations
@@ -36,15 +41,26 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-__all__ = ["DaskExecutor", "ProcessExecutor", "SerialExecutor", "make_executor"]
+__all__ = ["DaskExecutor", "ProcessExecutor", "SerialExecutor", "limit_threads", "make_executor"]
 
 OnError = Callable[[Any, BaseException], Any] | None
 
 
 class SerialExecutor:
-    """Tasks one after the other, in order, in this process."""
+    """Tasks one after the other, in order, in this process.
+
+    Parameters
+    ----------
+    threads : int
+        Cap on the threads of compiled code for the run (0 = no cap).
+    """
 
     workers = 1
+
+    def __init__(self, threads: int = 0) -> None:
+        self.threads = threads
+        if threads > 0:
+            limit_threads(threads)
 
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any], on_error: OnError = None) -> Iterator[Any]:
         """Yield ``fn(item)`` for every item, in order."""
@@ -69,19 +85,29 @@ class SerialExecutor:
 
 
 class ProcessExecutor(SerialExecutor):
-    """Tasks in a pool of forked worker processes; results come back in task order."""
+    """Tasks in a pool of forked worker processes; results come back in task order.
 
-    def __init__(self, workers: int = 0) -> None:
+    Parameters
+    ----------
+    workers : int
+        Worker processes; 0 = one per core.
+    threads : int
+        Threads of compiled code per worker; 0 = the cores shared out among the workers.
+    """
+
+    def __init__(self, workers: int = 0, threads: int = 0) -> None:
         self.workers = workers if workers > 0 else (os.cpu_count() or 1)
+        self.threads = threads if threads > 0 else max(1, (os.cpu_count() or 1) // self.workers)
 
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any], on_error: OnError = None) -> Iterator[Any]:
         """Yield ``fn(item)`` for every item, in order, computed in worker processes."""
         items = list(items)
         if len(items) <= 1 or self.workers == 1:
-            yield from SerialExecutor().map(fn, items, on_error)
+            yield from SerialExecutor(self.threads).map(fn, items, on_error)
             return
         context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=min(self.workers, len(items)), mp_context=context) as pool:
+        with ProcessPoolExecutor(max_workers=min(self.workers, len(items)), mp_context=context,
+                                 initializer=limit_threads, initargs=(self.threads,)) as pool:
             futures = [pool.submit(fn, item) for item in items]
             for item, future in zip(items, futures, strict=True):
                 if on_error is None:
@@ -207,13 +233,27 @@ class _ThreadRecords(logging.Handler):
         self.records.append(flat)
 
 
+def limit_threads(threads: int) -> None:
+    """Cap the threads of OpenMP and BLAS code in this process at ``threads``.
+
+    The environment variables reach libraries loaded later (astroscrappy's OpenMP runtime is
+    loaded by its first import, inside a task); threadpoolctl resizes those already loaded.
+    """
+    from threadpoolctl import threadpool_limits
+
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = str(threads)
+    threadpool_limits(limits=threads)
+
+
 def make_executor(config: Any) -> SerialExecutor:
     """The executor an ``executor`` config node asks for."""
     kind = getattr(config.kind, "value", config.kind)
+    threads = int(getattr(config, "threads", 0) or 0)
     if kind == "serial":
-        return SerialExecutor()
+        return SerialExecutor(threads)
     if kind == "processes":
-        return ProcessExecutor(int(config.workers))
+        return ProcessExecutor(int(config.workers), threads)
     if kind == "dask":
         return DaskExecutor(getattr(config, "address", None), int(config.workers))
     raise ValueError(f"executor.kind={kind!r} is not known (serial, processes, dask)")

@@ -57,6 +57,7 @@ class ExecutorConfig:
 
     kind: ExecutorKind = ExecutorKind.serial  #: serial, processes or dask
     workers: int = 0  #: worker processes (processes, dask LocalCluster); 0 = one per core
+    threads: int = 0  #: threads of compiled code (OpenMP, BLAS) per worker; 0 = cores / workers
     address: str | None = None  #: dask scheduler (tcp://host:8786); none = start a LocalCluster
     measure_memory: bool = False  #: reset the peak-RSS counter per task (benchmarks; Linux)
 
