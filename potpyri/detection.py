@@ -1,0 +1,58 @@
+"""Point-source detection at a stated significance: peaks of the matched-filtered image.
+
+DAOFIND's own statistic (a zero-sum Gaussian fitted over a few pixels, i.e. amplitude AND local
+background) is noisier than PSF photometry: on a GMOS stack its "5 sigma" is a PSF S/N of ~11,
+so 50% of the stars were found 0.7 mag brighter than the 5-sigma limiting magnitude. Here a
+source is detected when the image smoothed with the PSF-like Gaussian (unit sum, background
+already removed) peaks at ``nsigma`` times its own noise: for a point source that is its
+PSF-weighted S/N, the quantity the limiting magnitudes ``M<n>SIGMA`` are computed from
+(``SKYSIG * sqrt(NOISAREA)`` per unit S/N). DAOStarFinder then measures these positions
+(centroid, sharpness, roundness) and keeps those that look like sources.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["gaussian_kernel", "matched_filter_peaks"]
+
+
+def gaussian_kernel(fwhm: float) -> np.ndarray:
+    """A circular Gaussian of ``fwhm`` pixels on a (2R+1)² grid, R = ceil(3 sigma), unit sum."""
+    sigma = max(float(fwhm), 0.5) / 2.3548
+    half = int(np.ceil(3 * sigma))
+    yy, xx = np.mgrid[-half:half + 1, -half:half + 1]
+    kernel = np.exp(-0.5 * (xx**2 + yy**2) / sigma**2)
+    return kernel / kernel.sum()
+
+
+def matched_filter_peaks(data: np.ndarray, bad: np.ndarray, fwhm: float, nsigma: float,
+                         skysig: float) -> np.ndarray:
+    """Pixel positions (N, 2: x, y) where the PSF-filtered image peaks above ``nsigma`` of its noise.
+
+    Parameters
+    ----------
+    data : ndarray
+        Background-subtracted image, bad pixels set to 0.
+    bad : ndarray of bool
+        Pixels not to use (no peak is reported on them).
+    fwhm : float
+        FWHM (pixels) of the Gaussian filter: the stars' measured FWHM.
+    nsigma : float
+        Detection threshold in units of the filtered image's noise.
+    skysig : float
+        Per-pixel sky noise of ``data``; the filtered noise is ``skysig * sqrt(sum k²)``
+        (independent pixels, as the limiting magnitudes assume).
+    """
+    from photutils.detection import find_peaks
+    from scipy.ndimage import convolve
+
+    kernel = gaussian_kernel(fwhm)
+    filtered = convolve(np.asarray(data, float), kernel, mode="constant", cval=0.0)
+    noise = float(skysig) * float(np.sqrt(np.sum(kernel**2)))
+    half = kernel.shape[0] // 2
+    box = max(3, int(round(fwhm)) | 1)
+    peaks = find_peaks(filtered, nsigma * noise, box_size=box, mask=bad, border_width=half + 1)
+    if peaks is None or len(peaks) == 0:
+        return np.zeros((0, 2))
+    return np.transpose([np.asarray(peaks["x_peak"], float), np.asarray(peaks["y_peak"], float)])
