@@ -1,7 +1,9 @@
 """photometry: aperture and PSF photometry of each stack (APPPHOT, PSFSTARS, PSF, PSFPHOT, RESIDUAL).
 
-Header keywords written to the stack's primary header: ``FWHM`` (seeing FWHM, px, Moffat2D fit of
-the ePSF with the pixel response removed), ``EPSFFWHM`` (the ePSF's own FWHM, px), ``PSFBETA``,
+Header keywords written to the stack's primary header: ``FWHM`` (seeing FWHM, px: weighted mean
+over the PSF stars of pixel-integrated Moffat fits), ``FWHMERR`` (its 1-sigma uncertainty; absent
+if no star could be fitted), ``EPSFFWHM`` (Moffat2D FWHM of the ePSF itself, pixel included, px),
+``PSFBETA`` (beta of the pixel-integrated Moffat fit of the ePSF),
 ``PSFSIGX``/``PSFSIGY`` (Gaussian2D sigma, px), ``SKYSIG`` (sky sigma per pixel, e-/s), ``NPSFSTAR``,
 ``PSFSNTHR`` (S/N threshold of the PSF-star loop), ``APCORR``/``PSFCORR`` (total/aperture and
 total/PSF-fit flux), ``NOISAREA`` (1/Σp², px), ``NSOURCES``, ``PHOTSNMN`` (detection S/N).
@@ -48,8 +50,9 @@ class Photometry(Step):
         max_psf_stars: int = 150  #: brightest PSF stars used at most
         max_sources: int = 20000  #: brightest detections kept at most
         oversampling: int = 2  #: ePSF oversampling
+        psf_sn_floor: float = 10.0  #: the PSF-star loop stops here unless < 3 stars lie above
 
-    version = "3"
+    version = "4"
     scope = Scope.target
 
     def select(self, items: list[Item]) -> list[Item]:
@@ -68,7 +71,7 @@ class Photometry(Step):
             res = measure_stack(sci, err, mask, wcs, sn_min=cfg.sn_min, sn_max=cfg.sn_max,
                                 fwhm_init=cfg.fwhm_init, min_psf_stars=cfg.min_psf_stars,
                                 max_psf_stars=cfg.max_psf_stars, max_sources=cfg.max_sources,
-                                oversampling=cfg.oversampling)
+                                oversampling=cfg.oversampling, psf_sn_floor=cfg.psf_sn_floor)
         except ValueError as exc:
             raise StepFailed(f"{path.name}: {exc}") from None
         self.log.info("%s: %d sources, %d PSF stars (S/N >= %g), FWHM %.2f px; PSF Gaussian sigma "
@@ -119,9 +122,13 @@ def _celestial(header: fits.Header) -> WCS | None:
 
 
 def _write_header(header: fits.Header, res: PhotometryResult, sn_min: float) -> None:
-    header["FWHM"] = (round(res.fwhm, 4), "seeing FWHM, px (Moffat fit of ePSF, pixel removed)")
+    header["FWHM"] = (round(res.fwhm, 4), "seeing FWHM, px (pixel-integrated Moffat fits)")
+    if np.isfinite(res.fwhm_err):
+        header["FWHMERR"] = (round(res.fwhm_err, 4), "1-sigma uncertainty of FWHM, px")
+    else:
+        header.remove("FWHMERR", ignore_missing=True)
     header["EPSFFWHM"] = (round(res.epsf_fwhm, 4), "FWHM of the ePSF itself, px")
-    header["PSFBETA"] = (round(res.moffat_beta, 4), "Moffat beta of the ePSF fit")
+    header["PSFBETA"] = (round(res.moffat_beta, 4), "beta, pixel-integrated Moffat fit of the ePSF")
     header["PSFSIGX"] = (round(res.gauss_sigma[0], 4), "Gaussian2D x sigma of the ePSF, px")
     header["PSFSIGY"] = (round(res.gauss_sigma[1], 4), "Gaussian2D y sigma of the ePSF, px")
     header["SKYSIG"] = (float(f"{res.skysig:.6g}"), "sky sigma per pixel, e-/s")
