@@ -55,11 +55,12 @@ class MasterStep(Step):
             raise StepFailed(f"{self.prefix}_{task.id}: {len(task.inputs)} exposure(s), fewer than "
                              f"{self.name}.min_frames={self.config.min_frames}")
         reader = get_reader(self.context.instrument.reader)(self.context.instrument)
-        header = reader.header(self.context.data_path / task.inputs[0].meta["raw"])
+        headers: dict[str, fits.Header] = {}  # kept from the reads: each raw file is opened once
 
         def loader(item: Item):
             def load() -> Electrons:
                 raw = reader.read(self.context.data_path / item.meta["raw"])
+                headers.setdefault(item.id, raw.header)
                 exposure = self.prepare(to_electrons(raw, poisson=False), item, task)
                 if self.photons:  # Poisson noise of the light only, not of a detector pedestal
                     exposure.variance = exposure.variance + np.clip(np.nan_to_num(exposure.data), 0, None)
@@ -76,7 +77,7 @@ class MasterStep(Step):
             value, uncertainty = value / norm, uncertainty / norm
         mask, extra = self.finish(value, stddev, task)
         name = self.filename(task)
-        primary = _calibration_header(header, task, self.kind)
+        primary = _calibration_header(headers[task.inputs[0].id], task, self.kind)
         if "exp" in extra:  # a master read back from red/cals by a later run must describe itself
             primary["EXPTIME"] = (extra["exp"], "exposure time of the combined exposures, s")
         if "bias_subtracted" in extra:
