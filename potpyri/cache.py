@@ -89,12 +89,15 @@ class Cache:
         return manifest
 
     def clean_stale(self) -> list[Path]:
-        """Remove staging folders left by processes that no longer exist (killed runs)."""
+        """Remove staging folders (and temporary files) left by processes that no longer exist."""
         removed = []
         for staged in self.root.glob(f"*/{_TMP_PREFIX}*"):
             pid = staged.name[len(_TMP_PREFIX):].split("-", 1)[0]
             if pid.isdigit() and not _alive(int(pid)):
-                shutil.rmtree(staged, ignore_errors=True)
+                if staged.is_dir():
+                    shutil.rmtree(staged, ignore_errors=True)
+                else:
+                    staged.unlink(missing_ok=True)
                 removed.append(staged)
         return removed
 

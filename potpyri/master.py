@@ -10,7 +10,6 @@ import numpy as np
 from astropy.io import fits
 
 from potpyri.calibration import Electrons, combine_exposures, to_electrons
-from potpyri.instruments import get_reader
 from potpyri.step import Item, Output, Product, Scope, Step, StepConfig, StepFailed, Task
 
 __all__ = ["MasterConfig", "MasterStep", "find_master", "find_master_on_disk"]
@@ -54,7 +53,7 @@ class MasterStep(Step):
         if len(task.inputs) < self.config.min_frames:
             raise StepFailed(f"{self.prefix}_{task.id}: {len(task.inputs)} exposure(s), fewer than "
                              f"{self.name}.min_frames={self.config.min_frames}")
-        reader = get_reader(self.context.instrument.reader)(self.context.instrument)
+        reader = self.context.reader()
         headers: dict[str, fits.Header] = {}  # kept from the reads: each raw file is opened once
 
         def loader(item: Item):

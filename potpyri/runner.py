@@ -123,8 +123,9 @@ def run_pipeline(
         log.info("removed the partial product of an interrupted run: %s", stale.name)
     executor = make_executor(cfg.executor)
     measure = bool(OmegaConf.select(cfg, "executor.measure_memory", default=False))
+    unpacked = cache.root / "unpacked" if OmegaConf.select(cfg, "cache.unpack_raw", default=True) else None
     context = StepContext(cfg=cfg, instrument=cfg.instrument, data_path=data_path,
-                          log=logging.getLogger("potpyri.steps"))
+                          log=logging.getLogger("potpyri.steps"), unpacked=unpacked)
     items: dict[tuple[str, str], Item] = {}
     records: list[TaskRecord] = []
     names = step_list(cfg)

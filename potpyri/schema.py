@@ -68,6 +68,7 @@ class CacheConfig:
 
     enabled: bool = True  #: reuse products whose inputs and config are unchanged
     dir: str | None = None  #: cache location; default data_path/red/cache
+    unpack_raw: bool = True  #: keep decompressed copies of .bz2/.gz raw files (decompress once)
 
 
 @dataclass

@@ -139,6 +139,15 @@ class StepContext:
     data_path: Path
     log: logging.Logger
     executor: Any = None
+    #: Folder where raw readers keep decompressed copies of compressed raw files (a cache of the
+    #: raw bytes, not a product); None keeps nothing.
+    unpacked: Path | None = None
+
+    def reader(self) -> Any:
+        """The instrument's raw-file reader."""
+        from potpyri.instruments import get_reader
+
+        return get_reader(self.instrument.reader)(self.instrument, self.unpacked)
 
 
 class Step:

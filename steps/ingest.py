@@ -12,7 +12,6 @@ from pathlib import Path
 from astropy.io import fits
 from astropy.table import Table
 
-from potpyri.instruments import get_reader
 from potpyri.naming import ut_date
 from potpyri.products import safe_name
 from potpyri.step import (
@@ -73,7 +72,7 @@ class Ingest(Step):
     def run(self, task: Task) -> list[Output]:
         if task.refs:
             return self._from_file_list(task)
-        reader = get_reader(self.context.instrument.reader)(self.context.instrument)
+        reader = self.context.reader()
         target_filter = self.context.cfg.target
         outputs, rows, metas = [], [], []
         for raw in task.inputs:

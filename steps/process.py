@@ -14,7 +14,6 @@ import numpy as np
 
 from potpyri.calibration import to_electrons
 from potpyri.frames import apply_flat, read_master, subtract_dark
-from potpyri.instruments import get_reader
 from potpyri.masks import BAD, SATURATED, grow, static_mask
 from potpyri.master import find_master, find_master_on_disk
 from potpyri.naming import frame_filename
@@ -76,7 +75,7 @@ class Process(Step):
     def run(self, task: Task) -> list[Output]:
         item = task.inputs[0]
         instrument = self.context.instrument
-        raw = get_reader(instrument.reader)(instrument).read(self.context.data_path / item.meta["raw"])
+        raw = self.context.reader().read(self.context.data_path / item.meta["raw"])
         _refuse_empty(raw.data)
         mask = np.zeros(raw.data.shape, dtype=np.uint8)
         mask[~np.isfinite(raw.data) | (np.broadcast_to(raw.gain, raw.data.shape) <= 0)] |= BAD  # no data (CCD gaps)

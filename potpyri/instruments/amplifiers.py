@@ -30,7 +30,7 @@ class AmplifierReader(Reader):
     """Assemble amplifiers described by DETSEC/DATASEC/BIASSEC/CCDSUM into one mosaic."""
 
     def read(self, path: Path) -> RawImage:
-        with open_raw(path) as hdul:
+        with open_raw(path, self.unpacked) as hdul:
             header = self.classification_header(hdul)
             images = [h for h in hdul if h.data is not None and h.data.ndim in (2, 3)]
             amps = [h for h in images if "DETSEC" in h.header] or images[:1]  # one bare image: one amplifier

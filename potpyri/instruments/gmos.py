@@ -33,7 +33,7 @@ class GmosReader(Reader):
     """Assemble the amplifiers of a GMOS raw file (3, 6 or 12; any binning)."""
 
     def read(self, path: Path) -> RawImage:
-        with open_raw(path) as hdul:
+        with open_raw(path, self.unpacked) as hdul:
             primary = hdul[0].header.copy()
             amps = [h for h in hdul[1:] if h.name == "SCI" and h.data is not None]
             if not amps:

@@ -27,7 +27,7 @@ class SingleReader(Reader):
     ``instrument.biassec`` is set; trim to ``instrument.datasec`` when set (first entries)."""
 
     def read(self, path: Path) -> RawImage:
-        with open_raw(path) as hdul:
+        with open_raw(path, self.unpacked) as hdul:
             hdu = hdul[self.instrument.raw_header_ext]
             if hdu.data is None:
                 raise ValueError(f"{Path(path).name}: extension {self.instrument.raw_header_ext} has no image")
