@@ -43,7 +43,7 @@ class Ingest(Step):
         file_list_name: str = "file_list.txt"  #: name of the file list written in data_path
         no_redo_sort: bool = False  #: reuse the file list in data_path as it is (hand edits respected)
 
-    version = "3"
+    version = "4"
     scope = Scope.run
     depends_on = ("instrument", "target")
 
@@ -73,13 +73,11 @@ class Ingest(Step):
         if task.refs:
             return self._from_file_list(task)
         reader = self.context.reader()
-        target_filter = self.context.cfg.target
         outputs, rows, metas = [], [], []
         for raw in task.inputs:
             meta = describe(self.context.data_path / raw.meta["raw"], reader, self.context.instrument)
             meta["raw"] = raw.meta["raw"]
-            if meta["type"] == "SCIENCE" and target_filter and target_filter not in meta["target"]:
-                meta["excluded"] = f"target does not contain {target_filter!r}"
+            self._filter_target(meta)
             if meta["type"] == "BAD" and self.config.include_bad and meta.get("bad_by_header"):
                 meta["type"] = "SCIENCE"
             if meta.get("excluded"):
@@ -126,9 +124,16 @@ class Ingest(Step):
             meta["raw"] = f"raw/{name}"
             if meta["type"] not in ("SCIENCE", "BIAS", "DARK", "FLAT"):
                 meta["excluded"] = f"Type {meta['type']} in {path.name}"
+            self._filter_target(meta)
             outputs.append(Output(name, "frame", meta))
         self.log.info("file list %s reused as written: %d frames", path.name, len(outputs))
         return outputs
+
+    def _filter_target(self, meta: dict) -> None:
+        """Set aside science frames of other targets than the run's ``target=`` (when given)."""
+        wanted = self.context.cfg.target
+        if meta["type"] == "SCIENCE" and wanted and wanted not in meta["target"] and not meta.get("excluded"):
+            meta["excluded"] = f"target does not contain {wanted!r}"
 
     def _pattern(self) -> str:
         formats = self.context.instrument.raw_format

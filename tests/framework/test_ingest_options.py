@@ -68,3 +68,15 @@ def test_proc_chooses_the_raw_name_pattern(tmp_path):
     write_tiny_night(tmp_path, n_frames=3)
     result = _run(tmp_path, "ingest.proc=dragons", "instrument.raw_format.dragons='toy000[01].fits'")
     assert sorted(i.id for i in result.items if i.kind == "frame") == ["toy0000.fits", "toy0001.fits"]
+
+
+def test_no_redo_sort_applies_the_target_filter(tmp_path):
+    write_tiny_night(tmp_path, n_frames=2, targets=("field1", "field2"))
+    _run(tmp_path)  # writes the file list
+    result = _run(tmp_path, "ingest.no_redo_sort=true", "target=field2")
+    frames = {i.id: i.meta for i in result.items if i.kind == "frame"}
+    kept = sorted(name for name, meta in frames.items() if not meta.get("excluded"))
+    assert [frames[name]["target"] for name in kept] == ["field2", "field2"]
+    assert all(meta["excluded"] == "target does not contain 'field2'"
+               for meta in frames.values() if meta["target"] == "field1")
+    assert [i.meta["target"] for i in result.items if i.kind == "target" and "stack" in i.files] == ["field2"]
