@@ -510,16 +510,30 @@ def _robust_ratio(numerator, denominator) -> float:
 
 
 def _model_error(big, big_err, fit, fit_err) -> float:
-    """Fractional PSF-model error: robust scatter of big/fit beyond what the errors explain."""
-    from astropy.stats import mad_std
+    """Fractional PSF-model error: the extra scatter of big/fit that brings the reduced chi2 of
+    the ratios about their weighted mean to 1 (Paule-Mandel), after 4-sigma outliers."""
+    from scipy.optimize import brentq
 
     ratio = big / fit
     noise = ratio * np.hypot(big_err / big, fit_err / fit)
-    good = np.isfinite(ratio) & np.isfinite(noise) & (ratio > 0)
+    good = np.isfinite(ratio) & np.isfinite(noise) & (ratio > 0) & (noise > 0)
     if good.sum() < 5:
         return 0.0
-    excess = mad_std(ratio[good] / np.median(ratio[good])) ** 2 - np.median(noise[good] / ratio[good]) ** 2
-    return float(np.sqrt(max(excess, 0.0)))
+    scale = np.median(ratio[good])
+    r, n = ratio[good] / scale, noise[good] / scale
+    keep = ~np.ma.getmaskarray(sigma_clip(r, sigma=4.0, maxiters=5, masked=True))
+    r, n = r[keep], n[keep]
+    if len(r) < 5:
+        return 0.0
+
+    def excess_chi2(s: float) -> float:
+        w = 1 / (n**2 + s**2)
+        mean = np.sum(w * r) / np.sum(w)
+        return float(np.sum(w * (r - mean) ** 2) / (len(r) - 1) - 1)
+
+    if excess_chi2(0.0) <= 0:
+        return 0.0
+    return float(brentq(excess_chi2, 0.0, 1.0))
 
 
 def _mags(flux, flux_err) -> tuple[np.ndarray, np.ndarray]:
