@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MANIFEST", "Cache"]
+__all__ = ["MANIFEST", "Cache", "pid_alive"]
 
 MANIFEST = "MANIFEST.json"
 _TMP_PREFIX = ".tmp-"
@@ -93,7 +93,7 @@ class Cache:
         removed = []
         for staged in self.root.glob(f"*/{_TMP_PREFIX}*"):
             pid = staged.name[len(_TMP_PREFIX):].split("-", 1)[0]
-            if pid.isdigit() and not _alive(int(pid)):
+            if pid.isdigit() and not pid_alive(int(pid)):
                 if staged.is_dir():
                     shutil.rmtree(staged, ignore_errors=True)
                 else:
@@ -102,7 +102,8 @@ class Cache:
         return removed
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (temporaries named after a dead pid are stale)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -131,77 +131,75 @@ def run_pipeline(
     names = step_list(cfg)
 
     step_seconds: dict[str, float] = {}
-    started: tuple[str, float] | None = None
     with executor, progress(show_progress) as bars:
         for name in names:
-            if started is not None:
-                step_seconds[started[0]] = time.perf_counter() - started[1]
-            started = (name, time.perf_counter())
-            step_cls = STEPS[name]
-            step_cfg = OmegaConf.to_object(cfg[name])
-            step = step_cls(step_cfg, context)
-            current = [i for i in items.values()]
-            params = _jsonable(dataclasses.asdict(step_cfg))
-            own = {"step": name, "version": step_cls.version, "cfg_hash": digest(params), "params": params}
-            if not step_cfg.enabled:
-                skipped = step.select(current)
-                for item in skipped:
-                    item.provenance = _merge([item.provenance, [{**own, "status": "SKIPPED"}]])
-                records.append(TaskRecord(name, "*", "skipped", note=f"enabled=false ({len(skipped)} items)"))
-                log.info("[%s] skipped (enabled=false)", name)
-                continue
+            step_start = time.perf_counter()
             try:
-                tasks = step.tasks(current)
-            except StepFailed as exc:
-                log.error("[%s] %s", name, exc)
-                records.append(TaskRecord(name, "*", "failed", note=str(exc)))
-                if step_cls.scope is Scope.run:
-                    break  # nothing downstream can work without it
-                continue
-            if not tasks:
-                log.info("[%s] nothing to do", name)
-                records.append(TaskRecord(name, "*", "empty", note="no inputs"))
-                continue
-            deps = {key: _jsonable(OmegaConf.to_container(OmegaConf.select(cfg, key), resolve=True)
-                                   if isinstance(OmegaConf.select(cfg, key), DictConfig)
-                                   else OmegaConf.select(cfg, key))
-                    for key in step_cls.depends_on}
-            specs = [
-                _TaskSpec(
-                    step_cls=step_cls, config=step_cfg, context=context, task=task,
-                    key=_task_key(name, step_cls.version, params, deps, task),
-                    provenance=_merge([i.provenance for i in task.inputs] + [[{**own, "status": "COMPLETE"}]]),
-                    cache=cache,
-                    recipe=recipe_yaml if step_cls.scope is Scope.target else None,
-                    measure_memory=measure,
-                )
-                for task in tasks
-            ]
-            bar = bars.add_task(name, total=len(specs))
-            for spec, result in zip(specs, executor.map(_execute, specs, on_error=_lost), strict=True):
-                bars.advance(bar)
-                notes = [w for out in result.manifest.get("outputs", []) for w in out["meta"].get("warnings", [])]
-                note = "; ".join([result.note, *notes]).strip("; ")
-                records.append(TaskRecord(name, spec.task.id, result.status, result.seconds, note,
-                                          result.cpu_seconds, result.peak_rss_mb))
-                if result.status == "aborted":  # earlier products stay as they were
-                    log.error("[%s] %s: %s; run stopped", name, spec.task.id, result.note)
-                    raise RunAborted(f"[{name}] {spec.task.id}: {result.note}")
-                if result.status == "failed":
-                    log.error("[%s] %s: %s", name, spec.task.id, result.note)
-                    for item in spec.task.inputs:
-                        if (item.kind, item.id) in items:
-                            item.failed = f"{name}: {result.note}"
+                step_cls = STEPS[name]
+                step_cfg = OmegaConf.to_object(cfg[name])
+                step = step_cls(step_cfg, context)
+                current = [i for i in items.values()]
+                params = _jsonable(dataclasses.asdict(step_cfg))
+                own = {"step": name, "version": step_cls.version, "cfg_hash": digest(params), "params": params}
+                if not step_cfg.enabled:
+                    skipped = step.select(current)
+                    for item in skipped:
+                        item.provenance = _merge([item.provenance, [{**own, "status": "SKIPPED"}]])
+                    records.append(TaskRecord(name, "*", "skipped", note=f"enabled=false ({len(skipped)} items)"))
+                    log.info("[%s] skipped (enabled=false)", name)
                     continue
-                log.info("[%s] %s %s in %.2fs", name, spec.task.id, result.status, result.seconds)
-                entry = cache.entry(name, spec.key)
-                for out in result.manifest["outputs"]:
-                    files = {role: str(entry / p["file"]) for role, p in out["products"].items()}
-                    item = Item(out["id"], out["kind"], out["meta"], files, spec.key, out["provenance"])
-                    items[(item.kind, item.id)] = item
-                    _publish(out, entry, publish_root, data_path)
-        if started is not None:
-            step_seconds[started[0]] = time.perf_counter() - started[1]
+                try:
+                    tasks = step.tasks(current)
+                except StepFailed as exc:
+                    log.error("[%s] %s", name, exc)
+                    records.append(TaskRecord(name, "*", "failed", note=str(exc)))
+                    if step_cls.scope is Scope.run:
+                        break  # nothing downstream can work without it
+                    continue
+                if not tasks:
+                    log.info("[%s] nothing to do", name)
+                    records.append(TaskRecord(name, "*", "empty", note="no inputs"))
+                    continue
+                deps = {key: _jsonable(OmegaConf.to_container(OmegaConf.select(cfg, key), resolve=True)
+                                       if isinstance(OmegaConf.select(cfg, key), DictConfig)
+                                       else OmegaConf.select(cfg, key))
+                        for key in step_cls.depends_on}
+                specs = [
+                    _TaskSpec(
+                        step_cls=step_cls, config=step_cfg, context=context, task=task,
+                        key=_task_key(name, step_cls.version, params, deps, task),
+                        provenance=_merge([i.provenance for i in task.inputs] + [[{**own, "status": "COMPLETE"}]]),
+                        cache=cache,
+                        recipe=recipe_yaml if step_cls.scope is Scope.target else None,
+                        measure_memory=measure,
+                    )
+                    for task in tasks
+                ]
+                bar = bars.add_task(name, total=len(specs))
+                for spec, result in zip(specs, executor.map(_execute, specs, on_error=_lost), strict=True):
+                    bars.advance(bar)
+                    notes = [w for out in result.manifest.get("outputs", []) for w in out["meta"].get("warnings", [])]
+                    note = "; ".join([result.note, *notes]).strip("; ")
+                    records.append(TaskRecord(name, spec.task.id, result.status, result.seconds, note,
+                                              result.cpu_seconds, result.peak_rss_mb))
+                    if result.status == "aborted":  # earlier products stay as they were
+                        log.error("[%s] %s: %s; run stopped", name, spec.task.id, result.note)
+                        raise RunAborted(f"[{name}] {spec.task.id}: {result.note}")
+                    if result.status == "failed":
+                        log.error("[%s] %s: %s", name, spec.task.id, result.note)
+                        for item in spec.task.inputs:
+                            if (item.kind, item.id) in items:
+                                item.failed = f"{name}: {result.note}"
+                        continue
+                    log.info("[%s] %s %s in %.2fs", name, spec.task.id, result.status, result.seconds)
+                    entry = cache.entry(name, spec.key)
+                    for out in result.manifest["outputs"]:
+                        files = {role: str(entry / p["file"]) for role, p in out["products"].items()}
+                        item = Item(out["id"], out["kind"], out["meta"], files, spec.key, out["provenance"])
+                        items[(item.kind, item.id)] = item
+                        _publish(out, entry, publish_root, data_path)
+            finally:  # every way out of a step (done, skipped, failed, aborted) is timed
+                step_seconds[name] = time.perf_counter() - step_start
     result = RunResult(list(items.values()), records, publish_root, step_seconds)
     return result
 
@@ -332,13 +330,13 @@ def _peak_rss_mb() -> float:
 
 def _stale_links(folders: list[Path]) -> list[Path]:
     """Remove publication temporaries (``.name.PID.link``) of processes that no longer exist."""
-    from potpyri.cache import _alive
+    from potpyri.cache import pid_alive
 
     removed = []
     for folder in folders:
         for path in [*folder.glob(".*.link"), *folder.glob("*/.*.link")]:
             pid = path.name.rsplit(".", 2)[-2]
-            if pid.isdigit() and not _alive(int(pid)):
+            if pid.isdigit() and not pid_alive(int(pid)):
                 path.unlink(missing_ok=True)
                 removed.append(path)
     return removed
