@@ -12,7 +12,7 @@ from astropy.io import fits
 from potpyri.calibration import Electrons, combine_exposures, to_electrons
 from potpyri.step import Item, Output, Product, Scope, Step, StepConfig, StepFailed, Task
 
-__all__ = ["MasterConfig", "MasterStep", "find_master", "find_master_on_disk"]
+__all__ = ["MasterConfig", "MasterStep", "closest_master", "find_master", "find_master_on_disk", "masters_on_disk"]
 
 
 @dataclass
@@ -126,6 +126,11 @@ def find_master_on_disk(cals_dir: Path, cal: str, caltype: str, exptime: float |
     Used when this run has no exposures to make that master. Darks: the closest exposure time.
     The item's cache key is the file's size and modification time, so a replaced file is seen.
     """
+    return closest_master(masters_on_disk(cals_dir, cal, caltype), exptime)
+
+
+def masters_on_disk(cals_dir: Path, cal: str, caltype: str) -> list[Item]:
+    """Every readable master of kind ``cal`` for ``caltype`` in ``cals_dir``, by file name."""
     prefix = f"m{cal}_{caltype}"
     candidates = sorted(Path(cals_dir).glob(f"{prefix}_*s.fits" if cal == "dark" else f"{prefix}.fits"))
     found = []
@@ -138,6 +143,11 @@ def find_master_on_disk(cals_dir: Path, cal: str, caltype: str, exptime: float |
                 "exp": float(header.get("EXPTIME", 0.0)), "bias_subtracted": bool(header.get("BIASSUB", False))}
         stat = path.stat()
         found.append(Item(path.stem, "calibration", meta, {"image": str(path)}, key=f"{stat.st_size}:{stat.st_mtime_ns}"))
+    return found
+
+
+def closest_master(found: list[Item], exptime: float | None = None) -> Item | None:
+    """The first of ``found``, or for darks (``exptime`` given) the closest in exposure time."""
     if not found:
         return None
     if exptime is None:

@@ -15,7 +15,7 @@ import numpy as np
 from potpyri.calibration import to_electrons
 from potpyri.frames import apply_flat, read_master, subtract_dark
 from potpyri.masks import BAD, SATURATED, grow, static_mask
-from potpyri.master import find_master, find_master_on_disk
+from potpyri.master import closest_master, find_master, masters_on_disk
 from potpyri.naming import frame_filename
 from potpyri.noise import excess_sky_variance
 from potpyri.products import make_frame
@@ -26,6 +26,7 @@ from potpyri.step import (
     Scope,
     Step,
     StepConfig,
+    StepContext,
     StepFailed,
     Task,
     register_step,
@@ -50,6 +51,10 @@ class Process(Step):
     scope = Scope.frame
     depends_on = ("instrument", "bias.enabled", "dark.enabled", "flat.enabled")
 
+    def __init__(self, config: StepConfig, context: StepContext) -> None:
+        super().__init__(config, context)
+        self._seen_on_disk: dict[tuple[str, str], list[Item]] = {}
+
     def references(self, task: Task, items: list[Item]) -> list[Item]:
         meta = task.inputs[0].meta
         group = f"{meta['amp']}_{meta['binning']}"
@@ -60,12 +65,17 @@ class Process(Step):
             "dark": find_master(items, "dark", group, exptime),
             "flat": self._flat(items, flat_group, task.inputs[0].id),
         }
-        cals_dir = self.context.data_path / "red" / "cals"
         for cal, caltype in (("bias", group), ("dark", group), ("flat", flat_group)):
             wanted = getattr(self.context.instrument, cal) and self.context.cfg[cal].enabled
             if found[cal] is None and wanted:  # none made this run: an earlier run's, if compatible
-                found[cal] = find_master_on_disk(cals_dir, cal, caltype, exptime if cal == "dark" else None)
+                found[cal] = closest_master(self._on_disk(cal, caltype), exptime if cal == "dark" else None)
         return [f for f in found.values() if f is not None]
+
+    def _on_disk(self, cal: str, caltype: str) -> list[Item]:
+        """Masters in red/cals, looked up once per calibration group (not once per frame)."""
+        if (cal, caltype) not in self._seen_on_disk:
+            self._seen_on_disk[cal, caltype] = masters_on_disk(self.context.data_path / "red" / "cals", cal, caltype)
+        return self._seen_on_disk[cal, caltype]
 
     @staticmethod
     def _flat(items: list[Item], group: str, frame: str) -> Item | None:
