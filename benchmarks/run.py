@@ -224,6 +224,15 @@ def accuracy(result: dict[str, Any], night: Path) -> dict[str, str]:
     }
 
 
+def photometry_rate(result: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+    """CPU time of the photometry step per measured source (flat if fits scale linearly)."""
+    sources = sum(int(i["meta"].get("nsources", 0)) for i in result["items"] if i["kind"] == "target")
+    cpu = sum(r["cpu_s"] for r in rows if r["step"] == "photometry")
+    if not sources:
+        return "n/a (no sources measured)"
+    return f"{1000 * cpu / sources:.1f} ms CPU per source ({sources} sources, {cpu:.1f} s)"
+
+
 def stack_vs_ccdproc(result: dict[str, Any]) -> str:
     """The stack step alone against ccdproc.combine (engineer C's benchmarks/compare_stack.py)."""
     try:
@@ -370,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
                    "peak_rss_mb": result["peak_rss_mb"], "n_science": result["n_science"],
                    "frames_per_minute": 60 * result["n_science"] / result["wall_seconds"],
                    "per_frame_seconds": per_frame_seconds(result), "steps": rows,
-                   "accuracy": accuracy(result, night)}
+                   "accuracy": accuracy(result, night), "photometry": photometry_rate(result, rows)}
             if workers == workers_list[0] and frames == frames_list[0]:
                 run["stack_vs_ccdproc"] = stack_vs_ccdproc(result)
                 run["resample_vs_reproject"] = resample_vs_reproject(result)
@@ -403,6 +412,7 @@ def print_run(run: dict[str, Any]) -> None:
     print(f"frames per minute: {run['frames_per_minute']:.2f}; per-frame steps: {run['per_frame_seconds']:.1f} s")
     for label, value in run["accuracy"].items():
         print(f"{label}: {value}")
+    print(f"photometry: {run['photometry']}")
     for key in ("stack_vs_ccdproc", "resample_vs_reproject"):
         if key in run:
             print(f"{key}: {run[key]}")
@@ -447,6 +457,7 @@ def markdown(report: dict[str, Any]) -> str:
                   f"Frames per minute: {run['frames_per_minute']:.2f}. "
                   f"Per-frame steps: {run['per_frame_seconds']:.1f} s.", ""]
         lines += [f"- {label}: {value}" for label, value in run["accuracy"].items()]
+        lines.append(f"- photometry: {run.get('photometry', 'n/a')}")
         for key in ("stack_vs_ccdproc", "resample_vs_reproject"):
             if key in run:
                 lines.append(f"- {key}: {run[key]}")
