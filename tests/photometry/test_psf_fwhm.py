@@ -22,10 +22,10 @@ from potpyri.sim.night import simulate_night
 from potpyri.validate import validate
 from tests.conftest import compose_config
 
-#: (format, band, seed): seeings of 2.4-3.7 px on the small simulated read-outs (pixel scales in
-#: truth/frames.ecsv: GMOS-N 0.32", LRIS-blue 0.27", MOSFIRE 0.18").
+#: (format, band, seed): seeings of 1.6-3.7 px on the small simulated read-outs (pixel scales in
+#: truth/frames.ecsv: BINOSPEC 0.48" (undersampled, 1.6 px), GMOS-N 0.32", LRIS 0.27", MOSFIRE 0.18").
 CASES = [("gmos-n", "r", 3), ("gmos-n", "i", 3), ("lris-blue", "g", 4), ("mosfire", "J", 5),
-         ("lris-red", "r", 4)]
+         ("lris-red", "r", 4), ("binospec", "r", 3)]
 STEPS = "[ingest,bias,dark,flat,process,cosmic_rays,satellites,skysub,stack,photometry]"
 
 
