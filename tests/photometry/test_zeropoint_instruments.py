@@ -1,50 +1,64 @@
-"""Zero points across instruments and catalog paths (slow: run with -m slow).
+"""Zero points across instruments and catalog paths against the truth (slow: run with -m slow).
 
-Each case: a one-frame simulated night reduced through zeropoint; the ZP is compared with the
-exposure's truth zero point plus 2.5 log10(median true flat response) (flats are normalised).
+Issue #6 acceptance: |ZPTMAG - truth| <= 0.01 mag for GMOS r and i (PS1), LRIS g (PS1 and SDSS),
+MOSFIRE J and MMIRS K (2MASS, Vega converted to AB by the catalog layer) and a southern GMOS-S
+field on SkyMapper. The truth is the exposure's zero point plus 2.5 log10(median true flat
+response) (the pipeline's flats are normalised to median 1).
+
+A 0.01 mag test needs a zero point whose statistical error is well below 0.01: the catalogs'
+own errors (0.02-0.05 mag per star near their limits, worse for 2MASS and SkyMapper) set the
+number of stars needed, so each case simulates a field as dense as a real one at lower galactic
+latitude (``density_r22``: stars per arcmin² brighter than r = 22; ~1 at high latitude):
+  * 8 (GMOS-N, 32 arcmin²) and 12 (LRIS-blue small read-out, 16 arcmin²): |b| ~ 10-15 deg;
+  * 20 (GMOS-S on SkyMapper, usable only between the GMOS saturation, r ~ 18.5, and r ~ 20.2);
+  * 80 (MOSFIRE J, 38 arcmin²) and 40 (MMIRS K, full 47 arcmin² read-out): 2MASS is complete
+    only to J ~ 17, K ~ 16 (AB), so ~100 stars need a field at |b| ~ 3-5 deg.
+Seeds were fixed before the results were seen (seed 1; for GMOS-S it puts the field at
+dec -33.7, south of the PS1 limit); the same cases on other seeds are in the issue report.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-from astropy.io import fits
-from astropy.table import Table
 
-from potpyri.runner import run_pipeline
-from potpyri.sim.formats.base import FORMATS
-from potpyri.sim.night import simulate_night
-from potpyri.validate import validate
-from tests.conftest import compose_config
+from tests.photometry.zp_cases import (
+    NIR_STEPS,
+    STEPS,
+    line,
+    measured,
+    reduce,
+    simulate,
+    truth_zeropoint,
+)
 
-#: (format, band, catalog path, seed). Not here yet: MOSFIRE/MMIRS J, K on the 2MASS path and a
-#: southern GMOS-S field on SkyMapper -- a one-frame small simulated field holds 1 2MASS star
-#: (MOSFIRE J) and 3 SkyMapper stars (GMOS-S, seed 11): too few to calibrate (see the report).
-CASES = [("gmos-n", "r", "ps1", 3), ("gmos-n", "i", "ps1", 3), ("lris-blue", "g", "ps1", 4)]
+#: (format, bands, seed, density_r22, size, frames, [(band, catalog, extra overrides)]).
+CASES = {
+    "gmos-n-ri-ps1": ("gmos-n", ["r", "i"], 1, 8.0, "small", 1, [("r", "ps1", ()), ("i", "ps1", ())]),
+    "lris-g-ps1-sdss": ("lris-blue", ["g"], 1, 12.0, "small", 1,
+                        [("g", "ps1", ()), ("g", "sdss", ("zeropoint.catalog=sdss",))]),
+    "mosfire-J-2mass": ("mosfire", ["J"], 1, 80.0, "small", 1, [("J", "2mass", ())]),
+    "mmirs-K-2mass": ("mmirs", ["K"], 1, 40.0, "full", 5, [("K", "2mass", ())]),
+    "gmos-s-r-skymapper": ("gmos-s", ["r"], 1, 20.0, "small", 1, [("r", "skymapper", ())]),
+}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("fmt", "band", "catalog", "seed"), CASES)
-def test_zeropoint_matches_truth(fmt, band, catalog, seed, tmp_path):
-    night = simulate_night(fmt, tmp_path, seed=seed, frames=1, bands=[band], rejects=False)
-    frames = Table.read(night.truth_dir / "frames.ecsv")
-    row = frames[frames["kind"] == "science"][0]
-    if catalog == "skymapper" and row["header_dec"] >= -30:
-        pytest.fail(f"seed {seed} puts the {fmt} field at dec {row['header_dec']:+.1f}: pick a southern seed")
-    # One frame (no alignment needed to trust the stack): nirsky needs >= 3 dithers, so NIR frames
-    # get the mesh background of skysub only.
-    steps = "[ingest,bias,dark,flat,process,cosmic_rays,satellites,skysub,stack,photometry,zeropoint]"
-    cfg = compose_config(f"instrument={FORMATS[fmt].instrument}", f"data_path={tmp_path}", f"pipeline.steps={steps}",
-                         f"catalog.cache_dir={tmp_path / 'catalog_cache'}", "catalog.offline=true")
-    validate(cfg)
-    result = run_pipeline(cfg)
-    assert result.by_status("zeropoint") == {"ran": 1}, result.records
-    (stack,) = (tmp_path / "red").glob("*.stk.fits")
-    header = fits.getheader(stack)
-    response = fits.getdata(night.truth_dir / "maps" / "flat.fits.fz")
-    truth = float(row["zeropoint"]) + 2.5 * np.log10(np.median(response[response > 0]))
-    print(f"{fmt} {band}: ZP {header['ZPTMAG']:.4f} +- {header['ZPTMUCER']:.4f} ({header['ZPTCAT']}, "
-          f"{header['ZPTNSTAR']} stars) truth {truth:.4f} diff {header['ZPTMAG'] - truth:+.4f}; "
-          f"FWHM {header['FWHM']:.3f} truth {row['seeing_fwhm_px']:.3f}")
-    assert header["ZPTCAT"] == catalog
-    assert abs(header["ZPTMAG"] - truth) <= max(0.01, 2 * header["ZPTMUCER"])
+@pytest.mark.parametrize("case", list(CASES))
+def test_zeropoint_within_0p01_of_truth(case, tmp_path):
+    fmt, bands, seed, density, size, frames, checks = CASES[case]
+    night = simulate(fmt, bands, seed, density, size, tmp_path, frames)
+    failures = []
+    done = None
+    for band, catalog, overrides in checks:
+        if overrides != done:  # one run per configuration (both GMOS-N bands come from one run)
+            result = reduce(fmt, tmp_path, *overrides, steps=STEPS if frames == 1 else NIR_STEPS)
+            assert result.by_status("zeropoint") == {"ran": len(bands)}, result.records
+            done = overrides
+        header = measured(tmp_path, band)
+        truth = truth_zeropoint(night, band)
+        print(line(fmt, band, seed, header, truth))
+        assert header["ZPTCAT"] == catalog
+        assert header["ZPTMUCER"] <= 0.006, "the field holds too few calibration stars for a 0.01 test"
+        if abs(header["ZPTMAG"] - truth) > 0.01:
+            failures.append(line(fmt, band, seed, header, truth))
+    assert not failures, failures

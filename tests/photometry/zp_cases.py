@@ -1,0 +1,80 @@
+"""Shared runner of the zero-point acceptance cases (one-frame simulated nights through zeropoint).
+
+Used by ``test_zeropoint_instruments.py`` and runnable by hand on other seeds:
+``python -m tests.photometry.zp_cases gmos-n r,i 5 4.0 small 1 /tmp/x`` (format, bands, seed,
+density_r22, size, frames, folder, then config overrides).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+from astropy.table import Table
+
+from potpyri.runner import run_pipeline
+from potpyri.sim.formats.base import FORMATS
+from potpyri.sim.night import simulate_night
+from potpyri.validate import validate
+from tests.conftest import compose_config
+
+#: One frame (no alignment needed to trust the stack): nirsky needs >= 3 dithers, so NIR frames get
+#: the mesh background of skysub only.
+STEPS = "[ingest,bias,dark,flat,process,cosmic_rays,satellites,skysub,stack,photometry,zeropoint]"
+#: Several dithered frames (a sky flat needs >= 3): the full NIR reduction up to zeropoint.
+NIR_STEPS = ("[ingest,bias,dark,flat,process,cosmic_rays,satellites,nirsky,skysub,astrometry,align,"
+             "resample_grid,resample,stack,stack_wcs,photometry,zeropoint]")
+
+
+def simulate(fmt: str, bands: list[str], seed: int, density: float, size: str, folder: Path, frames: int = 1):
+    """A night of ``frames`` exposures per band, no reject files."""
+    return simulate_night(fmt, folder, seed=seed, frames=frames, bands=bands, rejects=False, size=size,
+                          density_r22=density)
+
+
+def reduce(fmt: str, folder: Path, *overrides: str, steps: str = STEPS):
+    """Run the pipeline through zeropoint on ``folder``; returns the run result."""
+    cfg = compose_config(f"instrument={FORMATS[fmt].instrument}", f"data_path={folder}", f"pipeline.steps={steps}",
+                         f"catalog.cache_dir={folder / 'catalog_cache'}", "catalog.offline=true", *overrides)
+    validate(cfg)
+    return run_pipeline(cfg)
+
+
+def truth_zeropoint(night, band: str) -> float:
+    """Truth zero point of the band's exposure in the units of the stack (e-/s after a flat
+    normalised to median 1): exposure zero point + 2.5 log10(median true flat response)."""
+    frames = Table.read(night.truth_dir / "frames.ecsv")
+    row = frames[(frames["kind"] == "science") & (frames["band"] == band)][0]
+    response = fits.getdata(night.truth_dir / "maps" / "flat.fits.fz")
+    return float(row["zeropoint"]) + 2.5 * np.log10(np.median(response[response > 0]))
+
+
+def measured(folder: Path, band: str) -> fits.Header:
+    """Primary header of the band's published stack."""
+    for stack in (folder / "red").glob("*.stk.fits"):
+        header = fits.getheader(stack)
+        if header.get("ZPTBAND") == band:
+            return header
+    raise AssertionError(f"no calibrated {band} stack in {folder / 'red'}")
+
+
+def line(fmt: str, band: str, seed: int, header: fits.Header, truth: float) -> str:
+    return (f"{fmt} {band} seed {seed}: ZP {header['ZPTMAG']:.4f} +- {header['ZPTMUCER']:.4f} "
+            f"({header['ZPTCAT']}, {header['ZPTNSTAR']} stars, scatter {header['ZPTSCAT']:.3f}) "
+            f"truth {truth:.4f} diff {header['ZPTMAG'] - truth:+.4f}")
+
+
+if __name__ == "__main__":
+    fmt_, bands_, seed_, density_, size_, frames_, out = sys.argv[1:8]
+    extra = sys.argv[8:]
+    out_dir = Path(out)
+    night_ = simulate(fmt_, bands_.split(","), int(seed_), float(density_), size_, out_dir, int(frames_))
+    result_ = reduce(fmt_, out_dir, *extra, steps=STEPS if int(frames_) == 1 else NIR_STEPS)
+    print(result_.by_status("zeropoint"))
+    for b in bands_.split(","):
+        from potpyri.catalogs.choice import band_of
+
+        cal = band_of(b) or b
+        print(line(fmt_, b, int(seed_), measured(out_dir, cal), truth_zeropoint(night_, b)), flush=True)
