@@ -1,4 +1,5 @@
-"""Zero points across instruments and catalog paths against the truth (slow: run with -m slow).
+"""Zero points across instruments and catalog paths against the truth (LRIS g on PS1 runs in CI;
+the others are slow: run with -m slow).
 
 Issue #6 acceptance: |ZPTMAG - truth| <= 0.01 mag for GMOS r and i (PS1), LRIS g (PS1 and SDSS),
 MOSFIRE J and MMIRS K (2MASS, Vega converted to AB by the catalog layer) and a southern GMOS-S
@@ -34,17 +35,29 @@ from tests.photometry.zp_cases import (
 #: (format, bands, seed, density_r22, size, frames, [(band, catalog, extra overrides)]).
 CASES = {
     "gmos-n-ri-ps1": ("gmos-n", ["r", "i"], 1, 8.0, "small", 1, [("r", "ps1", ()), ("i", "ps1", ())]),
-    "lris-g-ps1-sdss": ("lris-blue", ["g"], 1, 12.0, "small", 1,
-                        [("g", "ps1", ()), ("g", "sdss", ("zeropoint.catalog=sdss",))]),
+    "lris-g-ps1": ("lris-blue", ["g"], 1, 12.0, "small", 1, [("g", "ps1", ())]),
+    "lris-g-sdss": ("lris-blue", ["g"], 1, 12.0, "small", 1, [("g", "sdss", ("zeropoint.catalog=sdss",))]),
     "mosfire-J-2mass": ("mosfire", ["J"], 1, 80.0, "small", 1, [("J", "2mass", ())]),
     "mmirs-K-2mass": ("mmirs", ["K"], 1, 40.0, "full", 5, [("K", "2mass", ())]),
     "gmos-s-r-skymapper": ("gmos-s", ["r"], 1, 20.0, "small", 1, [("r", "skymapper", ())]),
 }
 
 
+#: The one case fast enough for CI (~15-25 s): LRIS-blue g on PS1.
+CI_CASE = "lris-g-ps1"
+
+
+def test_lris_g_ps1_zeropoint_within_0p01_of_truth(tmp_path):
+    _check(CI_CASE, tmp_path)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("case", [c for c in CASES if c != CI_CASE])
 def test_zeropoint_within_0p01_of_truth(case, tmp_path):
+    _check(case, tmp_path)
+
+
+def _check(case, tmp_path):
     fmt, bands, seed, density, size, frames, checks = CASES[case]
     night = simulate(fmt, bands, seed, density, size, tmp_path, frames)
     failures = []
