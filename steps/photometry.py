@@ -52,7 +52,7 @@ class Photometry(Step):
         oversampling: int = 2  #: ePSF oversampling
         psf_sn_floor: float = 10.0  #: the PSF-star loop stops here unless < 3 stars lie above
 
-    version = "4"
+    version = "5"  # 5: matched-filter detection, mode local sky
     scope = Scope.target
 
     def select(self, items: list[Item]) -> list[Item]:
