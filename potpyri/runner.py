@@ -51,7 +51,8 @@ class TaskRecord:
     """The fate of one task: ran, cached, skipped or failed, with wall time and a note.
 
     ``cpu_seconds`` is the CPU time of the process that ran the task while it ran (all its
-    threads); ``peak_rss_mb`` is that process's peak resident memory when the task ended, which
+    threads) plus that of the programs the task ran and waited for (solve-field,
+    build-astrometry-index); ``peak_rss_mb`` is that process's peak resident memory when the task ended, which
     is the task's own peak only with ``executor.measure_memory=true`` (Linux), 0 where unknown.
     """
 
@@ -239,11 +240,17 @@ def _execute(spec: _TaskSpec) -> _TaskResult:
     """Reuse or produce one task's cache entry; record its wall time, CPU time and peak memory."""
     if spec.measure_memory:
         _reset_peak_rss()
-    cpu = time.process_time()
+    cpu = _cpu_seconds()
     result = _execute_task(spec)
-    result.cpu_seconds = time.process_time() - cpu
+    result.cpu_seconds = _cpu_seconds() - cpu
     result.peak_rss_mb = _peak_rss_mb()
     return result
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished child processes."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
 
 
 def _execute_task(spec: _TaskSpec) -> _TaskResult:
