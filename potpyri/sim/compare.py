@@ -35,9 +35,13 @@ class StackAstrometry:
 
 
 def stack_astrometry(stack: str | Path, stars: Table, fwhm: float = 3.0, nsigma: float = 20.0,
-                     radius: float = 1.0) -> StackAstrometry:
+                     radius: float = 1.0, isolation: float = 8.0) -> StackAstrometry:
     """Windowed centroids of the stack's bright sources (the astrometry step's detection) matched
-    within ``radius`` px to the truth stars placed through the stack's WCS."""
+    within ``radius`` px to the truth point sources placed through the stack's WCS.
+
+    Stars with another truth source (star or galaxy, any brightness) within ``isolation`` px are
+    left out: a blend's light centre is not the star's position.
+    """
     from potpyri.astrometry.detect import detect_sources
 
     with fits.open(stack) as hdul:
@@ -46,8 +50,10 @@ def stack_astrometry(stack: str | Path, stars: Table, fwhm: float = 3.0, nsigma:
     x, y = wcs.all_world2pix(stars["ra"], stars["dec"], 0)
     if len(sources) == 0:
         return StackAstrometry(np.zeros(0), np.zeros(0))
-    dist, idx = cKDTree(np.column_stack([x, y])).query(np.column_stack([sources["x"], sources["y"]]))
-    near = dist < radius
+    tree = cKDTree(np.column_stack([x, y]))
+    crowded = np.array([len(n) > 1 for n in tree.query_ball_point(np.column_stack([x, y]), isolation)])
+    dist, idx = tree.query(np.column_stack([sources["x"], sources["y"]]))
+    near = (dist < radius) & ~crowded[idx] & ~np.asarray(stars["is_galaxy"])[idx]
     return StackAstrometry(np.asarray(sources["x"][near] - x[idx[near]]),
                            np.asarray(sources["y"][near] - y[idx[near]]))
 
