@@ -85,6 +85,8 @@ def lacosmic(sci: np.ndarray, bad: np.ndarray, readnoise: float, *, sigclip: flo
     """
     import astroscrappy
 
+    _stop_dilate5_leak()
+
     def one_pass(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return astroscrappy.detect_cosmics(image, inmask=mask, gain=1.0, readnoise=readnoise,
                                            satlevel=np.inf, sigclip=sigclip, sigfrac=sigfrac,
@@ -122,6 +124,27 @@ def lacosmic(sci: np.ndarray, bad: np.ndarray, readnoise: float, *, sigclip: flo
         new = found & ~crmask
         crmask |= new
     return crmask
+
+
+def _stop_dilate5_leak() -> None:
+    """Work around a leak in astroscrappy 1.x: ``utils.dilate5`` never frees its output buffer
+    (1 byte per pixel per call, measured), and ``detect_cosmics`` calls it once per call to grow
+    the saturated-pixel mask. potpyri passes ``satlevel=inf`` (saturation is masked already), so
+    that mask is empty and its dilation is empty too: return that without calling the leaking
+    function. Any non-empty input still goes to astroscrappy's own ``dilate5``."""
+    import astroscrappy.astroscrappy as lacosmic_module
+
+    original = lacosmic_module.dilate5
+    if getattr(original, "_potpyri_guard", False):
+        return
+
+    def dilate5(data: np.ndarray, niter: int) -> np.ndarray:
+        if not np.any(data):
+            return np.zeros(np.shape(data), dtype=bool)
+        return original(data, niter)
+
+    dilate5._potpyri_guard = True  # type: ignore[attr-defined]
+    lacosmic_module.dilate5 = dilate5
 
 
 def _clean_meanmask(data: np.ndarray, crmask: np.ndarray, bad: np.ndarray, background: float) -> np.ndarray:
