@@ -111,6 +111,7 @@ def reduce_night(night: Path, run_dir: Path, workers: int, steps: list[str] | No
         # ru_maxrss: the largest single process (the runner or one pool worker); the runner's
         # per-task counter resets can hide the runner's own peak, so the task peaks count too.
         "peak_rss_mb": max(usage.ru_maxrss / 1024, task_peak),
+        "task_peak_mb": task_peak,
     })
     return result
 
@@ -119,6 +120,7 @@ def _child(spec_path: str) -> None:
     """The subprocess side of :func:`reduce_night`: compose, validate, run, dump the records."""
     import dataclasses
     import logging
+    import resource
 
     from hydra import compose, initialize_config_module
 
@@ -160,6 +162,8 @@ def _child(spec_path: str) -> None:
         "n_science": len(science),
         "items": [{"id": i.id, "kind": i.kind, "meta": i.meta, "files": i.files, "failed": i.failed}
                   for i in result.items],
+        # The programs the run waited for: solve-field, build-astrometry-index, pool workers.
+        "children_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }
     Path(spec["result"]).write_text(json.dumps(out, default=str))
 
@@ -377,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
             run = {"frames": frames, "workers": workers, "night": str(night), "sim_seconds": sim_seconds,
                    "wall_seconds": result["wall_seconds"], "cpu_seconds": result["cpu_seconds"],
                    "peak_rss_mb": result["peak_rss_mb"], "n_science": result["n_science"],
+                   "task_peak_mb": result["task_peak_mb"], "children_peak_mb": result.get("children_peak_mb", 0.0),
                    "frames_per_minute": 60 * result["n_science"] / result["wall_seconds"],
                    "per_frame_seconds": per_frame_seconds(result), "steps": rows,
                    "accuracy": accuracy(result, night), "photometry": photometry_rate(result, rows)}
@@ -437,7 +442,9 @@ def print_scaling(report: dict[str, Any]) -> None:
         print(f"\nframes series ({runs[0]['workers']} worker(s)):")
         for frames, run in series:
             print(f"  {frames:3d} frames/target/filter: wall {run['wall_seconds']:.0f} s, "
-                  f"peak RSS {run['peak_rss_mb']:.0f} MB")
+                  f"peak RSS {run['peak_rss_mb']:.0f} MB (largest pipeline task "
+                  f"{run.get('task_peak_mb', 0):.0f} MB, largest external program or pool worker "
+                  f"{run.get('children_peak_mb', 0):.0f} MB)")
 
 
 def markdown(report: dict[str, Any]) -> str:

@@ -6,7 +6,8 @@ if no star could be fitted), ``EPSFFWHM`` (Moffat2D FWHM of the ePSF itself, pix
 ``PSFBETA`` (beta of the pixel-integrated Moffat fit of the ePSF),
 ``PSFSIGX``/``PSFSIGY`` (Gaussian2D sigma, px), ``SKYSIG`` (sky sigma per pixel, e-/s), ``NPSFSTAR``,
 ``PSFSNTHR`` (S/N threshold of the PSF-star loop), ``APCORR``/``PSFCORR`` (total/aperture and
-total/PSF-fit flux), ``NOISAREA`` (1/Σp², px), ``NSOURCES``, ``PHOTSNMN`` (detection S/N).
+total/PSF-fit flux; total = the 4-FWHM flux over the seeing Moffat's fraction inside 4 FWHM),
+``NOISAREA`` (1/Σp², px), ``NSOURCES``, ``PHOTSNMN`` (detection S/N).
 Standalone copies: ``<stem>.apphot.ecsv``, ``<stem>.psfphot.ecsv``, ``<stem>.reg`` (ds9),
 ``<stem>.epsf.png``.
 """
@@ -52,7 +53,7 @@ class Photometry(Step):
         oversampling: int = 2  #: ePSF oversampling
         psf_sn_floor: float = 10.0  #: the PSF-star loop stops here unless < 3 stars lie above
 
-    version = "5"  # 5: matched-filter detection, mode local sky
+    version = "6"  # 5: matched-filter detection, mode local sky; 6: Moffat wings beyond 4 FWHM
     scope = Scope.target
 
     def select(self, items: list[Item]) -> list[Item]:

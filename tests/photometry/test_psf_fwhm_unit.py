@@ -102,3 +102,20 @@ def test_psf_stars_stop_at_the_sn_floor_and_fwhm_matches_truth():
     assert np.min(res.psfstars["snr"]) >= 10
     assert res.fwhm == pytest.approx(3.3, rel=0.02)
     assert res.epsf_seeing_fwhm == pytest.approx(3.3, rel=0.03)
+
+
+@pytest.mark.parametrize(("fwhm", "beta"), [(2.4, 3.0), (3.7, 2.5), (5.0, 4.5)])
+def test_moffat_wings_beyond_four_fwhm(fwhm, beta):
+    """The flux fraction beyond 4 FWHM, against a direct numerical integral of the Moffat."""
+    from scipy.integrate import quad
+
+    from potpyri.photometry import moffat_flux_outside
+
+    alpha2 = (fwhm / (2 * np.sqrt(2 ** (1 / beta) - 1))) ** 2
+
+    def ring(r: float) -> float:
+        return 2 * np.pi * r * (beta - 1) / (np.pi * alpha2) * (1 + r * r / alpha2) ** -beta
+
+    outside = quad(ring, 4 * fwhm, np.inf)[0]
+    assert moffat_flux_outside(4 * fwhm, fwhm, beta) == pytest.approx(outside, rel=1e-6)
+    assert quad(ring, 0, np.inf)[0] == pytest.approx(1.0, rel=1e-8)
