@@ -46,9 +46,17 @@ def stack_astrometry(stack: str | Path, stars: Table, fwhm: float = 3.0, nsigma:
 
     with fits.open(stack) as hdul:
         wcs = WCS(hdul["SCI"].header)
+        ny, nx = hdul["SCI"].data.shape
         sources = detect_sources(hdul["SCI"].data, hdul["MASK"].data, fwhm=fwhm, threshold=nsigma)
-    x, y = wcs.all_world2pix(stars["ra"], stars["dec"], 0)
-    if len(sources) == 0:
+    # Only the truth stars near this stack: another target's field does not project (NaN).
+    centre = wcs.pixel_to_world((nx - 1) / 2, (ny - 1) / 2)
+    radius = np.hypot(nx, ny) * np.sqrt(abs(np.linalg.det(wcs.celestial.pixel_scale_matrix)))
+    dra = (np.asarray(stars["ra"]) - centre.ra.deg) * np.cos(np.deg2rad(centre.dec.deg))
+    stars = stars[np.hypot(dra, np.asarray(stars["dec"]) - centre.dec.deg) < radius]
+    x, y = wcs.all_world2pix(stars["ra"], stars["dec"], 0, quiet=True)
+    inside = np.isfinite(x) & np.isfinite(y)
+    stars, x, y = stars[inside], x[inside], y[inside]
+    if len(sources) == 0 or len(stars) == 0:
         return StackAstrometry(np.zeros(0), np.zeros(0))
     tree = cKDTree(np.column_stack([x, y]))
     crowded = np.array([len(n) > 1 for n in tree.query_ball_point(np.column_stack([x, y]), isolation)])

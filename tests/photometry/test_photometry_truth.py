@@ -12,6 +12,7 @@ from astropy.io import fits
 from astropy.table import Table
 
 from potpyri.runner import run_pipeline
+from potpyri.sim.compare import truth_zeropoint
 from potpyri.sim.night import simulate_night
 from potpyri.validate import validate
 from tests.conftest import compose_config
@@ -34,8 +35,7 @@ def night(tmp_path_factory):
     (stack,) = (folder / "red").glob("*.stk.fits")
     frames = Table.read(sim.truth_dir / "frames.ecsv")
     row = frames[frames["kind"] == "science"][0]
-    response = fits.getdata(sim.truth_dir / "maps" / "flat.fits.fz")
-    zp_truth = float(row["zeropoint"]) + 2.5 * np.log10(np.median(response[response > 0]))
+    zp_truth = truth_zeropoint(sim.truth_dir, [str(row["file"])])[0]
     return folder, result, stack, row, zp_truth
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
 from astropy.io import fits
 from astropy.table import Table
 
 from potpyri.runner import run_pipeline
+from potpyri.sim.compare import truth_zeropoint as stack_truth_zeropoint
 from potpyri.sim.formats.base import FORMATS
 from potpyri.sim.night import simulate_night
 from potpyri.validate import validate
@@ -43,12 +43,12 @@ def reduce(fmt: str, folder: Path, *overrides: str, steps: str = STEPS):
 
 
 def truth_zeropoint(night, band: str) -> float:
-    """Truth zero point of the band's exposure in the units of the stack (e-/s after a flat
-    normalised to median 1): exposure zero point + 2.5 log10(median true flat response)."""
+    """Truth zero point of the band's stack in its units (e-/s after a flat normalised to median 1):
+    its exposures' zero points (flux-averaged with the stack's weights when there are several)
+    + 2.5 log10(median true flat response); see :func:`potpyri.sim.compare.truth_zeropoint`."""
     frames = Table.read(night.truth_dir / "frames.ecsv")
-    row = frames[(frames["kind"] == "science") & (frames["band"] == band)][0]
-    response = fits.getdata(night.truth_dir / "maps" / "flat.fits.fz")
-    return float(row["zeropoint"]) + 2.5 * np.log10(np.median(response[response > 0]))
+    science = frames[(frames["kind"] == "science") & (frames["band"] == band)]
+    return stack_truth_zeropoint(night.truth_dir, [str(f) for f in science["file"]])[0]
 
 
 def measured(folder: Path, band: str) -> fits.Header:
