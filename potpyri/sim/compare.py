@@ -50,9 +50,9 @@ def stack_astrometry(stack: str | Path, stars: Table, fwhm: float = 3.0, nsigma:
         sources = detect_sources(hdul["SCI"].data, hdul["MASK"].data, fwhm=fwhm, threshold=nsigma)
     # Only the truth stars near this stack: another target's field does not project (NaN).
     centre = wcs.pixel_to_world((nx - 1) / 2, (ny - 1) / 2)
-    radius = np.hypot(nx, ny) * np.sqrt(abs(np.linalg.det(wcs.celestial.pixel_scale_matrix)))
+    cone_deg = np.hypot(nx, ny) * np.sqrt(abs(np.linalg.det(wcs.celestial.pixel_scale_matrix)))
     dra = (np.asarray(stars["ra"]) - centre.ra.deg) * np.cos(np.deg2rad(centre.dec.deg))
-    stars = stars[np.hypot(dra, np.asarray(stars["dec"]) - centre.dec.deg) < radius]
+    stars = stars[np.hypot(dra, np.asarray(stars["dec"]) - centre.dec.deg) < cone_deg]
     x, y = wcs.all_world2pix(stars["ra"], stars["dec"], 0, quiet=True)
     inside = np.isfinite(x) & np.isfinite(y)
     stars, x, y = stars[inside], x[inside], y[inside]
