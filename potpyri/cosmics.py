@@ -109,18 +109,16 @@ def lacosmic(sci: np.ndarray, bad: np.ndarray, readnoise: float, *, sigclip: flo
         area = sum((g[0].stop - g[0].start + 2 * pad) * (g[1].stop - g[1].start + 2 * pad) for g in groups)
         if area > data.size / 3:  # dense hits: one pass over the image is cheaper than many boxes
             found = one_pass(clean, bad) & ndimage.binary_dilation(new, np.ones((2 * reach + 1,) * 2, bool))
-            new = found & ~crmask
-            crmask |= new
-            continue
-        found = np.zeros_like(crmask)
-        for group in groups:
-            (gy0, gy1), (gx0, gx1) = ((s.start, s.stop) for s in group)
-            by0, bx0 = max(gy0 - pad, 0), max(gx0 - pad, 0)
-            box = (slice(by0, min(gy1 + pad, ny)), slice(bx0, min(gx1 + pad, nx)))
-            hits = one_pass(clean[box], bad[box])
-            y0, y1 = max(gy0 - reach, 0), min(gy1 + reach, ny)
-            x0, x1 = max(gx0 - reach, 0), min(gx1 + reach, nx)
-            found[y0:y1, x0:x1] |= hits[y0 - by0 : y1 - by0, x0 - bx0 : x1 - bx0]
+        else:
+            found = np.zeros_like(crmask)
+            for group in groups:
+                (gy0, gy1), (gx0, gx1) = ((s.start, s.stop) for s in group)
+                by0, bx0 = max(gy0 - pad, 0), max(gx0 - pad, 0)
+                box = (slice(by0, min(gy1 + pad, ny)), slice(bx0, min(gx1 + pad, nx)))
+                hits = one_pass(clean[box], bad[box])
+                y0, y1 = max(gy0 - reach, 0), min(gy1 + reach, ny)
+                x0, x1 = max(gx0 - reach, 0), min(gx1 + reach, nx)
+                found[y0:y1, x0:x1] |= hits[y0 - by0 : y1 - by0, x0 - bx0 : x1 - bx0]
         new = found & ~crmask
         crmask |= new
     return crmask

@@ -97,13 +97,16 @@ class ProcessExecutor(SerialExecutor):
 
     def __init__(self, workers: int = 0, threads: int = 0) -> None:
         self.workers = workers if workers > 0 else (os.cpu_count() or 1)
+        self.requested_threads = threads
         self.threads = threads if threads > 0 else max(1, (os.cpu_count() or 1) // self.workers)
 
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any], on_error: OnError = None) -> Iterator[Any]:
         """Yield ``fn(item)`` for every item, in order, computed in worker processes."""
         items = list(items)
         if len(items) <= 1 or self.workers == 1:
-            yield from SerialExecutor(self.threads).map(fn, items, on_error)
+            # One task at a time, in this process: the cores are not shared, so only a cap the
+            # user asked for applies (a default cap would also stay on this process for good).
+            yield from SerialExecutor(self.requested_threads).map(fn, items, on_error)
             return
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=min(self.workers, len(items)), mp_context=context,

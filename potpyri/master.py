@@ -12,7 +12,7 @@ from astropy.io import fits
 from potpyri.calibration import Electrons, combine_exposures, to_electrons
 from potpyri.step import Item, Output, Product, Scope, Step, StepConfig, StepFailed, Task
 
-__all__ = ["MasterConfig", "MasterStep", "closest_master", "find_master", "find_master_on_disk", "masters_on_disk"]
+__all__ = ["MasterConfig", "MasterStep", "closest_master", "find_master", "masters_on_disk"]
 
 
 @dataclass
@@ -111,26 +111,16 @@ class MasterStep(Step):
 
 def find_master(items: list[Item], cal: str, caltype: str, exptime: float | None = None) -> Item | None:
     """The master calibration of kind ``cal`` for ``caltype`` (closest exposure time for darks)."""
-    found = [i for i in items if i.kind == "calibration" and i.ok and i.meta.get("cal") == cal
-             and i.meta.get("caltype") == caltype]
-    if not found:
-        return None
-    if exptime is None:
-        return found[0]
-    return min(found, key=lambda i: abs(float(i.meta.get("exp") or 0.0) - exptime))
-
-
-def find_master_on_disk(cals_dir: Path, cal: str, caltype: str, exptime: float | None = None) -> Item | None:
-    """A master of kind ``cal`` for ``caltype`` left in ``red/cals`` by an earlier run, or None.
-
-    Used when this run has no exposures to make that master. Darks: the closest exposure time.
-    The item's cache key is the file's size and modification time, so a replaced file is seen.
-    """
-    return closest_master(masters_on_disk(cals_dir, cal, caltype), exptime)
+    return closest_master([i for i in items if i.kind == "calibration" and i.ok and i.meta.get("cal") == cal
+                           and i.meta.get("caltype") == caltype], exptime)
 
 
 def masters_on_disk(cals_dir: Path, cal: str, caltype: str) -> list[Item]:
-    """Every readable master of kind ``cal`` for ``caltype`` in ``cals_dir``, by file name."""
+    """Every readable master of kind ``cal`` for ``caltype`` left in ``cals_dir`` by an earlier
+    run, by file name (used when this run has no exposures to make that master).
+
+    An item's cache key is the file's size and modification time, so a replaced file is seen.
+    """
     prefix = f"m{cal}_{caltype}"
     candidates = sorted(Path(cals_dir).glob(f"{prefix}_*s.fits" if cal == "dark" else f"{prefix}.fits"))
     found = []
@@ -152,7 +142,7 @@ def closest_master(found: list[Item], exptime: float | None = None) -> Item | No
         return None
     if exptime is None:
         return found[0]
-    return min(found, key=lambda i: abs(i.meta["exp"] - exptime))
+    return min(found, key=lambda i: abs(float(i.meta.get("exp") or 0.0) - exptime))
 
 
 def _calibration_header(raw: fits.Header, task: Task, kind: str) -> fits.Header:

@@ -257,8 +257,27 @@ def moffat_flux_outside(radius: float, fwhm: float, beta: float) -> float:
     ePSF's wings than about the seeing, and beta <= 1 has no finite total flux at all.
     """
     beta = float(np.clip(beta, 2.0, 10.0)) if np.isfinite(beta) else 3.0
-    alpha2 = (fwhm / (2 * np.sqrt(2 ** (1 / beta) - 1))) ** 2
-    return float((1 + radius**2 / alpha2) ** (1 - beta))
+    return float((1 + radius**2 / _moffat_alpha2(fwhm, beta)) ** (1 - beta))
+
+
+def _moffat_alpha2(fwhm: float, beta: float) -> float:
+    """The squared core width alpha² of a Moffat (1 + r²/alpha²)^-beta of this FWHM."""
+    return (fwhm / (2 * np.sqrt(2 ** (1 / beta) - 1))) ** 2
+
+
+#: 5x5 Gauss-Legendre offsets (pixels) and weights over one pixel: the pixel integral of a Moffat
+#: is exact to < 1e-4 for FWHM >= 1.5 px.
+_NODES, _WEIGHTS = np.polynomial.legendre.leggauss(5)
+_DU, _DV = (a.ravel() / 2 for a in np.meshgrid(_NODES, _NODES))
+_PIXEL_WEIGHTS = np.outer(_WEIGHTS, _WEIGHTS).ravel() / 4
+
+
+def _pixel_moffat(dx: np.ndarray, dy: np.ndarray, fwhm: float, beta: float) -> np.ndarray:
+    """(1 + r²/alpha²)^-beta averaged over the pixels centred ``dx``, ``dy`` from the peak (peak 1)."""
+    alpha2 = _moffat_alpha2(fwhm, beta)
+    x = np.asarray(dx)[:, None] + _DU[None, :]
+    y = np.asarray(dy)[:, None] + _DV[None, :]
+    return ((1 + (x * x + y * y) / alpha2) ** -beta) @ _PIXEL_WEIGHTS
 
 
 def build_epsf(data: np.ndarray, bad: np.ndarray, stars: Table, size: int, oversampling: int,
@@ -321,17 +340,10 @@ def seeing_moffat(epsf: np.ndarray, oversampling: int, fwhm0: float = 3.0,
     v, u = np.mgrid[:ny, :nx]
     u, v = ((u - (nx - 1) / 2) / o).ravel(), ((v - (ny - 1) / 2) / o).ravel()  # detector pixels
     z = np.asarray(epsf, float).ravel()
-    # 5x5 Gauss-Legendre nodes over the pixel: the integral is exact to < 1e-4 for FWHM >= 1.5 px.
-    t, w = np.polynomial.legendre.leggauss(5)
-    du, dv = (a.ravel() / 2 for a in np.meshgrid(t, t))
-    weights = np.outer(w, w).ravel() / 4
 
     def residual(p: np.ndarray) -> np.ndarray:
         amplitude, x0, y0, fwhm, beta = p
-        alpha2 = (fwhm / (2 * np.sqrt(2 ** (1 / beta) - 1))) ** 2
-        dx = u[:, None] + du[None, :] - x0
-        dy = v[:, None] + dv[None, :] - y0
-        return amplitude * ((1 + (dx * dx + dy * dy) / alpha2) ** -beta) @ weights - z
+        return amplitude * _pixel_moffat(u - x0, v - y0, fwhm, beta) - z
 
     peak = float(z.max())
     start = [peak, 0.0, 0.0, float(np.clip(fwhm0, 0.5, 40)), float(np.clip(beta0, 1.2, 15))]
@@ -352,9 +364,6 @@ def star_moffat_fwhm(data: np.ndarray, error: np.ndarray, bad: np.ndarray, stars
     """
     from scipy.optimize import least_squares
 
-    t, w = np.polynomial.legendre.leggauss(5)
-    du, dv = (a.ravel() / 2 for a in np.meshgrid(t, t))
-    weights = np.outer(w, w).ravel() / 4
     ny, nx = data.shape
     radius = 2.0 * fwhm0
     h = int(np.ceil(radius))
@@ -372,11 +381,8 @@ def star_moffat_fwhm(data: np.ndarray, error: np.ndarray, bad: np.ndarray, stars
 
         def residual(p, xs=xs, ys=ys, z=z, e=e):
             flux, x0, y0, fwhm, beta = p
-            alpha2 = (fwhm / (2 * np.sqrt(2 ** (1 / beta) - 1))) ** 2
-            dx = xs[:, None] + du[None, :] - x0
-            dy = ys[:, None] + dv[None, :] - y0
-            model = flux * (beta - 1) / (np.pi * alpha2) * ((1 + (dx * dx + dy * dy) / alpha2) ** -beta) @ weights
-            return (model - z) / e
+            norm = (beta - 1) / (np.pi * _moffat_alpha2(fwhm, beta))  # unit total flux
+            return (flux * norm * _pixel_moffat(xs - x0, ys - y0, fwhm, beta) - z) / e
 
         start = [float(z.sum()), x, y, fwhm0, float(np.clip(beta0, 1.5, 10))]
         lower = [0, x - 2, y - 2, 0.3, 1.2]

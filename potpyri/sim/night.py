@@ -199,7 +199,7 @@ def _default_bands(raw_format: RawFormat) -> list[str]:
 
 
 def _targets(raw_format: RawFormat, geometry: Geometry, count: int, streams: _Streams, *,
-             density_r22: float = 1.2, r_faint: float = 24.5) -> list[_Target]:
+             density_r22: float, r_faint: float) -> list[_Target]:
     rng = streams.get("targets")
     ny, nx = geometry.shape
     half_diagonal = 0.5 * np.hypot(nx, ny) * geometry.pixscale / 3600
