@@ -2,7 +2,8 @@
 
 Used by ``test_zeropoint_instruments.py`` and runnable by hand on other seeds:
 ``python -m tests.photometry.zp_cases gmos-n r,i 5 4.0 small 1 /tmp/x`` (format, bands, seed,
-density_r22, size, frames, folder, then config overrides).
+density_r22, size, frames, folder, then config overrides; ``size`` may carry a binning,
+``full@2x2``).
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ NIR_STEPS = ("[ingest,bias,dark,flat,process,cosmic_rays,satellites,nirsky,skysu
              "resample_grid,resample,stack,stack_wcs,photometry,zeropoint]")
 
 
-def simulate(fmt: str, bands: list[str], seed: int, density: float, size: str, folder: Path, frames: int = 1):
-    """A night of ``frames`` exposures per band, no reject files."""
+def simulate(fmt: str, bands: list[str], seed: int, density: float, size: str, folder: Path, frames: int = 1,
+             binning: tuple[int, int] | None = None):
+    """A night of ``frames`` exposures per band, no reject files (``binning``: the format's default
+    when None)."""
     return simulate_night(fmt, folder, seed=seed, frames=frames, bands=bands, rejects=False, size=size,
-                          density_r22=density)
+                          density_r22=density, binning=binning)
 
 
 def reduce(fmt: str, folder: Path, *overrides: str, steps: str = STEPS):
@@ -70,7 +73,9 @@ if __name__ == "__main__":
     fmt_, bands_, seed_, density_, size_, frames_, out = sys.argv[1:8]
     extra = sys.argv[8:]
     out_dir = Path(out)
-    night_ = simulate(fmt_, bands_.split(","), int(seed_), float(density_), size_, out_dir, int(frames_))
+    size_, _, bin_ = size_.partition("@")
+    binning_ = tuple(int(b) for b in bin_.split("x")) if bin_ else None
+    night_ = simulate(fmt_, bands_.split(","), int(seed_), float(density_), size_, out_dir, int(frames_), binning_)
     result_ = reduce(fmt_, out_dir, *extra, steps=STEPS if int(frames_) == 1 else NIR_STEPS)
     print(result_.by_status("zeropoint"))
     for b in bands_.split(","):
