@@ -3,6 +3,10 @@
 For each frame, the sky is the median of the *other* frames of its target group, each scaled by
 its own sky level, with sources masked (a source in one dither position is sky in another).
 The sky is scaled to the frame's level and subtracted; each frame's sky is kept as ``*_sky.fits``.
+When the frames were divided by different flats (the per-frame sky flats of ``flat``), the sky is
+taken from the frames' counts before their flats and divided by the frame's own flat, so that no
+other frame's flat (which holds this frame's star wings) enters this frame
+(:mod:`potpyri.running_sky`).
 """
 
 from __future__ import annotations
@@ -10,12 +14,12 @@ from __future__ import annotations
 from contextlib import ExitStack
 from dataclasses import dataclass
 
-import bottleneck as bn
 import numpy as np
 from astropy.io import fits
-from scipy import ndimage
 
 from potpyri.masks import BAD
+from potpyri.master import find_master
+from potpyri.running_sky import running_skies
 from potpyri.step import (
     Item,
     Output,
@@ -41,13 +45,24 @@ class NirSky(Step):
         dilate: int = 3  #: source masks are grown by this many pixels
         min_frames: int = 3  #: fewer frames in a group cannot make a sky (the group is set aside)
 
-    version = "1"
+    version = "2"  # 2: sky from the counts before the frames' own flats when these differ
     scope = Scope.target
     depends_on = ("instrument.wavelength",)
 
     def select(self, items: list[Item]) -> list[Item]:
         regime = getattr(self.context.instrument.wavelength, "value", self.context.instrument.wavelength)
         return super().select(items) if regime == "NIR" else []
+
+    def references(self, task: Task, items: list[Item]) -> list[Item]:
+        """The flats the frames were divided by (each frame's own sky flat, else its group's)."""
+        found = []
+        for frame in task.inputs:
+            meta = frame.meta
+            group = f"{meta.get('filter')}_{meta.get('amp')}_{meta.get('binning')}".replace(" ", "_")
+            flat = find_master(items, "flat", f"{group}:{frame.id}") or find_master(items, "flat", group)
+            if flat is not None and flat not in found:
+                found.append(flat)
+        return found
 
     def run(self, task: Task) -> list[Output]:
         frames = task.inputs
@@ -56,35 +71,44 @@ class NirSky(Step):
                              f"{self.config.min_frames} dithered frames")
         with ExitStack() as stack:
             hduls = [stack.enter_context(fits.open(f.path("image"))) for f in frames]
-            levels, normed = [], []
-            for hdul in hduls:
-                sci, mask = hdul["SCI"].data.astype(np.float32), hdul["MASK"].data
-                level = float(bn.nanmedian(np.where(mask == 0, sci, np.nan)))
-                if not level > 0:
-                    raise StepFailed(f"{task.id}: a frame has no positive sky level to scale by")
-                levels.append(level)
-                normed.append(np.where(self._sources(sci, mask, level), np.nan, sci / level))
-            cube = np.stack(normed)
+            flats, note = self._flats(hduls, task)
             outputs = []
-            for n, (item, hdul) in enumerate(zip(frames, hduls, strict=True)):
-                others = np.delete(cube, n, axis=0)
-                sky = bn.nanmedian(others, axis=0) * levels[n]
-                frame = fits.HDUList([h.copy() for h in hdul])
-                hole = ~np.isfinite(sky)
-                frame["SCI"].data = np.where(hole, 0.0, frame["SCI"].data - sky).astype(np.float32)
-                frame["MASK"].data = frame["MASK"].data | np.where(hole, BAD, 0).astype(np.uint8)
-                frame[0].header["NIRSKY"] = (len(frames) - 1, "frames in the subtracted sky")
-                name = item.path("image").name
-                sky_product = fits.HDUList([fits.PrimaryHDU(np.nan_to_num(sky).astype(np.float32))])
-                outputs.append(Output(item.id, "frame", {**item.meta, "sky_e": levels[n]}, {
-                    "image": Product(name, frame, "workspace"),
-                    "sky": Product(name.removesuffix(".fits") + "_sky.fits", sky_product, "workspace"),
-                }))
+            meta_warnings = [note] if note else []
+            try:
+                skies = running_skies([h["SCI"].data for h in hduls], [h["MASK"].data for h in hduls], flats,
+                                      nsigma=self.config.source_nsigma, dilate=self.config.dilate)
+                for item, hdul, (sky, level) in zip(frames, hduls, skies, strict=True):
+                    frame = fits.HDUList([h.copy() for h in hdul])
+                    hole = ~np.isfinite(sky)
+                    frame["SCI"].data = np.where(hole, 0.0, frame["SCI"].data - sky).astype(np.float32)
+                    frame["MASK"].data = frame["MASK"].data | np.where(hole, BAD, 0).astype(np.uint8)
+                    frame[0].header["NIRSKY"] = (len(frames) - 1, "frames in the subtracted sky")
+                    frame[0].header["NIRSKYFL"] = (flats is not None, "sky from counts before the frames' flats")
+                    name = item.path("image").name
+                    sky_product = fits.HDUList([fits.PrimaryHDU(np.nan_to_num(sky).astype(np.float32))])
+                    meta = {**item.meta, "sky_e": level}
+                    if meta_warnings:
+                        meta["warnings"] = list(item.meta.get("warnings", [])) + meta_warnings
+                    outputs.append(Output(item.id, "frame", meta, {
+                        "image": Product(name, frame, "workspace"),
+                        "sky": Product(name.removesuffix(".fits") + "_sky.fits", sky_product, "workspace"),
+                    }))
+            except ValueError as exc:
+                raise StepFailed(f"{task.id}: {exc}") from None
         return outputs
 
-    def _sources(self, sci: np.ndarray, mask: np.ndarray, level: float) -> np.ndarray:
-        noise = 1.4826 * float(bn.nanmedian(np.abs(np.where(mask == 0, sci, np.nan) - level)))
-        found = (sci > level + self.config.source_nsigma * noise) | (mask > 0)
-        if self.config.dilate > 0:
-            found = ndimage.binary_dilation(found, iterations=self.config.dilate)
-        return found
+    def _flats(self, hduls: list[fits.HDUList], task: Task) -> tuple[list[np.ndarray] | None, str]:
+        """The frames' flats (by their FLATCOR header) when they differ, else None; and a warning
+        when they differ but one cannot be read (the sky is then taken after the flats)."""
+        names = [str(h[0].header.get("FLATCOR", "")) for h in hduls]
+        if len(set(names)) <= 1:  # one flat for all (or none): the frames share their response
+            return None, ""
+        by_file = {str(ref.meta.get("file", ""))[:68]: ref for ref in task.refs}  # FLATCOR keeps 68
+        flats = []
+        for name in names:
+            ref = by_file.get(name)
+            if ref is None:
+                return None, (f"flat {name or '(none)'} of a frame is not in this run: sky taken after the "
+                              "frames' different flats (their star wings may bias the star fluxes)")
+            flats.append(fits.getdata(ref.path("image"), "SCI").astype(np.float32))
+        return flats, ""
