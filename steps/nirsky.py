@@ -83,7 +83,6 @@ class NirSky(Step):
                     frame["SCI"].data = np.where(hole, 0.0, frame["SCI"].data - sky).astype(np.float32)
                     frame["MASK"].data = frame["MASK"].data | np.where(hole, BAD, 0).astype(np.uint8)
                     frame[0].header["NIRSKY"] = (len(frames) - 1, "frames in the subtracted sky")
-                    frame[0].header["NIRSKYFL"] = (flats is not None, "sky from counts before the frames' flats")
                     name = item.path("image").name
                     sky_product = fits.HDUList([fits.PrimaryHDU(np.nan_to_num(sky).astype(np.float32))])
                     meta = {**item.meta, "sky_e": level}
