@@ -10,12 +10,19 @@ Tables (photutils 3.x column names kept where they come from photutils):
 
 ``APPPHOT``  id, x_centroid, y_centroid, ra, dec, sum, sum_err (e-/s in the aperture of radius
              aper_radius = 1.5 FWHM, local annulus background local_bkg removed), fwhm,
-             ellipticity, roundness1/2, sharpness, peak, flags (FLAG_* bits below), snr,
-             flux_aper/flux_aper_err (sum x APCORR: total flux), mag_inst, mag_inst_err
+             ellipticity, roundness1/2, sharpness, peak, flags (FLAG_* bits below), snr
+             (sum/(sum_err x NOISEAP)), flux_aper/flux_aper_err (sum x APCORR: total flux; error
+             x NOISEAP), mag_inst, mag_inst_err
 ``PSFSTARS`` id, x_centroid, y_centroid, snr, fwhm, roundness1
 ``PSFPHOT``  id, x_init, y_init, flux_init, x_fit, y_fit, flux_fit, x_err, y_err, flux_err, qfit,
-             cfit, flags (photutils' bits), snr (flux_fit/flux_err), flux (flux_fit x PSFCORR: total
-             flux), flux_err_total (with the PSF-model error), mag_inst, mag_inst_err, ra, dec
+             cfit, flags (photutils' bits), snr (flux_fit/(flux_err x NOISEPSF)), flux (flux_fit x
+             PSFCORR: total flux), flux_err_total (flux_err x NOISEPSF with the PSF-model error in
+             quadrature, x PSFCORR), mag_inst, mag_inst_err, ra, dec
+``sum_err`` and ``flux_err`` are photutils' errors from the ERR image, which assume independent
+pixels; NOISEAP/NOISEPSF are the measured ratios of the real noise of such fluxes to that
+(:mod:`potpyri.empty_sky`; ~1.15-1.2 for PSF fits on resampled stacks, 1.0 on single frames, and
+~1.3 for the aperture on any stack: the annulus sky's own noise). The S/N thresholds inside
+:func:`measure_stack` (PSF stars, calibration stars) use the unscaled S/N.
 Total flux is the flux within 4 FWHM divided by the fraction of the fitted seeing Moffat that falls
 inside that radius (99.7% for beta=3: the 0.3% beyond it would bias every magnitude by +0.0035);
 ``mag_inst`` is -2.5 log10(total flux in e-/s), so ``mag = mag_inst + ZPTMAG``.
@@ -70,6 +77,9 @@ class PhotometryResult:
     warnings: list[str] = field(default_factory=list)
     fwhm_err: float = float("nan")  #: 1-sigma uncertainty of ``fwhm``, pixels
     epsf_seeing_fwhm: float = float("nan")  #: pixels, FWHM of the pixel-integrated Moffat fit to the ePSF
+    #: empty-sky noise / ERR-predicted noise of PSF fits ("psf"), the small aperture ("aperture")
+    #: and the 4-FWHM calibration aperture ("big"); 1 for independent pixels
+    noise_factors: dict = field(default_factory=dict)
 
 
 def measure_stack(
@@ -224,18 +234,28 @@ def measure_stack(
     inside = 1.0 - moffat_flux_outside(big_radius, fwhm_fit, beta)
     apcorr = _robust_ratio(big, small) / inside
     psfcorr = _robust_ratio(big, fit) / inside
+    # Errors predicted from ERR assume independent pixels; the empty-sky sums of each kind of
+    # measurement say by how much they really scatter (correlated noise of resampled stacks).
+    # The selections above (S/N thresholds) used the per-pixel ERR alone.
+    noise = _noise_factors(data, error, bad, apphot, epsf, oversampling, fwhm, fwhm_fit, beta, skysig,
+                           {"psf": _fit_size(fwhm), "aperture": radius, "big": big_radius}, notes)
+    apphot["snr"] = apphot["snr"] / noise["aperture"]
     apphot["flux_aper"] = apphot["sum"] * apcorr
-    apphot["flux_aper_err"] = apphot["sum_err"] * apcorr
+    apphot["flux_aper_err"] = apphot["sum_err"] * apcorr * noise["aperture"]
     apphot["mag_inst"], apphot["mag_inst_err"] = _mags(apphot["flux_aper"], apphot["flux_aper_err"])
-    # PSF-model error: the star-to-star scatter of big-aperture/PSF flux beyond the photon noise,
-    # added in quadrature to every star's fit error (it dominates above S/N ~ 30 when the PSF is
+    # PSF-model error: the star-to-star scatter of big-aperture/PSF flux beyond the noise, added in
+    # quadrature to every star's fit error (it dominates above S/N ~ 30 when the PSF is
     # undersampled).
     fit_err = np.array([dict(zip(np.asarray(psfphot["id"]), np.asarray(psfphot["flux_err"], float),
                                  strict=True)).get(i, np.nan) for i in bright["id"]])
-    model_err = _model_error(big, np.asarray(big_stats["sum_err"]), fit, fit_err)
+    # The fit's pixels are inside the big aperture: the two fluxes share that part of the noise.
+    overlap = _box_fraction(epsf, oversampling, _fit_size(fwhm))
+    model_err = _model_error(big, np.asarray(big_stats["sum_err"]) * noise["big"], fit, fit_err * noise["psf"],
+                             overlap)
+    fit_noise = psfphot["flux_err"] * noise["psf"]
     psfphot["flux"] = psfphot["flux_fit"] * psfcorr
-    psfphot["flux_err_total"] = psfcorr * np.hypot(psfphot["flux_err"], model_err * psfphot["flux_fit"])
-    psfphot["snr"] = psfphot["flux_fit"] / np.where(psfphot["flux_err"] > 0, psfphot["flux_err"], np.inf)
+    psfphot["flux_err_total"] = psfcorr * np.hypot(fit_noise, model_err * psfphot["flux_fit"])
+    psfphot["snr"] = psfphot["flux_fit"] / np.where(fit_noise > 0, fit_noise, np.inf)
     psfphot["mag_inst"], psfphot["mag_inst_err"] = _mags(psfphot["flux"], psfphot["flux_err_total"])
     if wcs is not None:
         for table, (xc, yc) in ((apphot, ("x_centroid", "y_centroid")), (psfphot, ("x_fit", "y_fit")),
@@ -247,7 +267,7 @@ def measure_stack(
     return PhotometryResult(apphot, psfstars, psfphot, epsf, oversampling,
                             np.where(bad, 0.0, residual).astype(np.float32), fwhm_fit, beta, gsig, skysig,
                             float(median), apcorr, psfcorr, model_err, fwhm_eff, area, threshold, notes,
-                            fwhm_err=fwhm_err, epsf_seeing_fwhm=epsf_seeing)
+                            fwhm_err=fwhm_err, epsf_seeing_fwhm=epsf_seeing, noise_factors=noise)
 
 
 def moffat_flux_outside(radius: float, fwhm: float, beta: float) -> float:
@@ -506,7 +526,7 @@ def _psf_photometry(data, error, bad, epsf_model, apphot: Table, fwhm: float) ->
     from astropy.modeling.fitting import LevMarLSQFitter
     from photutils.psf import PSFPhotometry
 
-    fit_size = int(np.ceil(1.5 * fwhm)) * 2 + 1
+    fit_size = _fit_size(fwhm)
     init = Table({"id": apphot["id"], "x": apphot["x_centroid"], "y": apphot["y_centroid"],
                   "flux": np.where(apphot["sum"] > 0, apphot["sum"] * 1.2, 1e-3)})
     # No grouper: each source is fitted on its own, so the cost is linear in the number of sources.
@@ -525,6 +545,47 @@ def _psf_photometry(data, error, bad, epsf_model, apphot: Table, fwhm: float) ->
     return out, np.asarray(residual, float)
 
 
+def _fit_size(fwhm: float) -> int:
+    """Side (pixels, odd) of the box each PSF fit uses."""
+    return int(np.ceil(1.5 * fwhm)) * 2 + 1
+
+
+def _noise_factors(data, error, bad, apphot: Table, epsf: np.ndarray, oversampling: int, fwhm: float,
+                   seeing: float, beta: float, skysig: float, sizes: dict, notes: list[str]) -> dict:
+    """Empty-sky noise factors (see :mod:`potpyri.empty_sky`): ``psf`` for fits over a box of side
+    ``sizes["psf"]``, and one per aperture radius (the other keys), each 1 when not measurable."""
+    from potpyri.empty_sky import lattice_positions, noise_factor, psf_weighted_pulls, source_free
+
+    free = source_free(bad, apphot["x_centroid"], apphot["y_centroid"], apphot["peak"], seeing, skysig, beta)
+    factors = {}
+    for name, size in sizes.items():
+        if name == "psf":
+            half = int(size) // 2
+            psf = _native_psf(epsf, oversampling)
+            c = psf.shape[0] // 2
+            k = min(half, c)
+            stamp = np.zeros((2 * half + 1, 2 * half + 1))
+            stamp[half - k:half + k + 1, half - k:half + k + 1] = psf[c - k:c + k + 1, c - k:c + k + 1]
+            pulls = psf_weighted_pulls(data, error, lattice_positions(free, half), stamp)
+        else:
+            half = int(np.ceil(size))
+            # The annulus of the local sky (to 3.5 radii) must lie on the image, not be source-free.
+            xy = lattice_positions(free, half, border=int(np.ceil(3.5 * size)) + 1)
+            if len(xy) == 0:
+                pulls = np.zeros(0)
+            else:
+                stats = _aperture_stats(data, error, bad, Table({"x_centroid": xy[:, 0], "y_centroid": xy[:, 1]}),
+                                        size)
+                pulls = np.asarray(stats["sum"]) / np.asarray(stats["sum_err"])
+        factor, n = noise_factor(pulls)
+        if not np.isfinite(factor):
+            notes.append(f"only {n} empty-sky positions for the {name} noise factor: errors from ERR alone")
+            factor = 1.0
+        factors[name] = factor
+    log.debug("empty-sky noise factors %s", factors)
+    return factors
+
+
 def _robust_ratio(numerator, denominator) -> float:
     """Flux-weighted ratio sum(num)/sum(den) over pairs whose own ratio is not a 3-sigma outlier
     (bright stars dominate: their big-aperture sums are the least affected by sky noise)."""
@@ -538,31 +599,67 @@ def _robust_ratio(numerator, denominator) -> float:
     return float(num[good][keep].sum() / den[good][keep].sum())
 
 
-def _model_error(big, big_err, fit, fit_err) -> float:
-    """Fractional PSF-model error: the extra scatter of big/fit that brings the reduced chi2 of
-    the ratios about their weighted mean to 1 (Paule-Mandel), after 4-sigma outliers."""
-    from scipy.optimize import brentq
+def _box_fraction(epsf: np.ndarray, oversampling: int, size: int) -> float:
+    """Fraction of the (native-pixel) ePSF inside a centred ``size`` x ``size`` box."""
+    native = _native_psf(epsf, oversampling)
+    c, h = native.shape[0] // 2, int(size) // 2
+    return float(native[max(c - h, 0):c + h + 1, max(c - h, 0):c + h + 1].sum())
 
+
+def _model_error(big, big_err, fit, fit_err, overlap: float = 0.0, clip: float = 3.0) -> float:
+    """Fractional PSF-model error from the star-to-star scatter of big-aperture/PSF flux ratios.
+
+    The ratios r = big/fit of the calibration stars are modelled as normal about a common mean
+    with variance n² + s² + (c · f₀/fit)², where n is the ratio's own noise, s the fractional
+    PSF-model error (returned: a wrong PSF shape errs in proportion to the flux) and c an additive
+    excess of the big aperture (light of neighbours' wings and of sources below the detection
+    limit, which a big aperture in a crowded field collects; f₀ the median fit flux). The two are
+    told apart by how they scale with the flux; s and c are fitted by maximum likelihood.
+
+    The ratio's noise counts the covariance of the two fluxes: the fit's pixels lie inside the big
+    aperture, so cov(big, fit) = ``overlap`` x var(fit) (the PSF's fraction in the fit box);
+    adding the two errors in quadrature counts the star's own photon noise twice. Stars more than
+    ``clip`` sigma off the mean are dropped and the fit repeated: a big aperture holding a
+    neighbour or a galaxy says nothing about the PSF (one such blend in 250 stars doubled s).
+    """
+    from scipy.optimize import minimize
+
+    big, big_err, fit, fit_err = (np.asarray(a, float) for a in (big, big_err, fit, fit_err))
     ratio = big / fit
-    noise = ratio * np.hypot(big_err / big, fit_err / fit)
-    good = np.isfinite(ratio) & np.isfinite(noise) & (ratio > 0) & (noise > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var = (big_err / big) ** 2 + (fit_err / fit) ** 2 - 2 * overlap * fit_err**2 / (big * fit)
+        # never below the big aperture's noise beyond the fit's (the sky of the extra area)
+        var = np.maximum(var, np.abs((big_err / big) ** 2 - (fit_err / fit) ** 2))
+    noise = ratio * np.sqrt(var)
+    good = np.isfinite(ratio) & np.isfinite(noise) & (ratio > 0) & (noise > 0) & (fit > 0)
     if good.sum() < 5:
         return 0.0
     scale = np.median(ratio[good])
-    r, n = ratio[good] / scale, noise[good] / scale
-    keep = ~np.ma.getmaskarray(sigma_clip(r, sigma=4.0, maxiters=5, masked=True))
-    r, n = r[keep], n[keep]
-    if len(r) < 5:
-        return 0.0
+    r, n, f = ratio[good] / scale, noise[good] / scale, fit[good] / np.median(fit[good])
 
-    def excess_chi2(s: float) -> float:
-        w = 1 / (n**2 + s**2)
-        mean = np.sum(w * r) / np.sum(w)
-        return float(np.sum(w * (r - mean) ** 2) / (len(r) - 1) - 1)
+    def variance(p: np.ndarray, n: np.ndarray, f: np.ndarray) -> np.ndarray:
+        return n**2 + np.exp(2 * p[1]) + (np.exp(p[2]) / f) ** 2
 
-    if excess_chi2(0.0) <= 0:
-        return 0.0
-    return float(brentq(excess_chi2, 0.0, 1.0))
+    keep = np.ones(len(r), bool)
+    p = np.array([1.0, np.log(1e-3), np.log(1e-3)])
+    for _ in range(10):
+        rk, nk, fk = r[keep], n[keep], f[keep]
+
+        def nll(p: np.ndarray, rk=rk, nk=nk, fk=fk) -> float:
+            v = variance(p, nk, fk)
+            return float(np.sum((rk - p[0]) ** 2 / v + np.log(v)))
+
+        # log s and log c from a few starts (the likelihood can have a shallow second minimum)
+        fits = [minimize(nll, [np.median(rk), a, b], method="Nelder-Mead",
+                         options={"xatol": 1e-5, "fatol": 1e-8, "maxiter": 4000})
+                for a in (-7.0, -4.5, -3.0) for b in (-7.0, -4.5, -3.0)]
+        p = min(fits, key=lambda res: res.fun).x
+        new = np.abs(r - p[0]) <= clip * np.sqrt(variance(p, n, f))
+        if new.sum() < 5 or (new == keep).all():
+            break
+        keep = new
+    s = float(np.exp(p[1]))
+    return s if s > 1e-4 else 0.0  # the likelihood is flat towards s = 0
 
 
 def _mags(flux, flux_err) -> tuple[np.ndarray, np.ndarray]:

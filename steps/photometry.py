@@ -7,7 +7,10 @@ if no star could be fitted), ``EPSFFWHM`` (Moffat2D FWHM of the ePSF itself, pix
 ``PSFSIGX``/``PSFSIGY`` (Gaussian2D sigma, px), ``SKYSIG`` (sky sigma per pixel, e-/s), ``NPSFSTAR``,
 ``PSFSNTHR`` (S/N threshold of the PSF-star loop), ``APCORR``/``PSFCORR`` (total/aperture and
 total/PSF-fit flux; total = the 4-FWHM flux over the seeing Moffat's fraction inside 4 FWHM),
-``NOISAREA`` (1/Σp², px), ``NSOURCES``, ``PHOTSNMN`` (detection S/N).
+``NOISAREA`` (1/Σp², px), ``NSOURCES``, ``PHOTSNMN`` (detection S/N), ``PSFMODER`` (fractional
+PSF-model error in every PSF flux error), ``NOISEPSF``/``NOISEAP``/``NOISEBIG`` (empty-sky noise
+over ERR-predicted noise of PSF fits, the 1.5-FWHM aperture and the 4-FWHM calibration aperture:
+the factors the errors were scaled by; > 1 where pixels share noise, e.g. resampled stacks).
 Standalone copies: ``<stem>.apphot.ecsv``, ``<stem>.psfphot.ecsv``, ``<stem>.reg`` (ds9),
 ``<stem>.epsf.png``.
 """
@@ -53,7 +56,9 @@ class Photometry(Step):
         oversampling: int = 2  #: ePSF oversampling
         psf_sn_floor: float = 10.0  #: the PSF-star loop stops here unless < 3 stars lie above
 
-    version = "6"  # 5: matched-filter detection, mode local sky; 6: Moffat wings beyond 4 FWHM
+    # 5: matched-filter detection, mode local sky; 6: Moffat wings beyond 4 FWHM; 7: errors scaled
+    # by empty-sky noise factors, PSF-model error from a likelihood fit with the fluxes' covariance
+    version = "7"
     scope = Scope.target
 
     def select(self, items: list[Item]) -> list[Item]:
@@ -85,6 +90,7 @@ class Photometry(Step):
         meta = dict(item.meta)
         meta.update({"fwhm": res.fwhm, "skysig": res.skysig, "nsources": len(res.apphot),
                      "npsfstars": len(res.psfstars), "psf_model_error": res.psf_model_error,
+                     "noise_factors": dict(res.noise_factors),
                      "warnings": list(res.warnings)})
         products = {
             "stack": Product(path.name, hdus, "."),
@@ -140,6 +146,11 @@ def _write_header(header: fits.Header, res: PhotometryResult, sn_min: float) -> 
     header["NOISAREA"] = (round(res.noise_area, 3), "PSF noise area 1/sum(p^2), px")
     header["NSOURCES"] = (len(res.apphot), "sources detected")
     header["PHOTSNMN"] = (sn_min, "detection threshold, S/N")
+    header["PSFMODER"] = (round(res.psf_model_error, 5), "fractional PSF-model error in PSF flux errors")
+    for key, name, what in (("NOISEPSF", "psf", "PSF fits"), ("NOISEAP", "aperture", "small aperture"),
+                            ("NOISEBIG", "big", "4-FWHM aperture")):
+        if name in res.noise_factors:
+            header[key] = (round(res.noise_factors[name], 4), f"empty-sky/ERR noise, {what}")
 
 
 def _tables(res: PhotometryResult) -> list[fits.hdu.base.ExtensionHDU]:

@@ -1,0 +1,130 @@
+"""PSF magnitude errors against the simulator's truth (issue #6): the scatter of the pulls
+(PSF magnitude with the TRUTH zero point - true magnitude) / reported error of isolated stars must
+be 1 +- 0.2 in each S/N bin 5-20, 20-50 and 50-200 (the truth zero point keeps the fitted zero
+point's own error out of the pulls).
+
+CI: a GMOS-N night of five dithered frames through astrometry, resample and a median stack, whose
+pixels share noise (interpolation): the PSF fit errors from ERR alone were too small there and the
+PSF-model error too large (empty-sky noise factor ~1.15; see potpyri.empty_sky). Slow: single-frame
+stacks of GMOS-N, LRIS-blue and MOSFIRE.
+
+Stars closer than 60 px to a resampled stack's edge are left out: the dithers do not cover that
+border with every frame, so a star there has another PSF (a mixture of fewer frames) than the ePSF;
+their PSF magnitudes err by 5-15% and the photometry does not flag them yet (no coverage map).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.table import Table
+from astropy.wcs import WCS
+from scipy.spatial import cKDTree
+
+from potpyri.sim.compare import truth_zeropoint
+from tests.photometry.zp_cases import reduce, simulate
+
+#: One frame: no alignment; cosmic rays must be masked (nothing else rejects them).
+ONE_FRAME = "[ingest,bias,dark,flat,process,cosmic_rays,satellites,skysub,stack,photometry]"
+#: Dithered frames resampled onto one grid; the median stack of 5 rejects the cosmic rays.
+RESAMPLED = ("[ingest,bias,dark,flat,process,satellites,skysub,astrometry,align,resample_grid,resample,"
+             "stack,stack_wcs,photometry]")
+BINS = ((5, 20), (20, 50), (50, 200))
+
+
+def pull_scatter(folder: Path, band: str, margin: float, isolation: float = 8.0) -> dict:
+    """``{(lo, hi): (n, scatter, median pull)}`` of the published stack's PSFPHOT.
+
+    Truth stars (no other truth source within ``isolation`` px, ``margin`` px inside the stack)
+    are placed with the true WCS of the exposure (one frame: its header WCS is not solved) or the
+    stack's WCS, re-centred on the median offset of the bright matches, and matched within 1 px.
+    The scatter is the standard deviation of the pulls within 5 of their median.
+    """
+    frames = Table.read(folder / "truth" / "frames.ecsv")
+    science = frames[(frames["kind"] == "science") & (frames["band"] == band)]
+    zp = truth_zeropoint(folder / "truth", [str(f) for f in science["file"]])[0]
+    (stack,) = (folder / "red").glob("*.stk.fits")
+    with fits.open(stack) as hdul:
+        psf = Table(hdul["PSFPHOT"].data)
+        ny, nx = hdul["SCI"].data.shape
+        wcs = WCS(fits.Header.fromstring(str(science[0]["wcs"]))) if len(science) == 1 else WCS(hdul["SCI"].header)
+    stars = Table.read(folder / "truth" / "stars.ecsv")
+    x, y = wcs.all_world2pix(stars["ra"], stars["dec"], 0, quiet=True)
+    near = np.isfinite(x) & np.isfinite(y) & (x > -50) & (y > -50) & (x < nx + 50) & (y < ny + 50)
+    stars, x, y = stars[near], x[near], y[near]
+    ok = np.isfinite(np.asarray(psf["x_fit"], float)) & np.isfinite(np.asarray(psf["mag_inst"], float))
+    psf = psf[ok]
+    px, py, snr = (np.asarray(psf[c], float) for c in ("x_fit", "y_fit", "snr"))
+    tree = cKDTree(np.column_stack([x, y]))
+    dist, j = tree.query(np.column_stack([px, py]), distance_upper_bound=10)
+    bright = (snr > 30) & np.isfinite(dist)
+    x, y = x + np.median(px[bright] - x[j[bright]]), y + np.median(py[bright] - y[j[bright]])
+    tree = cKDTree(np.column_stack([x, y]))
+    neighbour = tree.query(np.column_stack([x, y]), k=2)[0][:, 1]
+    isolated = (neighbour > isolation) & ~np.asarray(stars["is_galaxy"])
+    isolated &= (x > margin) & (y > margin) & (x < nx - 1 - margin) & (y < ny - 1 - margin)
+    dist, j = tree.query(np.column_stack([px, py]))
+    keep = (dist < 1.0) & isolated[j]
+    true = np.asarray(stars[f"mag_{band}"], float)[j]
+    pulls = (np.asarray(psf["mag_inst"], float) + zp - true) / np.asarray(psf["mag_inst_err"], float)
+    out = {}
+    for lo, hi in BINS:
+        p = pulls[keep & (snr >= lo) & (snr < hi)]
+        core = p[np.abs(p - np.median(p)) < 5]
+        out[(lo, hi)] = (len(p), float(np.std(core)), float(np.median(p)))
+    return out
+
+
+def _check(scatter: dict, label: str, min_stars: int = 40) -> None:
+    lines = [f"{label} S/N {lo}-{hi}: {n} stars, pull scatter {s:.2f} (median {m:+.2f})"
+             for (lo, hi), (n, s, m) in scatter.items()]
+    print("\n".join(lines))
+    for n, s, _ in scatter.values():
+        assert n >= min_stars, f"too few stars for a 0.2 test: {lines}"
+        assert abs(s - 1) <= 0.2, lines
+
+
+@pytest.fixture(scope="module")
+def resampled_night(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("psf_errors_resampled")
+    simulate("gmos-n", ["r"], 1, 8.0, "small", folder, 5)
+    result = reduce("gmos-n", folder, "photometry.sn_min=5", steps=RESAMPLED)
+    assert result.by_status("photometry") == {"ran": 1}, result.records
+    return folder
+
+
+def test_resampled_stack_pulls_within_0p2_of_one(resampled_night):
+    _check(pull_scatter(resampled_night, "r", margin=60), "gmos-n 5 frames resampled")
+
+
+def test_resampled_stack_reports_its_correlated_noise(resampled_night):
+    """The empty-sky factor of PSF fits sees the interpolation's correlated noise (1.0 on a single
+    frame, measured 1.15-1.20 on 3-5 resampled GMOS-N frames) and the header states it."""
+    (stack,) = (resampled_night / "red").glob("*.stk.fits")
+    header = fits.getheader(stack)
+    assert 1.05 < header["NOISEPSF"] < 1.5
+    assert header["NOISEBIG"] >= header["NOISEAP"] > 1.0
+    assert 0 <= header["PSFMODER"] < 0.1
+
+
+#: (format, band, density_r22): the zero-point acceptance fields (test_zeropoint_instruments).
+ONE_FRAME_CASES = {
+    "gmos-n-r": ("gmos-n", "r", 8.0),
+    "lris-blue-g": ("lris-blue", "g", 12.0),
+    "mosfire-J": ("mosfire", "J", 80.0),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(ONE_FRAME_CASES))
+def test_one_frame_stack_pulls_within_0p2_of_one(case, tmp_path):
+    fmt, band, density = ONE_FRAME_CASES[case]
+    simulate(fmt, [band], 1, density, "small", tmp_path, 1)
+    result = reduce(fmt, tmp_path, "photometry.sn_min=5", steps=ONE_FRAME)
+    assert result.by_status("photometry") == {"ran": 1}, result.records
+    header = fits.getheader(next((tmp_path / "red").glob("*.stk.fits")))
+    assert abs(header["NOISEPSF"] - 1) < 0.08  # independent pixels: ERR describes PSF-fit noise
+    _check(pull_scatter(tmp_path, band, margin=20), f"{case} one frame")
