@@ -51,9 +51,10 @@ def running_skies(scis: Sequence[np.ndarray], masks: Sequence[np.ndarray],
     scis, masks : sequence of numpy.ndarray
         The flat-fielded frames (same shape) and their masks (non-zero: not sky).
     flats : sequence of numpy.ndarray, optional
-        The flat each frame was divided by. When given, the sky is the median of the other
-        frames' counts before their flats (``sci * flat``) divided by the frame's own flat (see
-        the module note); leave it out when every frame had the same flat (same result).
+        The flat each frame was divided by (indexed twice per frame, so it may read them from
+        disk on access). When given, the sky is the median of the other frames' counts before
+        their flats (``sci * flat``) divided by the frame's own flat (see the module note); leave
+        it out when every frame had the same flat (same result).
     nsigma, dilate : float, int
         Source masking (:func:`source_mask`).
 

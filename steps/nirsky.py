@@ -96,18 +96,31 @@ class NirSky(Step):
                 raise StepFailed(f"{task.id}: {exc}") from None
         return outputs
 
-    def _flats(self, hduls: list[fits.HDUList], task: Task) -> tuple[list[np.ndarray] | None, str]:
+    def _flats(self, hduls: list[fits.HDUList], task: Task) -> tuple[_Flats | None, str]:
         """The frames' flats (by their FLATCOR header) when they differ, else None; and a warning
         when they differ but one cannot be read (the sky is then taken after the flats)."""
         names = [str(h[0].header.get("FLATCOR", "")) for h in hduls]
         if len(set(names)) <= 1:  # one flat for all (or none): the frames share their response
             return None, ""
         by_file = {str(ref.meta.get("file", ""))[:68]: ref for ref in task.refs}  # FLATCOR keeps 68
-        flats = []
+        paths = []
         for name in names:
             ref = by_file.get(name)
             if ref is None:
                 return None, (f"flat {name or '(none)'} of a frame is not in this run: sky taken after the "
                               "frames' different flats (their star wings may bias the star fluxes)")
-            flats.append(fits.getdata(ref.path("image"), "SCI").astype(np.float32))
-        return flats, ""
+            paths.append(ref.path("image"))
+        return _Flats(paths), ""
+
+
+class _Flats:
+    """The frames' flats, read from disk when used (one at a time in memory, not one per frame)."""
+
+    def __init__(self, paths: list) -> None:
+        self.paths = paths
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, n: int) -> np.ndarray:
+        return fits.getdata(self.paths[n], "SCI").astype(np.float32)
