@@ -71,15 +71,18 @@ def lattice_positions(free: np.ndarray, half: int, border: int = 0) -> np.ndarra
 
 
 def psf_weighted_pulls(data: np.ndarray, error: np.ndarray, positions: np.ndarray,
-                       psf: np.ndarray) -> np.ndarray:
+                       psf: np.ndarray, background: np.ndarray | None = None) -> np.ndarray:
     """Inverse-variance PSF-weighted fluxes at ``positions`` (integer pixel centres) over their
-    ERR-predicted errors: Σ(p d/e²)/Σ(p²/e²) divided by 1/sqrt(Σ p²/e²), what a PSF fit of fixed
-    position reports. ``psf`` is an odd-sized stamp on the detector's pixels."""
+    ERR-predicted errors: Σ(p (d - b)/e²)/Σ(p²/e²) divided by 1/sqrt(Σ p²/e²), what a PSF fit of
+    fixed position reports. ``psf`` is an odd-sized stamp on the detector's pixels; ``background``
+    (one value per position, e.g. the local sky the fit subtracts) defaults to 0."""
     half = psf.shape[0] // 2
     offsets = np.arange(-half, half + 1)
     xs = np.asarray(positions[:, 0], int)[:, None, None] + offsets[None, None, :]
     ys = np.asarray(positions[:, 1], int)[:, None, None] + offsets[None, :, None]
     d, e = data[ys, xs], error[ys, xs]
+    if background is not None:
+        d = d - np.asarray(background, float)[:, None, None]
     inv = 1.0 / e**2
     norm = np.sum(psf**2 * inv, axis=(1, 2))
     return np.sum(psf * d * inv, axis=(1, 2)) / np.sqrt(norm)

@@ -19,10 +19,12 @@ Tables (photutils 3.x column names kept where they come from photutils):
              PSFCORR: total flux), flux_err_total (flux_err x NOISEPSF with the PSF-model error in
              quadrature, x PSFCORR), mag_inst, mag_inst_err, ra, dec
 ``sum_err`` and ``flux_err`` are photutils' errors from the ERR image, which assume independent
-pixels; NOISEAP/NOISEPSF are the measured ratios of the real noise of such fluxes to that
-(:mod:`potpyri.empty_sky`; ~1.15-1.2 for PSF fits on resampled stacks, 1.0 on single frames, and
-~1.3 for the aperture on any stack: the annulus sky's own noise). The S/N thresholds inside
-:func:`measure_stack` (PSF stars, calibration stars) use the unscaled S/N.
+pixels and an exact sky; NOISEAP/NOISEPSF are the measured ratios of the real noise of such fluxes
+to that (:mod:`potpyri.empty_sky`): both fits and apertures subtract the local sky (annulus mode),
+whose noise they include (PSF fits 1.09-1.17 on single frames, aperture 1.28-1.49), as well as the
+correlated noise of resampled stacks (PSF fits 1.25 on 5 resampled GMOS-N frames; without the
+local sky 1.00 on single frames, 1.15 resampled). The S/N thresholds inside :func:`measure_stack`
+(PSF stars, calibration stars) use the unscaled S/N.
 Total flux is the flux within 4 FWHM divided by the fraction of the fitted seeing Moffat that falls
 inside that radius (99.7% for beta=3: the 0.3% beyond it would bias every magnitude by +0.0035);
 ``mag_inst`` is -2.5 log10(total flux in e-/s), so ``mag = mag_inst + ZPTMAG``.
@@ -528,7 +530,11 @@ def _psf_photometry(data, error, bad, epsf_model, apphot: Table, fwhm: float) ->
 
     fit_size = _fit_size(fwhm)
     init = Table({"id": apphot["id"], "x": apphot["x_centroid"], "y": apphot["y_centroid"],
-                  "flux": np.where(apphot["sum"] > 0, apphot["sum"] * 1.2, 1e-3)})
+                  "flux": np.where(apphot["sum"] > 0, apphot["sum"] * 1.2, 1e-3),
+                  # The aperture's local sky (annulus mode): the global median subtracted from the
+                  # image sits above the sky between sources (their wings), which biased faint PSF
+                  # fluxes low by ~0.3 sigma (+0.02-0.04 mag at S/N 5-20).
+                  "local_bkg": np.asarray(apphot["local_bkg"], float)})
     # No grouper: each source is fitted on its own, so the cost is linear in the number of sources.
     phot = PSFPhotometry(epsf_model, (fit_size, fit_size), aperture_radius=1.5 * fwhm, progress_bar=False,
                          fitter=LevMarLSQFitter())
@@ -566,7 +572,11 @@ def _noise_factors(data, error, bad, apphot: Table, epsf: np.ndarray, oversampli
             k = min(half, c)
             stamp = np.zeros((2 * half + 1, 2 * half + 1))
             stamp[half - k:half + k + 1, half - k:half + k + 1] = psf[c - k:c + k + 1, c - k:c + k + 1]
-            pulls = psf_weighted_pulls(data, error, lattice_positions(free, half), stamp)
+            xy = lattice_positions(free, half, border=int(np.ceil(3.5 * sizes["aperture"])) + 1)
+            # the fits subtract the local sky of the small aperture's annulus (its noise included)
+            sky = _aperture_stats(data, error, bad, Table({"x_centroid": xy[:, 0], "y_centroid": xy[:, 1]}),
+                                  sizes["aperture"])["local_bkg"] if len(xy) else np.zeros(0)
+            pulls = psf_weighted_pulls(data, error, xy, stamp, np.asarray(sky, float))
         else:
             half = int(np.ceil(size))
             # The annulus of the local sky (to 3.5 radii) must lie on the image, not be source-free.

