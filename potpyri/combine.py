@@ -15,7 +15,8 @@ import bottleneck as bn
 import numpy as np
 from astropy.io import fits
 
-__all__ = ["BYTES_PER_ELEMENT", "METHODS", "RowReader", "combine_block", "median_variance_ratio", "row_blocks"]
+__all__ = ["BYTES_PER_ELEMENT", "METHODS", "RowReader", "background_variance", "combine_block", "median_variance_ratio",
+           "row_blocks"]
 
 METHODS = ("median", "mean", "sigclip")
 
@@ -48,6 +49,7 @@ def combine_block(
     sigma: float = 3.0,
     maxiters: int = 5,
     clip_frac: float = 0.0,
+    frame_weight: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Combine a ``(n_frames, rows, cols)`` block along the first axis.
 
@@ -69,13 +71,21 @@ def combine_block(
         median)²)``, so that star cores, which differ between frames by more than their noise
         when the seeing differs, are not clipped (SWarp's ``CLIP_AMPFRAC``; assumes
         background-subtracted frames).
+    frame_weight : numpy.ndarray, optional
+        ``mean``/``sigclip`` only: one weight per frame (e.g. its background inverse variance)
+        instead of each pixel's own inverse variance. Per-pixel weights that include a star's
+        photon noise differ across the star (and between frames of different seeing), so the
+        frames' profiles are mixed unevenly and bright stars lose flux (0.2-1.6% on a simulated
+        MMIRS night, 9% for a 2e6 e- star on a dark sky); frame weights do not depend on the
+        pixel's value. The uncertainty is then ``sqrt(Σ wᵢ² σᵢ²) / Σ wᵢ``.
 
     Returns
     -------
     value, uncertainty, n_used : numpy.ndarray
         Combined image, its 1σ uncertainty (NaN where no frame contributed) and the number of
-        frames used per pixel. The uncertainty of ``mean``/``sigclip`` is ``1/sqrt(Σ wᵢ)``; that of
-        ``median`` is the same times the efficiency of a median of ``n_used`` Gaussian values.
+        frames used per pixel. The uncertainty of ``mean``/``sigclip`` with per-pixel weights is
+        ``1/sqrt(Σ wᵢ)``; that of ``median`` is the same times the efficiency of a median of
+        ``n_used`` Gaussian values.
     """
     if method not in METHODS:
         raise ValueError(f"unknown stack method {method!r}; choose from {', '.join(METHODS)}")
@@ -98,6 +108,9 @@ def combine_block(
             del weight
             value = bn.nanmedian(masked, axis=0)
             uncertainty = mean_error * np.sqrt(median_variance_ratio(n_used))
+        elif frame_weight is not None:
+            del weight
+            value, uncertainty = _frame_weighted_mean(data, error, valid, frame_weight)
         else:
             weight *= np.where(valid, data, np.float32(0.0))
             value = weight.sum(axis=0, dtype=np.float64) / weight_sum
@@ -106,6 +119,26 @@ def combine_block(
     value = np.where(empty, np.nan, value).astype(np.float32)
     uncertainty = np.where(empty, np.nan, uncertainty).astype(np.float32)
     return value, uncertainty, n_used
+
+
+def background_variance(error: np.ndarray, good: np.ndarray) -> float:
+    """Median variance of the ``good`` pixels: the sky's, since most pixels are sky (a frame
+    weight that does not depend on any one pixel's value). NaN when no pixel qualifies."""
+    e = error[good & np.isfinite(error) & (error > 0)]
+    return float(np.median(np.square(e, dtype=np.float64))) if e.size else float("nan")
+
+
+def _frame_weighted_mean(data: np.ndarray, error: np.ndarray, valid: np.ndarray, frame_weight: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Mean with one weight per frame over the valid pixels, and its propagated uncertainty
+    (accumulated frame by frame: the temporaries are one frame's block, not the whole block)."""
+    shape = data.shape[1:]
+    weight_sum, total, variance = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    for d, e, v, w in zip(data, error, valid, np.asarray(frame_weight, np.float64), strict=True):
+        weight_sum += np.where(v, w, 0.0)
+        total += np.where(v, w * d, 0.0)
+        variance += np.where(v, np.square(w * e), 0.0)
+    return total / weight_sum, np.sqrt(variance) / weight_sum
 
 
 def _clip(data: np.ndarray, error: np.ndarray, valid: np.ndarray, sigma: float, maxiters: int,

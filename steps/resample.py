@@ -26,6 +26,7 @@ import numpy as np
 from astropy.io import fits
 from omegaconf import OmegaConf
 
+from potpyri.combine import background_variance
 from potpyri.naming import stack_filename
 from potpyri.products import make_frame
 from potpyri.resample import Grid, grid_for_frames, quiet_wcs, resample_frame
@@ -143,7 +144,7 @@ class Resample(Step):
         out_size: int | None = None  #: grid of out_size × out_size pixels (reference --out-size)
         map_step: int = 16  #: spacing of the exact pixel mapping, interpolated in between, pixels
 
-    version = "1"
+    version = "2"  # 2: BKGVAR, the frame's background variance (the stack's frame weight)
     scope = Scope.frame
 
     def references(self, task: Task, items: list[Item]) -> list[Item]:
@@ -177,7 +178,10 @@ class Resample(Step):
             raise StepFailed(f"{source.name}: does not overlap its target's grid")
         header["RESAMPLE"] = ("cubic spline" if self.config.order == 3 else "bilinear", "interpolation of SCI")
         header["RESCOVER"] = (round(covered, 4), "fraction of the grid this frame covers")
+        bkg_var = background_variance(err, mask == 0)
+        if np.isfinite(bkg_var):  # (no positive uncertainty anywhere: the stack measures it per block)
+            header["BKGVAR"] = (float(f"{bkg_var:.6g}"), "median variance of the resampled pixels, e-^2")
         product = make_frame(sci, mask, err, header, wcs_header=grid.header())
         name = source.name.removesuffix(".fits") + "_reproj.fits"
-        meta = {**item.meta, "grid": task.refs[0].id}
+        meta = {**item.meta, "grid": task.refs[0].id, "bkg_var": bkg_var}
         return [Output(item.id, "frame", meta, {"image": Product(name, product, "workspace")})]
