@@ -12,12 +12,13 @@ Tables (photutils 3.x column names kept where they come from photutils):
              aper_radius = 1.5 FWHM, local annulus background local_bkg removed), fwhm,
              ellipticity, roundness1/2, sharpness, peak, flags (FLAG_* bits below), snr
              (sum/(sum_err x NOISEAP)), flux_aper/flux_aper_err (sum x APCORR: total flux; error
-             x NOISEAP), mag_inst, mag_inst_err
+             x NOISEAP), mag_inst, mag_inst_err, nframes (fewest frames combined in the PSF fit
+             box, from the stack's COVERAGE; 1 without one)
 ``PSFSTARS`` id, x_centroid, y_centroid, snr, fwhm, roundness1
 ``PSFPHOT``  id, x_init, y_init, flux_init, x_fit, y_fit, flux_fit, x_err, y_err, flux_err, qfit,
              cfit, flags (photutils' bits), snr (flux_fit/(flux_err x NOISEPSF)), flux (flux_fit x
              PSFCORR: total flux), flux_err_total (flux_err x NOISEPSF with the PSF-model error in
-             quadrature, x PSFCORR), mag_inst, mag_inst_err, ra, dec
+             quadrature, x PSFCORR), mag_inst, mag_inst_err, ra, dec, nframes
 ``sum_err`` and ``flux_err`` are photutils' errors from the ERR image, which assume independent
 pixels and an exact sky; NOISEAP/NOISEPSF are the measured ratios of the real noise of such fluxes
 to that (:mod:`potpyri.empty_sky`): both fits and apertures subtract the local sky (annulus mode),
@@ -53,6 +54,9 @@ FLAG_MASKED = 1  #: a masked pixel (bad, cosmic ray, saturated) inside the apert
 FLAG_EDGE = 2  #: the aperture crosses the image edge
 FLAG_NEIGHBOUR = 4  #: another detection within the isolation radius
 FLAG_FLATTOP = 8  #: peak/flux well below that of other bright stars: a saturated, flattened core
+#: fewer frames cover the fit box than the deepest part of the stack: another PSF (a combination of
+#: other seeings) than the ePSF, whose PSF magnitude may err by several per cent
+FLAG_PARTIAL = 16
 
 
 @dataclass
@@ -99,6 +103,7 @@ def measure_stack(
     oversampling: int = 2,
     saturation: float = np.inf,
     psf_sn_floor: float = 10.0,
+    coverage: np.ndarray | None = None,
 ) -> PhotometryResult:
     """Detect, measure and PSF-fit the sources of a stack.
 
@@ -118,6 +123,10 @@ def measure_stack(
         Peak value (image units) above which a star is not used for the PSF.
     psf_sn_floor : float
         The PSF-star loop stops at this S/N (not at ``sn_min``) unless fewer than 3 stars lie above.
+    coverage : ndarray, optional
+        Frames combined per pixel (the stack's COVERAGE). Sources where it is below its maximum
+        get FLAG_PARTIAL, so the ePSF, the aperture/PSF corrections and the zero point come from
+        stars with the PSF of the full stack.
 
     Raises
     ------
@@ -170,6 +179,9 @@ def measure_stack(
         apphot[col] = np.asarray(found[col], float)
     apphot["flags"] = _flags(apphot, bad, radius, isolation=4.0 * fwhm)
     apphot["flags"] |= _flat_tops(apphot)
+    apphot["nframes"] = _fewest_frames(coverage, apphot, _fit_size(fwhm) // 2)
+    if coverage is not None:
+        apphot["flags"][apphot["nframes"] < coverage.max()] |= FLAG_PARTIAL
 
     # The reference's loop: the PSF-star threshold falls from sn_max by halves down to sn_min.
     half = int(np.ceil(3 * fwhm)) | 1
@@ -259,6 +271,8 @@ def measure_stack(
     psfphot["flux_err_total"] = psfcorr * np.hypot(fit_noise, model_err * psfphot["flux_fit"])
     psfphot["snr"] = psfphot["flux_fit"] / np.where(fit_noise > 0, fit_noise, np.inf)
     psfphot["mag_inst"], psfphot["mag_inst_err"] = _mags(psfphot["flux"], psfphot["flux_err_total"])
+    nframes = dict(zip(np.asarray(apphot["id"]), np.asarray(apphot["nframes"]), strict=True))
+    psfphot["nframes"] = np.array([nframes[i] for i in np.asarray(psfphot["id"])], np.int16)
     if wcs is not None:
         for table, (xc, yc) in ((apphot, ("x_centroid", "y_centroid")), (psfphot, ("x_fit", "y_fit")),
                                 (psfstars, ("x_centroid", "y_centroid"))):
@@ -549,6 +563,20 @@ def _psf_photometry(data, error, bad, epsf_model, apphot: Table, fwhm: float) ->
         if hasattr(out[name], "unit") and out[name].unit is not None:
             out[name] = np.asarray(out[name])
     return out, np.asarray(residual, float)
+
+
+def _fewest_frames(coverage: np.ndarray | None, apphot: Table, half: int) -> np.ndarray:
+    """Fewest frames combined within ``half`` pixels (a square box) of each source; 1 everywhere
+    without a coverage map."""
+    if coverage is None:
+        return np.ones(len(apphot), np.int16)
+    from scipy.ndimage import minimum_filter
+
+    fewest = minimum_filter(coverage, size=2 * half + 1, mode="nearest")
+    ny, nx = coverage.shape
+    x = np.clip(np.round(np.asarray(apphot["x_centroid"], float)).astype(int), 0, nx - 1)
+    y = np.clip(np.round(np.asarray(apphot["y_centroid"], float)).astype(int), 0, ny - 1)
+    return fewest[y, x].astype(np.int16)
 
 
 def _fit_size(fwhm: float) -> int:

@@ -59,8 +59,8 @@ class Photometry(Step):
 
     # 5: matched-filter detection, mode local sky; 6: Moffat wings beyond 4 FWHM; 7: errors scaled
     # by empty-sky noise factors, PSF-model error from a likelihood fit with the fluxes' covariance;
-    # 8: PSF fits subtract the aperture's local sky
-    version = "8"
+    # 8: PSF fits subtract the aperture's local sky; 9: FLAG_PARTIAL and nframes from COVERAGE
+    version = "9"
     scope = Scope.target
 
     def select(self, items: list[Item]) -> list[Item]:
@@ -79,7 +79,8 @@ class Photometry(Step):
             res = measure_stack(sci, err, mask, wcs, sn_min=cfg.sn_min, sn_max=cfg.sn_max,
                                 fwhm_init=cfg.fwhm_init, min_psf_stars=cfg.min_psf_stars,
                                 max_psf_stars=cfg.max_psf_stars, max_sources=cfg.max_sources,
-                                oversampling=cfg.oversampling, psf_sn_floor=cfg.psf_sn_floor)
+                                oversampling=cfg.oversampling, psf_sn_floor=cfg.psf_sn_floor,
+                                coverage=hdus["COVERAGE"].data if "COVERAGE" in hdus else None)
         except ValueError as exc:
             raise StepFailed(f"{path.name}: {exc}") from None
         self.log.info("%s: %d sources, %d PSF stars (S/N >= %g), FWHM %.2f px; PSF Gaussian sigma "

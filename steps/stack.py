@@ -10,7 +10,16 @@ A stack pixel where any input was saturated keeps the SATURATED bit: it combines
 that were not, which for a star core are the ones of worse seeing, so such a star's profile and
 flux are biased (on a simulated MMIRS K night, 7 stars saturated in 1-2 of 5 frames came out 4-8%
 faint and moved the zero point by -0.009 mag); photometry flags it and the zero point leaves it
-out. Memory: the output (SCI, MASK, ERR) is
+out. COVERAGE (int16) counts the frames that cover each pixel unmasked (before sigclip rejects
+any): where dithers or chip gaps leave
+fewer, the stack's PSF is another (the median or mean of other seeings), which photometry flags.
+The default is ``sigclip``, not the reference's ``median``: a median of frames of different seeing
+is not a linear combination (bright stars take the pixel-wise median profile, faint ones nearly
+the mean), so PSF photometry on it drifts with S/N; on 5 simulated GMOS-N frames (seeing 1.9-2.9
+px) its PSF magnitudes of full-coverage stars erred by -0.035, -0.003, +0.007, -0.009 mag at S/N
+5-20, 20-50, 50-200, > 200 (LRIS-blue: up to +0.030) with error pulls 1.13/1.27/1.31, against
++0.002, -0.018, -0.015, -0.014 (a constant the zero point absorbs) and 0.98/0.92/1.08 for sigclip.
+Memory: the output (SCI, MASK, ERR) is
 held whole, the inputs only as row blocks read with ``pread`` (no memory maps, whose pages would
 count against the process), so peak memory is one output set, its copy in the product, and
 ``stack.memory_mb`` of blocks, whatever the number of frames (measured with
@@ -49,14 +58,16 @@ class Stack(Step):
 
     @dataclass
     class Config(StepConfig):
-        method: StackMethod = StackMethod.median  #: median, mean (inverse-variance) or sigclip
+        #: sigclip (default), mean (both weighted by frame) or median (the reference's: see below)
+        method: StackMethod = StackMethod.sigclip
         sigma: float = 3.0  #: sigclip rejection threshold, in uncertainties
         maxiters: int = 5  #: sigclip iterations
         memory_mb: float = 64.0  #: working memory of the row blocks (all frames), MB; at most one output set
         min_frames: int = 1  #: targets with fewer usable frames are not stacked
         clip_frac: float = 0.3  #: sigclip: also tolerate this fraction of the median (PSF differences)
 
-    version = "4"  # 3: SATURATED where any input was saturated; 4: mean/sigclip weight by frame
+    # 3: SATURATED where any input was saturated; 4: mean/sigclip weight by frame; 5: COVERAGE
+    version = "5"
     scope = Scope.target
 
     def run(self, task: Task) -> list[Output]:
@@ -82,6 +93,7 @@ class Stack(Step):
             sci = np.empty((ny, nx), np.float32)
             err = np.empty((ny, nx), np.float32)
             mask = np.zeros((ny, nx), np.uint8)
+            coverage = np.zeros((ny, nx), np.int16)
             # Blocks never take more than one output set (SCI+MASK+ERR, 9 bytes a pixel) either, so
             # small stacks stay small: peak ≈ 3 output sets + the interpreter, at most memory_mb of blocks.
             budget_mb = min(self.config.memory_mb, max(4.0, 9 * ny * nx / 1e6))
@@ -100,6 +112,8 @@ class Stack(Step):
                     del bits
                 data *= scale
                 error *= scale
+                # Frames that cover each pixel, before sigclip rejects any: the PSF there is theirs.
+                coverage[rows] = valid.sum(axis=0)
                 weight = frame_weight.copy()
                 for n in np.flatnonzero(~(weight > 0)):
                     weight[n] = 1.0 / background_variance(error[n], valid[n])
@@ -125,7 +139,9 @@ class Stack(Step):
         np.nan_to_num(sci, copy=False)
         np.nan_to_num(err, copy=False, nan=np.inf)
         product = make_frame(sci, mask, err, header, err_name="ERR", wcs_header=wcs_header)
-        del sci, err, mask  # make_frame holds its own copies
+        product.append(fits.ImageHDU(coverage, product["SCI"].header.copy(), name="COVERAGE"))
+        product["COVERAGE"].header["BUNIT"] = ("", "frames combined in each pixel")
+        del sci, err, mask, coverage  # make_frame holds its own copies
         meta = {k: frames[0].meta.get(k) for k in ("target", "filter", "amp", "binning", "time", "targtype")}
         meta["inputs"] = [f.id for f in frames]
         meta["warnings"] = _grid_mismatch(frames, ny, nx)

@@ -25,7 +25,7 @@ from potpyri.steps.photometry import _celestial, select_stacks, stack_stem, tabl
 from potpyri.catalogs import CatalogUnavailable, query
 from potpyri.catalogs.cache import Cone
 from potpyri.catalogs.choice import band_of, choose_catalog, read_user_catalog
-from potpyri.photometry import FLAG_FLATTOP, FLAG_MASKED, FLAG_NEIGHBOUR
+from potpyri.photometry import FLAG_FLATTOP, FLAG_MASKED, FLAG_NEIGHBOUR, FLAG_PARTIAL
 from potpyri.step import (
     Item,
     Output,
@@ -61,7 +61,7 @@ class Zeropoint(Step):
         sigma: float = 3.0  #: clipping threshold
         color_term: bool = False  #: fit a linear colour term (the reference fits none)
 
-    version = "3"  # 3: ZPTMUCER is the weighted-mean error times the Birge ratio
+    version = "4"  # 3: ZPTMUCER is the weighted-mean error times the Birge ratio; 4: no FLAG_PARTIAL star
     scope = Scope.target
     depends_on = ("catalog", "instrument.catalog_zp")  # another cache may hold other answers
 
@@ -94,7 +94,7 @@ class Zeropoint(Step):
         x_col = "x_fit" if cfg.flux == "psf" else "x_centroid"
         ok = np.isfinite(sources["mag_inst"]) & (sources["snr"] >= cfg.min_snr)
         ap_flags = dict(zip(np.asarray(apphot["id"]), np.asarray(apphot["flags"]), strict=True))
-        bad_flags = np.array([ap_flags.get(i, 0) & (FLAG_MASKED | FLAG_NEIGHBOUR | FLAG_FLATTOP) for i in sources["id"]])
+        bad_flags = np.array([ap_flags.get(i, 0) & (FLAG_MASKED | FLAG_NEIGHBOUR | FLAG_FLATTOP | FLAG_PARTIAL) for i in sources["id"]])
         ok &= bad_flags == 0
         if cfg.flux == "psf":
             ok &= np.asarray(sources["flags"]) == 0

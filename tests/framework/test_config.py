@@ -30,7 +30,7 @@ def test_root_schema_has_one_node_per_step():
     cfg = compose_config("instrument=gmos", "data_path=/tmp/x")
     for name in STEPS:
         assert name in cfg and cfg[name].enabled is True
-    assert cfg.stack.method.value == "median"
+    assert cfg.stack.method.value == "sigclip"
 
 
 def test_cfg_job_prints_the_override():

@@ -96,3 +96,15 @@ def test_model_error_recovered_with_covariance_blends_and_additive_excess(true_m
     big_err, fit_err = np.sqrt(var_big), np.sqrt(var_fit)
     s = _model_error(big, big_err, fit, fit_err, overlap)
     assert s == pytest.approx(true_model, abs=0.003)
+
+
+def test_partial_coverage_is_the_fewest_frames_in_the_fit_box():
+    from astropy.table import Table
+
+    from potpyri.photometry import _fewest_frames
+
+    coverage = np.full((50, 50), 5, np.int16)
+    coverage[:, 40:] = 3  # a dither edge
+    sources = Table({"x_centroid": [10.0, 36.4, 37.6, 45.0], "y_centroid": [25.0, 25.0, 25.0, 25.0]})
+    assert list(_fewest_frames(coverage, sources, half=3)) == [5, 5, 3, 3]
+    assert list(_fewest_frames(None, sources, half=3)) == [1, 1, 1, 1]

@@ -37,3 +37,22 @@ def test_saturation_in_any_input_is_kept_in_the_stack_mask(tmp_path):
         assert mask[3, 4] == SATURATED and np.isclose(sci[3, 4], 10.15)  # frames 1 and 2: (101 + 102) / 2 / 10
         assert mask[7, 2] == 0 and mask[10, 8] == BAD
         assert np.count_nonzero(mask) == 2
+
+
+def test_coverage_counts_the_frames_combined_in_each_pixel(tmp_path):
+    """COVERAGE: how many frames each stack pixel combines (dither edges, chip gaps, rejections)."""
+    shape = (8, 6)
+    items = []
+    for k in range(3):
+        mask = np.zeros(shape, np.uint8)
+        mask[:, : 2 * k] = BAD  # frame k misses the first 2k columns
+        path = tmp_path / f"c{k}_reproj.fits"
+        fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.ones(shape, np.float32), name="SCI"),
+                      fits.ImageHDU(mask, name="MASK"),
+                      fits.ImageHDU(np.ones(shape, np.float32), name="UNCERT")]).writeto(path)
+        items.append(Item(path.name, "frame", {"exp": 1.0}, {"image": str(path)}))
+    context = StepContext(cfg=None, instrument=None, data_path=tmp_path, log=logging.getLogger("test"))
+    (out,) = Stack(Stack.Config(memory_mb=0.001), context).run(Task("t", items))
+    coverage = out.products["stack"].content["COVERAGE"].data
+    assert coverage.dtype == np.int16
+    assert (coverage[:, :2] == 1).all() and (coverage[:, 2:4] == 2).all() and (coverage[:, 4:] == 3).all()
