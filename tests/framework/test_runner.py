@@ -6,6 +6,7 @@ import numpy as np
 from astropy.io import fits
 
 from potpyri.runner import run_pipeline
+from potpyri.step import STEPS
 from potpyri.validate import validate
 from tests.conftest import compose_config
 from tests.framework.tiny import BIAS_ADU, GAIN, SEARCHPATH, TOY_STEPS, write_tiny_night
@@ -32,13 +33,13 @@ def test_tiny_night_end_to_end(tmp_path):
     stacks = list((tmp_path / "red").glob("*.stk.fits"))
     assert [s.name for s in stacks] == ["field1.r.20240619.1.11.stk.fits"]
     with fits.open(stacks[0]) as hdul:
-        assert [h.name for h in hdul] == ["PRIMARY", "SCI", "MASK", "ERR", "PPRECIPE"]
+        assert [h.name for h in hdul] == ["PRIMARY", "SCI", "MASK", "ERR", "COVERAGE", "PPRECIPE"]
         head = hdul[0].header
         steps = ["ingest", "process", "cosmic_rays", "satellites", "skysub", "resample", "stack"]
         assert [head[f"PPSTEP{n}"] for n in range(1, 8)] == steps
         assert all(head[f"PPSTA{n}"] == "COMPLETE" for n in range(1, 8))
         assert head["PPVER"] and len(head["PPCFG7"]) == 16
-        assert any("stack v2" in str(h) for h in head["HISTORY"])
+        assert any(f"stack v{STEPS['stack'].version}" in str(h) for h in head["HISTORY"])
         assert head["NCOMBINE"] == 3 and head["EXPTIME"] == 40.0
         # The star at (30.3, 40.7) gives 2000 e-/s: the stack is in e-/s, bias, gain, sky removed.
         box = (slice(33, 49), slice(22, 39))
