@@ -10,8 +10,8 @@ A stack pixel where any input was saturated keeps the SATURATED bit: it combines
 that were not, which for a star core are the ones of worse seeing, so such a star's profile and
 flux are biased (on a simulated MMIRS K night, 7 stars saturated in 1-2 of 5 frames came out 4-8%
 faint and moved the zero point by -0.009 mag); photometry flags it and the zero point leaves it
-out. COVERAGE (int16) counts the frames that cover each pixel unmasked (before sigclip rejects
-any): where dithers or chip gaps leave
+out. COVERAGE (int16) counts the frames whose data cover each pixel (not BAD: off the frame, chip
+gap, bad pixel; cosmic rays and sigclip rejections do not count): where dithers or gaps leave
 fewer, the stack's PSF is another (the median or mean of other seeings), which photometry flags.
 The default is ``sigclip``, not the reference's ``median``: a median of frames of different seeing
 is not a linear combination (bright stars take the pixel-wise median profile, faint ones nearly
@@ -103,17 +103,20 @@ class Stack(Step):
                 error = np.empty_like(data)
                 valid = np.empty(data.shape, bool)
                 saturated = np.zeros((height, nx), bool)
+                covered = np.zeros((height, nx), np.int16)
                 for n, reader in enumerate(readers):
                     data[n] = reader.read(0, rows)
                     error[n] = reader.read(1, rows)
                     bits = reader.read(2, rows)
                     valid[n] = bits == 0
                     saturated |= (bits & SATURATED) != 0
+                    covered += (bits & BAD) == 0
                     del bits
                 data *= scale
                 error *= scale
-                # Frames that cover each pixel, before sigclip rejects any: the PSF there is theirs.
-                coverage[rows] = valid.sum(axis=0)
+                # Frames whose data cover each pixel (off-grid, gaps and bad pixels are BAD), whatever
+                # the cosmic-ray or saturation bits and sigclip's rejections: their PSFs make the stack's.
+                coverage[rows] = covered
                 weight = frame_weight.copy()
                 for n in np.flatnonzero(~(weight > 0)):
                     weight[n] = 1.0 / background_variance(error[n], valid[n])
