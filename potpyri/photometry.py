@@ -12,8 +12,8 @@ Tables (photutils 3.x column names kept where they come from photutils):
              aper_radius = 1.5 FWHM, local annulus background local_bkg removed), fwhm,
              ellipticity, roundness1/2, sharpness, peak, flags (FLAG_* bits below), snr
              (sum/(sum_err x NOISEAP)), flux_aper/flux_aper_err (sum x APCORR: total flux; error
-             x NOISEAP), mag_inst, mag_inst_err, nframes (fewest frames combined in the PSF fit
-             box, from the stack's COVERAGE; 1 without one)
+             x NOISEAP), mag_inst, mag_inst_err, nframes (fewest frames combined over > 10% of the
+             PSF fit box, from the stack's COVERAGE; 1 without one)
 ``PSFSTARS`` id, x_centroid, y_centroid, snr, fwhm, roundness1
 ``PSFPHOT``  id, x_init, y_init, flux_init, x_fit, y_fit, flux_fit, x_err, y_err, flux_err, qfit,
              cfit, flags (photutils' bits), snr (flux_fit/(flux_err x NOISEPSF)), flux (flux_fit x
@@ -566,17 +566,21 @@ def _psf_photometry(data, error, bad, epsf_model, apphot: Table, fwhm: float) ->
 
 
 def _fewest_frames(coverage: np.ndarray | None, apphot: Table, half: int) -> np.ndarray:
-    """Fewest frames combined within ``half`` pixels (a square box) of each source; 1 everywhere
-    without a coverage map."""
+    """Frames combined at each source: the fewest that cover more than 10% of its fit box (a box
+    of side 2 ``half`` + 1), so that the scattered bad pixels of single frames do not count and a
+    dither edge or chip gap across the star does; 1 everywhere without a coverage map."""
     if coverage is None:
         return np.ones(len(apphot), np.int16)
-    from scipy.ndimage import minimum_filter
+    from scipy.ndimage import uniform_filter
 
-    fewest = minimum_filter(coverage, size=2 * half + 1, mode="nearest")
     ny, nx = coverage.shape
     x = np.clip(np.round(np.asarray(apphot["x_centroid"], float)).astype(int), 0, nx - 1)
     y = np.clip(np.round(np.asarray(apphot["y_centroid"], float)).astype(int), 0, ny - 1)
-    return fewest[y, x].astype(np.int16)
+    nframes = np.full(len(apphot), int(coverage.max()), np.int16)
+    for n in np.unique(coverage)[-2::-1]:  # the levels below the deepest, downwards: fewer wins
+        fraction = uniform_filter((coverage <= n).astype(np.float32), size=2 * half + 1, mode="nearest")
+        nframes[fraction[y, x] > 0.1] = n
+    return nframes
 
 
 def _fit_size(fwhm: float) -> int:

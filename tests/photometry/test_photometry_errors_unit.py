@@ -105,6 +105,7 @@ def test_partial_coverage_is_the_fewest_frames_in_the_fit_box():
 
     coverage = np.full((50, 50), 5, np.int16)
     coverage[:, 40:] = 3  # a dither edge
-    sources = Table({"x_centroid": [10.0, 36.4, 37.6, 45.0], "y_centroid": [25.0, 25.0, 25.0, 25.0]})
+    coverage[10, 10] = 4  # one bad pixel of one frame: not another PSF
+    sources = Table({"x_centroid": [10.0, 36.4, 37.6, 45.0], "y_centroid": [10.0, 25.0, 25.0, 25.0]})
     assert list(_fewest_frames(coverage, sources, half=3)) == [5, 5, 3, 3]
     assert list(_fewest_frames(None, sources, half=3)) == [1, 1, 1, 1]
