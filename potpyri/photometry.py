@@ -124,9 +124,9 @@ def measure_stack(
     psf_sn_floor : float
         The PSF-star loop stops at this S/N (not at ``sn_min``) unless fewer than 3 stars lie above.
     coverage : ndarray, optional
-        Frames combined per pixel (the stack's COVERAGE). Sources where it is below its maximum
-        get FLAG_PARTIAL, so the ePSF, the aperture/PSF corrections and the zero point come from
-        stars with the PSF of the full stack.
+        Frames covering each pixel (the stack's COVERAGE). Sources with more than 10% of their
+        fit box below its maximum get FLAG_PARTIAL, so the ePSF, the aperture/PSF corrections
+        and the zero point come from stars with the PSF of the full stack.
 
     Raises
     ------
@@ -595,6 +595,11 @@ def _noise_factors(data, error, bad, apphot: Table, epsf: np.ndarray, oversampli
     from potpyri.empty_sky import lattice_positions, noise_factor, psf_weighted_pulls, source_free
 
     free = source_free(bad, apphot["x_centroid"], apphot["y_centroid"], apphot["peak"], seeing, skysig, beta)
+
+    def at_lattice(xy: np.ndarray, radius: float) -> Table:
+        """Aperture statistics (with the annulus sky) at empty-sky positions."""
+        return _aperture_stats(data, error, bad, Table({"x_centroid": xy[:, 0], "y_centroid": xy[:, 1]}), radius)
+
     factors = {}
     for name, size in sizes.items():
         if name == "psf":
@@ -606,19 +611,14 @@ def _noise_factors(data, error, bad, apphot: Table, epsf: np.ndarray, oversampli
             stamp[half - k:half + k + 1, half - k:half + k + 1] = psf[c - k:c + k + 1, c - k:c + k + 1]
             xy = lattice_positions(free, half, border=int(np.ceil(3.5 * sizes["aperture"])) + 1)
             # the fits subtract the local sky of the small aperture's annulus (its noise included)
-            sky = _aperture_stats(data, error, bad, Table({"x_centroid": xy[:, 0], "y_centroid": xy[:, 1]}),
-                                  sizes["aperture"])["local_bkg"] if len(xy) else np.zeros(0)
+            sky = at_lattice(xy, sizes["aperture"])["local_bkg"] if len(xy) else np.zeros(0)
             pulls = psf_weighted_pulls(data, error, xy, stamp, np.asarray(sky, float))
         else:
             half = int(np.ceil(size))
             # The annulus of the local sky (to 3.5 radii) must lie on the image, not be source-free.
             xy = lattice_positions(free, half, border=int(np.ceil(3.5 * size)) + 1)
-            if len(xy) == 0:
-                pulls = np.zeros(0)
-            else:
-                stats = _aperture_stats(data, error, bad, Table({"x_centroid": xy[:, 0], "y_centroid": xy[:, 1]}),
-                                        size)
-                pulls = np.asarray(stats["sum"]) / np.asarray(stats["sum_err"])
+            stats = at_lattice(xy, size) if len(xy) else Table({"sum": [], "sum_err": []})
+            pulls = np.asarray(stats["sum"], float) / np.asarray(stats["sum_err"], float)
         factor, n = noise_factor(pulls)
         if not np.isfinite(factor):
             notes.append(f"only {n} empty-sky positions for the {name} noise factor: errors from ERR alone")

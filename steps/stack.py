@@ -103,26 +103,27 @@ class Stack(Step):
                 error = np.empty_like(data)
                 valid = np.empty(data.shape, bool)
                 saturated = np.zeros((height, nx), bool)
-                covered = np.zeros((height, nx), np.int16)
                 for n, reader in enumerate(readers):
                     data[n] = reader.read(0, rows)
                     error[n] = reader.read(1, rows)
                     bits = reader.read(2, rows)
                     valid[n] = bits == 0
                     saturated |= (bits & SATURATED) != 0
-                    covered += (bits & BAD) == 0
+                    # Frames whose data cover the pixel (off-grid, gaps and bad pixels are BAD),
+                    # whatever their cosmic-ray or saturation bits: their PSFs make the stack's.
+                    coverage[rows] += (bits & BAD) == 0
                     del bits
                 data *= scale
                 error *= scale
-                # Frames whose data cover each pixel (off-grid, gaps and bad pixels are BAD), whatever
-                # the cosmic-ray or saturation bits and sigclip's rejections: their PSFs make the stack's.
-                coverage[rows] = covered
-                weight = frame_weight.copy()
-                for n in np.flatnonzero(~(weight > 0)):
-                    weight[n] = 1.0 / background_variance(error[n], valid[n])
+                weight = None
+                if self.config.method != StackMethod.median:
+                    weight = frame_weight.copy()
+                    for n in np.flatnonzero(~(weight > 0)):
+                        weight[n] = 1.0 / background_variance(error[n], valid[n])
+                    weight = np.nan_to_num(weight, nan=0.0)
                 value, uncertainty, n_used = combine_block(
                     data, error, valid, self.config.method.value, self.config.sigma, self.config.maxiters,
-                    self.config.clip_frac, np.nan_to_num(weight, nan=0.0),
+                    self.config.clip_frac, weight,
                 )
                 del data, error, valid
                 sci[rows], err[rows] = value, uncertainty
@@ -143,7 +144,7 @@ class Stack(Step):
         np.nan_to_num(err, copy=False, nan=np.inf)
         product = make_frame(sci, mask, err, header, err_name="ERR", wcs_header=wcs_header)
         product.append(fits.ImageHDU(coverage, product["SCI"].header.copy(), name="COVERAGE"))
-        product["COVERAGE"].header["BUNIT"] = ("", "frames combined in each pixel")
+        product["COVERAGE"].header["BUNIT"] = ("", "frames whose data cover each pixel")
         del sci, err, mask, coverage  # make_frame holds its own copies
         meta = {k: frames[0].meta.get(k) for k in ("target", "filter", "amp", "binning", "time", "targtype")}
         meta["inputs"] = [f.id for f in frames]

@@ -41,6 +41,8 @@ from potpyri.zeropoint import crossmatch, fit_zeropoint, limiting_magnitude
 
 __all__ = ["Zeropoint"]
 
+#: APPPHOT flags that keep a star out of the zero point (the image edge alone does not).
+_UNUSABLE = FLAG_MASKED | FLAG_NEIGHBOUR | FLAG_FLATTOP | FLAG_PARTIAL
 #: Second band for the optional colour term, per calibrated band.
 _COLOR_PARTNER = {"u": "g", "g": "r", "r": "i", "i": "r", "z": "i", "y": "z", "J": "K", "H": "K", "K": "J"}
 
@@ -94,7 +96,7 @@ class Zeropoint(Step):
         x_col = "x_fit" if cfg.flux == "psf" else "x_centroid"
         ok = np.isfinite(sources["mag_inst"]) & (sources["snr"] >= cfg.min_snr)
         ap_flags = dict(zip(np.asarray(apphot["id"]), np.asarray(apphot["flags"]), strict=True))
-        bad_flags = np.array([ap_flags.get(i, 0) & (FLAG_MASKED | FLAG_NEIGHBOUR | FLAG_FLATTOP | FLAG_PARTIAL) for i in sources["id"]])
+        bad_flags = np.array([ap_flags.get(i, 0) & _UNUSABLE for i in sources["id"]])
         ok &= bad_flags == 0
         if cfg.flux == "psf":
             ok &= np.asarray(sources["flags"]) == 0
