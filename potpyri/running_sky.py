@@ -26,19 +26,27 @@ import bottleneck as bn
 import numpy as np
 from scipy import ndimage
 
+from potpyri.masks import COSMIC_RAY, NEIGHBOUR, SATURATED
+
 __all__ = ["running_skies", "source_mask"]
 
 
 def source_mask(sci: np.ndarray, mask: np.ndarray, level: float, nsigma: float = 3.0,
                 dilate: int = 3) -> np.ndarray:
-    """True on pixels more than ``nsigma`` robust deviations above ``level`` and on flagged
-    pixels (``mask > 0``), grown by ``dilate`` pixels."""
+    """True on pixels more than ``nsigma`` robust deviations above ``level`` and on cosmic-ray or
+    saturated pixels, grown by ``dilate`` pixels, and on every other flagged pixel (``mask > 0``).
+
+    Only light is grown: a static bad pixel or column sits at the same detector position in
+    every dither, so growing it left the sky undefined around it in every frame (on a simulated
+    MMIRS K night, 1.7% of each frame's pixels became BAD instead of 0.11%, and after the
+    5-dither stack 20% of the pixels lacked a frame).
+    """
     good = np.where(mask == 0, sci, np.nan)
     noise = 1.4826 * float(bn.nanmedian(np.abs(good - level)))
-    found = (sci > level + nsigma * noise) | (mask > 0)
+    found = (sci > level + nsigma * noise) | ((mask & (COSMIC_RAY | SATURATED)) > 0)
     if dilate > 0:
         found = ndimage.binary_dilation(found, iterations=dilate)
-    return found
+    return found | ((mask & ~np.uint8(NEIGHBOUR)) > 0)
 
 
 def running_skies(scis: Sequence[np.ndarray], masks: Sequence[np.ndarray],

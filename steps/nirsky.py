@@ -45,7 +45,7 @@ class NirSky(Step):
         dilate: int = 3  #: source masks are grown by this many pixels
         min_frames: int = 3  #: fewer frames in a group cannot make a sky (the group is set aside)
 
-    version = "2"  # 2: sky from the counts before the frames' own flats when these differ
+    version = "3"  # 2: sky from the counts before differing flats; 3: bad pixels not grown (no sky holes)
     scope = Scope.target
     depends_on = ("instrument.wavelength",)
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from potpyri.calibration import mask_sources
-from potpyri.masks import BAD
+from potpyri.masks import BAD, COSMIC_RAY, NEIGHBOUR
 from potpyri.running_sky import running_skies
 
 SHAPE = (230, 230)
@@ -94,3 +94,27 @@ def test_a_frame_without_sky_is_refused():
     masks = [np.zeros((20, 20), np.uint8)] * 3
     with pytest.raises(ValueError, match="frame 0"):
         next(running_skies(scis, masks))
+
+
+def test_static_bad_pixels_leave_no_hole_around_them():
+    """A bad column and a bad pixel at the same detector position in every dither: the sky is
+    undefined on them (no frame sees sky there) but defined right next to them; a cosmic ray is
+    grown like a source, and its frame's sky comes from the others."""
+    rng = np.random.default_rng(5)
+    # Bounded noise: no pixel passes the 3-sigma source cut by chance (only the bad ones are masked).
+    scis = [(1000.0 * (1 + 0.02 * n) + rng.uniform(-10, 10, (40, 40))).astype(np.float32) for n in range(4)]
+    masks = [np.zeros((40, 40), np.uint8) for _ in range(4)]
+    for mask in masks:
+        mask[:, 12] = BAD
+        mask[30, 30] = BAD
+        mask[:, 11] |= NEIGHBOUR  # the grown neighbours of bad pixels hold data
+    scis[0][20, 25] += 5000.0
+    masks[0][20, 25] |= COSMIC_RAY
+    skies = [sky for sky, _ in running_skies(scis, masks)]
+    for sky in skies:
+        assert np.isnan(sky[:, 12]).all() and np.isnan(sky[30, 30])
+        hole = ~np.isfinite(sky)
+        hole[:, 12] = hole[30, 30] = False
+        assert not hole.any(), f"{hole.sum()} pixels without sky next to the static bad pixels"
+    # Frame 1's sky at the cosmic ray comes from frames 2 and 3 alone (frame 0 is masked there).
+    assert abs(skies[1][20, 25] / 1020.0 - 1) < 0.03
