@@ -44,7 +44,8 @@ from astropy.table import Table
 from astropy.utils.exceptions import AstropyUserWarning
 from astropy.wcs import WCS
 
-__all__ = ["PhotometryResult", "build_epsf", "measure_stack", "moffat_flux_outside", "noise_area",
+__all__ = ["PhotometryResult", "build_epsf", "measure_stack", "moffat_base_epsf", "moffat_flux_outside",
+           "noise_area",
            "psf_shape_stats", "seeing_moffat", "star_moffat_fwhm"]
 
 log = logging.getLogger("potpyri.photometry")
@@ -104,6 +105,7 @@ def measure_stack(
     saturation: float = np.inf,
     psf_sn_floor: float = 10.0,
     coverage: np.ndarray | None = None,
+    moffat_base: bool = True,
 ) -> PhotometryResult:
     """Detect, measure and PSF-fit the sources of a stack.
 
@@ -127,6 +129,9 @@ def measure_stack(
         Frames covering each pixel (the stack's COVERAGE). Sources with more than 10% of their
         fit box below its maximum get FLAG_PARTIAL, so the ePSF, the aperture/PSF corrections
         and the zero point come from stars with the PSF of the full stack.
+    moffat_base : bool
+        Fit with :func:`moffat_base_epsf` (the ePSF's pixel-integrated Moffat plus its smoothed
+        residual) instead of the raw ``EPSFBuilder`` ePSF.
 
     Raises
     ------
@@ -217,6 +222,11 @@ def measure_stack(
                       "roundness1": chosen["roundness1"]})
 
     fwhm_eff, beta_eff, gsig = psf_shape_stats(epsf, oversampling)
+    if moffat_base:
+        from photutils.psf import ImagePSF
+
+        epsf = moffat_base_epsf(epsf, oversampling, fwhm_eff, beta_eff)
+        epsf_model = ImagePSF(epsf, oversampling=oversampling)
     epsf_seeing, beta = seeing_moffat(epsf, oversampling, fwhm_eff, beta_eff)
     # The header's seeing comes from the PSF stars themselves, weighted by their precision: the
     # ePSF is an unweighted median, so a handful of S/N ~10 stars (small fields) move its FWHM by
@@ -369,12 +379,64 @@ def seeing_moffat(epsf: np.ndarray, oversampling: int, fwhm0: float = 3.0,
     fwhm0, beta0 : float
         Starting values (pixels; e.g. the Moffat2D fit of the ePSF itself).
     """
+    fit = _fit_pixel_moffat(epsf, oversampling, fwhm0, beta0)
+    return float(fit[3]), float(fit[4])
+
+
+def moffat_base_epsf(epsf: np.ndarray, oversampling: int, fwhm0: float = 3.0, beta0: float = 3.0) -> np.ndarray:
+    """The ePSF as its best-fitting pixel-integrated Moffat plus the rest of it smoothed (the
+    DAOPHOT idea: an analytic core and a look-up table of residuals), same grid and sum.
+
+    ``EPSFBuilder`` takes a per-node median of the stars' samples. When the PSF is barely sampled
+    that raw ePSF is noisy and biased node to node, and each star inherits the error at its own
+    pixel phase. On one LRIS-blue frame (FWHM 2.4 px, 112 PSF stars), PSF magnitudes of S/N
+    200-500 stars scattered by 0.013 mag about the truth, against 0.004 with the true PSF, and
+    the pulls at S/N 50-200 were 1.24. Smoothing the whole ePSF (photutils' kernels) removes the
+    noise but flattens the core: magnitudes then drift with flux (-0.016 mag at S/N > 50 on a
+    GMOS-N stack). Smoothing only the residual from the Moffat keeps the core and any smooth
+    departure from it (the quadratic kernel preserves second-order structure such as
+    ellipticity over 5 grid nodes): scatter 0.0043 and pulls 1.08 on the same frame.
+    """
+    from scipy.ndimage import convolve
+
+    epsf = np.asarray(epsf, float)
+    model = _pixel_moffat_grid(epsf.shape, oversampling, _fit_pixel_moffat(epsf, oversampling, fwhm0, beta0))
+    smooth = model + convolve(epsf - model, _QUADRATIC_KERNEL, mode="nearest")
+    return smooth * (epsf.sum() / smooth.sum())
+
+
+def _quadratic_kernel(size: int = 5) -> np.ndarray:
+    """Savitzky-Golay kernel: the centre value of the least-squares quadratic surface through a
+    ``size`` x ``size`` patch (photutils' 'quadratic' ePSF smoothing kernel)."""
+    c = np.arange(size) - size // 2
+    x, y = (a.ravel() for a in np.meshgrid(c, c))
+    design = np.column_stack([np.ones_like(x), x, y, x * x, x * y, y * y]).astype(float)
+    hat = design @ np.linalg.solve(design.T @ design, design.T)
+    return hat[:, size * size // 2].reshape(size, size)
+
+
+_QUADRATIC_KERNEL = _quadratic_kernel()
+
+
+def _grid_offsets(shape: tuple[int, int], oversampling: int) -> tuple[np.ndarray, np.ndarray]:
+    """Detector-pixel offsets of an oversampled grid's nodes from its centre (flattened u, v)."""
+    ny, nx = shape
+    v, u = np.mgrid[:ny, :nx]
+    return ((u - (nx - 1) / 2) / oversampling).ravel(), ((v - (ny - 1) / 2) / oversampling).ravel()
+
+
+def _pixel_moffat_grid(shape: tuple[int, int], oversampling: int, params: np.ndarray) -> np.ndarray:
+    """The pixel-integrated Moffat ``params`` (amplitude, x0, y0, fwhm, beta) on an ePSF grid."""
+    amplitude, x0, y0, fwhm, beta = params
+    u, v = _grid_offsets(shape, oversampling)
+    return (amplitude * _pixel_moffat(u - x0, v - y0, fwhm, beta)).reshape(shape)
+
+
+def _fit_pixel_moffat(epsf: np.ndarray, oversampling: int, fwhm0: float, beta0: float) -> np.ndarray:
+    """Least-squares (amplitude, x0, y0, fwhm, beta) of a pixel-integrated Moffat to an ePSF grid."""
     from scipy.optimize import least_squares
 
-    o = oversampling
-    ny, nx = epsf.shape
-    v, u = np.mgrid[:ny, :nx]
-    u, v = ((u - (nx - 1) / 2) / o).ravel(), ((v - (ny - 1) / 2) / o).ravel()  # detector pixels
+    u, v = _grid_offsets(epsf.shape, oversampling)
     z = np.asarray(epsf, float).ravel()
 
     def residual(p: np.ndarray) -> np.ndarray:
@@ -385,7 +447,7 @@ def seeing_moffat(epsf: np.ndarray, oversampling: int, fwhm0: float = 3.0,
     start = [peak, 0.0, 0.0, float(np.clip(fwhm0, 0.5, 40)), float(np.clip(beta0, 1.2, 15))]
     fit = least_squares(residual, start, bounds=([0, -2, -2, 0.3, 1.05], [np.inf, 2, 2, 50, 20]),
                         x_scale=[peak, 0.1, 0.1, 0.1, 0.1])
-    return float(fit.x[3]), float(fit.x[4])
+    return fit.x
 
 
 def star_moffat_fwhm(data: np.ndarray, error: np.ndarray, bad: np.ndarray, stars: Table,

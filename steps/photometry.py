@@ -56,11 +56,13 @@ class Photometry(Step):
         max_sources: int = 20000  #: brightest detections kept at most
         oversampling: int = 2  #: ePSF oversampling
         psf_sn_floor: float = 10.0  #: the PSF-star loop stops here unless < 3 stars lie above
+        moffat_base: bool = True  #: fit with the ePSF's Moffat + smoothed residual (False: raw ePSF)
 
     # 5: matched-filter detection, mode local sky; 6: Moffat wings beyond 4 FWHM; 7: errors scaled
     # by empty-sky noise factors, PSF-model error from a likelihood fit with the fluxes' covariance;
-    # 8: PSF fits subtract the aperture's local sky; 9: FLAG_PARTIAL and nframes from COVERAGE
-    version = "9"
+    # 8: PSF fits subtract the aperture's local sky; 9: FLAG_PARTIAL and nframes from COVERAGE;
+    # 10: the fitted PSF is the ePSF's pixel-integrated Moffat plus its smoothed residual
+    version = "10"
     scope = Scope.target
 
     def select(self, items: list[Item]) -> list[Item]:
@@ -80,14 +82,15 @@ class Photometry(Step):
                                 fwhm_init=cfg.fwhm_init, min_psf_stars=cfg.min_psf_stars,
                                 max_psf_stars=cfg.max_psf_stars, max_sources=cfg.max_sources,
                                 oversampling=cfg.oversampling, psf_sn_floor=cfg.psf_sn_floor,
-                                coverage=hdus["COVERAGE"].data if "COVERAGE" in hdus else None)
+                                coverage=hdus["COVERAGE"].data if "COVERAGE" in hdus else None,
+                                moffat_base=cfg.moffat_base)
         except ValueError as exc:
             raise StepFailed(f"{path.name}: {exc}") from None
         self.log.info("%s: %d sources, %d PSF stars (S/N >= %g), FWHM %.2f px; PSF Gaussian sigma "
                       "x=%.3f y=%.3f px", path.name, len(res.apphot), len(res.psfstars), res.psf_threshold,
                       res.fwhm, *res.gauss_sigma)
         header = hdus[0].header
-        _write_header(header, res, cfg.sn_min)
+        _write_header(header, res, cfg.sn_min, cfg.moffat_base)
         hdus += _tables(res)
         stem = stack_stem(path.name)
         meta = dict(item.meta)
@@ -131,7 +134,7 @@ def _celestial(header: fits.Header) -> WCS | None:
     return wcs if wcs.has_celestial else None
 
 
-def _write_header(header: fits.Header, res: PhotometryResult, sn_min: float) -> None:
+def _write_header(header: fits.Header, res: PhotometryResult, sn_min: float, moffat_base: bool) -> None:
     header["FWHM"] = (round(res.fwhm, 4), "seeing FWHM, px (pixel-integrated Moffat fits)")
     if np.isfinite(res.fwhm_err):
         header["FWHMERR"] = (round(res.fwhm_err, 4), "1-sigma uncertainty of FWHM, px")
@@ -143,6 +146,7 @@ def _write_header(header: fits.Header, res: PhotometryResult, sn_min: float) -> 
     header["PSFSIGY"] = (round(res.gauss_sigma[1], 4), "Gaussian2D y sigma of the ePSF, px")
     header["SKYSIG"] = (float(f"{res.skysig:.6g}"), "sky sigma per pixel, e-/s")
     header["NPSFSTAR"] = (len(res.psfstars), "stars used to build the ePSF")
+    header["PSFMODEL"] = ("moffat+residual" if moffat_base else "epsf", "ePSF Moffat + smoothed rest, or raw ePSF")
     header["PSFSNTHR"] = (res.psf_threshold, "S/N threshold at which PSF stars were found")
     header["APCORR"] = (round(res.aperture_correction, 5), "total / aperture flux (PSF stars)")
     header["PSFCORR"] = (round(res.psf_correction, 5), "total / PSF-fit flux (PSF stars)")
