@@ -61,8 +61,9 @@ class Photometry(Step):
     # 5: matched-filter detection, mode local sky; 6: Moffat wings beyond 4 FWHM; 7: errors scaled
     # by empty-sky noise factors, PSF-model error from a likelihood fit with the fluxes' covariance;
     # 8: PSF fits subtract the aperture's local sky; 9: FLAG_PARTIAL and nframes from COVERAGE;
-    # 10: the fitted PSF is the ePSF's pixel-integrated Moffat plus its smoothed residual
-    version = "10"
+    # 10: the fitted PSF is the ePSF's pixel-integrated Moffat plus its smoothed residual;
+    # 11: FLAG_NEIGHBOUR only where neighbours add > 0.5% to the aperture
+    version = "11"
     scope = Scope.target
 
     def select(self, items: list[Item]) -> list[Item]:
