@@ -88,12 +88,13 @@ class Cache:
         os.replace(staged, target)
         return manifest
 
-    def clean_stale(self) -> list[Path]:
-        """Remove staging folders (and temporary files) left by processes that no longer exist."""
+    def clean_stale(self, own: int | None = None) -> list[Path]:
+        """Remove staging folders (and temporary files) left by processes that no longer exist,
+        and those of process ``own`` (a run that was interrupted and has stopped its tasks)."""
         removed = []
         for staged in self.root.glob(f"*/{_TMP_PREFIX}*"):
             pid = staged.name[len(_TMP_PREFIX):].split("-", 1)[0]
-            if pid.isdigit() and not pid_alive(int(pid)):
+            if pid.isdigit() and (int(pid) == own or not pid_alive(int(pid))):
                 if staged.is_dir():
                     shutil.rmtree(staged, ignore_errors=True)
                 else:

@@ -10,6 +10,7 @@ provenance, then published under the user-facing layout (``red/cals``, ``red/wor
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import json
@@ -18,6 +19,7 @@ import os
 import shutil
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,7 +134,7 @@ def run_pipeline(
     names = step_list(cfg)
 
     step_seconds: dict[str, float] = {}
-    with executor, progress(show_progress) as bars:
+    with _tidy_if_interrupted(cache, [publish_root, data_path]), executor, progress(show_progress) as bars:
         for name in names:
             step_start = time.perf_counter()
             try:
@@ -359,15 +361,30 @@ def _peak_rss_mb() -> float:
         return 0.0
 
 
-def _stale_links(folders: list[Path]) -> list[Path]:
-    """Remove publication temporaries (``.name.PID.link``) of processes that no longer exist."""
+@contextlib.contextmanager
+def _tidy_if_interrupted(cache: Cache, folders: list[Path]) -> Iterator[None]:
+    """On Ctrl-C, once the executor has stopped its workers (this context is entered first, so it
+    exits last), remove the temporaries this run and its workers left. A task cleans its own on
+    an exception, but the signal reaches every process of the group and can land between a
+    staging folder's creation and the code that would remove it."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        for stale in cache.clean_stale(own=os.getpid()) + _stale_links(folders, own=os.getpid()):
+            log.info("removed the partial product of the interrupted run: %s", stale.name)
+        raise
+
+
+def _stale_links(folders: list[Path], own: int | None = None) -> list[Path]:
+    """Remove publication temporaries (``.name.PID.link``) of processes that no longer exist (and
+    of process ``own``)."""
     from potpyri.cache import pid_alive
 
     removed = []
     for folder in folders:
         for path in [*folder.glob(".*.link"), *folder.glob("*/.*.link")]:
             pid = path.name.rsplit(".", 2)[-2]
-            if pid.isdigit() and not pid_alive(int(pid)):
+            if pid.isdigit() and (int(pid) == own or not pid_alive(int(pid))):
                 path.unlink(missing_ok=True)
                 removed.append(path)
     return removed
