@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MANIFEST", "Cache", "pid_alive"]
+__all__ = ["MANIFEST", "Cache", "is_stale", "pid_alive"]
 
 MANIFEST = "MANIFEST.json"
 _TMP_PREFIX = ".tmp-"
@@ -93,14 +93,19 @@ class Cache:
         and those of process ``own`` (a run that was interrupted and has stopped its tasks)."""
         removed = []
         for staged in self.root.glob(f"*/{_TMP_PREFIX}*"):
-            pid = staged.name[len(_TMP_PREFIX):].split("-", 1)[0]
-            if pid.isdigit() and (int(pid) == own or not pid_alive(int(pid))):
+            if is_stale(staged.name[len(_TMP_PREFIX):].split("-", 1)[0], own):
                 if staged.is_dir():
                     shutil.rmtree(staged, ignore_errors=True)
                 else:
                     staged.unlink(missing_ok=True)
                 removed.append(staged)
         return removed
+
+
+def is_stale(pid: str, own: int | None = None) -> bool:
+    """Whether a temporary named after process ``pid`` (text from its name) is garbage: that
+    process no longer exists, or it is ``own`` (an interrupted run whose tasks have stopped)."""
+    return pid.isdigit() and (int(pid) == own or not pid_alive(int(pid)))
 
 
 def pid_alive(pid: int) -> bool:

@@ -45,8 +45,7 @@ from astropy.utils.exceptions import AstropyUserWarning
 from astropy.wcs import WCS
 
 __all__ = ["PhotometryResult", "build_epsf", "measure_stack", "moffat_base_epsf", "moffat_flux_outside",
-           "noise_area",
-           "psf_shape_stats", "seeing_moffat", "star_moffat_fwhm"]
+           "noise_area", "psf_shape_stats", "seeing_moffat", "star_moffat_fwhm"]
 
 log = logging.getLogger("potpyri.photometry")
 
@@ -189,8 +188,7 @@ def measure_stack(
     apphot = _aperture_stats(data, error, bad, found, radius)
     for col in ("roundness1", "roundness2", "sharpness", "peak"):
         apphot[col] = np.asarray(found[col], float)
-    apphot["flags"] = _flags(apphot, bad, radius, isolation=4.0 * fwhm, fwhm=fwhm)
-    isolated = _isolated(apphot, 4.0 * fwhm)
+    apphot["flags"], isolated = _flags(apphot, bad, radius, isolation=4.0 * fwhm, fwhm=fwhm)
     apphot["flags"] |= _flat_tops(apphot)
     apphot["nframes"] = _fewest_frames(coverage, apphot, _fit_size(fwhm) // 2)
     if coverage is not None:
@@ -564,7 +562,10 @@ def _aperture_stats(data, error, bad, found, radius, local: bool = True) -> Tabl
     return table
 
 
-def _flags(table: Table, bad: np.ndarray, radius: float, isolation: float, fwhm: float) -> np.ndarray:
+def _flags(table: Table, bad: np.ndarray, radius: float, isolation: float,
+           fwhm: float) -> tuple[np.ndarray, np.ndarray]:
+    """The FLAG_* bits of each source, and whether no other detection lies within ``isolation``
+    pixels (what PSF stars and the flux-correction stars need)."""
     from scipy.spatial import cKDTree
 
     x, y = np.asarray(table["x_centroid"]), np.asarray(table["y_centroid"])
@@ -575,21 +576,15 @@ def _flags(table: Table, bad: np.ndarray, radius: float, isolation: float, fwhm:
     full_area = np.pi * radius**2
     flags[np.asarray(table["sum_aper_area"]) < 0.98 * full_area] |= FLAG_MASKED
     pairs = cKDTree(np.transpose([x, y])).query_pairs(isolation, output_type="ndarray")
+    isolated = np.ones(len(table), bool)
     if len(pairs):
+        isolated[pairs.ravel()] = False
         i, j = np.concatenate([pairs, pairs[:, ::-1]]).T  # each pair both ways: j lights i
         share = _moffat_share(np.hypot(x[i] - x[j], y[i] - y[j]), radius, fwhm)
         flux = np.maximum(np.nan_to_num(np.asarray(table["sum"], float)), 0.0)
         light = np.bincount(i, weights=flux[j] * share, minlength=len(table))
         flags[light > MAX_NEIGHBOUR_LIGHT * flux] |= FLAG_NEIGHBOUR
-    return flags
-
-
-def _isolated(table: Table, isolation: float) -> np.ndarray:
-    """True where no other detection lies within ``isolation`` pixels."""
-    from scipy.spatial import cKDTree
-
-    xy = np.transpose([np.asarray(table["x_centroid"]), np.asarray(table["y_centroid"])])
-    return cKDTree(xy).query_ball_point(xy, isolation, return_length=True) == 1
+    return flags, isolated
 
 
 def _moffat_share(distance: np.ndarray, radius: float, fwhm: float, beta: float = 3.0) -> np.ndarray:

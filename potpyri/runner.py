@@ -378,13 +378,12 @@ def _tidy_if_interrupted(cache: Cache, folders: list[Path]) -> Iterator[None]:
 def _stale_links(folders: list[Path], own: int | None = None) -> list[Path]:
     """Remove publication temporaries (``.name.PID.link``) of processes that no longer exist (and
     of process ``own``)."""
-    from potpyri.cache import pid_alive
+    from potpyri.cache import is_stale
 
     removed = []
     for folder in folders:
         for path in [*folder.glob(".*.link"), *folder.glob("*/.*.link")]:
-            pid = path.name.rsplit(".", 2)[-2]
-            if pid.isdigit() and (int(pid) == own or not pid_alive(int(pid))):
+            if is_stale(path.name.rsplit(".", 2)[-2], own):
                 path.unlink(missing_ok=True)
                 removed.append(path)
     return removed
