@@ -3,7 +3,7 @@
 Two entry points:
 
 * :func:`compare_resample` (called by ``benchmarks/run.py`` with a reduced night's frames): for up
-  to ``max_frames`` frames, the time of :func:`potpyri.resample.resample_frame` (SCI, MASK and
+  to ``max_frames`` frames, the time of :func:`potpyri.stacking.resample.resample_frame` (SCI, MASK and
   UNCERT together; cubic spline and bilinear) and of ``reproject_interp`` (SCI only, bilinear,
   its defaults, as the reference pipeline calls it) onto the same grid, and how far apart their
   images are. The grid is the frames' union grid turned by ``rotate_deg`` so that the mapping is
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from potpyri.resample import Grid, grid_for_frames, quiet_wcs, resample_frame, tan_wcs
+from potpyri.stacking.resample import Grid, grid_for_frames, quiet_wcs, resample_frame, tan_wcs
 
 __all__ = ["compare_resample", "truth_comparison"]
 

@@ -31,8 +31,8 @@ _OURS = r"""
 import json, logging, sys, time
 from pathlib import Path
 from astropy.io import fits
-from potpyri.products import write_content
-from potpyri.step import Item, StepContext, Task
+from potpyri.framework.products import write_content
+from potpyri.framework.step import Item, StepContext, Task
 from potpyri.steps.stack import Stack, StackMethod
 paths, method, out, memory_mb = json.loads(sys.argv[1])
 def hwm():  # this process's peak RSS (ru_maxrss would inherit the parent's at fork)

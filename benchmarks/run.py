@@ -125,9 +125,9 @@ def _child(spec_path: str) -> None:
     from hydra import compose, initialize_config_module
 
     import potpyri.schema  # noqa: F401
-    from potpyri.runner import run_pipeline, step_list
-    from potpyri.step import STEPS
-    from potpyri.validate import validate
+    from potpyri.framework.runner import run_pipeline, step_list
+    from potpyri.framework.step import STEPS
+    from potpyri.framework.validate import validate
 
     spec = json.loads(Path(spec_path).read_text())
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] %(message)s")

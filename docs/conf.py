@@ -1,6 +1,6 @@
 """Sphinx configuration. The step, config and keyword references are generated from the code.
 
-``potpyri.docgen`` reads the step registry (each step's ``Config`` dataclass with its ``#:`` field
+``potpyri.framework.docgen`` reads the step registry (each step's ``Config`` dataclass with its ``#:`` field
 comments) and ``docs/keywords.yaml``; the generated RST goes to ``docs/_generated/`` (not in git).
 """
 
@@ -13,7 +13,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from potpyri import __version__  # noqa: E402
-from potpyri.docgen import keywords_rst, run_config_rst, steps_rst  # noqa: E402
+from potpyri.framework.docgen import keywords_rst, run_config_rst, steps_rst  # noqa: E402
 
 project = "potpyri"
 author = "potpyri developers"

@@ -19,8 +19,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 import potpyri.schema  # noqa: F401  (registers the schema and resolvers)
+from potpyri.framework.validate import ConfigError, validate
 from potpyri.schema import instrument_names
-from potpyri.validate import ConfigError, validate
 
 __all__ = ["main", "main_pipeline"]
 
@@ -37,12 +37,12 @@ def _app(cfg: DictConfig) -> None:
 
 def run_job(cfg: DictConfig) -> None:
     """The Hydra task: validate, write the recipe, run, summarise."""
-    from potpyri.logutil import interactive
-    from potpyri.products import write_atomic
+    from potpyri.framework.logutil import interactive
+    from potpyri.framework.products import write_atomic
+    from potpyri.framework.recipe import recipe_text
+    from potpyri.framework.runner import RunAborted, run_pipeline, write_summary
+    from potpyri.framework.summary import print_summary
     from potpyri.qa.report import write_report
-    from potpyri.recipe import recipe_text
-    from potpyri.runner import RunAborted, run_pipeline, write_summary
-    from potpyri.summary import print_summary
 
     try:
         validate(cfg)
@@ -206,8 +206,8 @@ def _normalise_instrument(args: list[str]) -> list[str]:
 
 def _expand_recipe_flags(args: list[str]) -> list[str]:
     """Rewrite ``--recipe FILE`` and ``--recipe-from PRODUCT`` into Hydra's config flags."""
-    from potpyri.provenance import read_recipe
-    from potpyri.recipe import check_recipe
+    from potpyri.framework.provenance import read_recipe
+    from potpyri.framework.recipe import check_recipe
 
     out: list[str] = []
     it = iter(args)
@@ -266,7 +266,7 @@ def main_pipeline(argv: list[str] | None = None) -> None:
     """
     import argparse
 
-    from potpyri.step import STEPS
+    from potpyri.framework.step import STEPS
 
     parser = argparse.ArgumentParser(
         prog="main_pipeline",

@@ -16,8 +16,8 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
 import potpyri.steps  # noqa: F401  (registers every built-in step)
-from potpyri.instrument import InstrumentConfig
-from potpyri.step import STEPS
+from potpyri.framework.step import STEPS
+from potpyri.instruments.schema import InstrumentConfig
 
 __all__ = [
     "CacheConfig",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from astropy.io import fits
 
-from potpyri.astrometry import (
+from potpyri.astrometry.solve import (
     AstrometryFailed,
     detect_sources,
     detection_mask,
@@ -26,7 +26,16 @@ from potpyri.astrometry import (
     pointing,
     replace_wcs,
 )
-from potpyri.step import Output, Product, Scope, Step, StepConfig, StepFailed, Task, register_step
+from potpyri.framework.step import (
+    Output,
+    Product,
+    Scope,
+    Step,
+    StepConfig,
+    StepFailed,
+    Task,
+    register_step,
+)
 
 __all__ = ["Align", "write_solution"]
 

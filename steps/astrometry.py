@@ -14,7 +14,7 @@ from pathlib import Path
 
 from astropy.io import fits
 
-from potpyri.astrometry import (
+from potpyri.astrometry.solve import (
     AstrometryFailed,
     coarse_solve,
     detect_sources,
@@ -27,7 +27,16 @@ from potpyri.astrometry import (
     pointing,
     replace_wcs,
 )
-from potpyri.step import Output, Product, Scope, Step, StepConfig, StepFailed, Task, register_step
+from potpyri.framework.step import (
+    Output,
+    Product,
+    Scope,
+    Step,
+    StepConfig,
+    StepFailed,
+    Task,
+    register_step,
+)
 
 __all__ = ["Astrometry", "SolveMethod"]
 

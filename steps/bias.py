@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import bottleneck as bn
 import numpy as np
 
-from potpyri.masks import BAD
-from potpyri.master import MasterConfig, MasterStep
-from potpyri.step import Task, register_step
+from potpyri.calibration.masks import BAD
+from potpyri.framework.step import Task, register_step
+from potpyri.stepkit.master import MasterConfig, MasterStep
 
 __all__ = ["Bias"]
 

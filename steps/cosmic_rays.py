@@ -1,7 +1,7 @@
 """cosmic_rays: flag cosmic-ray hits in the frame's MASK (bit 2).
 
 L.A.Cosmic (astroscrappy), then star cores unflagged and faint track pixels added
-(:mod:`potpyri.cosmics`).
+(:mod:`potpyri.calibration.cosmic_rays`).
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.io import fits
 
-from potpyri.cosmics import detect_cosmic_rays
-from potpyri.masks import COSMIC_RAY, grow
-from potpyri.step import Output, Product, Scope, Step, StepConfig, Task, register_step
+from potpyri.calibration.cosmic_rays import detect_cosmic_rays
+from potpyri.calibration.masks import COSMIC_RAY, grow
+from potpyri.framework.step import Output, Product, Scope, Step, StepConfig, Task, register_step
 
 __all__ = ["CosmicRays"]
 

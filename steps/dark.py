@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from potpyri.calibration import Electrons, hot_pixels_from_dark
-from potpyri.frames import read_master
-from potpyri.masks import BAD
-from potpyri.master import MasterConfig, MasterStep, find_master
-from potpyri.step import Item, Task, register_step
+from potpyri.calibration.apply import read_master
+from potpyri.calibration.masks import BAD
+from potpyri.calibration.masters import Electrons, hot_pixels_from_dark
+from potpyri.framework.step import Item, Task, register_step
+from potpyri.stepkit.master import MasterConfig, MasterStep, find_master
 
 __all__ = ["Dark"]
 

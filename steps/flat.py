@@ -6,11 +6,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from potpyri.calibration import Electrons, bad_pixels_from_flat, mask_sources, remove_gradient
-from potpyri.frames import read_master, subtract_dark
-from potpyri.masks import BAD
-from potpyri.master import MasterConfig, MasterStep, find_master
-from potpyri.step import Item, Output, Task, register_step
+from potpyri.calibration.apply import read_master, subtract_dark
+from potpyri.calibration.masks import BAD
+from potpyri.calibration.masters import (
+    Electrons,
+    bad_pixels_from_flat,
+    mask_sources,
+    remove_gradient,
+)
+from potpyri.framework.step import Item, Output, Task, register_step
+from potpyri.stepkit.master import MasterConfig, MasterStep, find_master
 
 __all__ = ["Flat"]
 

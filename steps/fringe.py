@@ -11,7 +11,7 @@ import numpy as np
 from astropy.io import fits
 from scipy import ndimage
 
-from potpyri.step import (
+from potpyri.framework.step import (
     Item,
     Output,
     Product,

@@ -12,9 +12,9 @@ from pathlib import Path
 from astropy.io import fits
 from astropy.table import Table
 
-from potpyri.naming import ut_date
-from potpyri.products import safe_name
-from potpyri.step import (
+from potpyri.framework.naming import ut_date
+from potpyri.framework.products import safe_name
+from potpyri.framework.step import (
     Item,
     Output,
     Product,

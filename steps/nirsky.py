@@ -6,7 +6,7 @@ The sky is scaled to the frame's level and subtracted; each frame's sky is kept 
 When the frames were divided by different flats (the per-frame sky flats of ``flat``), the sky is
 taken from the frames' counts before their flats and divided by the frame's own flat, so that no
 other frame's flat (which holds this frame's star wings) enters this frame
-(:mod:`potpyri.running_sky`).
+(:mod:`potpyri.calibration.running_sky`).
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.io import fits
 
-from potpyri.masks import BAD
-from potpyri.master import find_master
-from potpyri.running_sky import running_skies
-from potpyri.step import (
+from potpyri.calibration.masks import BAD
+from potpyri.calibration.running_sky import running_skies
+from potpyri.framework.step import (
     Item,
     Output,
     Product,
@@ -31,6 +30,7 @@ from potpyri.step import (
     Task,
     register_step,
 )
+from potpyri.stepkit.master import find_master
 
 __all__ = ["NirSky"]
 

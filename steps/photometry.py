@@ -26,8 +26,7 @@ from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS
 
-from potpyri.photometry import PhotometryResult, measure_stack
-from potpyri.step import (
+from potpyri.framework.step import (
     Item,
     Output,
     Product,
@@ -38,6 +37,7 @@ from potpyri.step import (
     Task,
     register_step,
 )
+from potpyri.photometry.measure import PhotometryResult, measure_stack
 
 __all__ = ["Photometry", "select_stacks", "stack_stem"]
 

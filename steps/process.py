@@ -12,14 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from potpyri.calibration import to_electrons
-from potpyri.frames import apply_flat, read_master, subtract_dark
-from potpyri.masks import BAD, SATURATED, grow, static_mask
-from potpyri.master import closest_master, find_master, masters_on_disk
-from potpyri.naming import frame_filename
-from potpyri.noise import excess_sky_variance
-from potpyri.products import make_frame
-from potpyri.step import (
+from potpyri.calibration.apply import apply_flat, read_master, subtract_dark
+from potpyri.calibration.masks import BAD, SATURATED, grow, static_mask
+from potpyri.calibration.masters import to_electrons
+from potpyri.calibration.sky_noise import excess_sky_variance
+from potpyri.framework.naming import frame_filename
+from potpyri.framework.products import make_frame
+from potpyri.framework.step import (
     Item,
     Output,
     Product,
@@ -31,6 +30,7 @@ from potpyri.step import (
     Task,
     register_step,
 )
+from potpyri.stepkit.master import closest_master, find_master, masters_on_disk
 
 __all__ = ["Process"]
 

@@ -20,6 +20,16 @@ from astropy.table import Table
 from astropy.wcs import WCS
 from astropy.wcs.utils import proj_plane_pixel_scales
 
+from potpyri.framework.step import (
+    Item,
+    Output,
+    Product,
+    Scope,
+    Step,
+    StepConfig,
+    Task,
+    register_step,
+)
 from potpyri.qa.measure import (
     detect_sources,
     fit_moffat_profile,
@@ -34,7 +44,6 @@ from potpyri.qa.plots import (
     psf_png,
     zeropoint_png,
 )
-from potpyri.step import Item, Output, Product, Scope, Step, StepConfig, Task, register_step
 
 __all__ = ["Qa", "HEADER_VALUES"]
 

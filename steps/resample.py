@@ -26,11 +26,9 @@ import numpy as np
 from astropy.io import fits
 from omegaconf import OmegaConf
 
-from potpyri.combine import background_variance
-from potpyri.naming import stack_filename
-from potpyri.products import make_frame
-from potpyri.resample import Grid, grid_for_frames, quiet_wcs, resample_frame
-from potpyri.step import (
+from potpyri.framework.naming import stack_filename
+from potpyri.framework.products import make_frame
+from potpyri.framework.step import (
     Item,
     Output,
     Product,
@@ -41,6 +39,8 @@ from potpyri.step import (
     Task,
     register_step,
 )
+from potpyri.stacking.combine import background_variance
+from potpyri.stacking.resample import Grid, grid_for_frames, quiet_wcs, resample_frame
 
 __all__ = ["Resample", "ResampleGrid"]
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.io import fits
 
-from potpyri.masks import BAD
-from potpyri.step import Output, Product, Scope, Step, StepConfig, Task, register_step
+from potpyri.calibration.masks import BAD
+from potpyri.framework.step import Output, Product, Scope, Step, StepConfig, Task, register_step
 
 __all__ = ["Satellites"]
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.io import fits
 
-from potpyri.mesh_background import mesh_background
-from potpyri.step import Output, Product, Scope, Step, StepConfig, Task, register_step
+from potpyri.calibration.mesh_background import mesh_background
+from potpyri.framework.step import Output, Product, Scope, Step, StepConfig, Task, register_step
 
 __all__ = ["SkySub"]
 
@@ -23,7 +23,7 @@ class SkyMethod(str, enum.Enum):
 @register_step("skysub")
 class SkySub(Step):
     """Mesh-based background (sigma-clipped medians, median-filtered, interpolated) subtracted,
-    sources and their wings masked (:mod:`potpyri.mesh_background`)."""
+    sources and their wings masked (:mod:`potpyri.calibration.mesh_background`)."""
 
     @dataclass
     class Config(StepConfig):

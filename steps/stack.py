@@ -35,11 +35,20 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.io import fits
 
-from potpyri.combine import RowReader, background_variance, combine_block, row_blocks
-from potpyri.masks import BAD, SATURATED
-from potpyri.naming import stack_filename
-from potpyri.products import make_frame
-from potpyri.step import Output, Product, Scope, Step, StepConfig, StepFailed, Task, register_step
+from potpyri.calibration.masks import BAD, SATURATED
+from potpyri.framework.naming import stack_filename
+from potpyri.framework.products import make_frame
+from potpyri.framework.step import (
+    Output,
+    Product,
+    Scope,
+    Step,
+    StepConfig,
+    StepFailed,
+    Task,
+    register_step,
+)
+from potpyri.stacking.combine import RowReader, background_variance, combine_block, row_blocks
 
 __all__ = ["Stack", "StackMethod"]
 

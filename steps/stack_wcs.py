@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from astropy.io import fits
 from potpyri.steps.align import write_solution
 
-from potpyri.astrometry import header_wcs, pixel_scale
-from potpyri.step import (
+from potpyri.astrometry.solve import header_wcs, pixel_scale
+from potpyri.framework.step import (
     Item,
     Output,
     Product,
@@ -54,7 +54,7 @@ class StackWcs(Step):
         return item.id
 
     def run(self, task: Task) -> list[Output]:
-        from potpyri.astrometry import frame_epoch
+        from potpyri.astrometry.solve import frame_epoch
 
         item = task.inputs[0]
         path = item.path("stack")

@@ -25,8 +25,7 @@ from potpyri.steps.photometry import _celestial, select_stacks, stack_stem, tabl
 from potpyri.catalogs import CatalogUnavailable, query
 from potpyri.catalogs.cache import Cone
 from potpyri.catalogs.choice import band_of, choose_catalog, read_user_catalog
-from potpyri.photometry import FLAG_FLATTOP, FLAG_MASKED, FLAG_NEIGHBOUR, FLAG_PARTIAL
-from potpyri.step import (
+from potpyri.framework.step import (
     Item,
     Output,
     Product,
@@ -37,7 +36,8 @@ from potpyri.step import (
     Task,
     register_step,
 )
-from potpyri.zeropoint import crossmatch, fit_zeropoint, limiting_magnitude
+from potpyri.photometry.measure import FLAG_FLATTOP, FLAG_MASKED, FLAG_NEIGHBOUR, FLAG_PARTIAL
+from potpyri.photometry.zeropoint import crossmatch, fit_zeropoint, limiting_magnitude
 
 __all__ = ["Zeropoint"]
 

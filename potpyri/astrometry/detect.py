@@ -20,7 +20,7 @@ def detection_mask(mask: np.ndarray) -> np.ndarray:
     flags the cores of sharp stars (a simulated BINOSPEC frame kept 73 sources with every flag,
     192 without), and genuine hits are single sharp pixels DAOStarFinder's sharpness cut rejects.
     """
-    from potpyri.masks import BAD
+    from potpyri.calibration.masks import BAD
 
     return np.asarray(mask) & BAD
 

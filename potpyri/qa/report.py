@@ -19,9 +19,9 @@ from typing import Any
 from astropy.io import fits
 
 from potpyri import __version__
-from potpyri.products import write_atomic
-from potpyri.runner import RunResult
-from potpyri.summary import step_totals
+from potpyri.framework.products import write_atomic
+from potpyri.framework.runner import RunResult
+from potpyri.framework.summary import step_totals
 
 __all__ = ["frame_rows", "qc_warnings", "write_report"]
 

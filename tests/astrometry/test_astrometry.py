@@ -15,7 +15,7 @@ from astropy.wcs import WCS
 from potpyri.steps.align import Align
 from potpyri.steps.astrometry import Astrometry
 
-from potpyri.astrometry import (
+from potpyri.astrometry.solve import (
     AstrometryFailed,
     coarse_solve,
     detect_sources,
@@ -26,10 +26,10 @@ from potpyri.astrometry import (
     replace_wcs,
 )
 from potpyri.catalogs.cache import CatalogCache, Cone
-from potpyri.runner import run_pipeline
+from potpyri.framework.runner import run_pipeline
+from potpyri.framework.step import Item, StepContext, StepFailed, Task
+from potpyri.framework.validate import validate
 from potpyri.sim.compare import stack_astrometry
-from potpyri.step import Item, StepContext, StepFailed, Task
-from potpyri.validate import validate
 from tests.astrometry.conftest import CHAIN, grid_residual_px, perturbed, truth_wcs
 from tests.conftest import compose_config
 

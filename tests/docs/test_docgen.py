@@ -6,8 +6,8 @@ from __future__ import annotations
 import dataclasses
 
 import potpyri.schema  # noqa: F401  (registers the built-in steps)
-from potpyri.docgen import config_fields, steps_rst
-from potpyri.step import STEPS
+from potpyri.framework.docgen import config_fields, steps_rst
+from potpyri.framework.step import STEPS
 
 
 def test_every_config_field_of_every_step_is_documented():

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from astropy.io import fits
 
-from potpyri.docgen import documented, keywords_file, load_keywords
+from potpyri.framework.docgen import documented, keywords_file, load_keywords
 
 ROOT = Path(__file__).resolve().parents[2]
 HOW = ("document it in {file} (section 'potpyri': key, where, step, meaning); it then appears in "

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from potpyri.cache import Cache
-from potpyri.runner import _tidy_if_interrupted
+from potpyri.framework.cache import Cache
+from potpyri.framework.runner import _tidy_if_interrupted
 
 
 def test_an_interrupted_run_leaves_no_staging_folder_of_its_own(tmp_path):

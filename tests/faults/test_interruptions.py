@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from astropy.io import fits
 
-import potpyri.runner as runner_module
-from potpyri.runner import RunAborted, run_pipeline
-from potpyri.validate import validate
+import potpyri.framework.runner as runner_module
+from potpyri.framework.runner import RunAborted, run_pipeline
+from potpyri.framework.validate import validate
 from tests.conftest import compose_config
 from tests.faults.ledger import LEDGER, check_raw, compared, night
 from tests.framework.tiny import SEARCHPATH
@@ -147,9 +147,9 @@ def test_interrupted_run_resumes_to_identical_products(tmp_path, undisturbed, si
 #: yet renamed into place).
 _KILL_AT = """
 import os, signal, sys
-import potpyri.runner as runner
-from potpyri.runner import run_pipeline
-from potpyri.validate import validate
+import potpyri.framework.runner as runner
+from potpyri.framework.runner import run_pipeline
+from potpyri.framework.validate import validate
 from tests.conftest import compose_config
 
 point, data_path, overrides = sys.argv[1], sys.argv[2], sys.argv[3:]

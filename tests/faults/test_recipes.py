@@ -16,7 +16,7 @@ import yaml
 from astropy.io import fits
 
 from potpyri.cli import main
-from potpyri.provenance import embed_recipe
+from potpyri.framework.provenance import embed_recipe
 from tests.conftest import compose_config
 from tests.faults.ledger import night
 from tests.framework.tiny import SEARCHPATH
@@ -28,7 +28,7 @@ CANARY = "pwned"
 
 def _recipe(data_path: Path, body: dict) -> dict:
     """A real, resolved recipe of a toycam run on ``data_path``, with ``body`` merged into it."""
-    from potpyri.recipe import recipe_text
+    from potpyri.framework.recipe import recipe_text
 
     base = yaml.safe_load(recipe_text(compose_config(SEARCHPATH, "instrument=toycam", f"data_path={data_path}")))
     return _merge(base, body)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from astropy.io import fits
 
-from potpyri.runner import run_pipeline
-from potpyri.validate import validate
+from potpyri.framework.runner import run_pipeline
+from potpyri.framework.validate import validate
 from tests.conftest import compose_config
 from tests.framework.tiny import SEARCHPATH, write_tiny_night
 

@@ -7,10 +7,10 @@ import yaml
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
-from potpyri.recipe import check_recipe
+from potpyri.framework.recipe import check_recipe
+from potpyri.framework.step import STEPS
+from potpyri.framework.validate import ConfigError, validate
 from potpyri.schema import instrument_names
-from potpyri.step import STEPS
-from potpyri.validate import ConfigError, validate
 from tests.conftest import compose_config
 from tests.framework.helpers import potpyri
 
@@ -118,7 +118,7 @@ def test_recipe_with_target_is_refused_before_any_work(tmp_path):
 
 
 def test_resolved_config_round_trips_through_a_recipe(tmp_path):
-    from potpyri.recipe import recipe_text
+    from potpyri.framework.recipe import recipe_text
 
     cfg = compose_config("instrument=imacs", f"data_path={tmp_path}", "stack.method=mean")
     text = check_recipe(recipe_text(cfg), "recipe.yaml")

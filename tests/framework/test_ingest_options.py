@@ -7,8 +7,8 @@ import logging
 
 from astropy.io import fits
 
-from potpyri.runner import run_pipeline
-from potpyri.validate import validate
+from potpyri.framework.runner import run_pipeline
+from potpyri.framework.validate import validate
 from tests.conftest import compose_config
 from tests.framework.tiny import SEARCHPATH, write_tiny_night
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from astropy.io import fits
 
-from potpyri.runner import run_pipeline
-from potpyri.step import STEPS
-from potpyri.validate import validate
+from potpyri.framework.runner import run_pipeline
+from potpyri.framework.step import STEPS
+from potpyri.framework.validate import validate
 from tests.conftest import compose_config
 from tests.framework.tiny import BIAS_ADU, GAIN, SEARCHPATH, TOY_STEPS, write_tiny_night
 
@@ -132,7 +132,7 @@ def test_names_from_headers_cannot_escape_red(tmp_path):
 def test_summary_tables_show_every_step_and_frame(tmp_path):
     from rich.console import Console
 
-    from potpyri.summary import frame_table, summary_table
+    from potpyri.framework.summary import frame_table, summary_table
 
     write_tiny_night(tmp_path, n_frames=2)
     result = _run(tmp_path, "cosmic_rays.enabled=false")

@@ -9,7 +9,7 @@ import os
 import numpy as np
 from astropy.io import fits
 
-from potpyri.cache import Cache
+from potpyri.framework.cache import Cache
 from potpyri.instruments.base import open_raw, unpacked_copy
 
 

@@ -8,7 +8,7 @@ from astropy.table import Table
 
 from potpyri.catalogs.cache import Cone
 from potpyri.catalogs.choice import band_of, choose_catalog, read_user_catalog
-from potpyri.zeropoint import crossmatch, fit_zeropoint
+from potpyri.photometry.zeropoint import crossmatch, fit_zeropoint
 
 
 @pytest.mark.parametrize(("name", "band"), [("r_G0303", "r"), ("Sloan_g", "g"), ("Ks_G0804", "K"), ("Ks", "K"),

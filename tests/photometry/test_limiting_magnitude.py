@@ -21,9 +21,9 @@ from scipy.optimize import minimize
 from scipy.spatial import cKDTree
 from scipy.special import erfc
 
-from potpyri.runner import run_pipeline
+from potpyri.framework.runner import run_pipeline
+from potpyri.framework.validate import validate
 from potpyri.sim.night import simulate_night
-from potpyri.validate import validate
 from tests.conftest import compose_config
 
 STEPS = "[ingest,bias,dark,flat,process,cosmic_rays,satellites,skysub,stack,photometry,zeropoint]"

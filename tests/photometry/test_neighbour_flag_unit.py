@@ -1,4 +1,4 @@
-"""FLAG_NEIGHBOUR (potpyri.photometry._flags): a neighbour within 4 FWHM flags a source only when
+"""FLAG_NEIGHBOUR (potpyri.photometry.measure._flags): a neighbour within 4 FWHM flags a source only when
 its light in the source's aperture exceeds MAX_NEIGHBOUR_LIGHT of the source's flux."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from astropy.table import Table
 
-from potpyri.photometry import FLAG_NEIGHBOUR, MAX_NEIGHBOUR_LIGHT, _flags, _moffat_share
+from potpyri.photometry.measure import FLAG_NEIGHBOUR, MAX_NEIGHBOUR_LIGHT, _flags, _moffat_share
 
 FWHM = 3.0
 RADIUS = 1.5 * FWHM

@@ -1,6 +1,6 @@
 """The pieces of the PSF/aperture error model on synthetic data with known answers (fast).
 
-* :mod:`potpyri.empty_sky`: on white noise the empty-sky factor is 1; on noise smoothed by a
+* :mod:`potpyri.photometry.empty_sky`: on white noise the empty-sky factor is 1; on noise smoothed by a
   known kernel (what resampling does) it equals the exact ratio of the true noise of a weighted
   sum to the one predicted from the per-pixel sigma, sqrt(Σ_ij w_i w_j C_ij / Σ_i w_i² C_ii).
 * ``_model_error``: recovers a fractional model error from simulated big/fit flux ratios with
@@ -13,8 +13,13 @@ import numpy as np
 import pytest
 from scipy import ndimage, signal
 
-from potpyri.empty_sky import lattice_positions, noise_factor, psf_weighted_pulls, source_free
-from potpyri.photometry import _model_error
+from potpyri.photometry.empty_sky import (
+    lattice_positions,
+    noise_factor,
+    psf_weighted_pulls,
+    source_free,
+)
+from potpyri.photometry.measure import _model_error
 
 
 def _gaussian_psf(half: int, sigma: float) -> np.ndarray:
@@ -101,7 +106,7 @@ def test_model_error_recovered_with_covariance_blends_and_additive_excess(true_m
 def test_partial_coverage_is_the_fewest_frames_in_the_fit_box():
     from astropy.table import Table
 
-    from potpyri.photometry import _fewest_frames
+    from potpyri.photometry.measure import _fewest_frames
 
     coverage = np.full((50, 50), 5, np.int16)
     coverage[:, 40:] = 3  # a dither edge

@@ -11,10 +11,10 @@ import pytest
 from astropy.io import fits
 from astropy.table import Table
 
-from potpyri.runner import run_pipeline
+from potpyri.framework.runner import run_pipeline
+from potpyri.framework.validate import validate
 from potpyri.sim.compare import truth_zeropoint
 from potpyri.sim.night import simulate_night
-from potpyri.validate import validate
 from tests.conftest import compose_config
 
 STEPS = "[ingest,bias,dark,flat,process,cosmic_rays,satellites,skysub,stack,photometry,zeropoint]"

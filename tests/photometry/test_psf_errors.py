@@ -5,7 +5,7 @@ point's own error out of the pulls).
 
 CI: a GMOS-N night of five dithered frames through astrometry, resample and the (sigclip) stack,
 whose pixels share noise (interpolation): the PSF fit errors from ERR alone were too small there
-and the PSF-model error too large (see potpyri.empty_sky); its calibrated PSF magnitudes of stars
+and the PSF-model error too large (see potpyri.photometry.empty_sky); its calibrated PSF magnitudes of stars
 with S/N > 50 must match the truth within 0.01 mag (median). Slow: single-frame stacks of GMOS-N, LRIS-blue
 and MOSFIRE (PSF-model error 2-5x too large before, from the big aperture's underestimated noise).
 

@@ -16,10 +16,10 @@ import pytest
 from astropy.io import fits
 from astropy.table import Table
 
-from potpyri.runner import run_pipeline
+from potpyri.framework.runner import run_pipeline
+from potpyri.framework.validate import validate
 from potpyri.sim.formats.base import FORMATS
 from potpyri.sim.night import simulate_night
-from potpyri.validate import validate
 from tests.conftest import compose_config
 
 #: (format, band, seed): seeings of 1.6-3.7 px on the small simulated read-outs (pixel scales in

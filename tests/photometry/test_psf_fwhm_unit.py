@@ -1,4 +1,4 @@
-"""The seeing FWHM estimators of potpyri.photometry on synthetic stars (no pipeline run).
+"""The seeing FWHM estimators of potpyri.photometry.measure on synthetic stars (no pipeline run).
 
 Stars are rendered exactly as the simulator renders them (``potpyri.sim.scene._moffat_pixels``:
 a Moffat beta=3 integrated over pixels), so the truth is the Moffat's FWHM before pixelation.
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from potpyri.photometry import psf_shape_stats, seeing_moffat, star_moffat_fwhm
+from potpyri.photometry.measure import psf_shape_stats, seeing_moffat, star_moffat_fwhm
 from potpyri.sim.scene import _moffat_pixels, moffat_alpha
 
 
@@ -93,7 +93,7 @@ def test_psf_stars_stop_at_the_sn_floor_and_fwhm_matches_truth():
     """40 stars at S/N 4-9 and 10 at 30-200: the PSF-star loop (which wants 25 stars) stops at
     S/N 10 instead of taking the faint stars (noise-dominated stamps made the ePSF of one-frame
     LRIS-blue/MOSFIRE stacks 11% too sharp), and the header FWHM is within 2% of the truth."""
-    from potpyri.photometry import measure_stack
+    from potpyri.photometry.measure import measure_stack
 
     snrs = np.concatenate([np.linspace(4, 9, 40), np.geomspace(30, 200, 10)])
     data, error, _ = _star_field(3.3, snrs, seed=5)
@@ -109,7 +109,7 @@ def test_moffat_wings_beyond_four_fwhm(fwhm, beta):
     """The flux fraction beyond 4 FWHM, against a direct numerical integral of the Moffat."""
     from scipy.integrate import quad
 
-    from potpyri.photometry import moffat_flux_outside
+    from potpyri.photometry.measure import moffat_flux_outside
 
     alpha2 = (fwhm / (2 * np.sqrt(2 ** (1 / beta) - 1))) ** 2
 

@@ -14,11 +14,11 @@ from pathlib import Path
 from astropy.io import fits
 from astropy.table import Table
 
-from potpyri.runner import run_pipeline
+from potpyri.framework.runner import run_pipeline
+from potpyri.framework.validate import validate
 from potpyri.sim.compare import truth_zeropoint as stack_truth_zeropoint
 from potpyri.sim.formats.base import FORMATS
 from potpyri.sim.night import simulate_night
-from potpyri.validate import validate
 from tests.conftest import compose_config
 
 #: One frame (no alignment needed to trust the stack): nirsky needs >= 3 dithers, so NIR frames get

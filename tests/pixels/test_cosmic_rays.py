@@ -7,10 +7,10 @@ from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS
 
-from potpyri.masks import COSMIC_RAY
-from potpyri.runner import run_pipeline
+from potpyri.calibration.masks import COSMIC_RAY
+from potpyri.framework.runner import run_pipeline
+from potpyri.framework.validate import validate
 from potpyri.sim.night import simulate_night
-from potpyri.validate import validate
 from tests.conftest import compose_config
 
 

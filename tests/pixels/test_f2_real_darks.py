@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from potpyri.runner import run_pipeline
-from potpyri.validate import validate
+from potpyri.framework.runner import run_pipeline
+from potpyri.framework.validate import validate
 from tests.conftest import SHARED, compose_config
 
 DARKS = SHARED / "data" / "f2_darks"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from potpyri.cosmics import lacosmic
+from potpyri.calibration.cosmic_rays import lacosmic
 
 
 def _frame(seed: int, tracks: int) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from potpyri.masks import BAD, COSMIC_RAY, NEIGHBOUR, SATURATED, grow, static_mask
+from potpyri.calibration.masks import BAD, COSMIC_RAY, NEIGHBOUR, SATURATED, grow, static_mask
 
 
 def test_grow_flags_a_disk_of_neighbours_only():

@@ -1,11 +1,11 @@
-"""skysub's mesh background is not pulled up by bright stars' wings (potpyri.mesh_background)."""
+"""skysub's mesh background is not pulled up by bright stars' wings (potpyri.calibration.mesh_background)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from potpyri.mesh_background import mesh_background
+from potpyri.calibration.mesh_background import mesh_background
 from potpyri.sim.scene import _moffat_pixels, moffat_alpha
 
 SIZE, SKY, FLUX, FWHM = 400, 1000.0, 3e5, 4.0

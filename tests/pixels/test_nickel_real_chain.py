@@ -17,8 +17,8 @@ from astropy.io import fits
 from astropy.stats import sigma_clipped_stats
 from photutils.background import Background2D
 
-from potpyri.runner import run_pipeline
-from potpyri.validate import validate
+from potpyri.framework.runner import run_pipeline
+from potpyri.framework.validate import validate
 from tests.conftest import SHARED, compose_config
 
 RAW = SHARED / "data" / "nickel_lick_raw"

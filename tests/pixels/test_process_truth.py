@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from potpyri.runner import run_pipeline
+from potpyri.framework.runner import run_pipeline
+from potpyri.framework.validate import validate
 from potpyri.sim.formats.base import FORMATS
 from potpyri.sim.night import expected_image, simulate_night
-from potpyri.validate import validate
 from tests.conftest import compose_config
 
 FORMATS_TESTED = ["gmos-n", "gmos-s", "lris-red", "lris-blue", "deimos", "binospec", "imacs", "f2", "mmirs",

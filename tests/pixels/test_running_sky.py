@@ -1,4 +1,4 @@
-"""The running NIR sky (potpyri.running_sky) must not hand a frame's stars back to it through the
+"""The running NIR sky (potpyri.calibration.running_sky) must not hand a frame's stars back to it through the
 other frames' sky flats.
 
 Five dithered frames of one field on a detector with a fixed pixel response; each frame is divided
@@ -14,9 +14,9 @@ import bottleneck as bn
 import numpy as np
 import pytest
 
-from potpyri.calibration import mask_sources
-from potpyri.masks import BAD, COSMIC_RAY, NEIGHBOUR
-from potpyri.running_sky import running_skies
+from potpyri.calibration.masks import BAD, COSMIC_RAY, NEIGHBOUR
+from potpyri.calibration.masters import mask_sources
+from potpyri.calibration.running_sky import running_skies
 
 SHAPE = (230, 230)
 FWHM = 4.0

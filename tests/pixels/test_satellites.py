@@ -6,11 +6,11 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import Table
 
-from potpyri.masks import BAD
-from potpyri.runner import run_pipeline
+from potpyri.calibration.masks import BAD
+from potpyri.framework.runner import run_pipeline
+from potpyri.framework.validate import validate
 from potpyri.sim.night import simulate_night
 from potpyri.sim.scene import trail_image
-from potpyri.validate import validate
 from tests.conftest import compose_config
 
 

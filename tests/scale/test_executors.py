@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from potpyri.executors import DaskExecutor
-from potpyri.runner import run_pipeline
-from potpyri.validate import validate
+from potpyri.framework.executors import DaskExecutor
+from potpyri.framework.runner import run_pipeline
+from potpyri.framework.validate import validate
 from tests.conftest import compose_config
 from tests.framework.helpers import potpyri
 from tests.framework.tiny import SEARCHPATH, write_tiny_night

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from potpyri.executors import ProcessExecutor
+from potpyri.framework.executors import ProcessExecutor
 
 
 def _openmp_threads(_: int) -> tuple[str, list[int]]:

@@ -11,7 +11,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 from potpyri.steps.resample import Resample, ResampleGrid
 
-from potpyri.step import Item, StepContext, StepFailed, Task
+from potpyri.framework.step import Item, StepContext, StepFailed, Task
 from tests.conftest import compose_config
 
 RADISP = {"f1.fits": 0.010, "f2.fits": 0.012, "f3.fits": 0.011, "f4.fits": 0.500}  # arcsec

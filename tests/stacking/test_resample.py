@@ -9,7 +9,11 @@ import numpy as np
 import pytest
 from astropy.wcs import WCS
 
-from potpyri.resample import (
+from potpyri.sim.formats.base import Geometry
+from potpyri.sim.night import true_wcs
+from potpyri.sim.scene import render_sources
+from potpyri.sim.truth import make_field
+from potpyri.stacking.resample import (
     Grid,
     _cubic_noise,
     grid_for_frames,
@@ -17,10 +21,6 @@ from potpyri.resample import (
     spline_noise_factor,
     tan_wcs,
 )
-from potpyri.sim.formats.base import Geometry
-from potpyri.sim.night import true_wcs
-from potpyri.sim.scene import render_sources
-from potpyri.sim.truth import make_field
 
 SIZE, PIXSCALE, RA, DEC = 400, 0.3, 150.0, 2.0
 

@@ -12,8 +12,8 @@ import pytest
 from astropy.io import fits
 from potpyri.steps.stack import Stack, StackMethod
 
-from potpyri.combine import BYTES_PER_ELEMENT, combine_block, median_variance_ratio
-from potpyri.step import Item, StepContext, Task
+from potpyri.framework.step import Item, StepContext, Task
+from potpyri.stacking.combine import BYTES_PER_ELEMENT, combine_block, median_variance_ratio
 
 SHAPE = (200, 240)
 

@@ -9,8 +9,8 @@ import numpy as np
 from astropy.io import fits
 from potpyri.steps.stack import Stack, StackMethod
 
-from potpyri.masks import BAD, COSMIC_RAY, SATURATED
-from potpyri.step import Item, StepContext, Task
+from potpyri.calibration.masks import BAD, COSMIC_RAY, SATURATED
+from potpyri.framework.step import Item, StepContext, Task
 
 
 def test_saturation_in_any_input_is_kept_in_the_stack_mask(tmp_path):

@@ -19,13 +19,13 @@ from astropy.table import Table
 from omegaconf import OmegaConf
 from photutils.psf import fit_fwhm
 
-from potpyri.products import write_content
-from potpyri.resample import Grid, quiet_wcs, resample_frame
-from potpyri.runner import run_pipeline
+from potpyri.framework.products import write_content
+from potpyri.framework.runner import run_pipeline
+from potpyri.framework.step import STEPS, Item, StepContext, Task
+from potpyri.framework.validate import validate
 from potpyri.sim.night import simulate_night
 from potpyri.sim.scene import render_sources
-from potpyri.step import STEPS, Item, StepContext, Task
-from potpyri.validate import validate
+from potpyri.stacking.resample import Grid, quiet_wcs, resample_frame
 from tests.conftest import compose_config
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from potpyri.combine import background_variance, combine_block
+from potpyri.stacking.combine import background_variance, combine_block
 
 SKY, READ_NOISE, FLUX = 400.0, 5.0, 2e6  # e- per pixel, e-, e- per star per frame
 

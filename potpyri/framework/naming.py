@@ -6,7 +6,7 @@ from typing import Any
 
 from astropy.time import Time
 
-from potpyri.products import safe_name
+from potpyri.framework.products import safe_name
 
 __all__ = ["frame_filename", "stack_filename", "ut_date"]
 

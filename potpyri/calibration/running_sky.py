@@ -26,7 +26,7 @@ import bottleneck as bn
 import numpy as np
 from scipy import ndimage
 
-from potpyri.masks import COSMIC_RAY, NEIGHBOUR, SATURATED
+from potpyri.calibration.masks import COSMIC_RAY, NEIGHBOUR, SATURATED
 
 __all__ = ["running_skies", "source_mask"]
 

@@ -21,7 +21,7 @@ Tables (photutils 3.x column names kept where they come from photutils):
              quadrature, x PSFCORR), mag_inst, mag_inst_err, ra, dec, nframes
 ``sum_err`` and ``flux_err`` are photutils' errors from the ERR image, which assume independent
 pixels and an exact sky; NOISEAP/NOISEPSF are the measured ratios of the real noise of such fluxes
-to that (:mod:`potpyri.empty_sky`): both fits and apertures subtract the local sky (annulus mode),
+to that (:mod:`potpyri.photometry.empty_sky`): both fits and apertures subtract the local sky (annulus mode),
 whose noise they include (PSF fits 1.09-1.17 on single frames, aperture 1.28-1.49), as well as the
 correlated noise of resampled stacks (PSF fits 1.25 on 5 resampled GMOS-N frames; without the
 local sky 1.00 on single frames, 1.15 resampled). The S/N thresholds inside :func:`measure_stack`
@@ -146,7 +146,7 @@ def measure_stack(
     """
     from photutils.detection import DAOStarFinder
 
-    from potpyri.detection import matched_filter_peaks
+    from potpyri.photometry.detection import matched_filter_peaks
 
     notes: list[str] = []
     bad = (mask != 0) | ~np.isfinite(sci) | ~np.isfinite(err) | (err <= 0)
@@ -159,7 +159,7 @@ def measure_stack(
     fwhm = float(fwhm_init)
     for _ in range(2):
         # A detection is a peak of matched-filter (PSF-weighted) S/N >= sn_min, the S/N the
-        # limiting magnitudes describe (potpyri.detection); DAOStarFinder only measures the
+        # limiting magnitudes describe (potpyri.photometry.detection); DAOStarFinder only measures the
         # peaks (centroid, sharpness, roundness: columns, and PSF-star cuts). Its shape cuts
         # are not applied: near the limit noise scatters faint stars' sharpness out of
         # (0.2, 1.0), which lost 0.2 mag of depth on a GMOS stack; artefacts are masked.
@@ -680,9 +680,14 @@ def _fit_size(fwhm: float) -> int:
 
 def _noise_factors(data, error, bad, apphot: Table, epsf: np.ndarray, oversampling: int, fwhm: float,
                    seeing: float, beta: float, skysig: float, sizes: dict, notes: list[str]) -> dict:
-    """Empty-sky noise factors (see :mod:`potpyri.empty_sky`): ``psf`` for fits over a box of side
+    """Empty-sky noise factors (see :mod:`potpyri.photometry.empty_sky`): ``psf`` for fits over a box of side
     ``sizes["psf"]``, and one per aperture radius (the other keys), each 1 when not measurable."""
-    from potpyri.empty_sky import lattice_positions, noise_factor, psf_weighted_pulls, source_free
+    from potpyri.photometry.empty_sky import (
+        lattice_positions,
+        noise_factor,
+        psf_weighted_pulls,
+        source_free,
+    )
 
     free = source_free(bad, apphot["x_centroid"], apphot["y_centroid"], apphot["peak"], seeing, skysig, beta)
 

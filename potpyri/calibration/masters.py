@@ -2,7 +2,7 @@
 
 Each input is assembled by the instrument's reader (overscan-subtracted, trimmed, in electrons)
 and written once into a memory-mapped cube; the cube is then combined one block of rows at a time
-with :func:`potpyri.combine.combine_block`, so memory grows with one block per frame, not with
+with :func:`potpyri.stacking.combine.combine_block`, so memory grows with one block per frame, not with
 one frame per frame.
 """
 
@@ -16,8 +16,8 @@ from pathlib import Path
 import bottleneck as bn
 import numpy as np
 
-from potpyri.combine import combine_block
 from potpyri.instruments import RawImage
+from potpyri.stacking.combine import combine_block
 
 __all__ = [
     "Electrons",
@@ -62,7 +62,7 @@ def combine_exposures(
     loaders : sequence of callables
         Each returns one exposure as :class:`Electrons`.
     method, sigma : str, float
-        See :func:`potpyri.combine.combine_block`.
+        See :func:`potpyri.stacking.combine.combine_block`.
     normalise : bool
         Divide every exposure by its own median first (flats), so lamp or sky level changes
         between exposures do not bias the combination.

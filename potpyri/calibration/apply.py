@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.io import fits
 
-from potpyri.calibration import Electrons
-from potpyri.step import Item
+from potpyri.calibration.masters import Electrons
+from potpyri.framework.step import Item
 
 __all__ = ["Master", "apply_flat", "read_master", "subtract_dark"]
 

@@ -8,10 +8,10 @@ from collections import Counter
 
 from omegaconf import DictConfig, OmegaConf
 
+from potpyri.framework.runner import step_list
+from potpyri.framework.step import STEPS
 from potpyri.instruments import READERS
-from potpyri.runner import step_list
 from potpyri.schema import PotpyriConfig, instrument_names
-from potpyri.step import STEPS
 
 __all__ = ["ConfigError", "unknown_keys", "validate"]
 

@@ -13,9 +13,9 @@ from typing import Any
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
+from potpyri.framework.step import STEPS
+from potpyri.framework.validate import ConfigError
 from potpyri.schema import RUN_KEYS
-from potpyri.step import STEPS
-from potpyri.validate import ConfigError
 
 __all__ = ["RECIPE_HEADER", "check_recipe", "recipe_text"]
 

@@ -36,7 +36,7 @@ def source_free(bad: np.ndarray, x: np.ndarray, y: np.ndarray, peak: np.ndarray,
     Around each source a disc is left out out to where its seeing Moffat (``fwhm``, ``beta``,
     peak ``peak``) falls below ``level`` times the sky sigma, and at least 3 ``fwhm``.
     """
-    from potpyri.photometry import _moffat_alpha2
+    from potpyri.photometry.measure import _moffat_alpha2
 
     ny, nx = bad.shape
     free = ~np.asarray(bad, bool)

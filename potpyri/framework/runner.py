@@ -27,11 +27,11 @@ from typing import Any
 from astropy.io import fits
 from omegaconf import DictConfig, OmegaConf
 
-from potpyri.cache import Cache
-from potpyri.executors import make_executor
-from potpyri.products import write_content
-from potpyri.provenance import digest, embed_recipe, stamp
-from potpyri.step import STEPS, Item, Scope, Step, StepContext, StepFailed, Task
+from potpyri.framework.cache import Cache
+from potpyri.framework.executors import make_executor
+from potpyri.framework.products import write_content
+from potpyri.framework.provenance import digest, embed_recipe, stamp
+from potpyri.framework.step import STEPS, Item, Scope, Step, StepContext, StepFailed, Task
 
 __all__ = [
     "RunAborted",
@@ -107,7 +107,7 @@ def run_pipeline(
     Parameters
     ----------
     cfg : DictConfig
-        Composed and validated config (see :func:`potpyri.validate.validate`).
+        Composed and validated config (see :func:`potpyri.framework.validate.validate`).
     publish_root : Path, optional
         Where products are published; default ``data_path/red``. Sweep jobs publish into their
         own job folder so that no job overwrites another's results.
@@ -116,7 +116,7 @@ def run_pipeline(
     show_progress : bool
         Draw rich progress bars (interactive single runs only).
     """
-    from potpyri.logutil import progress
+    from potpyri.framework.logutil import progress
 
     data_path = Path(cfg.data_path).expanduser().absolute()
     red = data_path / "red"
@@ -378,7 +378,7 @@ def _tidy_if_interrupted(cache: Cache, folders: list[Path]) -> Iterator[None]:
 def _stale_links(folders: list[Path], own: int | None = None) -> list[Path]:
     """Remove publication temporaries (``.name.PID.link``) of processes that no longer exist (and
     of process ``own``)."""
-    from potpyri.cache import is_stale
+    from potpyri.framework.cache import is_stale
 
     removed = []
     for folder in folders:

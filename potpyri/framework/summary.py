@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from potpyri.logutil import CONSOLE
-from potpyri.runner import RunResult
-from potpyri.step import STEPS, Scope
+from potpyri.framework.logutil import CONSOLE
+from potpyri.framework.runner import RunResult
+from potpyri.framework.step import STEPS, Scope
 
 __all__ = ["STATUSES", "frame_table", "print_summary", "step_totals", "summary_table"]
 

@@ -9,8 +9,8 @@ from typing import ClassVar
 import numpy as np
 from astropy.io import fits
 
-from potpyri.calibration import Electrons, combine_exposures, to_electrons
-from potpyri.step import Item, Output, Product, Scope, Step, StepConfig, StepFailed, Task
+from potpyri.calibration.masters import Electrons, combine_exposures, to_electrons
+from potpyri.framework.step import Item, Output, Product, Scope, Step, StepConfig, StepFailed, Task
 
 __all__ = ["MasterConfig", "MasterStep", "closest_master", "find_master", "masters_on_disk"]
 

@@ -1,0 +1,1 @@
+"""Pixel calibration: master frames, applying them, masks, cosmic rays, sky models."""

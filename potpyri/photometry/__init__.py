@@ -1,0 +1,1 @@
+"""Detection, aperture and PSF photometry, the error model, and flux calibration."""

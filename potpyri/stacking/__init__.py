@@ -1,0 +1,1 @@
+"""Resampling frames onto a common grid and combining them in bounded memory."""
