@@ -38,7 +38,9 @@ def _turned(grid: Grid, rotate_deg: float, shift_arcsec: tuple[float, float] = (
     angle = np.deg2rad(rotate_deg)
     rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     wcs.wcs.cd = rotation @ wcs.wcs.cd
-    wcs.wcs.crval = wcs.wcs.crval + np.array(shift_arcsec) / 3600 / np.array([np.cos(np.deg2rad(wcs.wcs.crval[1])), 1])
+    wcs.wcs.crval = wcs.wcs.crval + np.array(shift_arcsec) / 3600 / np.array(
+        [np.cos(np.deg2rad(wcs.wcs.crval[1])), 1]
+    )
     wcs.wcs.set()
     return Grid(wcs, grid.shape)
 
@@ -76,12 +78,22 @@ def compare_resample(frames: list[Path], *, max_frames: int = 3, rotate_deg: flo
     for path in frames:
         with fits.open(path) as hdul:
             err = "UNCERT" if "UNCERT" in hdul else "ERR"
-            loaded.append((hdul["SCI"].data.astype(np.float32), hdul["MASK"].data.copy(),
-                           hdul[err].data.astype(np.float32), quiet_wcs(hdul["SCI"].header).celestial))
+            loaded.append(
+                (
+                    hdul["SCI"].data.astype(np.float32),
+                    hdul["MASK"].data.copy(),
+                    hdul[err].data.astype(np.float32),
+                    quiet_wcs(hdul["SCI"].header).celestial,
+                )
+            )
     scale = float(np.sqrt(abs(np.linalg.det(loaded[0][3].pixel_scale_matrix))) * 3600)
     grid, _ = grid_for_frames([f[3] for f in loaded], [f[0].shape for f in loaded], scale)
     grid = _turned(grid, rotate_deg)
-    report: dict = {"frames": len(loaded), "shape_in": list(loaded[0][0].shape), "grid": list(grid.shape)}
+    report: dict = {
+        "frames": len(loaded),
+        "shape_in": list(loaded[0][0].shape),
+        "grid": list(grid.shape),
+    }
     times = {"potpyri_cubic": 0.0, "potpyri_bilinear": 0.0, "reproject_interp": 0.0}
     cpu = dict.fromkeys(times, 0.0)
     diffs = {"potpyri_cubic": [], "potpyri_bilinear": []}
@@ -101,13 +113,21 @@ def compare_resample(frames: list[Path], *, max_frames: int = 3, rotate_deg: flo
         report[f"{name}_seconds"] = round(seconds, 3)
         report[f"{name}_cpu_seconds"] = round(cpu[name], 3)
     for name in diffs:
-        report[f"speedup_{name.removeprefix('potpyri_')}"] = round(times["reproject_interp"] / times[name], 2)
-        report[f"cpu_speedup_{name.removeprefix('potpyri_')}"] = round(cpu["reproject_interp"] / cpu[name], 2)
-        report[f"rms_vs_reproject_{name.removeprefix('potpyri_')}_in_sigma"] = round(float(np.mean(diffs[name])), 4)
+        report[f"speedup_{name.removeprefix('potpyri_')}"] = round(
+            times["reproject_interp"] / times[name], 2
+        )
+        report[f"cpu_speedup_{name.removeprefix('potpyri_')}"] = round(
+            cpu["reproject_interp"] / cpu[name], 2
+        )
+        report[f"rms_vs_reproject_{name.removeprefix('potpyri_')}_in_sigma"] = round(
+            float(np.mean(diffs[name])), 4
+        )
     return report
 
 
-def truth_comparison(size: int = 2048, seed: int = 3, fwhm_px: float = 2.6, rotate_deg: float = 0.7) -> dict:
+def truth_comparison(
+    size: int = 2048, seed: int = 3, fwhm_px: float = 2.6, rotate_deg: float = 0.7
+) -> dict:
     """Interpolation error against the truth and timing, on a simulated noise-free frame.
 
     Parameters
@@ -133,33 +153,52 @@ def truth_comparison(size: int = 2048, seed: int = 3, fwhm_px: float = 2.6, rota
     stars = make_field(np.random.default_rng(seed), ra, dec, radius, r_bright=16.0)
     frame_wcs = true_wcs(geometry, (ra, dec), 0.3, 1.0)
     flux = 10 ** (0.4 * 28.0) * 60.0
-    image = render_sources(geometry.shape, frame_wcs, stars, "r", flux, fwhm_px, pixscale)[0].astype(np.float32)
-    noise = float(np.sqrt(600.0 * 60.0 * pixscale**2 / 0.0256))  # the sky noise such a frame would have
+    image = render_sources(geometry.shape, frame_wcs, stars, "r", flux, fwhm_px, pixscale)[
+        0
+    ].astype(np.float32)
+    noise = float(
+        np.sqrt(600.0 * 60.0 * pixscale**2 / 0.0256)
+    )  # the sky noise such a frame would have
     grid = Grid(tan_wcs(ra, dec, pixscale / 3600, ((size + 1) / 2, (size + 1) / 2)), (size, size))
     grid = _turned(grid, rotate_deg)
     truth = render_sources(grid.shape, grid.wcs, stars, "r", flux, fwhm_px, pixscale)[0]
     mask = np.zeros(image.shape, np.uint8)
     err = np.full(image.shape, noise, np.float32)
-    results: dict = {"size": size, "fwhm_px": fwhm_px, "stars": len(stars), "sky_noise_e": round(noise, 1)}
+    results: dict = {
+        "size": size,
+        "fwhm_px": fwhm_px,
+        "stars": len(stars),
+        "sky_noise_e": round(noise, 1),
+    }
     theirs, seconds, cpu_seconds = _reproject(image, frame_wcs, grid)
     outputs = {"reproject_interp": (theirs, np.isfinite(theirs), seconds, cpu_seconds)}
     for name, order in (("potpyri_cubic", 3), ("potpyri_bilinear", 1)):
         start, cpu_start = time.perf_counter(), time.process_time()
         ours, out_mask, _ = resample_frame(image, mask, err, frame_wcs, grid, order=order)
-        outputs[name] = (ours, out_mask == 0, time.perf_counter() - start, time.process_time() - cpu_start)
+        outputs[name] = (
+            ours,
+            out_mask == 0,
+            time.perf_counter() - start,
+            time.process_time() - cpu_start,
+        )
     common = np.logical_and.reduce([ok for _, ok, _, _ in outputs.values()])
     common[:8], common[-8:], common[:, :8], common[:, -8:] = False, False, False, False
     for name, (img, _, seconds, cpu_seconds) in outputs.items():
         diff = (img - truth)[common]
-        results[name] = {"seconds": round(seconds, 3), "cpu_seconds": round(cpu_seconds, 3), "rms_error_e": round(float(np.sqrt(np.mean(diff**2))), 2),
-                         "max_error_e": round(float(np.abs(diff).max()), 1),
-                         "rms_error_in_sky_sigma": round(float(np.sqrt(np.mean(diff**2))) / noise, 4)}
+        results[name] = {
+            "seconds": round(seconds, 3),
+            "cpu_seconds": round(cpu_seconds, 3),
+            "rms_error_e": round(float(np.sqrt(np.mean(diff**2))), 2),
+            "max_error_e": round(float(np.abs(diff).max()), 1),
+            "rms_error_in_sky_sigma": round(float(np.sqrt(np.mean(diff**2))) / noise, 4),
+        }
     base, base_cpu = outputs["reproject_interp"][2:]
     for name in ("potpyri_cubic", "potpyri_bilinear"):
         results[name]["speedup"] = round(base / results[name]["seconds"], 2)
         results[name]["cpu_speedup"] = round(base_cpu / results[name]["cpu_seconds"], 2)
         results[name]["error_ratio_to_reproject"] = round(
-            results[name]["rms_error_e"] / results["reproject_interp"]["rms_error_e"], 3)
+            results[name]["rms_error_e"] / results["reproject_interp"]["rms_error_e"], 3
+        )
     return results
 
 

@@ -82,14 +82,25 @@ print(json.dumps({"seconds": time.perf_counter() - start, "cpu_seconds": time.pr
 
 
 def _run(code: str, *args) -> dict:
-    proc = subprocess.run([sys.executable, "-c", code, json.dumps(list(args))], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(list(args))], capture_output=True, text=True
+    )
     if proc.returncode != 0:
-        raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}")
+        raise RuntimeError(
+            proc.stderr.strip().splitlines()[-1]
+            if proc.stderr.strip()
+            else f"exit {proc.returncode}"
+        )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def compare_stack(frames: list[Path], *, methods: tuple[str, ...] = ("median", "sigclip"),
-                  memory_mb: float = 64.0, ccdproc: bool = True) -> dict:
+def compare_stack(
+    frames: list[Path],
+    *,
+    methods: tuple[str, ...] = ("median", "sigclip"),
+    memory_mb: float = 64.0,
+    ccdproc: bool = True,
+) -> dict:
     """Time and peak memory of the stack step and of ``ccdproc.combine`` on ``frames``.
 
     Parameters
@@ -114,24 +125,34 @@ def compare_stack(frames: list[Path], *, methods: tuple[str, ...] = ("median", "
     frames = [str(Path(f).absolute()) for f in frames]
     with fits.open(frames[0]) as hdul:
         shape = hdul["SCI"].data.shape
-    report: dict = {"frames": len(frames), "shape": list(shape),
-                    "output_set_mb": round(shape[0] * shape[1] * 9 / 2**20, 1)}
+    report: dict = {
+        "frames": len(frames),
+        "shape": list(shape),
+        "output_set_mb": round(shape[0] * shape[1] * 9 / 2**20, 1),
+    }
     with tempfile.TemporaryDirectory(prefix="potpyri-cmpstack-") as tmp:
         for method in methods:
-            report[f"potpyri_{method}"] = _run(_OURS, frames, method, f"{tmp}/{method}.fits", memory_mb)
+            report[f"potpyri_{method}"] = _run(
+                _OURS, frames, method, f"{tmp}/{method}.fits", memory_mb
+            )
         if ccdproc:
             report["ccdproc"] = _run(_CCDPROC, frames, f"{tmp}/ccdproc.fits")
             for method in methods:
                 ours, theirs = report[f"potpyri_{method}"], report["ccdproc"]
                 report[f"speedup_{method}"] = round(theirs["seconds"] / ours["seconds"], 2)
                 report[f"memory_ratio_{method}"] = round(
-                    (ours["peak_rss_mb"] - ours["base_rss_mb"]) / (theirs["peak_rss_mb"] - theirs["base_rss_mb"]), 3)
+                    (ours["peak_rss_mb"] - ours["base_rss_mb"])
+                    / (theirs["peak_rss_mb"] - theirs["base_rss_mb"]),
+                    3,
+                )
     return report
 
 
 def stack_memory(frames: list[Path], method: str = "sigclip", memory_mb: float = 64.0) -> dict:
     """Peak RSS of the stack step alone on ``frames`` (see :func:`compare_stack`)."""
-    return compare_stack(frames, methods=(method,), memory_mb=memory_mb, ccdproc=False)[f"potpyri_{method}"]
+    return compare_stack(frames, methods=(method,), memory_mb=memory_mb, ccdproc=False)[
+        f"potpyri_{method}"
+    ]
 
 
 def make_frames(folder: Path, n: int = 30, size: int = 2048, seed: int = 1) -> list[Path]:
@@ -142,7 +163,11 @@ def make_frames(folder: Path, n: int = 30, size: int = 2048, seed: int = 1) -> l
     stars = np.zeros((size, size), np.float32)
     for x0, y0, flux in rng.uniform([0, 0, 1e3], [size, size, 1e5], (200, 3)):
         box = (slice(max(int(y0) - 8, 0), int(y0) + 9), slice(max(int(x0) - 8, 0), int(x0) + 9))
-        stars[box] += flux / (2 * np.pi * 1.2**2) * np.exp(-((xx[box] - x0) ** 2 + (yy[box] - y0) ** 2) / (2 * 1.2**2))
+        stars[box] += (
+            flux
+            / (2 * np.pi * 1.2**2)
+            * np.exp(-((xx[box] - x0) ** 2 + (yy[box] - y0) ** 2) / (2 * 1.2**2))
+        )
     del yy, xx
     paths = []
     for k in range(n):
@@ -158,8 +183,14 @@ def make_frames(folder: Path, n: int = 30, size: int = 2048, seed: int = 1) -> l
         mask[:, (37 * k) % size] |= 1
         header = fits.Header({"EXPTIME": exptime})
         path = folder / f"frame{k:03d}_reproj.fits"
-        fits.HDUList([fits.PrimaryHDU(header=header), fits.ImageHDU(sci, name="SCI"),
-                      fits.ImageHDU(mask, name="MASK"), fits.ImageHDU(uncert, name="UNCERT")]).writeto(path, overwrite=True)
+        fits.HDUList(
+            [
+                fits.PrimaryHDU(header=header),
+                fits.ImageHDU(sci, name="SCI"),
+                fits.ImageHDU(mask, name="MASK"),
+                fits.ImageHDU(uncert, name="UNCERT"),
+            ]
+        ).writeto(path, overwrite=True)
         paths.append(path)
     return paths
 
@@ -169,12 +200,20 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=10, help="synthetic frames to make")
     parser.add_argument("--size", type=int, default=2048, help="synthetic frame size, pixels")
-    parser.add_argument("--inputs", nargs="*", help="existing frame files instead of synthetic ones")
-    parser.add_argument("--no-ccdproc", action="store_true", help="time potpyri only (memory series)")
+    parser.add_argument(
+        "--inputs", nargs="*", help="existing frame files instead of synthetic ones"
+    )
+    parser.add_argument(
+        "--no-ccdproc", action="store_true", help="time potpyri only (memory series)"
+    )
     parser.add_argument("--memory-mb", type=float, default=64.0)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="potpyri-frames-") as tmp:
-        frames = [Path(p) for p in args.inputs] if args.inputs else make_frames(Path(tmp), args.frames, args.size)
+        frames = (
+            [Path(p) for p in args.inputs]
+            if args.inputs
+            else make_frames(Path(tmp), args.frames, args.size)
+        )
         report = compare_stack(frames, memory_mb=args.memory_mb, ccdproc=not args.no_ccdproc)
     print(json.dumps(report, indent=1))
 

@@ -31,10 +31,15 @@ suppress_warnings: list[str] = []
 def _write_generated() -> None:
     out = HERE / "_generated"
     out.mkdir(exist_ok=True)
-    for name, text in {"steps.rst": steps_rst(), "run_config.rst": run_config_rst(),
-                       "keywords.rst": keywords_rst()}.items():
+    for name, text in {
+        "steps.rst": steps_rst(),
+        "run_config.rst": run_config_rst(),
+        "keywords.rst": keywords_rst(),
+    }.items():
         target = out / name
-        if not target.exists() or target.read_text() != text:  # unchanged files keep the build incremental
+        if (
+            not target.exists() or target.read_text() != text
+        ):  # unchanged files keep the build incremental
             target.write_text(text)
 
 

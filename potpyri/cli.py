@@ -26,8 +26,21 @@ __all__ = ["main", "main_pipeline"]
 
 log = logging.getLogger("potpyri")
 
-_HYDRA_ONLY_FLAGS = ("--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i",
-                     "--shell-completion", "-sc", "--version", "--resolve", "--package", "-p")
+_HYDRA_ONLY_FLAGS = (
+    "--help",
+    "-h",
+    "--hydra-help",
+    "--cfg",
+    "-c",
+    "--info",
+    "-i",
+    "--shell-completion",
+    "-sc",
+    "--version",
+    "--resolve",
+    "--package",
+    "-p",
+)
 
 
 @hydra.main(config_path="pkg://potpyri.conf", config_name="config", version_base="1.3")
@@ -54,8 +67,11 @@ def run_job(cfg: DictConfig) -> None:
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     recipe = recipe_text(cfg)
     write_atomic(recipe, run_dir / "recipe.yaml")
-    log.info("recipe saved to %s (re-run with: potpyri --recipe %s)", run_dir / "recipe.yaml",
-             run_dir / "recipe.yaml")
+    log.info(
+        "recipe saved to %s (re-run with: potpyri --recipe %s)",
+        run_dir / "recipe.yaml",
+        run_dir / "recipe.yaml",
+    )
     try:
         result = run_pipeline(
             cfg,
@@ -64,7 +80,10 @@ def run_job(cfg: DictConfig) -> None:
             show_progress=interactive() and not multirun,
         )
     except RunAborted as exc:
-        print(f"potpyri: error: {exc}; the run stopped (products written before are kept)", file=sys.stderr)
+        print(
+            f"potpyri: error: {exc}; the run stopped (products written before are kept)",
+            file=sys.stderr,
+        )
         sys.exit(1)
     write_summary(result, run_dir / "summary.json")
     try:
@@ -96,8 +115,11 @@ def main(argv: list[str] | None = None) -> None:
     try:
         _app()
     except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback; the cache keeps finished tasks
-        print("potpyri: interrupted; finished tasks are kept in the cache: run the same command again to "
-              "resume", file=sys.stderr)
+        print(
+            "potpyri: interrupted; finished tasks are kept in the cache: run the same command again to "
+            "resume",
+            file=sys.stderr,
+        )
         sys.exit(130)
 
 
@@ -140,7 +162,9 @@ def preflight(args: list[str]) -> DictConfig:
         if config_dir is None:
             init = initialize_config_module(config_module="potpyri.conf", version_base="1.3")
         else:
-            init = initialize_config_dir(config_dir=str(Path(config_dir).absolute()), version_base="1.3")
+            init = initialize_config_dir(
+                config_dir=str(Path(config_dir).absolute()), version_base="1.3"
+            )
         with init:
             cfg = compose(config_name=config_name, overrides=plain)
     except ConfigError:
@@ -172,9 +196,12 @@ def _one_line(exc: BaseException) -> str:
     for line in lines:
         if line.startswith("full_key:"):
             key = key or line.split(":", 1)[1].strip()
-    detail = [ln for ln in lines
-              if not ln.startswith(("full_key:", "reference_type=", "object_type="))
-              and not re.match(r"In '[^']+': \w+ raised while composing config:", ln)]
+    detail = [
+        ln
+        for ln in lines
+        if not ln.startswith(("full_key:", "reference_type=", "object_type="))
+        and not re.match(r"In '[^']+': \w+ raised while composing config:", ln)
+    ]
     message = detail[0] if detail else type(inner).__name__
     where = re.match(r"In '([^']+)':", text)
     match = re.search(r"Key '([^']+)' not in '([^']+)'", text)
@@ -187,8 +214,12 @@ def _one_line(exc: BaseException) -> str:
 
 
 #: Short verbosity flags -> Hydra's logging settings (see docs/cli.rst).
-_VERBOSITY = {"-v": "hydra.verbose=potpyri", "--verbose": "hydra.verbose=potpyri",
-              "-q": "hydra.job_logging.root.level=WARNING", "--quiet": "hydra.job_logging.root.level=WARNING"}
+_VERBOSITY = {
+    "-v": "hydra.verbose=potpyri",
+    "--verbose": "hydra.verbose=potpyri",
+    "-q": "hydra.job_logging.root.level=WARNING",
+    "--quiet": "hydra.job_logging.root.level=WARNING",
+}
 
 
 def _verbosity(args: list[str]) -> list[str]:
@@ -196,12 +227,16 @@ def _verbosity(args: list[str]) -> list[str]:
 
     The overrides go last: Hydra's parser takes overrides only after its own flags.
     """
-    return [a for a in args if a not in _VERBOSITY] + [_VERBOSITY[a] for a in args if a in _VERBOSITY]
+    return [a for a in args if a not in _VERBOSITY] + [
+        _VERBOSITY[a] for a in args if a in _VERBOSITY
+    ]
 
 
 def _normalise_instrument(args: list[str]) -> list[str]:
     """Accept instrument names in any case (``instrument=GMOS``)."""
-    return [re.sub(r"^instrument=(.+)$", lambda m: f"instrument={m.group(1).lower()}", a) for a in args]
+    return [
+        re.sub(r"^instrument=(.+)$", lambda m: f"instrument={m.group(1).lower()}", a) for a in args
+    ]
 
 
 def _expand_recipe_flags(args: list[str]) -> list[str]:
@@ -272,7 +307,9 @@ def main_pipeline(argv: list[str] | None = None) -> None:
         prog="main_pipeline",
         description="Reduce a night with the reference pipeline's options (translated to potpyri overrides).",
     )
-    parser.add_argument("instrument", help=f"one of {', '.join(n.upper() for n in instrument_names())}")
+    parser.add_argument(
+        "instrument", help=f"one of {', '.join(n.upper() for n in instrument_names())}"
+    )
     parser.add_argument("data_path", help="folder holding raw/ (products go to DATA_PATH/red)")
     parser.add_argument("--target", help="only reduce targets whose name contains this string")
     parser.add_argument("--proc", help="raw file-name mode: raw, archive or dragons")
@@ -288,7 +325,9 @@ def main_pipeline(argv: list[str] | None = None) -> None:
     parser.add_argument("--out-size", type=int)
     parser.add_argument("--skip-flatten", action="store_true")
     parser.add_argument("--skip-cr", action="store_true")
-    parser.add_argument("--skip-fine-align", "--skip-gaia", action="store_true", dest="skip_fine_align")
+    parser.add_argument(
+        "--skip-fine-align", "--skip-gaia", action="store_true", dest="skip_fine_align"
+    )
     parser.add_argument("--fine-align-catalog")
     parser.add_argument("--skip-external-astrometry", action="store_true")
     parser.add_argument("--keep-all-astro", action="store_true")
@@ -309,7 +348,9 @@ def main_pipeline(argv: list[str] | None = None) -> None:
             overrides += _if_step(needs, template.format(value), option, STEPS)
     if args.fieldcenter:
         ra, dec = args.fieldcenter
-        overrides += _if_step("resample", f"resample.fieldcenter=[{ra},{dec}]", "fieldcenter", STEPS)
+        overrides += _if_step(
+            "resample", f"resample.fieldcenter=[{ra},{dec}]", "fieldcenter", STEPS
+        )
     main(overrides + extra)
 
 
@@ -317,5 +358,8 @@ def _if_step(step: str, override: str, option: str, steps: dict) -> list[str]:
     if step in steps:
         return [override]
     flag = "--" + option.replace("_", "-")
-    print(f"main_pipeline: warning: {flag} ignored: this potpyri has no {step!r} step yet", file=sys.stderr)
+    print(
+        f"main_pipeline: warning: {flag} ignored: this potpyri has no {step!r} step yet",
+        file=sys.stderr,
+    )
     return []

@@ -76,7 +76,9 @@ class CatalogConfig:
     """Reference catalogs."""
 
     offline: bool = False  #: never query services; use the on-disk cache only
-    cache_dir: str | None = None  #: catalog cache; default $POTPYRI_CATALOG_CACHE or ~/.cache/potpyri/catalogs
+    cache_dir: str | None = (
+        None  #: catalog cache; default $POTPYRI_CATALOG_CACHE or ~/.cache/potpyri/catalogs
+    )
 
 
 _FIXED_FIELDS: list[tuple[str, Any, Any]] = [
@@ -98,7 +100,8 @@ def _build_root() -> type:
     if clash:
         raise ValueError(f"step names clash with run-wide config keys: {sorted(clash)}")
     step_fields = [
-        (name, STEPS[name].Config, field(default_factory=STEPS[name].Config)) for name in sorted(STEPS)
+        (name, STEPS[name].Config, field(default_factory=STEPS[name].Config))
+        for name in sorted(STEPS)
     ]
     root = make_dataclass("PotpyriConfig", _FIXED_FIELDS + step_fields)
     # make_dataclass puts the class in module "types"; pickling (multirun callbacks) needs this.
@@ -115,7 +118,9 @@ def red_path(sub: str, *, _root_: Any) -> str:
     """Resolver ``${potpyri.red:X}``: ``<data_path>/red/X``, with one clean line if data_path is missing."""
     data_path = OmegaConf.select(_root_, "data_path", throw_on_missing=False)
     if data_path is None or OmegaConf.is_missing(_root_, "data_path"):
-        sys.exit("potpyri: error: data_path is required, e.g. potpyri instrument=gmos data_path=./run")
+        sys.exit(
+            "potpyri: error: data_path is required, e.g. potpyri instrument=gmos data_path=./run"
+        )
     return str(Path(str(data_path)).expanduser().absolute() / "red" / sub)
 
 

@@ -56,13 +56,21 @@ class Astrometry(Step):
     @dataclass
     class Config(StepConfig):
         method: SolveMethod = SolveMethod.auto  #: auto, astrometry.net or builtin
-        index_dir: str | None = None  #: folder of astrometry.net indices to use instead of building one
-        cpulimit: float = 15.0  #: solve-field gives up after this many CPU seconds (a failed solve exits 0)
+        index_dir: str | None = (
+            None  #: folder of astrometry.net indices to use instead of building one
+        )
+        cpulimit: float = (
+            15.0  #: solve-field gives up after this many CPU seconds (a failed solve exits 0)
+        )
         threshold: float = 5.0  #: source detection threshold, background sigmas
         fwhm_arcsec: float = 1.0  #: expected seeing FWHM, arcsec (detection kernel)
         max_sources: int = 300  #: brightest sources passed to the solver
-        search_radius: float = 30.0  #: pointing error tolerated, arcsec (search radius and catalog margin)
-        max_rotation: float = 10.0  #: rotation from the header tolerated by the built-in matcher, degrees
+        search_radius: float = (
+            30.0  #: pointing error tolerated, arcsec (search radius and catalog margin)
+        )
+        max_rotation: float = (
+            10.0  #: rotation from the header tolerated by the built-in matcher, degrees
+        )
         min_matches: int = 5  #: stars that must confirm a solution
 
     version = "3"
@@ -80,18 +88,38 @@ class Astrometry(Step):
         if start is None:
             raise StepFailed(f"{path.name}: no header WCS to take the pointing from")
         scale = expected_scale(self.context.instrument, item.meta, start)
-        sources = detect_sources(sci, detection_mask(mask), fwhm=cfg.fwhm_arcsec / scale, threshold=cfg.threshold,
-                                 max_sources=cfg.max_sources)
+        sources = detect_sources(
+            sci,
+            detection_mask(mask),
+            fwhm=cfg.fwhm_arcsec / scale,
+            threshold=cfg.threshold,
+            max_sources=cfg.max_sources,
+        )
         epoch = frame_epoch(frame[0].header, item.meta.get("time"))
         ra, dec = pointing(start, sci.shape)
         try:
             reference = gaia_reference(
-                ra, dec, field_radius_deg(sci.shape, scale) + cfg.search_radius / 3600.0, epoch=epoch,
-                cache_dir=self.context.cfg.catalog.cache_dir, offline=bool(self.context.cfg.catalog.offline))
+                ra,
+                dec,
+                field_radius_deg(sci.shape, scale) + cfg.search_radius / 3600.0,
+                epoch=epoch,
+                cache_dir=self.context.cfg.catalog.cache_dir,
+                offline=bool(self.context.cfg.catalog.offline),
+            )
             result = coarse_solve(
-                sources, sci.shape, start, reference, scale_arcsec=scale, search_radius_arcsec=cfg.search_radius,
-                method=SolveMethod(cfg.method).value, index_dir=cfg.index_dir, index_cache=index_cache(self.context),
-                cpulimit=cfg.cpulimit, max_rotation_deg=cfg.max_rotation, min_matches=cfg.min_matches)
+                sources,
+                sci.shape,
+                start,
+                reference,
+                scale_arcsec=scale,
+                search_radius_arcsec=cfg.search_radius,
+                method=SolveMethod(cfg.method).value,
+                index_dir=cfg.index_dir,
+                index_cache=index_cache(self.context),
+                cpulimit=cfg.cpulimit,
+                max_rotation_deg=cfg.max_rotation,
+                min_matches=cfg.min_matches,
+            )
         except AstrometryFailed as exc:
             raise StepFailed(f"{path.name}: astrometry failed: {exc}") from None
         replace_wcs(frame, result.wcs)
@@ -101,9 +129,18 @@ class Astrometry(Step):
         hdr["ASTRSCAL"] = (round(pixel_scale(result.wcs), 5), "solved pixel scale, arcsec/pixel")
         if epoch is not None:
             hdr["ASTREPOC"] = (round(epoch, 4), "epoch of the Gaia positions used, yr")
-        self.log.info("%s: solved by %s (%d stars confirm, %.1f s)", item.id, result.method, result.nmatch,
-                      result.seconds)
-        return [Output(item.id, "frame", dict(item.meta), {"image": Product(path.name, frame, "workspace")})]
+        self.log.info(
+            "%s: solved by %s (%d stars confirm, %.1f s)",
+            item.id,
+            result.method,
+            result.nmatch,
+            result.seconds,
+        )
+        return [
+            Output(
+                item.id, "frame", dict(item.meta), {"image": Product(path.name, frame, "workspace")}
+            )
+        ]
 
 
 def expected_scale(instrument, meta: dict, fallback_wcs) -> float:
@@ -123,4 +160,3 @@ def index_cache(context) -> Path:
     cache_dir = context.cfg.cache.dir
     root = Path(cache_dir) if cache_dir else context.data_path / "red" / "cache"
     return root / "astrometry_index"
-

@@ -28,5 +28,9 @@ class Bias(MasterStep):
 
     def finish(self, value: np.ndarray, stddev: np.ndarray, task: Task) -> tuple[np.ndarray, dict]:
         typical = float(bn.nanmedian(stddev))
-        unstable = stddev > self.config.unstable_factor * typical if typical > 0 else np.zeros(value.shape, bool)
+        unstable = (
+            stddev > self.config.unstable_factor * typical
+            if typical > 0
+            else np.zeros(value.shape, bool)
+        )
         return np.where(unstable | ~np.isfinite(value), BAD, 0).astype(np.uint8), {}

@@ -28,8 +28,12 @@ class CosmicRays(Step):
         sigfrac: float = 0.15  #: fraction of sigclip for neighbouring pixels
         objlim: float = 5.0  #: contrast limit between a CR and an underlying star
         niter: int = 4  #: iterations of detection and cleaning
-        source_ring_nsig: float = 10.0  #: unflag groups whose 2-4 px ring is this many sigma above sky (star cores)
-        tail_nsig: float = 2.0  #: add neighbours of hits this many sigma above their local sky (track tails)
+        source_ring_nsig: float = (
+            10.0  #: unflag groups whose 2-4 px ring is this many sigma above sky (star cores)
+        )
+        tail_nsig: float = (
+            2.0  #: add neighbours of hits this many sigma above their local sky (track tails)
+        )
         grow: int = 1  #: flag neighbours within this radius of a cosmic ray (mask bit 8), pixels
 
     version = "4"
@@ -42,14 +46,27 @@ class CosmicRays(Step):
             frame = fits.HDUList([h.copy() for h in hdul])
         sci, mask, uncert = frame["SCI"].data, frame["MASK"].data, frame["UNCERT"].data
         # The image is in electrons; process recorded the read noise (electrons) in the header.
-        readnoise = float(frame[0].header.get("RDNOISE", np.sqrt(max(np.nanpercentile(uncert**2, 1), 0.0))))
+        readnoise = float(
+            frame[0].header.get("RDNOISE", np.sqrt(max(np.nanpercentile(uncert**2, 1), 0.0)))
+        )
         c = self.config
         crmask = detect_cosmic_rays(
-            sci, mask > 0, uncert, readnoise, sigclip=c.sigclip, sigfrac=c.sigfrac, objlim=c.objlim,
-            niter=c.niter, source_ring_nsig=c.source_ring_nsig, tail_nsig=c.tail_nsig,
+            sci,
+            mask > 0,
+            uncert,
+            readnoise,
+            sigclip=c.sigclip,
+            sigfrac=c.sigfrac,
+            objlim=c.objlim,
+            niter=c.niter,
+            source_ring_nsig=c.source_ring_nsig,
+            tail_nsig=c.tail_nsig,
         )
-        frame["MASK"].data = grow(mask | np.where(crmask, COSMIC_RAY, 0).astype(np.uint8), self.config.grow,
-                                  COSMIC_RAY)
+        frame["MASK"].data = grow(
+            mask | np.where(crmask, COSMIC_RAY, 0).astype(np.uint8), self.config.grow, COSMIC_RAY
+        )
         frame[0].header["NCRPIX"] = (int(crmask.sum()), "pixels flagged as cosmic rays")
         name = item.path("image").name
-        return [Output(item.id, "frame", dict(item.meta), {"image": Product(name, frame, "workspace")})]
+        return [
+            Output(item.id, "frame", dict(item.meta), {"image": Product(name, frame, "workspace")})
+        ]

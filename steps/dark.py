@@ -44,4 +44,7 @@ class Dark(MasterStep):
         exptime = float(task.inputs[0].meta["exp"])
         rate = value / exptime if exptime > 0 else value
         hot = hot_pixels_from_dark(rate, self.config.hot_nsigma)
-        return np.where(hot, BAD, 0).astype(np.uint8), {"exp": exptime, "bias_subtracted": bool(task.refs)}
+        return np.where(hot, BAD, 0).astype(np.uint8), {
+            "exp": exptime,
+            "bias_subtracted": bool(task.refs),
+        }

@@ -38,13 +38,21 @@ class Flat(MasterStep):
 
     def select(self, items: list[Item]) -> list[Item]:
         if self.uses() and self._from_science():
-            return [i for i in items if i.ok and i.kind == "frame" and i.meta.get("type") == "SCIENCE"
-                    and not i.meta.get("excluded")]
+            return [
+                i
+                for i in items
+                if i.ok
+                and i.kind == "frame"
+                and i.meta.get("type") == "SCIENCE"
+                and not i.meta.get("excluded")
+            ]
         return super().select(items)
 
     def group_key(self, item: Item) -> str:
         meta = item.meta
-        return meta.get("caltype") or f"{meta['filter']}_{meta['amp']}_{meta['binning']}".replace(" ", "_")
+        return meta.get("caltype") or f"{meta['filter']}_{meta['amp']}_{meta['binning']}".replace(
+            " ", "_"
+        )
 
     def _from_science(self) -> bool:
         """Sky flats from the dithered science frames: near-infrared instruments whose reference
@@ -73,17 +81,24 @@ class Flat(MasterStep):
     def references(self, task: Task, items: list[Item]) -> list[Item]:
         first = task.inputs[0].meta
         caltype = f"{first['amp']}_{first['binning']}"
-        found = [find_master(items, "bias", caltype), find_master(items, "dark", caltype, float(first["exp"]))]
+        found = [
+            find_master(items, "bias", caltype),
+            find_master(items, "dark", caltype, float(first["exp"])),
+        ]
         return [f for f in found if f is not None]
 
     def prepare(self, exposure: Electrons, item: Item, task: Task) -> Electrons:
         for ref in task.refs:
             master = read_master(ref)
             if ref.meta["cal"] == "bias":
-                exposure = Electrons(exposure.data - master.data, exposure.variance + master.variance)
+                exposure = Electrons(
+                    exposure.data - master.data, exposure.variance + master.variance
+                )
             else:
                 exposure = subtract_dark(exposure, master, ref.meta, float(item.meta["exp"]))
-        if item.meta.get("type") == "SCIENCE":  # a sky flat: no sources, no frame-to-frame sky gradient
+        if (
+            item.meta.get("type") == "SCIENCE"
+        ):  # a sky flat: no sources, no frame-to-frame sky gradient
             exposure = Electrons(remove_gradient(mask_sources(exposure.data)), exposure.variance)
         return exposure
 

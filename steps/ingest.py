@@ -29,7 +29,18 @@ from potpyri.framework.step import (
 __all__ = ["Ingest", "classify", "read_file_list"]
 
 #: Columns of file_list.txt, as the reference writes them.
-FILE_LIST_COLUMNS = ("File", "Target", "TargType", "Filter", "Amp", "Binning", "Exp", "Type", "CalType", "Time")
+FILE_LIST_COLUMNS = (
+    "File",
+    "Target",
+    "TargType",
+    "Filter",
+    "Amp",
+    "Binning",
+    "Exp",
+    "Type",
+    "CalType",
+    "Time",
+)
 
 
 @register_step("ingest")
@@ -41,7 +52,9 @@ class Ingest(Step):
         proc: str | None = None  #: raw file-name mode of the reference: raw, archive, dragons
         include_bad: bool = False  #: keep files flagged bad in the reduction
         file_list_name: str = "file_list.txt"  #: name of the file list written in data_path
-        no_redo_sort: bool = False  #: reuse the file list in data_path as it is (hand edits respected)
+        no_redo_sort: bool = (
+            False  #: reuse the file list in data_path as it is (hand edits respected)
+        )
 
     version = "4"
     scope = Scope.run
@@ -52,21 +65,34 @@ class Ingest(Step):
         if not raw_dir.is_dir():
             raise StepFailed(f"no raw/ folder in {self.context.data_path}")
         pattern = self._pattern()
-        files = sorted(p for p in raw_dir.iterdir() if p.is_file() and fnmatch.fnmatch(p.name, pattern))
+        files = sorted(
+            p for p in raw_dir.iterdir() if p.is_file() and fnmatch.fnmatch(p.name, pattern)
+        )
         if not files:
             raise StepFailed(f"no raw files matching {pattern!r} in {raw_dir}")
         # Raw files are identified by name, size and modification time: cheap, and any edit shows.
-        inputs = [Item(p.name, "raw", {"raw": f"raw/{p.name}"}, key=f"{p.stat().st_size}:{p.stat().st_mtime_ns}")
-                  for p in files]
+        inputs = [
+            Item(
+                p.name,
+                "raw",
+                {"raw": f"raw/{p.name}"},
+                key=f"{p.stat().st_size}:{p.stat().st_mtime_ns}",
+            )
+            for p in files
+        ]
         refs = []
         if self.config.no_redo_sort:
             listing = self._file_list_path()
             if not listing.is_file():
-                raise StepFailed(f"ingest.no_redo_sort=true but there is no {listing.name} in {self.context.data_path}")
+                raise StepFailed(
+                    f"ingest.no_redo_sort=true but there is no {listing.name} in {self.context.data_path}"
+                )
             # The list's content enters the cache key: an edit re-runs everything downstream of it.
             text = listing.read_text()
             digest = hashlib.sha256(text.encode()).hexdigest()
-            refs.append(Item(listing.name, "table", {"text": text}, {"file_list": str(listing)}, key=digest))
+            refs.append(
+                Item(listing.name, "table", {"text": text}, {"file_list": str(listing)}, key=digest)
+            )
         return [Task("run", inputs, refs)]
 
     def run(self, task: Task) -> list[Output]:
@@ -75,7 +101,9 @@ class Ingest(Step):
         reader = self.context.reader()
         outputs, rows, metas = [], [], []
         for raw in task.inputs:
-            meta = describe(self.context.data_path / raw.meta["raw"], reader, self.context.instrument)
+            meta = describe(
+                self.context.data_path / raw.meta["raw"], reader, self.context.instrument
+            )
             meta["raw"] = raw.meta["raw"]
             self._filter_target(meta)
             if meta["type"] == "BAD" and self.config.include_bad and meta.get("bad_by_header"):
@@ -88,19 +116,25 @@ class Ingest(Step):
         for raw, meta in zip(task.inputs, metas, strict=True):
             outputs.append(Output(raw.id, "frame", meta))
             rows.append([raw.id] + [meta.get(k.lower(), "") for k in FILE_LIST_COLUMNS[1:]])
-        table = Table(rows=rows, names=FILE_LIST_COLUMNS) if rows else Table(names=FILE_LIST_COLUMNS)
+        table = (
+            Table(rows=rows, names=FILE_LIST_COLUMNS) if rows else Table(names=FILE_LIST_COLUMNS)
+        )
         buffer = io.StringIO()
         table.write(buffer, format="ascii.fixed_width", delimiter=" ", bookend=False)
         listing = buffer.getvalue()
         name = self._file_list_path().name
-        outputs.append(Output("file_list", "table", {}, {"file_list": Product(name, listing, "data_path")}))
+        outputs.append(
+            Output("file_list", "table", {}, {"file_list": Product(name, listing, "data_path")})
+        )
         return outputs
 
     def select(self, items: list[Item]) -> list[Item]:
         return items
 
     def _file_list_path(self) -> Path:
-        return self.context.data_path / (safe_name(self.config.file_list_name.removesuffix(".txt")) + ".txt")
+        return self.context.data_path / (
+            safe_name(self.config.file_list_name.removesuffix(".txt")) + ".txt"
+        )
 
     def _from_file_list(self, task: Task) -> list[Output]:
         """Frames as the existing file list describes them (the reference's ``--no-redo-sort``).
@@ -132,12 +166,19 @@ class Ingest(Step):
     def _filter_target(self, meta: dict) -> None:
         """Set aside science frames of other targets than the run's ``target=`` (when given)."""
         wanted = self.context.cfg.target
-        if meta["type"] == "SCIENCE" and wanted and wanted not in meta["target"] and not meta.get("excluded"):
+        if (
+            meta["type"] == "SCIENCE"
+            and wanted
+            and wanted not in meta["target"]
+            and not meta.get("excluded")
+        ):
             meta["excluded"] = f"target does not contain {wanted!r}"
 
     def _pattern(self) -> str:
         formats = self.context.instrument.raw_format
-        return formats.get(self.config.proc, formats.default) if self.config.proc else formats.default
+        return (
+            formats.get(self.config.proc, formats.default) if self.config.proc else formats.default
+        )
 
 
 def read_file_list(text: str, name: str) -> list[dict[str, str]]:
@@ -150,10 +191,17 @@ def read_file_list(text: str, name: str) -> list[dict[str, str]]:
     lines = [line for line in text.splitlines() if line.strip()]
     titles = [(m.group(), m.end()) for m in re.finditer(r"\S+", lines[0])] if lines else []
     if [t for t, _ in titles] != list(FILE_LIST_COLUMNS):
-        raise StepFailed(f"{name}: the first line must be the column titles {' '.join(FILE_LIST_COLUMNS)}")
+        raise StepFailed(
+            f"{name}: the first line must be the column titles {' '.join(FILE_LIST_COLUMNS)}"
+        )
     bounds = [0] + [end for _, end in titles[:-1]] + [None]
-    return [{title: line[a:b].strip() for (title, _), a, b in zip(titles, bounds[:-1], bounds[1:], strict=True)}
-            for line in lines[1:]]
+    return [
+        {
+            title: line[a:b].strip()
+            for (title, _), a, b in zip(titles, bounds[:-1], bounds[1:], strict=True)
+        }
+        for line in lines[1:]
+    ]
 
 
 def _cell(value: str) -> str:
@@ -166,13 +214,20 @@ def describe(path: Path, reader, instrument) -> dict:
     try:
         header = reader.header(path)
     except Exception as exc:  # truncated, not FITS, bad compression: never crash the run
-        return {"type": "BAD", "excluded": f"unreadable ({type(exc).__name__}: {exc})", "target": "",
-                "filter": "", "exp": 0.0}
+        return {
+            "type": "BAD",
+            "excluded": f"unreadable ({type(exc).__name__}: {exc})",
+            "target": "",
+            "filter": "",
+            "exp": 0.0,
+        }
     kw = instrument.keywords
     target = str(header.get(kw.target, "")).strip()
     filt = str(_value(header, kw.filter, "")).strip()
     amp = str(_value(header, kw.amp, "1")).strip()
-    binning = re.sub(r"\D", "", str(_value(header, kw.binning, "11"))) or "11"  # "2 2", "2,2", "2x2" -> "22"
+    binning = (
+        re.sub(r"\D", "", str(_value(header, kw.binning, "11"))) or "11"
+    )  # "2 2", "2,2", "2x2" -> "22"
     try:
         exptime = float(_value(header, kw.exptime, "nan"))
     except (TypeError, ValueError):
@@ -180,9 +235,15 @@ def describe(path: Path, reader, instrument) -> dict:
     kind, reason = classify(header, instrument, exptime)
     # Frames this run cannot reduce: another instrument's, or missing a keyword they need.
     instrume = str(header.get("INSTRUME", "")).strip()
-    if kind in ("SCIENCE", "FLAT", "DARK", "BIAS") and instrume and \
-            str(instrument.name).lower() not in instrume.lower():
-        kind, reason = "BAD", f"from another instrument (INSTRUME={instrume!r}; this run reduces {instrument.name})"
+    if (
+        kind in ("SCIENCE", "FLAT", "DARK", "BIAS")
+        and instrume
+        and str(instrument.name).lower() not in instrume.lower()
+    ):
+        kind, reason = (
+            "BAD",
+            f"from another instrument (INSTRUME={instrume!r}; this run reduces {instrument.name})",
+        )
     elif exptime != exptime and (kind in ("FLAT", "DARK") or reason.startswith("exposure")):
         kind, reason = "BAD", _keyword_problem(header, kw.exptime, "exposure time")
     elif kind in ("SCIENCE", "FLAT") and not filt:
@@ -226,17 +287,26 @@ def _disambiguate(metas: list[dict]) -> list[str]:
             if meta["type"] not in ("BAD", "UNKNOWN", "SPEC") and meta.get(key):
                 forms.setdefault(safe_name(meta[key]), set()).add(meta[key])
         # A value already in its file-name form ('r') keeps it; the others ('../r') are renamed.
-        clashes = {value: f"{form[:57]}_{hashlib.sha256(value.encode()).hexdigest()[:6]}"
-                   for form, values in forms.items() if len(values) > 1 for value in values
-                   if value != form}
+        clashes = {
+            value: f"{form[:57]}_{hashlib.sha256(value.encode()).hexdigest()[:6]}"
+            for form, values in forms.items()
+            if len(values) > 1
+            for value in values
+            if value != form
+        }
         for value, unique in sorted(clashes.items()):
-            notes.append(f"{key} {value!r} shares its file-name form with another {key}; named {unique}")
+            notes.append(
+                f"{key} {value!r} shares its file-name form with another {key}; named {unique}"
+            )
         for meta in metas:
             if meta.get(key) in clashes:
                 meta[f"header_{key}"] = meta[key]
                 meta[key] = clashes[meta[key]]
-                meta.update(_group_keys(meta["type"], meta["target"], meta["filter"], meta["amp"],
-                                        meta["binning"]))
+                meta.update(
+                    _group_keys(
+                        meta["type"], meta["target"], meta["filter"], meta["amp"], meta["binning"]
+                    )
+                )
     return notes
 
 
@@ -265,7 +335,10 @@ def classify(header: fits.Header, instrument, exptime: float) -> tuple[str, str]
             return kind.upper(), ""
     if _matches(header, rules.science):
         if not exptime >= instrument.min_exptime:
-            return "BAD", f"exposure {exptime:g} s shorter than the minimum {instrument.min_exptime:g} s"
+            return (
+                "BAD",
+                f"exposure {exptime:g} s shorter than the minimum {instrument.min_exptime:g} s",
+            )
         return "SCIENCE", ""
     return "UNKNOWN", "matches no classification rule"
 
@@ -277,7 +350,9 @@ def _matches(header: fits.Header, rule) -> bool:
     # (MMIRS darks: OBJECT contains 'ark'; DEIMOS flats: OBSTYPE contains 'flat').
     return all(
         str(value).strip().lower() in str(header.get(key, "")).strip().lower()
-        for key, value in zip(rule.keywords, rule["values"], strict=False)  # .values is a dict method
+        for key, value in zip(
+            rule.keywords, rule["values"], strict=False
+        )  # .values is a dict method
     )
 
 

@@ -45,12 +45,16 @@ class NirSky(Step):
         dilate: int = 3  #: source masks are grown by this many pixels
         min_frames: int = 3  #: fewer frames in a group cannot make a sky (the group is set aside)
 
-    version = "3"  # 2: sky from the counts before differing flats; 3: bad pixels not grown (no sky holes)
+    version = (
+        "3"  # 2: sky from the counts before differing flats; 3: bad pixels not grown (no sky holes)
+    )
     scope = Scope.target
     depends_on = ("instrument.wavelength",)
 
     def select(self, items: list[Item]) -> list[Item]:
-        regime = getattr(self.context.instrument.wavelength, "value", self.context.instrument.wavelength)
+        regime = getattr(
+            self.context.instrument.wavelength, "value", self.context.instrument.wavelength
+        )
         return super().select(items) if regime == "NIR" else []
 
     def references(self, task: Task, items: list[Item]) -> list[Item]:
@@ -58,8 +62,12 @@ class NirSky(Step):
         found = []
         for frame in task.inputs:
             meta = frame.meta
-            group = f"{meta.get('filter')}_{meta.get('amp')}_{meta.get('binning')}".replace(" ", "_")
-            flat = find_master(items, "flat", f"{group}:{frame.id}") or find_master(items, "flat", group)
+            group = f"{meta.get('filter')}_{meta.get('amp')}_{meta.get('binning')}".replace(
+                " ", "_"
+            )
+            flat = find_master(items, "flat", f"{group}:{frame.id}") or find_master(
+                items, "flat", group
+            )
             if flat is not None and flat not in found:
                 found.append(flat)
         return found
@@ -67,31 +75,55 @@ class NirSky(Step):
     def run(self, task: Task) -> list[Output]:
         frames = task.inputs
         if len(frames) < self.config.min_frames:
-            raise StepFailed(f"{task.id}: {len(frames)} frame(s), nirsky needs nirsky.min_frames="
-                             f"{self.config.min_frames} dithered frames")
+            raise StepFailed(
+                f"{task.id}: {len(frames)} frame(s), nirsky needs nirsky.min_frames="
+                f"{self.config.min_frames} dithered frames"
+            )
         with ExitStack() as stack:
             hduls = [stack.enter_context(fits.open(f.path("image"))) for f in frames]
             flats, note = self._flats(hduls, task)
             outputs = []
             meta_warnings = [note] if note else []
             try:
-                skies = running_skies([h["SCI"].data for h in hduls], [h["MASK"].data for h in hduls], flats,
-                                      nsigma=self.config.source_nsigma, dilate=self.config.dilate)
+                skies = running_skies(
+                    [h["SCI"].data for h in hduls],
+                    [h["MASK"].data for h in hduls],
+                    flats,
+                    nsigma=self.config.source_nsigma,
+                    dilate=self.config.dilate,
+                )
                 for item, hdul, (sky, level) in zip(frames, hduls, skies, strict=True):
                     frame = fits.HDUList([h.copy() for h in hdul])
                     hole = ~np.isfinite(sky)
-                    frame["SCI"].data = np.where(hole, 0.0, frame["SCI"].data - sky).astype(np.float32)
-                    frame["MASK"].data = frame["MASK"].data | np.where(hole, BAD, 0).astype(np.uint8)
+                    frame["SCI"].data = np.where(hole, 0.0, frame["SCI"].data - sky).astype(
+                        np.float32
+                    )
+                    frame["MASK"].data = frame["MASK"].data | np.where(hole, BAD, 0).astype(
+                        np.uint8
+                    )
                     frame[0].header["NIRSKY"] = (len(frames) - 1, "frames in the subtracted sky")
                     name = item.path("image").name
-                    sky_product = fits.HDUList([fits.PrimaryHDU(np.nan_to_num(sky).astype(np.float32))])
+                    sky_product = fits.HDUList(
+                        [fits.PrimaryHDU(np.nan_to_num(sky).astype(np.float32))]
+                    )
                     meta = {**item.meta, "sky_e": level}
                     if meta_warnings:
                         meta["warnings"] = list(item.meta.get("warnings", [])) + meta_warnings
-                    outputs.append(Output(item.id, "frame", meta, {
-                        "image": Product(name, frame, "workspace"),
-                        "sky": Product(name.removesuffix(".fits") + "_sky.fits", sky_product, "workspace"),
-                    }))
+                    outputs.append(
+                        Output(
+                            item.id,
+                            "frame",
+                            meta,
+                            {
+                                "image": Product(name, frame, "workspace"),
+                                "sky": Product(
+                                    name.removesuffix(".fits") + "_sky.fits",
+                                    sky_product,
+                                    "workspace",
+                                ),
+                            },
+                        )
+                    )
             except ValueError as exc:
                 raise StepFailed(f"{task.id}: {exc}") from None
         return outputs
@@ -107,8 +139,10 @@ class NirSky(Step):
         for name in names:
             ref = by_file.get(name)
             if ref is None:
-                return None, (f"flat {name or '(none)'} of a frame is not in this run: sky taken after the "
-                              "frames' different flats (their star wings may bias the star fluxes)")
+                return None, (
+                    f"flat {name or '(none)'} of a frame is not in this run: sky taken after the "
+                    "frames' different flats (their star wings may bias the star fluxes)"
+                )
             paths.append(ref.path("image"))
         return _Flats(paths), ""
 

@@ -56,7 +56,9 @@ class Photometry(Step):
         max_sources: int = 20000  #: brightest detections kept at most
         oversampling: int = 2  #: ePSF oversampling
         psf_sn_floor: float = 10.0  #: the PSF-star loop stops here unless < 3 stars lie above
-        moffat_base: bool = True  #: fit with the ePSF's Moffat + smoothed residual (False: raw ePSF)
+        moffat_base: bool = (
+            True  #: fit with the ePSF's Moffat + smoothed residual (False: raw ePSF)
+        )
 
     # 5: matched-filter detection, mode local sky; 6: Moffat wings beyond 4 FWHM; 7: errors scaled
     # by empty-sky noise factors, PSF-model error from a likelihood fit with the fluxes' covariance;
@@ -79,26 +81,50 @@ class Photometry(Step):
         wcs = _celestial(hdus["SCI"].header)
         cfg = self.config
         try:
-            res = measure_stack(sci, err, mask, wcs, sn_min=cfg.sn_min, sn_max=cfg.sn_max,
-                                fwhm_init=cfg.fwhm_init, min_psf_stars=cfg.min_psf_stars,
-                                max_psf_stars=cfg.max_psf_stars, max_sources=cfg.max_sources,
-                                oversampling=cfg.oversampling, psf_sn_floor=cfg.psf_sn_floor,
-                                coverage=hdus["COVERAGE"].data if "COVERAGE" in hdus else None,
-                                moffat_base=cfg.moffat_base)
+            res = measure_stack(
+                sci,
+                err,
+                mask,
+                wcs,
+                sn_min=cfg.sn_min,
+                sn_max=cfg.sn_max,
+                fwhm_init=cfg.fwhm_init,
+                min_psf_stars=cfg.min_psf_stars,
+                max_psf_stars=cfg.max_psf_stars,
+                max_sources=cfg.max_sources,
+                oversampling=cfg.oversampling,
+                psf_sn_floor=cfg.psf_sn_floor,
+                coverage=hdus["COVERAGE"].data if "COVERAGE" in hdus else None,
+                moffat_base=cfg.moffat_base,
+            )
         except ValueError as exc:
             raise StepFailed(f"{path.name}: {exc}") from None
-        self.log.info("%s: %d sources, %d PSF stars (S/N >= %g), FWHM %.2f px; PSF Gaussian sigma "
-                      "x=%.3f y=%.3f px", path.name, len(res.apphot), len(res.psfstars), res.psf_threshold,
-                      res.fwhm, *res.gauss_sigma)
+        self.log.info(
+            "%s: %d sources, %d PSF stars (S/N >= %g), FWHM %.2f px; PSF Gaussian sigma "
+            "x=%.3f y=%.3f px",
+            path.name,
+            len(res.apphot),
+            len(res.psfstars),
+            res.psf_threshold,
+            res.fwhm,
+            *res.gauss_sigma,
+        )
         header = hdus[0].header
         _write_header(header, res, cfg.sn_min, cfg.moffat_base)
         hdus += _tables(res)
         stem = stack_stem(path.name)
         meta = dict(item.meta)
-        meta.update({"fwhm": res.fwhm, "skysig": res.skysig, "nsources": len(res.apphot),
-                     "npsfstars": len(res.psfstars), "psf_model_error": res.psf_model_error,
-                     "noise_factors": dict(res.noise_factors),
-                     "warnings": list(res.warnings)})
+        meta.update(
+            {
+                "fwhm": res.fwhm,
+                "skysig": res.skysig,
+                "nsources": len(res.apphot),
+                "npsfstars": len(res.psfstars),
+                "psf_model_error": res.psf_model_error,
+                "noise_factors": dict(res.noise_factors),
+                "warnings": list(res.warnings),
+            }
+        )
         products = {
             "stack": Product(path.name, hdus, "."),
             "apphot": Product(f"{stem}.apphot.ecsv", res.apphot, "."),
@@ -135,7 +161,9 @@ def _celestial(header: fits.Header) -> WCS | None:
     return wcs if wcs.has_celestial else None
 
 
-def _write_header(header: fits.Header, res: PhotometryResult, sn_min: float, moffat_base: bool) -> None:
+def _write_header(
+    header: fits.Header, res: PhotometryResult, sn_min: float, moffat_base: bool
+) -> None:
     header["FWHM"] = (round(res.fwhm, 4), "seeing FWHM, px (pixel-integrated Moffat fits)")
     if np.isfinite(res.fwhm_err):
         header["FWHMERR"] = (round(res.fwhm_err, 4), "1-sigma uncertainty of FWHM, px")
@@ -147,16 +175,25 @@ def _write_header(header: fits.Header, res: PhotometryResult, sn_min: float, mof
     header["PSFSIGY"] = (round(res.gauss_sigma[1], 4), "Gaussian2D y sigma of the ePSF, px")
     header["SKYSIG"] = (float(f"{res.skysig:.6g}"), "sky sigma per pixel, e-/s")
     header["NPSFSTAR"] = (len(res.psfstars), "stars used to build the ePSF")
-    header["PSFMODEL"] = ("moffat+residual" if moffat_base else "epsf", "ePSF Moffat + smoothed rest, or raw ePSF")
+    header["PSFMODEL"] = (
+        "moffat+residual" if moffat_base else "epsf",
+        "ePSF Moffat + smoothed rest, or raw ePSF",
+    )
     header["PSFSNTHR"] = (res.psf_threshold, "S/N threshold at which PSF stars were found")
     header["APCORR"] = (round(res.aperture_correction, 5), "total / aperture flux (PSF stars)")
     header["PSFCORR"] = (round(res.psf_correction, 5), "total / PSF-fit flux (PSF stars)")
     header["NOISAREA"] = (round(res.noise_area, 3), "PSF noise area 1/sum(p^2), px")
     header["NSOURCES"] = (len(res.apphot), "sources detected")
     header["PHOTSNMN"] = (sn_min, "detection threshold, S/N")
-    header["PSFMODER"] = (round(res.psf_model_error, 5), "fractional PSF-model error in PSF flux errors")
-    for key, name, what in (("NOISEPSF", "psf", "PSF fits"), ("NOISEAP", "aperture", "small aperture"),
-                            ("NOISEBIG", "big", "4-FWHM aperture")):
+    header["PSFMODER"] = (
+        round(res.psf_model_error, 5),
+        "fractional PSF-model error in PSF flux errors",
+    )
+    for key, name, what in (
+        ("NOISEPSF", "psf", "PSF fits"),
+        ("NOISEAP", "aperture", "small aperture"),
+        ("NOISEBIG", "big", "4-FWHM aperture"),
+    ):
         if name in res.noise_factors:
             header[key] = (round(res.noise_factors[name], 4), f"empty-sky/ERR noise, {what}")
 
@@ -165,8 +202,13 @@ def _tables(res: PhotometryResult) -> list[fits.hdu.base.ExtensionHDU]:
     psf = fits.ImageHDU(res.epsf.astype(np.float32), name="PSF")
     psf.header["OVERSAMP"] = (res.oversampling, "ePSF oversampling factor")
     residual = fits.ImageHDU(res.residual, name="RESIDUAL")
-    return [table_hdu(res.apphot, "APPPHOT"), table_hdu(res.psfstars, "PSFSTARS"), psf,
-            table_hdu(res.psfphot, "PSFPHOT"), residual]
+    return [
+        table_hdu(res.apphot, "APPPHOT"),
+        table_hdu(res.psfstars, "PSFSTARS"),
+        psf,
+        table_hdu(res.psfphot, "PSFPHOT"),
+        residual,
+    ]
 
 
 def table_hdu(table: Table, name: str) -> fits.BinTableHDU:
@@ -185,8 +227,10 @@ def _plain(table: Table) -> Table:
 def ds9_regions(apphot: Table, fwhm: float) -> str:
     """A ds9 region file: a circle of radius FWHM at each detection (image coordinates, 1-based)."""
     lines = ["# Region file format: DS9 version 4.1", "global color=green width=1", "image"]
-    lines += [f"circle({x + 1:.3f},{y + 1:.3f},{fwhm:.2f}) # text={{{i}}}"
-              for i, x, y in zip(apphot["id"], apphot["x_centroid"], apphot["y_centroid"], strict=True)]
+    lines += [
+        f"circle({x + 1:.3f},{y + 1:.3f},{fwhm:.2f}) # text={{{i}}}"
+        for i, x, y in zip(apphot["id"], apphot["x_centroid"], apphot["y_centroid"], strict=True)
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -200,8 +244,10 @@ def epsf_png(res: PhotometryResult, name: str) -> bytes:
     fig, ax = plt.subplots(figsize=(4.5, 4.2))
     image = np.clip(res.epsf / res.epsf.max(), 1e-4, None)
     ax.imshow(np.log10(image), origin="lower", cmap="viridis")
-    ax.set_title(f"{name}\nFWHM {res.fwhm:.2f} px, sigma x {res.gauss_sigma[0]:.2f} y {res.gauss_sigma[1]:.2f}",
-                 fontsize=8)
+    ax.set_title(
+        f"{name}\nFWHM {res.fwhm:.2f} px, sigma x {res.gauss_sigma[0]:.2f} y {res.gauss_sigma[1]:.2f}",
+        fontsize=8,
+    )
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90)
     plt.close(fig)

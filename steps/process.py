@@ -41,11 +41,17 @@ class Process(Step):
 
     @dataclass
     class Config(StepConfig):
-        saturation_fraction: float = 1.0  #: flag pixels above this fraction of instrument.saturation
+        saturation_fraction: float = (
+            1.0  #: flag pixels above this fraction of instrument.saturation
+        )
         grow: int = 1  #: flag neighbours within this radius of bad/saturated pixels (bit 8), pixels
-        sky_noise: bool = True  #: add the measured sky noise the noise model lacks to the uncertainty
+        sky_noise: bool = (
+            True  #: add the measured sky noise the noise model lacks to the uncertainty
+        )
         sky_noise_min: float = 1.02  #: sky pull scatter above which that noise is added
-        sky_noise_max: float = 1.5  #: above this the sky has structure, not noise: model kept, warning
+        sky_noise_max: float = (
+            1.5  #: above this the sky has structure, not noise: model kept, warning
+        )
 
     version = "6"
     scope = Scope.frame
@@ -68,13 +74,17 @@ class Process(Step):
         for cal, caltype in (("bias", group), ("dark", group), ("flat", flat_group)):
             wanted = getattr(self.context.instrument, cal) and self.context.cfg[cal].enabled
             if found[cal] is None and wanted:  # none made this run: an earlier run's, if compatible
-                found[cal] = closest_master(self._on_disk(cal, caltype), exptime if cal == "dark" else None)
+                found[cal] = closest_master(
+                    self._on_disk(cal, caltype), exptime if cal == "dark" else None
+                )
         return [f for f in found.values() if f is not None]
 
     def _on_disk(self, cal: str, caltype: str) -> list[Item]:
         """Masters in red/cals, looked up once per calibration group (not once per frame)."""
         if (cal, caltype) not in self._seen_on_disk:
-            self._seen_on_disk[cal, caltype] = masters_on_disk(self.context.data_path / "red" / "cals", cal, caltype)
+            self._seen_on_disk[cal, caltype] = masters_on_disk(
+                self.context.data_path / "red" / "cals", cal, caltype
+            )
         return self._seen_on_disk[cal, caltype]
 
     @staticmethod
@@ -88,7 +98,9 @@ class Process(Step):
         raw = self.context.reader().read(self.context.data_path / item.meta["raw"])
         _refuse_empty(raw.data)
         mask = np.zeros(raw.data.shape, dtype=np.uint8)
-        mask[~np.isfinite(raw.data) | (np.broadcast_to(raw.gain, raw.data.shape) <= 0)] |= BAD  # no data (CCD gaps)
+        mask[~np.isfinite(raw.data) | (np.broadcast_to(raw.gain, raw.data.shape) <= 0)] |= (
+            BAD  # no data (CCD gaps)
+        )
         mask[raw.data >= self.config.saturation_fraction * instrument.saturation] |= SATURATED
         exposure = to_electrons(raw, poisson=False)
         header = raw.header
@@ -107,16 +119,30 @@ class Process(Step):
             master = read_master(ref)
             if ref.meta.get("external"):
                 if master.data.shape != exposure.data.shape:
-                    warnings.append(f"{cal} correction skipped (red/cals/{ref.meta['file']} has shape "
-                                    f"{master.data.shape}, the frame {exposure.data.shape})")
-                    header[f"{cal.upper()}COR"] = ("SKIPPED", f"{cal} correction: incompatible master")
+                    warnings.append(
+                        f"{cal} correction skipped (red/cals/{ref.meta['file']} has shape "
+                        f"{master.data.shape}, the frame {exposure.data.shape})"
+                    )
+                    header[f"{cal.upper()}COR"] = (
+                        "SKIPPED",
+                        f"{cal} correction: incompatible master",
+                    )
                     continue
-                warnings.append(f"no {cal} exposures in this run: used red/cals/{ref.meta['file']} from an earlier run")
-            if cal == "flat":  # Poisson noise of the light alone, once pedestal, bias and dark are gone
-                exposure.variance = exposure.variance + np.clip(np.nan_to_num(exposure.data), 0, None)
+                warnings.append(
+                    f"no {cal} exposures in this run: used red/cals/{ref.meta['file']} from an earlier run"
+                )
+            if (
+                cal == "flat"
+            ):  # Poisson noise of the light alone, once pedestal, bias and dark are gone
+                exposure.variance = exposure.variance + np.clip(
+                    np.nan_to_num(exposure.data), 0, None
+                )
                 poisson_added = True
             if cal == "bias":
-                exposure.data, exposure.variance = exposure.data - master.data, exposure.variance + master.variance
+                exposure.data, exposure.variance = (
+                    exposure.data - master.data,
+                    exposure.variance + master.variance,
+                )
             elif cal == "dark":
                 exposure = subtract_dark(exposure, master, ref.meta, float(item.meta["exp"]))
             else:
@@ -130,7 +156,10 @@ class Process(Step):
         mask = grow(mask, self.config.grow)
         header["BUNIT"] = ("electron", "pixel unit")
         header["GAIN"] = (1.0, "e-/ADU after gain correction")
-        header["RDNOISE"] = (float(np.median(raw.rdnoise)), "read noise, electrons (median over amplifiers)")
+        header["RDNOISE"] = (
+            float(np.median(raw.rdnoise)),
+            "read noise, electrons (median over amplifiers)",
+        )
         sci = np.nan_to_num(exposure.data, nan=0.0)
         uncert = np.sqrt(np.nan_to_num(exposure.variance, nan=np.inf))
         if self.config.sky_noise:
@@ -142,20 +171,26 @@ class Process(Step):
         name = frame_filename(item.meta, item.id)
         return [Output(item.id, "frame", meta, {"image": Product(name, frame, "workspace")})]
 
-    def _add_sky_noise(self, sci: np.ndarray, uncert: np.ndarray, mask: np.ndarray, header,
-                       warnings: list[str]) -> np.ndarray:
+    def _add_sky_noise(
+        self, sci: np.ndarray, uncert: np.ndarray, mask: np.ndarray, header, warnings: list[str]
+    ) -> np.ndarray:
         """The reference's empirical sky noise: where the sky scatters more than the noise model
         says, the missing variance is added to every pixel (recorded as SKYPULL and SKYNOISE)."""
         scatter, variance = excess_sky_variance(sci, uncert, mask > 0)
         header["SKYPULL"] = (round(scatter, 4), "sky scatter / modelled noise, before SKYNOISE")
         added = 0.0
         if scatter > self.config.sky_noise_max:
-            warnings.append(f"sky scatter {scatter:.2f}x the noise model (a crowded or structured field): "
-                            "uncertainty left as modelled")
+            warnings.append(
+                f"sky scatter {scatter:.2f}x the noise model (a crowded or structured field): "
+                "uncertainty left as modelled"
+            )
         elif scatter > self.config.sky_noise_min:
             added = variance
             uncert = np.sqrt(uncert**2 + added).astype(np.float32)
-        header["SKYNOISE"] = (round(float(np.sqrt(added)), 3), "measured sky noise added in quadrature, e-")
+        header["SKYNOISE"] = (
+            round(float(np.sqrt(added)), 3),
+            "measured sky noise added in quadrature, e-",
+        )
         return uncert
 
 

@@ -48,9 +48,30 @@ from potpyri.qa.plots import (
 __all__ = ["Qa", "HEADER_VALUES"]
 
 #: Stack header values the report shows next to its figures (when present).
-HEADER_VALUES = ("NCOMBINE", "EXPTIME", "FWHM", "SKYSIG", "NSOURCES", "NPSFSTAR", "PSFSIGX", "PSFSIGY",
-                 "ZPTMAG", "ZPTMUCER", "ZPTNSTAR", "ZPTCAT", "ZPTBAND", "M3SIGMA", "M5SIGMA", "M10SIGMA", "RADISP", "DEDISP", "NASTRO",
-                 "ASTROMET", "STKMETH", "PPRCPSHA")
+HEADER_VALUES = (
+    "NCOMBINE",
+    "EXPTIME",
+    "FWHM",
+    "SKYSIG",
+    "NSOURCES",
+    "NPSFSTAR",
+    "PSFSIGX",
+    "PSFSIGY",
+    "ZPTMAG",
+    "ZPTMUCER",
+    "ZPTNSTAR",
+    "ZPTCAT",
+    "ZPTBAND",
+    "M3SIGMA",
+    "M5SIGMA",
+    "M10SIGMA",
+    "RADISP",
+    "DEDISP",
+    "NASTRO",
+    "ASTROMET",
+    "STKMETH",
+    "PPRCPSHA",
+)
 
 log = logging.getLogger("potpyri.steps.qa")
 
@@ -67,7 +88,9 @@ class Qa(Step):
         detect_nsigma: float = 5.0  #: detection threshold for the QA source list, sky sigmas
         min_psf_stars: int = 5  #: flag a PSF built from fewer stars
         max_psf_asymmetry: float = 0.2  #: flag a PSF whose x and y widths differ by more (fraction)
-        max_dispersion: float | None = None  #: flag RADISP/DEDISP (stack and input frames) above this, pixels; null: align.max_dispersion (1 px without an align step)
+        max_dispersion: float | None = (
+            None  #: flag RADISP/DEDISP (stack and input frames) above this, pixels; null: align.max_dispersion (1 px without an align step)
+        )
         min_zp_stars: int = 10  #: flag a zero point from fewer stars
         max_zp_uncertainty: float = 0.05  #: flag ZPTMUCER above, mag
         min_sources: int = 20  #: flag a stack with fewer detected sources
@@ -96,11 +119,20 @@ class Qa(Step):
             item = task.inputs[0]
             why = f"QA measurements failed ({type(exc).__name__}: {exc})"
             self.log.error("[qa] %s: %s", item.id, why)
-            meta = {"stack": item.path("stack").name, "target": item.meta.get("target"),
-                    "filter": item.meta.get("filter"), "inputs": item.meta.get("inputs", []),
-                    "header": {}, "measured": {}, "plots": {}, "frames": {},
-                    "missing": dict.fromkeys(("preview", "psf", "astrometry", "frames", "zeropoint", "limits"), why),
-                    "warnings": [f"{item.id}: {why}"]}
+            meta = {
+                "stack": item.path("stack").name,
+                "target": item.meta.get("target"),
+                "filter": item.meta.get("filter"),
+                "inputs": item.meta.get("inputs", []),
+                "header": {},
+                "measured": {},
+                "plots": {},
+                "frames": {},
+                "missing": dict.fromkeys(
+                    ("preview", "psf", "astrometry", "frames", "zeropoint", "limits"), why
+                ),
+                "warnings": [f"{item.id}: {why}"],
+            }
             return [Output(item.id, "qa", meta, {})]
 
     def _measure(self, task: Task) -> list[Output]:
@@ -117,10 +149,21 @@ class Qa(Step):
             psfstars = len(hdul["PSFSTARS"].data) if "PSFSTARS" in hdul else None
             zp_table = _zeropoint_table(hdul)
         cfg = self.config
-        meta: dict[str, Any] = {"stack": path.name, "target": item.meta.get("target"),
-                                "filter": item.meta.get("filter"), "inputs": item.meta.get("inputs", []),
-                                "header": values, "plots": {}, "missing": {}, "measured": {}}
-        pixscale = float(np.mean(proj_plane_pixel_scales(wcs.celestial))) * 3600 if wcs.has_celestial else None
+        meta: dict[str, Any] = {
+            "stack": path.name,
+            "target": item.meta.get("target"),
+            "filter": item.meta.get("filter"),
+            "inputs": item.meta.get("inputs", []),
+            "header": values,
+            "plots": {},
+            "missing": {},
+            "measured": {},
+        }
+        pixscale = (
+            float(np.mean(proj_plane_pixel_scales(wcs.celestial))) * 3600
+            if wcs.has_celestial
+            else None
+        )
         meta["measured"]["pixscale"] = pixscale
         fwhm_guess = float(values.get("FWHM") or 4.0)
         sources = detect_sources(sci, mask, fwhm=fwhm_guess, nsigma=cfg.detect_nsigma)
@@ -131,22 +174,34 @@ class Qa(Step):
         cat_xy = None
         match = None
         if catalog is not None:
-            x, y = wcs.world_to_pixel_values(np.asarray(catalog["ra"], float), np.asarray(catalog["dec"], float))
+            x, y = wcs.world_to_pixel_values(
+                np.asarray(catalog["ra"], float), np.asarray(catalog["dec"], float)
+            )
             cat_xy = np.column_stack([x, y])
             ny, nx = sci.shape
             inside = (x > -0.5) & (x < nx - 0.5) & (y > -0.5) & (y < ny - 0.5)
             meta["measured"]["n_catalog_inside"] = int(inside.sum())
             match = match_catalog(sources, wcs, catalog["ra"], catalog["dec"], cfg.match_radius)
             rra, rdec = match.rms()
-            meta["measured"].update(n_catalog=len(catalog), n_matched=match.n, rms_ra=rra, rms_dec=rdec,
-                                    median_dra=float(np.median(match.dra)) if match.n else None,
-                                    median_ddec=float(np.median(match.ddec)) if match.n else None)
-            products["astrometry"] = Product(f"{stem}.astrometry.png",
-                                             astrometry_png(match, sci.shape, f"{stem}: stack vs {cfg.catalog}"), "qa")
+            meta["measured"].update(
+                n_catalog=len(catalog),
+                n_matched=match.n,
+                rms_ra=rra,
+                rms_dec=rdec,
+                median_dra=float(np.median(match.dra)) if match.n else None,
+                median_ddec=float(np.median(match.ddec)) if match.n else None,
+            )
+            products["astrometry"] = Product(
+                f"{stem}.astrometry.png",
+                astrometry_png(match, sci.shape, f"{stem}: stack vs {cfg.catalog}"),
+                "qa",
+            )
         else:
             meta["missing"]["astrometry"] = why
         det_xy = np.column_stack([sources["x"], sources["y"]]) if len(sources) else None
-        products["preview"] = Product(f"{stem}.preview.png", preview_png(sci, mask, cat_xy, det_xy, stem), "qa")
+        products["preview"] = Product(
+            f"{stem}.preview.png", preview_png(sci, mask, cat_xy, det_xy, stem), "qa"
+        )
 
         stamp, oversampling, n_psf, source = self._psf(psf_hdu, psfstars, sci, mask, sources, match)
         meta["measured"]["psf_source"] = source
@@ -155,10 +210,16 @@ class Qa(Step):
             fit = fit_moffat_profile(stamp, oversampling)
             sx, sy = stamp_sigmas(stamp)
             asym = abs(sx - sy) / max(sx, sy) if np.isfinite(sx) and max(sx, sy) > 0 else None
-            meta["measured"].update(psf_sigma_x=sx / oversampling, psf_sigma_y=sy / oversampling,
-                                    psf_asymmetry=asym, moffat_fwhm=fit.fwhm if fit else None,
-                                    moffat_alpha=fit.alpha if fit else None)
-            products["psf"] = Product(f"{stem}.psf.png", psf_png(stamp, fit, f"{stem}: {source}", pixscale), "qa")
+            meta["measured"].update(
+                psf_sigma_x=sx / oversampling,
+                psf_sigma_y=sy / oversampling,
+                psf_asymmetry=asym,
+                moffat_fwhm=fit.fwhm if fit else None,
+                moffat_alpha=fit.alpha if fit else None,
+            )
+            products["psf"] = Product(
+                f"{stem}.psf.png", psf_png(stamp, fit, f"{stem}: {source}", pixscale), "qa"
+            )
         else:
             meta["missing"]["psf"] = "no isolated unsaturated star to build a PSF stamp from"
 
@@ -171,8 +232,13 @@ class Qa(Step):
             zp = float(values.get("ZPTMAG", np.median((cat_mag - inst_mag)[used])))
             zperr = float(values.get("ZPTMUCER", np.nan))
             meta["measured"]["n_zp_stars"] = int(used.sum())
-            products["zeropoint"] = Product(f"{stem}.zeropoint.png", zeropoint_png(
-                cat_mag, inst_mag, colour, used, zp, zperr, f"{stem}: zero point", colour_label), "qa")
+            products["zeropoint"] = Product(
+                f"{stem}.zeropoint.png",
+                zeropoint_png(
+                    cat_mag, inst_mag, colour, used, zp, zperr, f"{stem}: zero point", colour_label
+                ),
+                "qa",
+            )
         else:
             meta["missing"]["zeropoint"] = "not available (step zeropoint did not run)"
         if "M5SIGMA" not in values:
@@ -181,8 +247,13 @@ class Qa(Step):
         frames, frame_matches = self._frames(task.refs, catalog)
         meta["frames"] = frames
         if frame_matches:
-            products["frames"] = Product(f"{stem}.frames_astrometry.png", frames_astrometry_png(
-                frame_matches, f"{stem}: residuals vs {cfg.catalog} per input frame"), "qa")
+            products["frames"] = Product(
+                f"{stem}.frames_astrometry.png",
+                frames_astrometry_png(
+                    frame_matches, f"{stem}: residuals vs {cfg.catalog} per input frame"
+                ),
+                "qa",
+            )
         else:
             meta["missing"]["frames"] = why or "not available (no input frame could be measured)"
         meta["plots"] = {role: p.filename for role, p in products.items()}
@@ -193,8 +264,10 @@ class Qa(Step):
             for key in ("radisp", "dedisp"):
                 value, scale = row.get(key), row.get("pixscale")
                 if value is not None and scale and value / scale > cut:
-                    meta["warnings"].append(f"{name}: {key.upper()}={value:.3f}\" = {value / scale:.2f} px "
-                                            f"(> {cut} px) in {stem}")
+                    meta["warnings"].append(
+                        f'{name}: {key.upper()}={value:.3f}" = {value / scale:.2f} px '
+                        f"(> {cut} px) in {stem}"
+                    )
         for warning in meta["warnings"]:
             self.log.warning("[qa] %s", warning)
         return [Output(item.id, "qa", meta, products)]
@@ -205,11 +278,19 @@ class Qa(Step):
         """Colours of the zero-point stars from the zero-point catalog (None if unavailable)."""
         blue, red = COLOURS[name]
         table, _ = self._catalog(wcs, shape, item, name)
-        if table is None or f"{blue}_mag" not in table.colnames or f"{red}_mag" not in table.colnames:
+        if (
+            table is None
+            or f"{blue}_mag" not in table.colnames
+            or f"{red}_mag" not in table.colnames
+        ):
             return None, "catalog colour"
-        colours = dict(zip(np.asarray(table["source_id"]).astype(str),
-                           np.asarray(table[f"{blue}_mag"], float) - np.asarray(table[f"{red}_mag"], float),
-                           strict=True))
+        colours = dict(
+            zip(
+                np.asarray(table["source_id"]).astype(str),
+                np.asarray(table[f"{blue}_mag"], float) - np.asarray(table[f"{red}_mag"], float),
+                strict=True,
+            )
+        )
         values = np.array([colours.get(i, np.nan) for i in ids], float)
         return (values if np.isfinite(values).any() else None), f"{name} {blue}−{red}"
 
@@ -231,25 +312,40 @@ class Qa(Step):
                 sci = np.asarray(hdul["SCI"].data, float)
                 mask = np.asarray(hdul["MASK"].data) if "MASK" in hdul else None
                 wcs = WCS(hdul["SCI"].header)
-                disp = {k.lower(): float(hdul[0].header[k]) for k in ("RADISP", "DEDISP") if k in hdul[0].header}
+                disp = {
+                    k.lower(): float(hdul[0].header[k])
+                    for k in ("RADISP", "DEDISP")
+                    if k in hdul[0].header
+                }
             sources = detect_sources(sci, mask, nsigma=self.config.detect_nsigma, limit=300)
             stamp, n = median_star_stamp(sci, mask, sources)
             fit = fit_moffat_profile(stamp) if n else None
-            row: dict[str, Any] = {"n_sources": len(sources), "fwhm": fit.fwhm if fit else None,
-                                   "n_stars_fwhm": n, **disp,
-                                   "pixscale": float(np.mean(proj_plane_pixel_scales(wcs.celestial))) * 3600
-                                   if wcs.has_celestial else None}
+            row: dict[str, Any] = {
+                "n_sources": len(sources),
+                "fwhm": fit.fwhm if fit else None,
+                "n_stars_fwhm": n,
+                **disp,
+                "pixscale": float(np.mean(proj_plane_pixel_scales(wcs.celestial))) * 3600
+                if wcs.has_celestial
+                else None,
+            }
             if catalog is not None and wcs.has_celestial:
-                match = match_catalog(sources, wcs, catalog["ra"], catalog["dec"], self.config.match_radius)
+                match = match_catalog(
+                    sources, wcs, catalog["ra"], catalog["dec"], self.config.match_radius
+                )
                 rra, rdec = match.rms()
-                row.update(n_matched=match.n, rms_ra=rra if match.n > 1 else None,
-                           rms_dec=rdec if match.n > 1 else None)
+                row.update(
+                    n_matched=match.n,
+                    rms_ra=rra if match.n > 1 else None,
+                    rms_dec=rdec if match.n > 1 else None,
+                )
                 matches.append((frame.id, match, sci.shape))
             out[frame.id] = row
         return out, matches
 
-    def _catalog(self, wcs: WCS, shape: tuple[int, int], item: Item,
-                 name: str | None = None) -> tuple[Table | None, str]:
+    def _catalog(
+        self, wcs: WCS, shape: tuple[int, int], item: Item, name: str | None = None
+    ) -> tuple[Table | None, str]:
         from potpyri.catalogs import CatalogUnavailable, query
 
         if not wcs.has_celestial:
@@ -263,8 +359,15 @@ class Qa(Step):
             epoch = 2000.0 + (float(item.meta.get("time")) - 51544.5) / 365.25
         cat = self.context.cfg.catalog
         try:
-            table = query(name or self.config.catalog, float(ra), float(dec), radius, epoch=epoch,
-                          cache_dir=cat.cache_dir, offline=bool(cat.offline) or not self.config.online)
+            table = query(
+                name or self.config.catalog,
+                float(ra),
+                float(dec),
+                radius,
+                epoch=epoch,
+                cache_dir=cat.cache_dir,
+                offline=bool(cat.offline) or not self.config.online,
+            )
         except (CatalogUnavailable, ValueError, OSError) as exc:
             return None, f"not available ({name or self.config.catalog} catalog: {exc})"
         return table, ""
@@ -272,14 +375,24 @@ class Qa(Step):
     def _psf(self, psf_hdu, psfstars, sci, mask, sources, match):
         if psf_hdu is not None and psf_hdu.data is not None:
             over = int(psf_hdu.header.get("OVERSAMP", psf_hdu.header.get("PSFOVER", 1)) or 1)
-            return np.asarray(psf_hdu.data, float), over, psfstars or 0, f"PSF extension ({psfstars} stars)"
+            return (
+                np.asarray(psf_hdu.data, float),
+                over,
+                psfstars or 0,
+                f"PSF extension ({psfstars} stars)",
+            )
         # No PSF extension yet: a median stamp of bright isolated stars, for a look at the seeing.
         stars = sources
         if match is not None and match.n:  # prefer detections that are catalog stars
             keep = np.isin(np.round(np.asarray(sources["x"]), 3), np.round(match.x, 3))
             stars = sources[keep]
         stamp, n = median_star_stamp(sci, mask, stars)
-        return stamp, 1, n, f"median of {n} bright stars (no PSF extension: step photometry did not run)"
+        return (
+            stamp,
+            1,
+            n,
+            f"median of {n} bright stars (no PSF extension: step photometry did not run)",
+        )
 
 
 def _zeropoint_table(hdul: fits.HDUList):
@@ -292,13 +405,21 @@ def _zeropoint_table(hdul: fits.HDUList):
         if not isinstance(hdu, fits.BinTableHDU) or hdu.data is None or len(hdu.data) == 0:
             continue
         names = {n.lower(): n for n in hdu.columns.names}
-        cat = next((names[n] for n in ("cat_mag", "mag_cat", "catalog_mag", "ref_mag") if n in names), None)
+        cat = next(
+            (names[n] for n in ("cat_mag", "mag_cat", "catalog_mag", "ref_mag") if n in names), None
+        )
         inst = next((names[n] for n in ("mag_inst", "inst_mag") if n in names), None)
         if cat is None or inst is None:
             continue
         data = hdu.data
-        colour = next((np.asarray(data[names[n]], float) for n in ("colour", "color", "cat_color", "cat_colour")
-                       if n in names), None)
+        colour = next(
+            (
+                np.asarray(data[names[n]], float)
+                for n in ("colour", "color", "cat_color", "cat_colour")
+                if n in names
+            ),
+            None,
+        )
         if "used" in names:
             used = np.asarray(data[names["used"]], bool)
         elif "clipped" in names:
@@ -311,12 +432,23 @@ def _zeropoint_table(hdul: fits.HDUList):
 
 
 #: Colour shown against the zero-point residuals, per catalog: (blue band, red band).
-COLOURS = {"ps1": ("g", "i"), "sdss": ("g", "i"), "skymapper": ("g", "i"), "gaia": ("BP", "RP"),
-           "2mass": ("J", "K")}
+COLOURS = {
+    "ps1": ("g", "i"),
+    "sdss": ("g", "i"),
+    "skymapper": ("g", "i"),
+    "gaia": ("BP", "RP"),
+    "2mass": ("J", "K"),
+}
 
 
-def qc_flags(values: dict, measured: dict, psfstars: int | None, cfg: Qa.Config, stem: str,
-             cut_px: float = 1.0) -> list[str]:
+def qc_flags(
+    values: dict,
+    measured: dict,
+    psfstars: int | None,
+    cfg: Qa.Config,
+    stem: str,
+    cut_px: float = 1.0,
+) -> list[str]:
     """The reference's QC advice as flags: one readable line per problem found (no "; " inside a
     flag: the runner joins an item's warnings with it).
 
@@ -334,27 +466,39 @@ def qc_flags(values: dict, measured: dict, psfstars: int | None, cfg: Qa.Config,
     else:
         asym = measured.get("psf_asymmetry")
     if asym is not None and asym > cfg.max_psf_asymmetry:
-        flags.append(f"{stem}: PSF x/y widths differ by {asym:.0%} (> qa.max_psf_asymmetry={cfg.max_psf_asymmetry:.0%})")
+        flags.append(
+            f"{stem}: PSF x/y widths differ by {asym:.0%} (> qa.max_psf_asymmetry={cfg.max_psf_asymmetry:.0%})"
+        )
     scale = measured.get("pixscale") or None
     for key in ("RADISP", "DEDISP"):
         if key in values and scale and float(values[key]) / scale > cut_px:
-            flags.append(f"{stem}: {key}={float(values[key]):.3f}\" = {float(values[key]) / scale:.2f} px "
-                         f"(> dispersion cut {cut_px} px)")
+            flags.append(
+                f'{stem}: {key}={float(values[key]):.3f}" = {float(values[key]) / scale:.2f} px '
+                f"(> dispersion cut {cut_px} px)"
+            )
     for name, key in (("RA", "rms_ra"), ("Dec", "rms_dec")):
         value = measured.get(key)
         if value is not None and scale and np.isfinite(value) and value / scale > cut_px:
-            flags.append(f"{stem}: stack residual scatter in {name} {value:.3f}\" against the catalog "
-                         f"(> dispersion cut {cut_px} px)")
+            flags.append(
+                f'{stem}: stack residual scatter in {name} {value:.3f}" against the catalog '
+                f"(> dispersion cut {cut_px} px)"
+            )
     n_inside, n_matched = measured.get("n_catalog_inside"), measured.get("n_matched")
     if n_inside and n_matched is not None and n_matched < cfg.min_match_fraction * n_inside:
-        flags.append(f"{stem}: only {n_matched} of the {n_inside} catalog stars inside the stack match a "
-                     f"detection within qa.match_radius={cfg.match_radius}\" (< qa.min_match_fraction="
-                     f"{cfg.min_match_fraction}: the WCS may be off)")
+        flags.append(
+            f"{stem}: only {n_matched} of the {n_inside} catalog stars inside the stack match a "
+            f'detection within qa.match_radius={cfg.match_radius}" (< qa.min_match_fraction='
+            f"{cfg.min_match_fraction}: the WCS may be off)"
+        )
     n_zp = int(values["ZPTNSTAR"]) if "ZPTNSTAR" in values else measured.get("n_zp_stars")
     if n_zp is not None and n_zp < cfg.min_zp_stars:
-        flags.append(f"{stem}: zero point from {n_zp} star(s) (< qa.min_zp_stars={cfg.min_zp_stars})")
+        flags.append(
+            f"{stem}: zero point from {n_zp} star(s) (< qa.min_zp_stars={cfg.min_zp_stars})"
+        )
     if "ZPTMUCER" in values and float(values["ZPTMUCER"]) > cfg.max_zp_uncertainty:
-        flags.append(f"{stem}: ZPTMUCER={float(values['ZPTMUCER']):.3f} mag (> qa.max_zp_uncertainty={cfg.max_zp_uncertainty})")
+        flags.append(
+            f"{stem}: ZPTMUCER={float(values['ZPTMUCER']):.3f} mag (> qa.max_zp_uncertainty={cfg.max_zp_uncertainty})"
+        )
     n_sources = int(values["NSOURCES"]) if "NSOURCES" in values else measured.get("n_sources", 0)
     if n_sources < cfg.min_sources:
         flags.append(f"{stem}: {n_sources} source(s) detected (< qa.min_sources={cfg.min_sources})")

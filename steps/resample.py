@@ -53,11 +53,18 @@ class ResampleGrid(Step):
     class Config(StepConfig):
         max_offset: float = 1.0  #: frames farther than this × frame diagonal from the others are left out of the union
         dispersion_nsigma: float = 5.0  #: frames whose RADISP/DEDISP lie this many clipped sigmas above the target's median are dropped (reference)
-        dispersion_floor: float = 0.1  #: ... and only when that dispersion also exceeds this many pixels
+        dispersion_floor: float = (
+            0.1  #: ... and only when that dispersion also exceeds this many pixels
+        )
 
     version = "2"
     scope = Scope.target
-    depends_on = ("resample.fieldcenter", "resample.out_size", "instrument.pixscale", "align.keep_all_astro")
+    depends_on = (
+        "resample.fieldcenter",
+        "resample.out_size",
+        "instrument.pixscale",
+        "align.keep_all_astro",
+    )
 
     def run(self, task: Task) -> list[Output]:
         frames = task.inputs
@@ -69,34 +76,70 @@ class ResampleGrid(Step):
                     dispersions[frame.id] = (float(primary["RADISP"]), float(primary["DEDISP"]))
                 wcs = quiet_wcs(header)
                 if not wcs.has_celestial:
-                    raise StepFailed(f"{frame.path('image').name}: no celestial WCS in the SCI header")
+                    raise StepFailed(
+                        f"{frame.path('image').name}: no celestial WCS in the SCI header"
+                    )
                 wcses.append(wcs.celestial)
                 shapes.append((int(header["NAXIS2"]), int(header["NAXIS1"])))
         scale, how = self._pixel_scale(frames[0], wcses)
         rejected = self._dispersion_outliers(dispersions, scale)
         kept = [n for n, frame in enumerate(frames) if frame.id not in rejected]
-        frames, wcses, shapes = [frames[n] for n in kept], [wcses[n] for n in kept], [shapes[n] for n in kept]
+        frames, wcses, shapes = (
+            [frames[n] for n in kept],
+            [wcses[n] for n in kept],
+            [shapes[n] for n in kept],
+        )
         resample_cfg = self.context.cfg.resample
         center = resample_cfg.fieldcenter
-        center = tuple(float(v) for v in OmegaConf.to_object(center)) if center is not None else None
+        center = (
+            tuple(float(v) for v in OmegaConf.to_object(center)) if center is not None else None
+        )
         size = int(resample_cfg.out_size) if resample_cfg.out_size is not None else None
-        grid, outliers = grid_for_frames(wcses, shapes, scale, center=center, size=size,
-                                         max_offset=self.config.max_offset)
-        warnings = [f"{frames[i].id}: far from the target's other frames, left out of the grid" for i in outliers]
+        grid, outliers = grid_for_frames(
+            wcses, shapes, scale, center=center, size=size, max_offset=self.config.max_offset
+        )
+        warnings = [
+            f"{frames[i].id}: far from the target's other frames, left out of the grid"
+            for i in outliers
+        ]
         warnings += list(rejected.values())
         header = grid.header()
         header["PIXSCALE"] = (scale, f"[arcsec] {how}")
         header["NFRAMES"] = (len(frames), "frames the grid was built for")
         ny, nx = grid.shape
-        self.log.info("%s: grid %d x %d at %.4f\"/px centred on %.6f %+.6f", task.id, nx, ny, scale,
-                      *grid.wcs.wcs.crval)
-        meta = {k: frames[0].meta.get(k) for k in ("target", "filter", "amp", "binning", "time", "targtype")}
-        meta.update({"frames": [f.id for f in frames], "shape": [ny, nx], "warnings": warnings,
-                     "rejected": rejected})
+        self.log.info(
+            '%s: grid %d x %d at %.4f"/px centred on %.6f %+.6f',
+            task.id,
+            nx,
+            ny,
+            scale,
+            *grid.wcs.wcs.crval,
+        )
+        meta = {
+            k: frames[0].meta.get(k)
+            for k in ("target", "filter", "amp", "binning", "time", "targtype")
+        }
+        meta.update(
+            {
+                "frames": [f.id for f in frames],
+                "shape": [ny, nx],
+                "warnings": warnings,
+                "rejected": rejected,
+            }
+        )
         name = stack_filename(meta).removesuffix(".stk.fits") + ".grid.fits"
-        return [Output(task.id, "grid", meta, {"grid": Product(name, fits.HDUList([fits.PrimaryHDU(header=header)]), None)})]
+        return [
+            Output(
+                task.id,
+                "grid",
+                meta,
+                {"grid": Product(name, fits.HDUList([fits.PrimaryHDU(header=header)]), None)},
+            )
+        ]
 
-    def _dispersion_outliers(self, values: dict[str, tuple[float, float]], scale: float) -> dict[str, str]:
+    def _dispersion_outliers(
+        self, values: dict[str, tuple[float, float]], scale: float
+    ) -> dict[str, str]:
         """The reference's astrometric cut: frames whose RADISP or DEDISP (arcsec, by frame id) lie
         more than ``dispersion_nsigma`` sigma-clipped deviations above the median of the target's
         frames (three frames or more), and above ``dispersion_floor`` pixels of ``scale`` arcsec.
@@ -108,12 +151,18 @@ class ResampleGrid(Step):
         found: dict[str, str] = {}
         for axis, name in enumerate(("RADISP", "DEDISP")):
             column = np.array([v[axis] for v in values.values()])
-            _, median, std = sigma_clipped_stats(column, sigma=3.0, stdfunc="mad_std")  # robust for a few frames
-            limit = max(median + self.config.dispersion_nsigma * std, self.config.dispersion_floor * scale)
+            _, median, std = sigma_clipped_stats(
+                column, sigma=3.0, stdfunc="mad_std"
+            )  # robust for a few frames
+            limit = max(
+                median + self.config.dispersion_nsigma * std, self.config.dispersion_floor * scale
+            )
             for frame_id, value in values.items():
                 if value[axis] > limit and frame_id not in found:
-                    found[frame_id] = (f"{frame_id}: {name} {value[axis]:.3f}\" beyond the target's cut "
-                                       f"{limit:.3f}\" (median {median:.3f}\" + {self.config.dispersion_nsigma:g} sigma)")
+                    found[frame_id] = (
+                        f"{frame_id}: {name} {value[axis]:.3f}\" beyond the target's cut "
+                        f'{limit:.3f}" (median {median:.3f}" + {self.config.dispersion_nsigma:g} sigma)'
+                    )
         if self.context.cfg.align.keep_all_astro:
             for frame_id in found:
                 self.log.warning("%s (kept: align.keep_all_astro)", found[frame_id])
@@ -139,8 +188,12 @@ class Resample(Step):
 
     @dataclass
     class Config(StepConfig):
-        order: int = 3  #: SCI interpolation: 3 cubic spline (sharp PSF), 1 bilinear (as reproject_interp)
-        fieldcenter: list[float] | None = None  #: grid centre [ra, dec], degrees (reference --fieldcenter)
+        order: int = (
+            3  #: SCI interpolation: 3 cubic spline (sharp PSF), 1 bilinear (as reproject_interp)
+        )
+        fieldcenter: list[float] | None = (
+            None  #: grid centre [ra, dec], degrees (reference --fieldcenter)
+        )
         out_size: int | None = None  #: grid of out_size × out_size pixels (reference --out-size)
         map_step: int = 16  #: spacing of the exact pixel mapping, interpolated in between, pixels
 
@@ -155,10 +208,14 @@ class Resample(Step):
     def run(self, task: Task) -> list[Output]:
         item = task.inputs[0]
         if self.config.order not in (1, 3):
-            raise StepFailed(f"resample.order={self.config.order}: use 1 (bilinear) or 3 (cubic spline)")
+            raise StepFailed(
+                f"resample.order={self.config.order}: use 1 (bilinear) or 3 (cubic spline)"
+            )
         if not task.refs:
-            raise StepFailed(f"{item.id}: no grid for target {item.meta.get('targtype')!r}; "
-                             "run resample_grid before resample")
+            raise StepFailed(
+                f"{item.id}: no grid for target {item.meta.get('targtype')!r}; "
+                "run resample_grid before resample"
+            )
         rejected = task.refs[0].meta.get("rejected", {})
         if item.id in rejected:
             raise StepFailed(rejected[item.id])
@@ -170,17 +227,31 @@ class Resample(Step):
             if not wcs.has_celestial:
                 raise StepFailed(f"{source.name}: no celestial WCS in the SCI header")
             err_name = "UNCERT" if "UNCERT" in hdul else "ERR"
-            sci, mask, err = resample_frame(hdul["SCI"].data, hdul["MASK"].data, hdul[err_name].data,
-                                            wcs.celestial, grid, order=self.config.order,
-                                            step=self.config.map_step)
+            sci, mask, err = resample_frame(
+                hdul["SCI"].data,
+                hdul["MASK"].data,
+                hdul[err_name].data,
+                wcs.celestial,
+                grid,
+                order=self.config.order,
+                step=self.config.map_step,
+            )
         covered = float((mask & 1 == 0).mean())
         if covered == 0:
             raise StepFailed(f"{source.name}: does not overlap its target's grid")
-        header["RESAMPLE"] = ("cubic spline" if self.config.order == 3 else "bilinear", "interpolation of SCI")
+        header["RESAMPLE"] = (
+            "cubic spline" if self.config.order == 3 else "bilinear",
+            "interpolation of SCI",
+        )
         header["RESCOVER"] = (round(covered, 4), "fraction of the grid this frame covers")
         bkg_var = background_variance(err, mask == 0)
-        if np.isfinite(bkg_var):  # (no positive uncertainty anywhere: the stack measures it per block)
-            header["BKGVAR"] = (float(f"{bkg_var:.6g}"), "median variance of the resampled pixels, e-^2")
+        if np.isfinite(
+            bkg_var
+        ):  # (no positive uncertainty anywhere: the stack measures it per block)
+            header["BKGVAR"] = (
+                float(f"{bkg_var:.6g}"),
+                "median variance of the resampled pixels, e-^2",
+            )
         product = make_frame(sci, mask, err, header, wcs_header=grid.header())
         name = source.name.removesuffix(".fits") + "_reproj.fits"
         meta = {**item.meta, "grid": task.refs[0].id, "bkg_var": bkg_var}

@@ -26,7 +26,9 @@ class Satellites(Step):
     @dataclass
     class Config(StepConfig):
         threshold: float = 2.0  #: pixels above this many noise levels vote
-        min_length: float = 0.5  #: a trail crosses at least this fraction of the frame's shorter side
+        min_length: float = (
+            0.5  #: a trail crosses at least this fraction of the frame's shorter side
+        )
         width: float = 6.0  #: pixels masked on either side of the trail's centre line
         max_trails: int = 3  #: at most this many trails per frame
 
@@ -38,7 +40,9 @@ class Satellites(Step):
         with fits.open(item.path("image")) as hdul:
             frame = fits.HDUList([h.copy() for h in hdul])
         sci, mask = frame["SCI"].data, frame["MASK"].data
-        trails = find_trails(sci, mask, self.config.threshold, self.config.min_length, self.config.max_trails)
+        trails = find_trails(
+            sci, mask, self.config.threshold, self.config.min_length, self.config.max_trails
+        )
         flagged = np.zeros(sci.shape, bool)
         yy, xx = np.mgrid[0 : sci.shape[0], 0 : sci.shape[1]]
         for angle, dist in trails:
@@ -46,13 +50,22 @@ class Satellites(Step):
         frame["MASK"].data = mask | np.where(flagged, BAD, 0).astype(np.uint8)
         frame[0].header["NTRAILS"] = (len(trails), "satellite trails masked")
         if trails:
-            self.log.info("%s: %d trail(s) masked (%d pixels)", item.id, len(trails), int(flagged.sum()))
-        return [Output(item.id, "frame", dict(item.meta),
-                       {"image": Product(item.path("image").name, frame, "workspace")})]
+            self.log.info(
+                "%s: %d trail(s) masked (%d pixels)", item.id, len(trails), int(flagged.sum())
+            )
+        return [
+            Output(
+                item.id,
+                "frame",
+                dict(item.meta),
+                {"image": Product(item.path("image").name, frame, "workspace")},
+            )
+        ]
 
 
-def find_trails(sci: np.ndarray, mask: np.ndarray, threshold: float, min_length: float,
-                max_trails: int) -> list[tuple[float, float]]:
+def find_trails(
+    sci: np.ndarray, mask: np.ndarray, threshold: float, min_length: float, max_trails: int
+) -> list[tuple[float, float]]:
     """Straight trails as (angle, distance) in Hough normal form, ``x cos a + y sin a = d``."""
     from scipy import ndimage
     from skimage.transform import hough_line, hough_line_peaks
@@ -82,10 +95,16 @@ def find_trails(sci: np.ndarray, mask: np.ndarray, threshold: float, min_length:
             short_side = min(region[0].stop - region[0].start, region[1].stop - region[1].start)
             keep[n] = long_side >= 8 or long_side >= 3 * short_side >= 3
         votes = keep[labels]
-    accumulator, angles, distances = hough_line(votes, theta=np.linspace(-np.pi / 2, np.pi / 2, 360, endpoint=False))
+    accumulator, angles, distances = hough_line(
+        votes, theta=np.linspace(-np.pi / 2, np.pi / 2, 360, endpoint=False)
+    )
     needed = min_length * min(votes.shape)
     trails = []
-    for _, angle, dist in zip(*hough_line_peaks(accumulator, angles, distances, num_peaks=max_trails,
-                                                 threshold=needed), strict=True):
-        trails.append((float(angle), float(dist * small + (small - 1) / 2 * (np.cos(angle) + np.sin(angle)))))
+    for _, angle, dist in zip(
+        *hough_line_peaks(accumulator, angles, distances, num_peaks=max_trails, threshold=needed),
+        strict=True,
+    ):
+        trails.append(
+            (float(angle), float(dist * small + (small - 1) / 2 * (np.cos(angle) + np.sin(angle))))
+        )
     return trails

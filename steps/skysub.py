@@ -32,7 +32,9 @@ class SkySub(Step):
         filter_size: int = 3  #: median filter over boxes
         sigma: float = 3.0  #: clipping of sources inside each box
         source_nsigma: float = 3.0  #: sources (>= 5 px this far above a first background) masked
-        source_grow: int = 8  #: source masks grown by this many px (their wings, see mesh_background)
+        source_grow: int = (
+            8  #: source masks grown by this many px (their wings, see mesh_background)
+        )
 
     version = "2"  # 2: sources and their wings masked before the mesh (bright stars lost ~0.14%)
     scope = Scope.frame
@@ -42,15 +44,31 @@ class SkySub(Step):
         with fits.open(item.path("image")) as hdul:
             frame = fits.HDUList([h.copy() for h in hdul])
         sci, mask = frame["SCI"].data, frame["MASK"].data
-        background = mesh_background(sci, mask, self.config.box_size, self.config.filter_size,
-                                     self.config.sigma, self.config.source_nsigma, self.config.source_grow)
+        background = mesh_background(
+            sci,
+            mask,
+            self.config.box_size,
+            self.config.filter_size,
+            self.config.sigma,
+            self.config.source_nsigma,
+            self.config.source_grow,
+        )
         frame["SCI"].data = (sci - background).astype(np.float32)
         frame[0].header["SKYSUB"] = (self.config.method.value, "background model subtracted")
         frame[0].header["SKYLEVEL"] = (float(np.median(background)), "median background, electrons")
         name = item.path("image").name
         bkg_name = name.removesuffix(".fits") + "_bkg.fits"
         meta = {**item.meta, "sky_e": float(np.median(background))}
-        return [Output(item.id, "frame", meta, {
-            "image": Product(name, frame, "workspace"),
-            "background": Product(bkg_name, fits.HDUList([fits.PrimaryHDU(background)]), "workspace"),
-        })]
+        return [
+            Output(
+                item.id,
+                "frame",
+                meta,
+                {
+                    "image": Product(name, frame, "workspace"),
+                    "background": Product(
+                        bkg_name, fits.HDUList([fits.PrimaryHDU(background)]), "workspace"
+                    ),
+                },
+            )
+        ]

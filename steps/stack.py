@@ -71,9 +71,13 @@ class Stack(Step):
         method: StackMethod = StackMethod.sigclip
         sigma: float = 3.0  #: sigclip rejection threshold, in uncertainties
         maxiters: int = 5  #: sigclip iterations
-        memory_mb: float = 64.0  #: working memory of the row blocks (all frames), MB; at most one output set
+        memory_mb: float = (
+            64.0  #: working memory of the row blocks (all frames), MB; at most one output set
+        )
         min_frames: int = 1  #: targets with fewer usable frames are not stacked
-        clip_frac: float = 0.3  #: sigclip: also tolerate this fraction of the median (PSF differences)
+        clip_frac: float = (
+            0.3  #: sigclip: also tolerate this fraction of the median (PSF differences)
+        )
 
     # 3: SATURATED where any input was saturated; 4: mean/sigclip weight by frame; 5: COVERAGE
     version = "5"
@@ -82,16 +86,22 @@ class Stack(Step):
     def run(self, task: Task) -> list[Output]:
         frames = task.inputs
         if len(frames) < self.config.min_frames:
-            raise StepFailed(f"{task.id}: {len(frames)} frame(s), fewer than stack.min_frames={self.config.min_frames}")
+            raise StepFailed(
+                f"{task.id}: {len(frames)} frame(s), fewer than stack.min_frames={self.config.min_frames}"
+            )
         with ExitStack() as stack:
             readers = []
             for f in frames:
                 with fits.open(f.path("image"), lazy_load_hdus=True) as hdul:
                     err_name = "UNCERT" if "UNCERT" in hdul else "ERR"
-                readers.append(stack.enter_context(RowReader(f.path("image"), ("SCI", err_name, "MASK"))))
+                readers.append(
+                    stack.enter_context(RowReader(f.path("image"), ("SCI", err_name, "MASK")))
+                )
             shapes = {r.shape for r in readers}
             if len(shapes) != 1:
-                raise StepFailed(f"{task.id}: frames differ in shape {sorted(shapes)}; resample them first")
+                raise StepFailed(
+                    f"{task.id}: frames differ in shape {sorted(shapes)}; resample them first"
+                )
             ny, nx = shapes.pop()
             exptimes = np.array([float(f.meta.get("exp") or 1.0) for f in frames], dtype=np.float32)
             scale = (1.0 / exptimes)[:, None, None]
@@ -131,8 +141,14 @@ class Stack(Step):
                         weight[n] = 1.0 / background_variance(error[n], valid[n])
                     weight = np.nan_to_num(weight, nan=0.0)
                 value, uncertainty, n_used = combine_block(
-                    data, error, valid, self.config.method.value, self.config.sigma, self.config.maxiters,
-                    self.config.clip_frac, weight,
+                    data,
+                    error,
+                    valid,
+                    self.config.method.value,
+                    self.config.sigma,
+                    self.config.maxiters,
+                    self.config.clip_frac,
+                    weight,
                 )
                 del data, error, valid
                 sci[rows], err[rows] = value, uncertainty
@@ -148,17 +164,24 @@ class Stack(Step):
         header["STKSIGMA"] = (self.config.sigma, "sigclip rejection threshold")
         header["BUNIT"] = ("electron/s", "pixel unit")
         for n, frame in enumerate(frames, start=1):
-            header[f"IMCMB{n:03d}"] = frame.path("image").name[:68]  # no comment: names can fill the card
+            header[f"IMCMB{n:03d}"] = frame.path("image").name[
+                :68
+            ]  # no comment: names can fill the card
         np.nan_to_num(sci, copy=False)
         np.nan_to_num(err, copy=False, nan=np.inf)
         product = make_frame(sci, mask, err, header, err_name="ERR", wcs_header=wcs_header)
         product.append(fits.ImageHDU(coverage, product["SCI"].header.copy(), name="COVERAGE"))
         product["COVERAGE"].header["BUNIT"] = ("", "frames whose data cover each pixel")
         del sci, err, mask, coverage  # make_frame holds its own copies
-        meta = {k: frames[0].meta.get(k) for k in ("target", "filter", "amp", "binning", "time", "targtype")}
+        meta = {
+            k: frames[0].meta.get(k)
+            for k in ("target", "filter", "amp", "binning", "time", "targtype")
+        }
         meta["inputs"] = [f.id for f in frames]
         meta["warnings"] = _grid_mismatch(frames, ny, nx)
-        return [Output(task.id, "target", meta, {"stack": Product(stack_filename(meta), product, ".")})]
+        return [
+            Output(task.id, "target", meta, {"stack": Product(stack_filename(meta), product, ".")})
+        ]
 
 
 def _grid_mismatch(frames, ny: int, nx: int, tolerance_px: float = 0.01) -> list[str]:
@@ -168,7 +191,9 @@ def _grid_mismatch(frames, ny: int, nx: int, tolerance_px: float = 0.01) -> list
 
     from astropy.wcs import WCS, FITSFixedWarning
 
-    corners = np.array([[0, 0], [nx - 1, 0], [0, ny - 1], [nx - 1, ny - 1], [(nx - 1) / 2, (ny - 1) / 2]], float)
+    corners = np.array(
+        [[0, 0], [nx - 1, 0], [0, ny - 1], [nx - 1, ny - 1], [(nx - 1) / 2, (ny - 1) / 2]], float
+    )
     reference = None
     worst, name = 0.0, ""
     for frame in frames:
@@ -189,5 +214,7 @@ def _grid_mismatch(frames, ny: int, nx: int, tolerance_px: float = 0.01) -> list
             worst, name = offset, frame.id
     if worst <= tolerance_px:
         return []
-    return [f"frames are not on one pixel grid ({name} is off by up to {worst:.2f} px from "
-            f"{frames[0].id}): resample them first (resample.enabled=true)"]
+    return [
+        f"frames are not on one pixel grid ({name} is off by up to {worst:.2f} px from "
+        f"{frames[0].id}): resample them first (resample.enabled=true)"
+    ]

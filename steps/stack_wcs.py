@@ -64,16 +64,37 @@ class StackWcs(Step):
         if wcs is None:
             raise StepFailed(f"{path.name}: the stack has no WCS to check")
         cfg = self.config
-        warnings = write_solution(stack, wcs, self.context.cfg.catalog, cfg, cfg.match_radius,
-                                  frame_epoch(stack[0].header, item.meta.get("time")), path.name)
+        warnings = write_solution(
+            stack,
+            wcs,
+            self.context.cfg.catalog,
+            cfg,
+            cfg.match_radius,
+            frame_epoch(stack[0].header, item.meta.get("time")),
+            path.name,
+        )
         hdr = stack[0].header
-        dispersion_px = max(hdr["RADISP"], hdr["DEDISP"]) / pixel_scale(header_wcs(stack["SCI"].header))
+        dispersion_px = max(hdr["RADISP"], hdr["DEDISP"]) / pixel_scale(
+            header_wcs(stack["SCI"].header)
+        )
         if dispersion_px > cfg.max_dispersion:
-            warnings.append(f"{path.name}: stack astrometric dispersion {dispersion_px:.2f} px "
-                            f"above {cfg.max_dispersion} px")
-        self.log.info("%s: stack WCS refined on %d Gaia stars, RADISP %.3f\" DEDISP %.3f\"", item.id,
-                      hdr["NASTRO"], hdr["RADISP"], hdr["DEDISP"])
-        meta = {**item.meta, "radisp": hdr["RADISP"], "dedisp": hdr["DEDISP"], "nastro": hdr["NASTRO"]}
+            warnings.append(
+                f"{path.name}: stack astrometric dispersion {dispersion_px:.2f} px "
+                f"above {cfg.max_dispersion} px"
+            )
+        self.log.info(
+            '%s: stack WCS refined on %d Gaia stars, RADISP %.3f" DEDISP %.3f"',
+            item.id,
+            hdr["NASTRO"],
+            hdr["RADISP"],
+            hdr["DEDISP"],
+        )
+        meta = {
+            **item.meta,
+            "radisp": hdr["RADISP"],
+            "dedisp": hdr["DEDISP"],
+            "nastro": hdr["NASTRO"],
+        }
         if warnings:
             meta["warnings"] = [*item.meta.get("warnings", []), *warnings]
         return [Output(item.id, item.kind, meta, {"stack": Product(path.name, stack, ".")})]

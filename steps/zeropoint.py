@@ -44,7 +44,17 @@ __all__ = ["Zeropoint"]
 #: APPPHOT flags that keep a star out of the zero point (the image edge alone does not).
 _UNUSABLE = FLAG_MASKED | FLAG_NEIGHBOUR | FLAG_FLATTOP | FLAG_PARTIAL
 #: Second band for the optional colour term, per calibrated band.
-_COLOR_PARTNER = {"u": "g", "g": "r", "r": "i", "i": "r", "z": "i", "y": "z", "J": "K", "H": "K", "K": "J"}
+_COLOR_PARTNER = {
+    "u": "g",
+    "g": "r",
+    "r": "i",
+    "i": "r",
+    "z": "i",
+    "y": "z",
+    "J": "K",
+    "H": "K",
+    "K": "J",
+}
 
 
 @register_step("zeropoint")
@@ -63,7 +73,9 @@ class Zeropoint(Step):
         sigma: float = 3.0  #: clipping threshold
         color_term: bool = False  #: fit a linear colour term (the reference fits none)
 
-    version = "4"  # 3: ZPTMUCER is the weighted-mean error times the Birge ratio; 4: no FLAG_PARTIAL star
+    version = (
+        "4"  # 3: ZPTMUCER is the weighted-mean error times the Birge ratio; 4: no FLAG_PARTIAL star
+    )
     scope = Scope.target
     depends_on = ("catalog", "instrument.catalog_zp")  # another cache may hold other answers
 
@@ -81,7 +93,9 @@ class Zeropoint(Step):
         filt = item.meta.get("filter") or header.get("FILTER", "")
         band = band_of(filt)
         if band is None:
-            raise StepFailed(f"{path.name}: filter {filt!r} has no survey band to calibrate against")
+            raise StepFailed(
+                f"{path.name}: filter {filt!r} has no survey band to calibrate against"
+            )
         wcs = _celestial(hdus["SCI"].header)
         if wcs is None:
             raise StepFailed(f"{path.name}: no celestial WCS; cannot cross-match")
@@ -102,12 +116,18 @@ class Zeropoint(Step):
             ok &= np.asarray(sources["flags"]) == 0
         cand = np.flatnonzero(ok)
         mag_col, err_col = f"{band}_mag", f"{band}_err"
-        good_cat = np.isfinite(cat[mag_col]) & (np.nan_to_num(cat[err_col], nan=0.0) <= cfg.max_catalog_err)
+        good_cat = np.isfinite(cat[mag_col]) & (
+            np.nan_to_num(cat[err_col], nan=0.0) <= cfg.max_catalog_err
+        )
         cat = cat[good_cat]
-        ra, dec = wcs.all_pix2world(np.asarray(sources[x_col])[cand],
-                                    np.asarray(sources[x_col.replace("x", "y", 1)])[cand], 0)
-        i, j, shift = crossmatch(ra, dec, cat["ra"], cat["dec"], radius=cfg.match_radius,
-                                 search=cfg.search_radius)
+        ra, dec = wcs.all_pix2world(
+            np.asarray(sources[x_col])[cand],
+            np.asarray(sources[x_col.replace("x", "y", 1)])[cand],
+            0,
+        )
+        i, j, shift = crossmatch(
+            ra, dec, cat["ra"], cat["dec"], radius=cfg.match_radius, search=cfg.search_radius
+        )
         if len(i) == 0:
             raise StepFailed(f"{path.name}: no {catalog} star matches a measured source in {cone}")
         src = sources[cand[i]]
@@ -116,8 +136,15 @@ class Zeropoint(Step):
         if cfg.color_term and partner and f"{partner}_mag" in cat.colnames:
             color = np.asarray(cat[mag_col][j]) - np.asarray(cat[f"{partner}_mag"][j])
         try:
-            fit = fit_zeropoint(src["mag_inst"], src["mag_inst_err"], cat[mag_col][j], cat[err_col][j],
-                                sigma=cfg.sigma, color=color, fit_color=cfg.color_term)
+            fit = fit_zeropoint(
+                src["mag_inst"],
+                src["mag_inst_err"],
+                cat[mag_col][j],
+                cat[err_col][j],
+                sigma=cfg.sigma,
+                color=color,
+                fit_color=cfg.color_term,
+            )
         except ValueError as exc:
             raise StepFailed(f"{path.name}: {exc}") from None
         skysig = float(header.get("SKYSIG", np.nan))
@@ -128,9 +155,19 @@ class Zeropoint(Step):
             warnings.append(f"zero point from {fit.n_used} stars (< 10)")
         if fit.error > 0.05:
             warnings.append(f"zero-point uncertainty {fit.error:.3f} mag (> 0.05)")
-        self.log.info("%s: ZP %.4f ± %.4f (%s %s, %d stars, scatter %.3f, WCS offset %.1f\" %.1f\"), "
-                      "M5SIGMA %.2f", path.name, fit.zp, fit.error, catalog, band, fit.n_used, fit.scatter,
-                      *shift, limits[5])
+        self.log.info(
+            '%s: ZP %.4f ± %.4f (%s %s, %d stars, scatter %.3f, WCS offset %.1f" %.1f"), '
+            "M5SIGMA %.2f",
+            path.name,
+            fit.zp,
+            fit.error,
+            catalog,
+            band,
+            fit.n_used,
+            fit.scatter,
+            *shift,
+            limits[5],
+        )
         _write_header(header, fit, catalog, band, limits)
         tables = {}
         for name in ("APPPHOT", "PSFPHOT"):
@@ -139,45 +176,80 @@ class Zeropoint(Step):
             table["mag_err"] = table["mag_inst_err"]
             tables[name] = table
             hdus[hdus.index_of(name)] = table_hdu(table, name)
-        zpstars = Table({"id": src["id"], "ra": cat["ra"][j], "dec": cat["dec"][j],
-                         "catalog_id": cat["source_id"][j], "catalog_mag": cat[mag_col][j],
-                         "catalog_err": cat[err_col][j], "mag_inst": src["mag_inst"],
-                         "mag_inst_err": src["mag_inst_err"], "used": fit.used})
+        zpstars = Table(
+            {
+                "id": src["id"],
+                "ra": cat["ra"][j],
+                "dec": cat["dec"][j],
+                "catalog_id": cat["source_id"][j],
+                "catalog_mag": cat[mag_col][j],
+                "catalog_err": cat[err_col][j],
+                "mag_inst": src["mag_inst"],
+                "mag_inst_err": src["mag_inst_err"],
+                "used": fit.used,
+            }
+        )
         hdus.append(table_hdu(zpstars, "ZPSTARS"))
         stem = stack_stem(path.name)
         meta = dict(item.meta)
-        meta.update({"zp": fit.zp, "zp_err": fit.error, "zp_nstars": fit.n_used, "zp_catalog": catalog,
-                     "m5sigma": limits[5], "warnings": list(item.meta.get("warnings", [])) + warnings})
+        meta.update(
+            {
+                "zp": fit.zp,
+                "zp_err": fit.error,
+                "zp_nstars": fit.n_used,
+                "zp_catalog": catalog,
+                "m5sigma": limits[5],
+                "warnings": list(item.meta.get("warnings", [])) + warnings,
+            }
+        )
         products = {
             "stack": Product(path.name, hdus, "."),
             "apphot": Product(f"{stem}.apphot.ecsv", tables["APPPHOT"], "."),
             "psfphot": Product(f"{stem}.psfphot.ecsv", tables["PSFPHOT"], "."),
             "zpstars": Product(f"{stem}.zpstars.ecsv", zpstars, "."),
-            "zp_plot": Product(f"{stem}.zp.png", _zp_png(zpstars, fit, f"{catalog} {band}", path.name), "."),
+            "zp_plot": Product(
+                f"{stem}.zp.png", _zp_png(zpstars, fit, f"{catalog} {band}", path.name), "."
+            ),
         }
         for role in ("regions", "epsf_plot"):
             if role in item.files:  # already published by photometry; keep them on the item
-                products[role] = Product(Path(item.files[role]).name, Path(item.files[role]).read_bytes(), ".")
+                products[role] = Product(
+                    Path(item.files[role]).name, Path(item.files[role]).read_bytes(), "."
+                )
         return [Output(item.id, "target", meta, products)]
 
     def _catalog(self, band: str, cone: Cone, item: Item) -> tuple[str, Table]:
         cfg = self.config
         if cfg.catalog_file:
             try:
-                return f"file:{Path(cfg.catalog_file).name}", read_user_catalog(cfg.catalog_file, band, cone)
+                return f"file:{Path(cfg.catalog_file).name}", read_user_catalog(
+                    cfg.catalog_file, band, cone
+                )
             except (OSError, ValueError) as exc:
                 raise StepFailed(f"zeropoint.catalog_file: {exc}") from None
         try:
-            name = choose_catalog(band, cone.dec, str(self.context.instrument.get("catalog_zp", "PS1"))) \
-                if cfg.catalog == "auto" else cfg.catalog.lower()
+            name = (
+                choose_catalog(
+                    band, cone.dec, str(self.context.instrument.get("catalog_zp", "PS1"))
+                )
+                if cfg.catalog == "auto"
+                else cfg.catalog.lower()
+            )
         except ValueError as exc:
             raise StepFailed(f"{item.id}: {exc}") from None
         settings = self.context.cfg.catalog
         cache_dir = OmegaConf.select(settings, "cache_dir")
         epoch = _epoch(item.meta.get("time"))
         try:
-            table = query(name, cone.ra, cone.dec, cone.radius, epoch=epoch, cache_dir=cache_dir,
-                          offline=bool(settings.offline))
+            table = query(
+                name,
+                cone.ra,
+                cone.dec,
+                cone.radius,
+                epoch=epoch,
+                cache_dir=cache_dir,
+                offline=bool(settings.offline),
+            )
         except CatalogUnavailable as exc:
             raise StepFailed(str(exc)) from None
         if f"{band}_mag" not in table.colnames:
@@ -201,8 +273,10 @@ def _write_header(header: fits.Header, fit, catalog: str, band: str, limits: dic
     header["ZPTBAND"] = (band, "catalog band")
     header["ZPCOLTRM"] = (round(fit.color_term, 5), "colour-term coefficient (0: none fitted)")
     for n, value in limits.items():
-        header[f"M{n}SIGMA"] = (round(value, 4) if np.isfinite(value) else -99.0,
-                                f"{n}-sigma point-source limiting magnitude")
+        header[f"M{n}SIGMA"] = (
+            round(value, 4) if np.isfinite(value) else -99.0,
+            f"{n}-sigma point-source limiting magnitude",
+        )
 
 
 def _zp_png(zpstars: Table, fit, label: str, name: str) -> bytes:
@@ -214,8 +288,14 @@ def _zp_png(zpstars: Table, fit, label: str, name: str) -> bytes:
     fig, ax = plt.subplots(figsize=(5, 3.6))
     delta = zpstars["catalog_mag"] - zpstars["mag_inst"]
     used = np.asarray(zpstars["used"], bool)
-    ax.errorbar(zpstars["catalog_mag"][used], delta[used], yerr=zpstars["mag_inst_err"][used], fmt="o", ms=3,
-                label=f"used ({used.sum()})")
+    ax.errorbar(
+        zpstars["catalog_mag"][used],
+        delta[used],
+        yerr=zpstars["mag_inst_err"][used],
+        fmt="o",
+        ms=3,
+        label=f"used ({used.sum()})",
+    )
     ax.plot(zpstars["catalog_mag"][~used], delta[~used], "x", color="grey", label="clipped")
     ax.axhline(fit.zp, color="k")
     ax.axhspan(fit.zp - fit.scatter, fit.zp + fit.scatter, color="k", alpha=0.1)

@@ -13,7 +13,9 @@ def test_demo_night_reduces_end_to_end(tmp_path):
     folder = tmp_path / "demo"
     proc = potpyri("demo", str(folder))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    raw_before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (folder / "raw").iterdir()}
+    raw_before = {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (folder / "raw").iterdir()
+    }
     records = summary(run_dirs(folder)[-1])
     assert statuses(records, "bias") == ["ran"] and statuses(records, "flat") == ["ran", "ran"]
     assert statuses(records, "process") == ["ran"] * 6
@@ -22,7 +24,10 @@ def test_demo_night_reduces_end_to_end(tmp_path):
         assert listing.count(f" {kind} ") == count, kind
     assert listing.count(" BAD ") == 2  # flagged RAWGEMQA=FAIL, and one shorter than 1 s
     stacks = sorted(p.name for p in (folder / "red").glob("*.stk.fits"))
-    assert stacks == ["SIM01_GRB.i_G0302.20240618.3.44.stk.fits", "SIM01_GRB.r_G0303.20240618.3.44.stk.fits"]
+    assert stacks == [
+        "SIM01_GRB.i_G0302.20240618.3.44.stk.fits",
+        "SIM01_GRB.r_G0303.20240618.3.44.stk.fits",
+    ]
     with fits.open(folder / "red" / stacks[1]) as hdul:
         assert hdul[0].header["NCOMBINE"] == 3 and "PPRECIPE" in hdul
         ny, nx = hdul["SCI"].data.shape  # the union of the dithered frames (1056 x 1054 each)
@@ -31,4 +36,6 @@ def test_demo_night_reduces_end_to_end(tmp_path):
     again = potpyri("demo", str(folder))
     assert again.returncode == 0
     assert {r["status"] for r in summary(run_dirs(folder)[-1])} - {"empty"} == {"cached"}
-    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (folder / "raw").iterdir()} == raw_before
+    assert {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (folder / "raw").iterdir()
+    } == raw_before

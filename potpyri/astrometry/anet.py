@@ -64,8 +64,9 @@ def build_index(
     good = np.isfinite(ra) & np.isfinite(dec)
     mag = np.where(np.isfinite(mag), mag, 99.0)
     ra, dec, mag = ra[good], dec[good], mag[good]
-    digest = hashlib.sha256(np.round(np.column_stack([ra, dec, mag]), 7).tobytes()
-                            + f"{scales} d3".encode()).hexdigest()[:16]
+    digest = hashlib.sha256(
+        np.round(np.column_stack([ra, dec, mag]), 7).tobytes() + f"{scales} d3".encode()
+    ).hexdigest()[:16]
     folder = Path(cache_dir) / digest
     if folder.is_dir() and any(folder.glob("index-*.fits")):
         return folder
@@ -77,8 +78,28 @@ def build_index(
         base_id = int(digest[:6], 16) % 9000 + 1000
         for preset in scales:
             out = staging / f"index-{digest}-{preset:+d}.fits"
-            cmd = ["build-astrometry-index", "-i", str(catalog), "-e", "1", "-o", str(out), "-P", str(preset),
-                   "-S", "MAG", "-E", "-d", "3", "-I", str(base_id * 100 + preset + 10), "-A", "RA", "-D", "DEC"]
+            cmd = [
+                "build-astrometry-index",
+                "-i",
+                str(catalog),
+                "-e",
+                "1",
+                "-o",
+                str(out),
+                "-P",
+                str(preset),
+                "-S",
+                "MAG",
+                "-E",
+                "-d",
+                "3",
+                "-I",
+                str(base_id * 100 + preset + 10),
+                "-A",
+                "RA",
+                "-D",
+                "DEC",
+            ]
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
             if done.returncode != 0 or not out.is_file():
                 # a scale with too few stars for a quad is not an error; the others may solve
@@ -136,20 +157,65 @@ def solve_field(
     with tempfile.TemporaryDirectory(prefix="potpyri-anet-") as work:
         work = Path(work)
         xyls = work / "sources.xyls"
-        Table({"X": np.asarray(x, float)[order] + 1.0, "Y": np.asarray(y, float)[order] + 1.0,
-               "FLUX": np.asarray(flux, float)[order]}).write(xyls, format="fits")
+        Table(
+            {
+                "X": np.asarray(x, float)[order] + 1.0,
+                "Y": np.asarray(y, float)[order] + 1.0,
+                "FLUX": np.asarray(flux, float)[order],
+            }
+        ).write(xyls, format="fits")
         config = work / "astrometry.cfg"
-        config.write_text("".join(f"add_path {Path(d).absolute()}\n" for d in index_dirs)
-                          + f"autoindex\ncpulimit {int(np.ceil(cpulimit))}\n")
+        config.write_text(
+            "".join(f"add_path {Path(d).absolute()}\n" for d in index_dirs)
+            + f"autoindex\ncpulimit {int(np.ceil(cpulimit))}\n"
+        )
         cmd = [
-            "solve-field", "--config", str(config), "--no-plots", "--overwrite", "--dir", str(work),
-            "--width", str(nx), "--height", str(ny), "--x-column", "X", "--y-column", "Y",
-            "--sort-column", "FLUX", "--scale-units", "arcsecperpix",
-            "--scale-low", f"{scale_low:.5f}", "--scale-high", f"{scale_high:.5f}",
-            "--ra", f"{ra:.7f}", "--dec", f"{dec:.7f}", "--radius", f"{radius_deg:.5f}",
-            "--cpulimit", str(int(np.ceil(cpulimit))), "--crpix-center", "--no-tweak",
-            "--new-fits", "none", "--rdls", "none", "--match", "none", "--corr", "none",
-            "--index-xyls", "none", "--temp-dir", str(work), str(xyls),
+            "solve-field",
+            "--config",
+            str(config),
+            "--no-plots",
+            "--overwrite",
+            "--dir",
+            str(work),
+            "--width",
+            str(nx),
+            "--height",
+            str(ny),
+            "--x-column",
+            "X",
+            "--y-column",
+            "Y",
+            "--sort-column",
+            "FLUX",
+            "--scale-units",
+            "arcsecperpix",
+            "--scale-low",
+            f"{scale_low:.5f}",
+            "--scale-high",
+            f"{scale_high:.5f}",
+            "--ra",
+            f"{ra:.7f}",
+            "--dec",
+            f"{dec:.7f}",
+            "--radius",
+            f"{radius_deg:.5f}",
+            "--cpulimit",
+            str(int(np.ceil(cpulimit))),
+            "--crpix-center",
+            "--no-tweak",
+            "--new-fits",
+            "none",
+            "--rdls",
+            "none",
+            "--match",
+            "none",
+            "--corr",
+            "none",
+            "--index-xyls",
+            "none",
+            "--temp-dir",
+            str(work),
+            str(xyls),
         ]
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=cpulimit + 60)

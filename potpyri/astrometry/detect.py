@@ -75,8 +75,13 @@ def detect_sources(
     if not np.isfinite(std) or std <= 0:
         return empty
     work = np.where(bad, median, data) - median
-    finder = DAOStarFinder(threshold=threshold * std, fwhm=fwhm, exclude_border=True,
-                           sharpness_range=(0.2, 1.0), roundness_range=(-0.8, 0.8))
+    finder = DAOStarFinder(
+        threshold=threshold * std,
+        fwhm=fwhm,
+        exclude_border=True,
+        sharpness_range=(0.2, 1.0),
+        roundness_range=(-0.8, 0.8),
+    )
     with warnings.catch_warnings():  # "no sources found" is an answer, not a problem
         warnings.simplefilter("ignore")
         found = finder(work, mask=bad)
@@ -90,14 +95,21 @@ def detect_sources(
     ny, nx = data.shape
     ok &= (x >= edge) & (x <= nx - 1 - edge) & (y >= edge) & (y <= ny - 1 - edge) & (flux > 0)
     table = Table({"x": x[ok], "y": y[ok], "flux": flux[ok]})
-    table["peak"] = work[np.clip(np.round(table["y"]).astype(int), 0, ny - 1),
-                         np.clip(np.round(table["x"]).astype(int), 0, nx - 1)]
+    table["peak"] = work[
+        np.clip(np.round(table["y"]).astype(int), 0, ny - 1),
+        np.clip(np.round(table["x"]).astype(int), 0, nx - 1),
+    ]
     table.sort("flux", reverse=True)
     return table[:max_sources]
 
 
 def windowed_centroids(
-    data: np.ndarray, bad: np.ndarray, x: np.ndarray, y: np.ndarray, fwhm: float, iterations: int = 10
+    data: np.ndarray,
+    bad: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    fwhm: float,
+    iterations: int = 10,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Gaussian-windowed centroids (σ_w = FWHM / 2.355), iterated to convergence.
 
@@ -117,8 +129,8 @@ def windowed_centroids(
         if cx - half < 0 or cy - half < 0 or cx + half >= nx or cy + half >= ny:
             ok[k] = False
             continue
-        good = ~bad[cy - half: cy + half + 1, cx - half: cx + half + 1]
-        stamp = np.where(good, data[cy - half: cy + half + 1, cx - half: cx + half + 1], 0.0)
+        good = ~bad[cy - half : cy + half + 1, cx - half : cx + half + 1]
+        stamp = np.where(good, data[cy - half : cy + half + 1, cx - half : cx + half + 1], 0.0)
         gx, gy = np.meshgrid(offs + cx, offs + cy)
         core = (gx - x[k]) ** 2 + (gy - y[k]) ** 2 <= fwhm**2
         # Scattered bad pixels in the wings only lose their weight; a damaged core loses the star.

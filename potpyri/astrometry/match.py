@@ -96,8 +96,11 @@ def match_pattern(
             matrix, shift = _similarity(src, dst)
             scale = np.sqrt(abs(np.linalg.det(matrix)))
             rotation = np.rad2deg(np.arctan2(matrix[1, 0], matrix[0, 0]))
-            if not (scale_range[0] <= scale <= scale_range[1]) or abs(rotation) > max_rotation_deg \
-                    or np.linalg.det(matrix) <= 0:
+            if (
+                not (scale_range[0] <= scale <= scale_range[1])
+                or abs(rotation) > max_rotation_deg
+                or np.linalg.det(matrix) <= 0
+            ):
                 continue
             key = (round(rotation, 1), round(shift[0]), round(shift[1]))
             if key in tried:
@@ -154,8 +157,13 @@ def solve_builtin(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rx, ry = header_wcs.world_to_pixel(SkyCoord(ref_ra, ref_dec, unit="deg"))
-    inside = np.flatnonzero(np.isfinite(rx) & (rx > -margin_px) & (rx < nx + margin_px)
-                            & (ry > -margin_px) & (ry < ny + margin_px))
+    inside = np.flatnonzero(
+        np.isfinite(rx)
+        & (rx > -margin_px)
+        & (rx < nx + margin_px)
+        & (ry > -margin_px)
+        & (ry < ny + margin_px)
+    )
     if len(inside) < 3 or len(x) < 3:
         return None
     det_xy = np.column_stack([x, y])
@@ -166,9 +174,16 @@ def solve_builtin(
     # stars first (fast, and the triangles agree best), then more for crowded or deep frames.
     n_ref = min(len(ref_xy), 60)
     for n_det, neighbours in ((n_ref, 5), (n_ref, 7), (2 * n_ref, 7), (60, 5)):
-        result = match_pattern(det_xy, ref_xy, n_det=max(n_det, 8), n_ref=n_ref, neighbours=neighbours,
-                               max_rotation_deg=max_rotation_deg, match_tol=max(2.0, 1.0 / scale_px),
-                               min_matches=min_matches)
+        result = match_pattern(
+            det_xy,
+            ref_xy,
+            n_det=max(n_det, 8),
+            n_ref=n_ref,
+            neighbours=neighbours,
+            max_rotation_deg=max_rotation_deg,
+            match_tol=max(2.0, 1.0 / scale_px),
+            min_matches=min_matches,
+        )
         if result is not None:
             break
     if result is None:
@@ -177,8 +192,9 @@ def solve_builtin(
     coords = SkyCoord(np.asarray(ref_ra)[ref_sel], np.asarray(ref_dec)[ref_sel], unit="deg")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        wcs = fit_wcs_from_points((det_xy[result.det_index, 0], det_xy[result.det_index, 1]), coords,
-                                  proj_point="center")
+        wcs = fit_wcs_from_points(
+            (det_xy[result.det_index, 0], det_xy[result.det_index, 1]), coords, proj_point="center"
+        )
     wcs.pixel_shape = (nx, ny)
     return wcs, len(result.det_index)
 
@@ -198,8 +214,13 @@ def _triangles(xy: np.ndarray, neighbours: int) -> tuple[np.ndarray, np.ndarray]
             seen.add(combo)
             p = xy[list(combo)]
             # side i is opposite vertex i
-            sides = np.array([np.linalg.norm(p[1] - p[2]), np.linalg.norm(p[0] - p[2]),
-                              np.linalg.norm(p[0] - p[1])])
+            sides = np.array(
+                [
+                    np.linalg.norm(p[1] - p[2]),
+                    np.linalg.norm(p[0] - p[2]),
+                    np.linalg.norm(p[0] - p[1]),
+                ]
+            )
             order = np.argsort(sides)
             s = sides[order]
             if s[0] <= 1e-6 or s[2] < 5.0:

@@ -70,16 +70,22 @@ def refine_wcs(
     for _ in range(iterations):
         pairs = _match(x, y, ref, current, shape, radius)
         if len(pairs[0]) < min_stars:
-            raise ValueError(f"only {len(pairs[0])} sources match reference stars within {radius:.1f} px "
-                             f"(need {min_stars})")
-        result = _fit(x[pairs[0]], y[pairs[0]], ref[pairs[1]], (nx, ny), sip_degree, clip_sigma, min_stars)
+            raise ValueError(
+                f"only {len(pairs[0])} sources match reference stars within {radius:.1f} px "
+                f"(need {min_stars})"
+            )
+        result = _fit(
+            x[pairs[0]], y[pairs[0]], ref[pairs[1]], (nx, ny), sip_degree, clip_sigma, min_stars
+        )
         current = result.wcs
         radius = float(np.clip(5.0 * result.rms_px, 1.0, radius))
     assert result is not None
     return result
 
 
-def residuals_arcsec(wcs: WCS, x: np.ndarray, y: np.ndarray, ref: SkyCoord) -> tuple[np.ndarray, np.ndarray]:
+def residuals_arcsec(
+    wcs: WCS, x: np.ndarray, y: np.ndarray, ref: SkyCoord
+) -> tuple[np.ndarray, np.ndarray]:
     """Reference minus fitted positions, (ΔR.A. cos δ, ΔDec.) in arcsec."""
     fitted = wcs.pixel_to_world(x, y)
     dra, ddec = fitted.spherical_offsets_to(ref)
@@ -94,8 +100,14 @@ def _match(x, y, ref: SkyCoord, wcs: WCS, shape, radius: float) -> tuple[np.ndar
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rx, ry = wcs.world_to_pixel(ref)
-    inside = np.isfinite(rx) & np.isfinite(ry) & (rx > -radius) & (rx < nx + radius) \
-        & (ry > -radius) & (ry < ny + radius)
+    inside = (
+        np.isfinite(rx)
+        & np.isfinite(ry)
+        & (rx > -radius)
+        & (rx < nx + radius)
+        & (ry > -radius)
+        & (ry < ny + radius)
+    )
     idx_ref = np.flatnonzero(inside)
     if len(idx_ref) == 0 or len(x) == 0:
         return np.array([], int), np.array([], int)
@@ -111,7 +123,9 @@ def _match(x, y, ref: SkyCoord, wcs: WCS, shape, radius: float) -> tuple[np.ndar
     return src[keep], refi[keep]
 
 
-def _fit(x, y, ref: SkyCoord, size, sip_degree: int, clip_sigma: float, min_stars: int) -> RefineResult:
+def _fit(
+    x, y, ref: SkyCoord, size, sip_degree: int, clip_sigma: float, min_stars: int
+) -> RefineResult:
     """Sigma-clipped fit of the simplest model the residuals call for.
 
     Candidates, simplest first: TAN; TAN with a radial cubic distortion (one coefficient: the
@@ -126,15 +140,24 @@ def _fit(x, y, ref: SkyCoord, size, sip_degree: int, clip_sigma: float, min_star
         chosen, degree = None, 0
         for model in ("tan", "radial", "sip"):
             if model == "sip":
-                n_coeff = 2 * ((sip_degree + 1) * (sip_degree + 2) // 2 - 3) if sip_degree >= 2 else 0
+                n_coeff = (
+                    2 * ((sip_degree + 1) * (sip_degree + 2) // 2 - 3) if sip_degree >= 2 else 0
+                )
                 if not n_coeff or use.sum() < 4 * n_coeff:
                     continue
-                wcs, n_par, deg = _fit_sip(x[use], y[use], ref[use], size, sip_degree), 6 + n_coeff, sip_degree
+                wcs, n_par, deg = (
+                    _fit_sip(x[use], y[use], ref[use], size, sip_degree),
+                    6 + n_coeff,
+                    sip_degree,
+                )
             else:
                 if model == "radial" and use.sum() < 7:  # 7 parameters: at least 14 equations
                     continue
-                wcs, n_par, deg = _fit_radial(x[use], y[use], ref[use], size, model == "radial"), \
-                    6 + (model == "radial"), 3 if model == "radial" else 0
+                wcs, n_par, deg = (
+                    _fit_radial(x[use], y[use], ref[use], size, model == "radial"),
+                    6 + (model == "radial"),
+                    3 if model == "radial" else 0,
+                )
             dra, dde = residuals_arcsec(wcs, x, y, ref)
             chi2 = float(np.sum(dra[use] ** 2 + dde[use] ** 2))
             dof = 2 * int(use.sum()) - n_par
@@ -160,7 +183,9 @@ def _fit(x, y, ref: SkyCoord, size, sip_degree: int, clip_sigma: float, min_star
     wcs, degree, dra, dde, use = best
     scale = np.sqrt(abs(np.linalg.det(wcs.pixel_scale_matrix))) * 3600.0
     rms = np.sqrt(np.mean(dra[use] ** 2 + dde[use] ** 2)) / scale
-    return RefineResult(wcs, int(use.sum()), _robust_std(dra[use]), _robust_std(dde[use]), float(rms), degree)
+    return RefineResult(
+        wcs, int(use.sum()), _robust_std(dra[use]), _robust_std(dde[use]), float(rms), degree
+    )
 
 
 def _fit_sip(x, y, ref: SkyCoord, size, sip_degree: int) -> WCS:
@@ -215,15 +240,35 @@ def _fit_radial(x, y, ref: SkyCoord, size, radial: bool) -> WCS:
         q = float(p[6]) if radial else 0.0
         ra0, dec0 = _gnomonic_inverse(p[4], p[5], ra0, dec0)
     header = {
-        "NAXIS": 2, "NAXIS1": nx, "NAXIS2": ny, "CTYPE1": "RA---TAN", "CTYPE2": "DEC--TAN",
-        "CRPIX1": cx + 1.0, "CRPIX2": cy + 1.0, "CRVAL1": ra0, "CRVAL2": dec0,
-        "CD1_1": cd[0, 0], "CD1_2": cd[0, 1], "CD2_1": cd[1, 0], "CD2_2": cd[1, 1],
+        "NAXIS": 2,
+        "NAXIS1": nx,
+        "NAXIS2": ny,
+        "CTYPE1": "RA---TAN",
+        "CTYPE2": "DEC--TAN",
+        "CRPIX1": cx + 1.0,
+        "CRPIX2": cy + 1.0,
+        "CRVAL1": ra0,
+        "CRVAL2": dec0,
+        "CD1_1": cd[0, 0],
+        "CD1_2": cd[0, 1],
+        "CD2_1": cd[1, 0],
+        "CD2_2": cd[1, 1],
         "RADESYS": "ICRS",
     }
     if radial:
         k = q / r_corner**3
-        header.update({"CTYPE1": "RA---TAN-SIP", "CTYPE2": "DEC--TAN-SIP", "A_ORDER": 3, "B_ORDER": 3,
-                       "A_3_0": k, "A_1_2": k, "B_2_1": k, "B_0_3": k})
+        header.update(
+            {
+                "CTYPE1": "RA---TAN-SIP",
+                "CTYPE2": "DEC--TAN-SIP",
+                "A_ORDER": 3,
+                "B_ORDER": 3,
+                "A_3_0": k,
+                "A_1_2": k,
+                "B_2_1": k,
+                "B_0_3": k,
+            }
+        )
     from astropy.io import fits
 
     with warnings.catch_warnings():

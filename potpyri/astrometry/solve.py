@@ -113,9 +113,13 @@ def coarse_solve(
     import time
 
     if len(sources) < min_matches:
-        raise AstrometryFailed(f"only {len(sources)} sources detected (need {min_matches}); no stars to solve with")
+        raise AstrometryFailed(
+            f"only {len(sources)} sources detected (need {min_matches}); no stars to solve with"
+        )
     if len(reference) < min_matches:
-        raise AstrometryFailed(f"only {len(reference)} reference stars in the field (need {min_matches})")
+        raise AstrometryFailed(
+            f"only {len(reference)} reference stars in the field (need {min_matches})"
+        )
     if method == "auto":
         method = "astrometry.net" if anet.available() else "builtin"
         if method == "builtin":
@@ -133,36 +137,65 @@ def coarse_solve(
             if index_cache is None:
                 raise ValueError("index_cache is required to build an astrometry.net index")
             field_arcmin = max(shape) * scale_arcsec / 60.0
-            mag = np.asarray(ref["mag"], float) if "mag" in ref.colnames else np.arange(len(ref), dtype=float)
+            mag = (
+                np.asarray(ref["mag"], float)
+                if "mag" in ref.colnames
+                else np.arange(len(ref), dtype=float)
+            )
             try:
                 folders = [anet.build_index(ref["ra"], ref["dec"], mag, field_arcmin, index_cache)]
             except RuntimeError as exc:
                 raise AstrometryFailed(str(exc)) from None
         wcs = anet.solve_field(
-            sources["x"], sources["y"], sources["flux"], shape, index_dirs=folders, ra=ra0, dec=dec0,
+            sources["x"],
+            sources["y"],
+            sources["flux"],
+            shape,
+            index_dirs=folders,
+            ra=ra0,
+            dec=dec0,
             radius_deg=search_radius_arcsec / 3600.0 + field_radius_deg(shape, scale_arcsec),
-            scale_low=0.8 * scale_arcsec, scale_high=1.2 * scale_arcsec, cpulimit=cpulimit,
+            scale_low=0.8 * scale_arcsec,
+            scale_high=1.2 * scale_arcsec,
+            cpulimit=cpulimit,
         )
         if wcs is None:
-            raise AstrometryFailed(f"astrometry.net found no solution within {search_radius_arcsec:.0f}\" of the "
-                                   f"header pointing (cpulimit {cpulimit:.0f} s)")
+            raise AstrometryFailed(
+                f'astrometry.net found no solution within {search_radius_arcsec:.0f}" of the '
+                f"header pointing (cpulimit {cpulimit:.0f} s)"
+            )
     elif method == "builtin":
-        found = solve_builtin(sources["x"], sources["y"], ref["ra"], ref["dec"], start_wcs, shape,
-                              margin_px=margin_px, max_rotation_deg=max_rotation_deg, min_matches=min_matches)
+        found = solve_builtin(
+            sources["x"],
+            sources["y"],
+            ref["ra"],
+            ref["dec"],
+            start_wcs,
+            shape,
+            margin_px=margin_px,
+            max_rotation_deg=max_rotation_deg,
+            min_matches=min_matches,
+        )
         if found is None:
-            raise AstrometryFailed(f"the built-in matcher found no pattern of ≥{min_matches} stars matching Gaia "
-                                   f"within {search_radius_arcsec:.0f}\" and {max_rotation_deg:.0f}° of the header WCS")
+            raise AstrometryFailed(
+                f"the built-in matcher found no pattern of ≥{min_matches} stars matching Gaia "
+                f'within {search_radius_arcsec:.0f}" and {max_rotation_deg:.0f}° of the header WCS'
+            )
         wcs = found[0]
     else:
         raise ValueError(f"unknown astrometry method {method!r}")
     seconds = time.perf_counter() - start
     nmatch = _confirmations(wcs, sources, ref, shape, confirm_arcsec)
     if nmatch < min_matches:
-        raise AstrometryFailed(f"{method} solution confirmed by only {nmatch} stars within {confirm_arcsec}\" "
-                               f"(need {min_matches})")
+        raise AstrometryFailed(
+            f'{method} solution confirmed by only {nmatch} stars within {confirm_arcsec}" '
+            f"(need {min_matches})"
+        )
     scale = pixel_scale(wcs)
     if not 0.7 * scale_arcsec <= scale <= 1.3 * scale_arcsec:
-        raise AstrometryFailed(f"{method} solution has pixel scale {scale:.4f}\"/px, expected {scale_arcsec:.4f}")
+        raise AstrometryFailed(
+            f'{method} solution has pixel scale {scale:.4f}"/px, expected {scale_arcsec:.4f}'
+        )
     return CoarseResult(wcs, method, nmatch, seconds)
 
 
@@ -186,9 +219,18 @@ def fine_align(
     """
     scale = pixel_scale(wcs)
     try:
-        return refine_wcs(sources["x"], sources["y"], reference["ra"], reference["dec"], wcs, shape,
-                          match_radius_px=max(match_radius_arcsec / scale, 1.5), sip_degree=sip_degree,
-                          clip_sigma=clip_sigma, min_stars=min_stars)
+        return refine_wcs(
+            sources["x"],
+            sources["y"],
+            reference["ra"],
+            reference["dec"],
+            wcs,
+            shape,
+            match_radius_px=max(match_radius_arcsec / scale, 1.5),
+            sip_degree=sip_degree,
+            clip_sigma=clip_sigma,
+            min_stars=min_stars,
+        )
     except ValueError as exc:
         raise AstrometryFailed(str(exc)) from None
 
@@ -200,9 +242,10 @@ def _confirmations(wcs: WCS, sources: Table, ref: Table, shape, radius_arcsec: f
 
     coords = SkyCoord(np.asarray(ref["ra"], float), np.asarray(ref["dec"], float), unit="deg")
     radius = radius_arcsec / pixel_scale(wcs)
-    src, _ = _match(np.asarray(sources["x"], float), np.asarray(sources["y"], float), coords, wcs, shape, radius)
+    src, _ = _match(
+        np.asarray(sources["x"], float), np.asarray(sources["y"], float), coords, wcs, shape, radius
+    )
     return len(src)
-
 
 
 def gaia_reference(
@@ -225,10 +268,14 @@ def gaia_reference(
     from potpyri.catalogs import CatalogUnavailable, query
 
     try:
-        table = query(catalog, ra, dec, radius_deg, epoch=epoch, cache_dir=cache_dir, offline=offline)
+        table = query(
+            catalog, ra, dec, radius_deg, epoch=epoch, cache_dir=cache_dir, offline=offline
+        )
     except CatalogUnavailable as exc:
         raise AstrometryFailed(f"reference catalog unavailable: {exc}") from None
-    table = table[np.isfinite(np.asarray(table["ra"], float)) & np.isfinite(np.asarray(table["dec"], float))]
+    table = table[
+        np.isfinite(np.asarray(table["ra"], float)) & np.isfinite(np.asarray(table["dec"], float))
+    ]
     mag_col = next((c for c in ("G_mag", "r_mag", "J_mag") if c in table.colnames), None)
     if mag_col is not None:
         table["mag"] = np.nan_to_num(np.asarray(table[mag_col], float), nan=99.0)

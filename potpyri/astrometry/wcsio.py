@@ -9,7 +9,14 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
 
-__all__ = ["field_radius_deg", "frame_epoch", "header_wcs", "pixel_scale", "pointing", "replace_wcs"]
+__all__ = [
+    "field_radius_deg",
+    "frame_epoch",
+    "header_wcs",
+    "pixel_scale",
+    "pointing",
+    "replace_wcs",
+]
 
 # Keywords of any celestial WCS (primary or alternate), SIP and TPV distortion included.
 _WCS_KEY = re.compile(
@@ -71,10 +78,18 @@ def frame_epoch(header: fits.Header, fallback: str | float | None = None) -> flo
         if value in (None, ""):
             continue
         try:
-            return float(Time(float(value), format="mjd").decimalyear if fmt else Time(str(value)).decimalyear)
+            return float(
+                Time(float(value), format="mjd").decimalyear
+                if fmt
+                else Time(str(value)).decimalyear
+            )
         except (ValueError, TypeError):
             continue
     try:
-        return float(Time(float(fallback), format="mjd").decimalyear) if fallback not in (None, "") else None
+        return (
+            float(Time(float(fallback), format="mjd").decimalyear)
+            if fallback not in (None, "")
+            else None
+        )
     except (ValueError, TypeError):
         return None

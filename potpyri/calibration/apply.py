@@ -29,8 +29,11 @@ def read_master(item: Item) -> Master:
 @functools.lru_cache(maxsize=4)
 def _read_master(path: str) -> Master:
     with fits.open(path) as hdul:
-        return Master(hdul["SCI"].data.astype(np.float32), hdul["UNCERT"].data.astype(np.float32) ** 2,
-                      hdul["MASK"].data.astype(np.uint8))
+        return Master(
+            hdul["SCI"].data.astype(np.float32),
+            hdul["UNCERT"].data.astype(np.float32) ** 2,
+            hdul["MASK"].data.astype(np.uint8),
+        )
 
 
 def subtract_dark(exposure: Electrons, dark: Master, dark_meta: dict, exptime: float) -> Electrons:
@@ -40,7 +43,9 @@ def subtract_dark(exposure: Electrons, dark: Master, dark_meta: dict, exptime: f
     scale = 1.0
     if dark_meta.get("bias_subtracted") and dark_exptime > 0:
         scale = exptime / dark_exptime
-    return Electrons(exposure.data - scale * dark.data, exposure.variance + scale**2 * dark.variance)
+    return Electrons(
+        exposure.data - scale * dark.data, exposure.variance + scale**2 * dark.variance
+    )
 
 
 def apply_flat(exposure: Electrons, flat: Master) -> Electrons:

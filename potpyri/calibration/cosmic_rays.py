@@ -58,14 +58,25 @@ def detect_cosmic_rays(
     tail_nsig : float
         Neighbours of a hit brighter than the local sky by this many sigma join it; ``inf`` off.
     """
-    crmask = lacosmic(sci, bad, readnoise, sigclip=sigclip, sigfrac=sigfrac, objlim=objlim, niter=niter)
+    crmask = lacosmic(
+        sci, bad, readnoise, sigclip=sigclip, sigfrac=sigfrac, objlim=objlim, niter=niter
+    )
     crmask = unflag_sources(sci, crmask, bad, source_ring_nsig)
     return grow_into_tails(sci, crmask, bad, uncert, tail_nsig)
 
 
-def lacosmic(sci: np.ndarray, bad: np.ndarray, readnoise: float, *, sigclip: float = 4.5,
-             sigfrac: float = 0.15, objlim: float = 5.0, niter: int = 4, reach: int = 10,
-             margin: int = 8) -> np.ndarray:
+def lacosmic(
+    sci: np.ndarray,
+    bad: np.ndarray,
+    readnoise: float,
+    *,
+    sigclip: float = 4.5,
+    sigfrac: float = 0.15,
+    objlim: float = 5.0,
+    niter: int = 4,
+    reach: int = 10,
+    margin: int = 8,
+) -> np.ndarray:
     """astroscrappy's L.A.Cosmic mask, with iterations 2.. run only around the newest hits.
 
     Parameters
@@ -88,9 +99,17 @@ def lacosmic(sci: np.ndarray, bad: np.ndarray, readnoise: float, *, sigclip: flo
     _stop_dilate5_leak()
 
     def one_pass(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        return astroscrappy.detect_cosmics(image, inmask=mask, gain=1.0, readnoise=readnoise,
-                                           satlevel=np.inf, sigclip=sigclip, sigfrac=sigfrac,
-                                           objlim=objlim, niter=1)[0]
+        return astroscrappy.detect_cosmics(
+            image,
+            inmask=mask,
+            gain=1.0,
+            readnoise=readnoise,
+            satlevel=np.inf,
+            sigclip=sigclip,
+            sigfrac=sigfrac,
+            objlim=objlim,
+            niter=1,
+        )[0]
 
     data = np.asarray(sci, np.float32)
     bad = np.asarray(bad, bool)
@@ -106,9 +125,13 @@ def lacosmic(sci: np.ndarray, bad: np.ndarray, readnoise: float, *, sigclip: flo
         clean = _clean_meanmask(data, crmask, grown, background)
         labels, _ = ndimage.label(new, structure=_EIGHT)
         groups = ndimage.find_objects(labels)
-        area = sum((g[0].stop - g[0].start + 2 * pad) * (g[1].stop - g[1].start + 2 * pad) for g in groups)
+        area = sum(
+            (g[0].stop - g[0].start + 2 * pad) * (g[1].stop - g[1].start + 2 * pad) for g in groups
+        )
         if area > data.size / 3:  # dense hits: one pass over the image is cheaper than many boxes
-            found = one_pass(clean, bad) & ndimage.binary_dilation(new, np.ones((2 * reach + 1,) * 2, bool))
+            found = one_pass(clean, bad) & ndimage.binary_dilation(
+                new, np.ones((2 * reach + 1,) * 2, bool)
+            )
         else:
             found = np.zeros_like(crmask)
             for group in groups:
@@ -145,7 +168,9 @@ def _stop_dilate5_leak() -> None:
     lacosmic_module.dilate5 = dilate5
 
 
-def _clean_meanmask(data: np.ndarray, crmask: np.ndarray, bad: np.ndarray, background: float) -> np.ndarray:
+def _clean_meanmask(
+    data: np.ndarray, crmask: np.ndarray, bad: np.ndarray, background: float
+) -> np.ndarray:
     """astroscrappy's 'meanmask' cleaning: each hit (not on the 2-px border) becomes the mean of
     the pixels of its 5×5 neighbourhood that are neither hits nor ``bad``, or ``background``
     where there are none."""
@@ -162,9 +187,15 @@ def _clean_meanmask(data: np.ndarray, crmask: np.ndarray, bad: np.ndarray, backg
     return out
 
 
-def unflag_sources(sci: np.ndarray, crmask: np.ndarray, bad: np.ndarray, nsig: float,
-                   ring: tuple[float, float] = (2.0, 4.0), sky_from: float = 6.0,
-                   half: int = 10) -> np.ndarray:
+def unflag_sources(
+    sci: np.ndarray,
+    crmask: np.ndarray,
+    bad: np.ndarray,
+    nsig: float,
+    ring: tuple[float, float] = (2.0, 4.0),
+    sky_from: float = 6.0,
+    half: int = 10,
+) -> np.ndarray:
     """Unflag the groups of ``crmask`` that sit in an extended source (a ring excess > nsig)."""
     if not np.isfinite(nsig):
         return crmask
@@ -174,7 +205,10 @@ def unflag_sources(sci: np.ndarray, crmask: np.ndarray, bad: np.ndarray, nsig: f
     for number, region in enumerate(ndimage.find_objects(labels), start=1):
         cy = (region[0].start + region[0].stop - 1) // 2
         cx = (region[1].start + region[1].stop - 1) // 2
-        box = (slice(max(cy - half, 0), min(cy + half + 1, ny)), slice(max(cx - half, 0), min(cx + half + 1, nx)))
+        box = (
+            slice(max(cy - half, 0), min(cy + half + 1, ny)),
+            slice(max(cx - half, 0), min(cx + half + 1, nx)),
+        )
         group = labels[box] == number
         usable = ~(bad[box] | crmask[box])
         distance = ndimage.distance_transform_edt(~group)
@@ -191,8 +225,14 @@ def unflag_sources(sci: np.ndarray, crmask: np.ndarray, bad: np.ndarray, nsig: f
     return out
 
 
-def grow_into_tails(sci: np.ndarray, crmask: np.ndarray, bad: np.ndarray, uncert: np.ndarray,
-                    nsig: float, rounds: int = 2) -> np.ndarray:
+def grow_into_tails(
+    sci: np.ndarray,
+    crmask: np.ndarray,
+    bad: np.ndarray,
+    uncert: np.ndarray,
+    nsig: float,
+    rounds: int = 2,
+) -> np.ndarray:
     """Add the 8-connected neighbours of hits that stand ``nsig`` above their 5x5 local sky."""
     if not np.isfinite(nsig):
         return crmask

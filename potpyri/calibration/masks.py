@@ -42,5 +42,7 @@ def static_mask(instrument, data_path, shape):
     with fits.open(path) as hdul:
         data = next(h.data for h in hdul if h.data is not None and h.data.ndim == 2)
     if data.shape != tuple(shape):
-        raise ValueError(f"static mask {path.name} has shape {data.shape}, the frames {tuple(shape)}")
+        raise ValueError(
+            f"static mask {path.name} has shape {data.shape}, the frames {tuple(shape)}"
+        )
     return np.where(data != 0, BAD, 0).astype(np.uint8)

@@ -41,7 +41,9 @@ class Electrons:
 def to_electrons(raw: RawImage, *, poisson: bool = True) -> Electrons:
     """Gain-correct a reader's ADU image; variance from read noise and (optionally) Poisson noise."""
     data = (raw.data * raw.gain).astype(np.float32)
-    variance = np.broadcast_to(np.asarray(raw.rdnoise, np.float32) ** 2, data.shape).astype(np.float32)
+    variance = np.broadcast_to(np.asarray(raw.rdnoise, np.float32) ** 2, data.shape).astype(
+        np.float32
+    )
     if poisson:
         variance = variance + np.clip(data, 0.0, None)
     return Electrons(data, variance)
@@ -86,7 +88,9 @@ def combine_exposures(
                 cube = np.lib.format.open_memmap(Path(tmp) / "data.npy", "w+", np.float32, shape)
                 err = np.lib.format.open_memmap(Path(tmp) / "err.npy", "w+", np.float32, shape)
             if exposure.data.shape != cube.shape[1:]:
-                raise ValueError(f"exposure {n + 1} has shape {exposure.data.shape}, expected {cube.shape[1:]}")
+                raise ValueError(
+                    f"exposure {n + 1} has shape {exposure.data.shape}, expected {cube.shape[1:]}"
+                )
             scale = 1.0
             if normalise:
                 scale = float(bn.nanmedian(exposure.data))
@@ -144,7 +148,9 @@ def remove_gradient(data: np.ndarray, blocks: int = 8) -> np.ndarray:
     ys, xs, values = [], [], []
     for i in range(blocks):
         for j in range(blocks):
-            block = data[i * ny // blocks:(i + 1) * ny // blocks, j * nx // blocks:(j + 1) * nx // blocks]
+            block = data[
+                i * ny // blocks : (i + 1) * ny // blocks, j * nx // blocks : (j + 1) * nx // blocks
+            ]
             level = bn.nanmedian(block)
             if np.isfinite(level):
                 ys.append((i + 0.5) / blocks - 0.5)

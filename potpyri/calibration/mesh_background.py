@@ -19,9 +19,17 @@ from scipy import ndimage
 __all__ = ["mesh_background"]
 
 
-def mesh_background(sci: np.ndarray, mask: np.ndarray | None, box: int, filter_size: int = 3,
-                    sigma: float = 3.0, source_nsigma: float | None = 3.0, grow: int = 8,
-                    exclude_percentile: float = 50.0, min_pixels: int = 5) -> np.ndarray:
+def mesh_background(
+    sci: np.ndarray,
+    mask: np.ndarray | None,
+    box: int,
+    filter_size: int = 3,
+    sigma: float = 3.0,
+    source_nsigma: float | None = 3.0,
+    grow: int = 8,
+    exclude_percentile: float = 50.0,
+    min_pixels: int = 5,
+) -> np.ndarray:
     """Smooth background of ``sci`` (photutils ``Background2D``, sigma-clipped box medians).
 
     Parameters
@@ -55,9 +63,15 @@ def mesh_background(sci: np.ndarray, mask: np.ndarray | None, box: int, filter_s
     box = min(box, *sci.shape)
 
     def mesh(masked: np.ndarray, exclude: float):
-        return Background2D(sci, (box, box), mask=masked, filter_size=(filter_size,) * 2,
-                            sigma_clip=SigmaClip(sigma=sigma), bkg_estimator=MedianBackground(),
-                            exclude_percentile=exclude)
+        return Background2D(
+            sci,
+            (box, box),
+            mask=masked,
+            filter_size=(filter_size,) * 2,
+            sigma_clip=SigmaClip(sigma=sigma),
+            bkg_estimator=MedianBackground(),
+            exclude_percentile=exclude,
+        )
 
     first = mesh(bad, 10.0)
     if source_nsigma is None:

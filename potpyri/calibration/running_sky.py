@@ -31,8 +31,9 @@ from potpyri.calibration.masks import COSMIC_RAY, NEIGHBOUR, SATURATED
 __all__ = ["running_skies", "source_mask"]
 
 
-def source_mask(sci: np.ndarray, mask: np.ndarray, level: float, nsigma: float = 3.0,
-                dilate: int = 3) -> np.ndarray:
+def source_mask(
+    sci: np.ndarray, mask: np.ndarray, level: float, nsigma: float = 3.0, dilate: int = 3
+) -> np.ndarray:
     """True on pixels more than ``nsigma`` robust deviations above ``level`` and on cosmic-ray or
     saturated pixels, grown by ``dilate`` pixels, and on every other flagged pixel (``mask > 0``).
 
@@ -49,9 +50,14 @@ def source_mask(sci: np.ndarray, mask: np.ndarray, level: float, nsigma: float =
     return found | ((mask & ~np.uint8(NEIGHBOUR)) > 0)
 
 
-def running_skies(scis: Sequence[np.ndarray], masks: Sequence[np.ndarray],
-                  flats: Sequence[np.ndarray] | None = None, *, nsigma: float = 3.0,
-                  dilate: int = 3) -> Iterator[tuple[np.ndarray, float]]:
+def running_skies(
+    scis: Sequence[np.ndarray],
+    masks: Sequence[np.ndarray],
+    flats: Sequence[np.ndarray] | None = None,
+    *,
+    nsigma: float = 3.0,
+    dilate: int = 3,
+) -> Iterator[tuple[np.ndarray, float]]:
     """Each frame's sky (in its own, flat-fielded units) and its sky level, in frame order.
 
     Parameters

@@ -33,7 +33,9 @@ def sky_pull_scatter(sci: np.ndarray, uncert: np.ndarray, bad: np.ndarray, box: 
     return float(1.4826 * np.median(middle - pull[pull < middle]))
 
 
-def excess_sky_variance(sci: np.ndarray, uncert: np.ndarray, bad: np.ndarray) -> tuple[float, float]:
+def excess_sky_variance(
+    sci: np.ndarray, uncert: np.ndarray, bad: np.ndarray
+) -> tuple[float, float]:
     """``(scatter, variance)``: the sky's pull scatter and the variance (e-^2) to add to every pixel
     so that it becomes 1; zero variance when the model already explains the sky."""
     scatter = sky_pull_scatter(sci, uncert, bad)

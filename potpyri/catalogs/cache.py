@@ -28,7 +28,9 @@ class Cone:
 
     def contains(self, other: Cone) -> bool:
         """Whether ``other`` lies wholly inside this cone."""
-        return _separation(self.ra, self.dec, other.ra, other.dec) + other.radius <= self.radius + 1e-9
+        return (
+            _separation(self.ra, self.dec, other.ra, other.dec) + other.radius <= self.radius + 1e-9
+        )
 
     def __str__(self) -> str:
         return f"ra={self.ra:.5f} dec={self.dec:+.5f} r={self.radius * 60:.2f}'"
@@ -36,7 +38,9 @@ class Cone:
 
 def default_cache_dir() -> Path:
     """``$POTPYRI_CATALOG_CACHE`` or ``~/.cache/potpyri/catalogs``."""
-    return Path(os.environ.get("POTPYRI_CATALOG_CACHE", Path.home() / ".cache" / "potpyri" / "catalogs"))
+    return Path(
+        os.environ.get("POTPYRI_CATALOG_CACHE", Path.home() / ".cache" / "potpyri" / "catalogs")
+    )
 
 
 class CatalogCache:
@@ -53,15 +57,26 @@ class CatalogCache:
         best: tuple[float, Path] | None = None
         for path in folder.glob("*.ecsv"):
             stored = _cone_from_name(path.stem)
-            if stored is not None and stored.contains(cone) and (best is None or stored.radius < best[0]):
+            if (
+                stored is not None
+                and stored.contains(cone)
+                and (best is None or stored.radius < best[0])
+            ):
                 best = (stored.radius, path)
         return Table.read(best[1], format="ascii.ecsv") if best else None
 
     def store(self, catalog: str, cone: Cone, raw: Table, service: str) -> Path:
         """Write a raw answer for ``cone`` atomically and return its path."""
         raw = raw.copy(copy_data=False)
-        raw.meta.update({"catalog": catalog, "ra": cone.ra, "dec": cone.dec, "radius": cone.radius,
-                         "service": service})
+        raw.meta.update(
+            {
+                "catalog": catalog,
+                "ra": cone.ra,
+                "dec": cone.dec,
+                "radius": cone.radius,
+                "service": service,
+            }
+        )
         name = f"{cone.ra:.6f}_{cone.dec:+.6f}_{cone.radius:.6f}.ecsv"
         return write_atomic(raw, self.root / catalog / name)
 

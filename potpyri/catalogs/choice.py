@@ -19,7 +19,12 @@ from potpyri.catalogs.cache import Cone, _separation
 __all__ = ["band_of", "choose_catalog", "read_user_catalog"]
 
 _PS1_SOUTH_LIMIT = -30.0
-_COVERS = {"ps1": set("grizy"), "sdss": set("ugriz"), "skymapper": set("uvgriz"), "2mass": {"J", "H", "K"}}
+_COVERS = {
+    "ps1": set("grizy"),
+    "sdss": set("ugriz"),
+    "skymapper": set("uvgriz"),
+    "2mass": {"J", "H", "K"},
+}
 
 
 def band_of(filter_name: str) -> str | None:
@@ -74,18 +79,31 @@ def read_user_catalog(path: str | Path, band: str, cone: Cone) -> Table:
     table = Table.read(path)
     missing = [c for c in ("ra", "dec", f"{band}_mag") if c not in table.colnames]
     if missing:
-        raise ValueError(f"{path.name}: the user catalog lacks column(s) {missing} "
-                         f"(needs ra, dec, {band}_mag[, {band}_err])")
+        raise ValueError(
+            f"{path.name}: the user catalog lacks column(s) {missing} "
+            f"(needs ra, dec, {band}_mag[, {band}_err])"
+        )
     out = Table()
-    out["source_id"] = np.asarray(table["source_id"]).astype(str) if "source_id" in table.colnames \
+    out["source_id"] = (
+        np.asarray(table["source_id"]).astype(str)
+        if "source_id" in table.colnames
         else np.arange(len(table)).astype(str)
+    )
     out["ra"] = np.asarray(table["ra"], float)
     out["dec"] = np.asarray(table["dec"], float)
     out[f"{band}_mag"] = np.ma.filled(np.ma.asarray(table[f"{band}_mag"]).astype(float), np.nan)
     err_col = f"{band}_err"
-    out[err_col] = (np.ma.filled(np.ma.asarray(table[err_col]).astype(float), np.nan)
-                    if err_col in table.colnames else np.full(len(table), 0.02))
-    keep = np.array([_separation(cone.ra, cone.dec, r, d) <= cone.radius
-                     for r, d in zip(out["ra"], out["dec"], strict=True)], bool)
+    out[err_col] = (
+        np.ma.filled(np.ma.asarray(table[err_col]).astype(float), np.nan)
+        if err_col in table.colnames
+        else np.full(len(table), 0.02)
+    )
+    keep = np.array(
+        [
+            _separation(cone.ra, cone.dec, r, d) <= cone.radius
+            for r, d in zip(out["ra"], out["dec"], strict=True)
+        ],
+        bool,
+    )
     out.meta["catalog"] = f"file:{path.name}"
     return out[keep]

@@ -40,25 +40,50 @@ class CatalogSpec:
 
 CATALOGS: dict[str, CatalogSpec] = {
     "gaia": CatalogSpec(
-        "gaia", "gaia", "source_id", "ra", "dec",
-        {"G": ("phot_g_mean_mag", None), "BP": ("phot_bp_mean_mag", None), "RP": ("phot_rp_mean_mag", None)},
-        pm_cols=("pmra", "pmdec"), ref_epoch=2016.0,
+        "gaia",
+        "gaia",
+        "source_id",
+        "ra",
+        "dec",
+        {
+            "G": ("phot_g_mean_mag", None),
+            "BP": ("phot_bp_mean_mag", None),
+            "RP": ("phot_rp_mean_mag", None),
+        },
+        pm_cols=("pmra", "pmdec"),
+        ref_epoch=2016.0,
     ),
     "ps1": CatalogSpec(
-        "ps1", "II/349/ps1", "objID", "RAJ2000", "DEJ2000",
+        "ps1",
+        "II/349/ps1",
+        "objID",
+        "RAJ2000",
+        "DEJ2000",
         {b: (f"{b}mag", f"e_{b}mag") for b in "grizy"},
     ),
     "sdss": CatalogSpec(
-        "sdss", "V/147/sdss12", "objID", "RA_ICRS", "DE_ICRS",
+        "sdss",
+        "V/147/sdss12",
+        "objID",
+        "RA_ICRS",
+        "DE_ICRS",
         {b: (f"{b}mag", f"e_{b}mag") for b in "ugriz"},
         star_filter=lambda t: np.asarray(t["class"]) == 6,
     ),
     "skymapper": CatalogSpec(
-        "skymapper", "II/358/smss", "ObjectId", "RAICRS", "DEICRS",
+        "skymapper",
+        "II/358/smss",
+        "ObjectId",
+        "RAICRS",
+        "DEICRS",
         {b: (f"{b}PSF", f"e_{b}PSF") for b in "uvgriz"},
     ),
     "2mass": CatalogSpec(
-        "2mass", "II/246/out", "2MASS", "RAJ2000", "DEJ2000",
+        "2mass",
+        "II/246/out",
+        "2MASS",
+        "RAJ2000",
+        "DEJ2000",
         {"J": ("Jmag", "e_Jmag"), "H": ("Hmag", "e_Hmag"), "K": ("Kmag", "e_Kmag")},
         # Blanton & Roweis (2007): m_AB - m_Vega for 2MASS J, H, Ks.
         vega_to_ab={"J": 0.91, "H": 1.39, "K": 1.85},
@@ -106,12 +131,20 @@ def query(
     raw = cache.find(spec.name, cone)
     if raw is None:
         if offline:
-            raise CatalogUnavailable(f"{spec.name}: no cached answer covers the cone {cone} and "
-                                     f"catalog.offline=true (cache: {cache.root})")
+            raise CatalogUnavailable(
+                f"{spec.name}: no cached answer covers the cone {cone} and "
+                f"catalog.offline=true (cache: {cache.root})"
+            )
         raw = _ask_service(spec, cone, retries)
         cache.store(spec.name, cone, raw, spec.service)
     table = parse(spec.name, raw, epoch=epoch)
-    keep = np.array([_separation(cone.ra, cone.dec, r, d) <= cone.radius for r, d in zip(table["ra"], table["dec"], strict=True)], bool)
+    keep = np.array(
+        [
+            _separation(cone.ra, cone.dec, r, d) <= cone.radius
+            for r, d in zip(table["ra"], table["dec"], strict=True)
+        ],
+        bool,
+    )
     return table[keep] if len(table) else table
 
 
@@ -134,7 +167,9 @@ def parse(catalog: str, raw: Table, *, epoch: float | None = None) -> Table:
     for band, (mag_col, err_col) in spec.bands.items():
         mag = _float(raw[mag_col]) + spec.vega_to_ab.get(band, 0.0)
         out[f"{band}_mag"] = mag
-        out[f"{band}_err"] = _float(raw[err_col]) if err_col else np.where(np.isfinite(mag), 0.01, np.nan)
+        out[f"{band}_err"] = (
+            _float(raw[err_col]) if err_col else np.where(np.isfinite(mag), 0.01, np.nan)
+        )
     out.meta["catalog"] = catalog
     return out
 
@@ -152,9 +187,13 @@ def _ask_service(spec: CatalogSpec, cone: Cone, retries: int) -> Table:
             return _checked(spec, answer)
         except Exception as exc:  # network errors come in many types; garbage answers too
             if attempt == retries:
-                raise CatalogUnavailable(f"{spec.name}: no usable answer from the service for the cone {cone} "
-                                         f"after {retries} attempts ({type(exc).__name__}: {exc})") from None
-            log.warning("%s: attempt %d failed (%s); retrying in %.0f s", spec.name, attempt, exc, delay)
+                raise CatalogUnavailable(
+                    f"{spec.name}: no usable answer from the service for the cone {cone} "
+                    f"after {retries} attempts ({type(exc).__name__}: {exc})"
+                ) from None
+            log.warning(
+                "%s: attempt %d failed (%s); retrying in %.0f s", spec.name, attempt, exc, delay
+            )
             time.sleep(delay)
             delay *= 2
     raise AssertionError("unreachable")

@@ -93,7 +93,7 @@ class Cache:
         and those of process ``own`` (a run that was interrupted and has stopped its tasks)."""
         removed = []
         for staged in self.root.glob(f"*/{_TMP_PREFIX}*"):
-            if is_stale(staged.name[len(_TMP_PREFIX):].split("-", 1)[0], own):
+            if is_stale(staged.name[len(_TMP_PREFIX) :].split("-", 1)[0], own):
                 if staged.is_dir():
                     shutil.rmtree(staged, ignore_errors=True)
                 else:

@@ -62,7 +62,9 @@ class SerialExecutor:
         if threads > 0:
             limit_threads(threads)
 
-    def map(self, fn: Callable[[Any], Any], items: Iterable[Any], on_error: OnError = None) -> Iterator[Any]:
+    def map(
+        self, fn: Callable[[Any], Any], items: Iterable[Any], on_error: OnError = None
+    ) -> Iterator[Any]:
         """Yield ``fn(item)`` for every item, in order."""
         for item in items:
             if on_error is None:
@@ -100,7 +102,9 @@ class ProcessExecutor(SerialExecutor):
         self.requested_threads = threads
         self.threads = threads if threads > 0 else max(1, (os.cpu_count() or 1) // self.workers)
 
-    def map(self, fn: Callable[[Any], Any], items: Iterable[Any], on_error: OnError = None) -> Iterator[Any]:
+    def map(
+        self, fn: Callable[[Any], Any], items: Iterable[Any], on_error: OnError = None
+    ) -> Iterator[Any]:
         """Yield ``fn(item)`` for every item, in order, computed in worker processes."""
         items = list(items)
         if len(items) <= 1 or self.workers == 1:
@@ -109,8 +113,12 @@ class ProcessExecutor(SerialExecutor):
             yield from SerialExecutor(self.requested_threads).map(fn, items, on_error)
             return
         context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=min(self.workers, len(items)), mp_context=context,
-                                 initializer=limit_threads, initargs=(self.threads,)) as pool:
+        with ProcessPoolExecutor(
+            max_workers=min(self.workers, len(items)),
+            mp_context=context,
+            initializer=limit_threads,
+            initargs=(self.threads,),
+        ) as pool:
             futures = [pool.submit(fn, item) for item in items]
             for item, future in zip(items, futures, strict=True):
                 if on_error is None:
@@ -150,20 +158,32 @@ class DaskExecutor(SerialExecutor):
         try:
             from distributed import Client, LocalCluster
         except ImportError:  # pragma: no cover - depends on the installation
-            raise RuntimeError("executor=dask needs dask.distributed: pip install 'potpyri[dask]'") from None
+            raise RuntimeError(
+                "executor=dask needs dask.distributed: pip install 'potpyri[dask]'"
+            ) from None
         log = logging.getLogger("potpyri")
         if self.address:
             self._client = Client(self.address, set_as_default=False)
-            log.info("dask: connected to the scheduler at %s (%d workers)", self.address,
-                     len(self._client.scheduler_info().get("workers", {})))
+            log.info(
+                "dask: connected to the scheduler at %s (%d workers)",
+                self.address,
+                len(self._client.scheduler_info().get("workers", {})),
+            )
         else:
-            self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                         dashboard_address=None, silence_logs=logging.WARNING)
+            self._cluster = LocalCluster(
+                n_workers=self.workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.WARNING,
+            )
             self._client = Client(self._cluster, set_as_default=False)
             log.info("dask: started a LocalCluster of %d worker processes", self.workers)
         return self._client
 
-    def map(self, fn: Callable[[Any], Any], items: Iterable[Any], on_error: OnError = None) -> Iterator[Any]:
+    def map(
+        self, fn: Callable[[Any], Any], items: Iterable[Any], on_error: OnError = None
+    ) -> Iterator[Any]:
         """Yield ``fn(item)`` for every item, in order, computed on the cluster's workers."""
         items = list(items)
         if not items:

@@ -25,8 +25,13 @@ def ut_date(mjd: Any) -> str:
 
 def _stem(meta: dict[str, Any]) -> str:
     return ".".join(
-        [safe_name(meta.get("target")), safe_name(meta.get("filter")), ut_date(meta.get("time")),
-         safe_name(meta.get("amp")), safe_name(meta.get("binning"))]
+        [
+            safe_name(meta.get("target")),
+            safe_name(meta.get("filter")),
+            ut_date(meta.get("time")),
+            safe_name(meta.get("amp")),
+            safe_name(meta.get("binning")),
+        ]
     )
 
 

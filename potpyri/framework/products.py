@@ -118,7 +118,9 @@ def make_frame(
     wcs_cards = fits.Header()
     if source is not None:
         try:
-            with warnings.catch_warnings():  # astropy's header repairs (DATE-OBS from MJD) are noise here
+            with (
+                warnings.catch_warnings()
+            ):  # astropy's header repairs (DATE-OBS from MJD) are noise here
                 warnings.simplefilter("ignore", FITSFixedWarning)
                 wcs = WCS(source)
             if wcs.has_celestial:
@@ -126,7 +128,10 @@ def make_frame(
         except Exception:  # a header without a usable WCS keeps none
             wcs_cards = fits.Header()
     hdus = [primary]
-    for name, data in (("SCI", sci.astype(np.float32)), ("MASK", mask.astype(np.uint8)),
-                       (err_name, uncert.astype(np.float32))):
+    for name, data in (
+        ("SCI", sci.astype(np.float32)),
+        ("MASK", mask.astype(np.uint8)),
+        (err_name, uncert.astype(np.float32)),
+    ):
         hdus.append(fits.ImageHDU(data=data, header=wcs_cards.copy(), name=name))
     return fits.HDUList(hdus)

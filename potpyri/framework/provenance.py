@@ -56,7 +56,9 @@ def stamp(header: fits.Header, records: list[dict[str, Any]]) -> None:
         header[f"PPCFG{n}"] = (rec["cfg_hash"], f"config digest of {rec['step']}")
         header[f"PPSTA{n}"] = (rec["status"], f"{rec['step']} status")
         params = json.dumps(rec.get("params", {}), sort_keys=True, default=str)
-        header.add_history(f"potpyri {__version__} {rec['step']} v{rec.get('version', '?')}: {params}")
+        header.add_history(
+            f"potpyri {__version__} {rec['step']} v{rec.get('version', '?')}: {params}"
+        )
 
 
 def embed_recipe(hdul: fits.HDUList, recipe_yaml: str) -> None:
@@ -82,7 +84,9 @@ def read_recipe(path: str | Path) -> str:
     path = Path(path)
     with fits.open(path) as hdul:
         if RECIPE_EXTNAME not in hdul:
-            raise ValueError(f"{path.name}: no {RECIPE_EXTNAME} extension; it is not a final potpyri product")
+            raise ValueError(
+                f"{path.name}: no {RECIPE_EXTNAME} extension; it is not a final potpyri product"
+            )
         ext = hdul[RECIPE_EXTNAME]
         raw = ext.data["YAML"][0]
         text = raw.decode() if isinstance(raw, bytes) else str(raw)
@@ -91,4 +95,6 @@ def read_recipe(path: str | Path) -> str:
     for candidate in (text, text + "\n"):
         if digest(candidate, 64)[:16] == expected:
             return candidate
-    raise ValueError(f"{path.name}: {RECIPE_EXTNAME} digest mismatch; the embedded recipe was altered")
+    raise ValueError(
+        f"{path.name}: {RECIPE_EXTNAME} digest mismatch; the embedded recipe was altered"
+    )

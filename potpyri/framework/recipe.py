@@ -46,8 +46,13 @@ def check_recipe(text: str, source: str) -> str:
     try:
         # Anchors and aliases let a few lines expand into billions of nodes: a recipe has no use
         # for them (the recipes potpyri writes never contain any).
-        if any(isinstance(t, yaml.AnchorToken | yaml.AliasToken) for t in yaml.scan(text, Loader=yaml.SafeLoader)):
-            raise ConfigError(f"{source}: YAML anchors and aliases (&name, *name) are not allowed in a recipe")
+        if any(
+            isinstance(t, yaml.AnchorToken | yaml.AliasToken)
+            for t in yaml.scan(text, Loader=yaml.SafeLoader)
+        ):
+            raise ConfigError(
+                f"{source}: YAML anchors and aliases (&name, *name) are not allowed in a recipe"
+            )
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML ({str(exc).splitlines()[0]})") from None
@@ -55,14 +60,18 @@ def check_recipe(text: str, source: str) -> str:
         raise ConfigError(f"{source}: a recipe must be a YAML mapping")
     defaults = data.pop("defaults", RECIPE_HEADER["defaults"])
     if defaults != RECIPE_HEADER["defaults"]:
-        raise ConfigError(f"{source}: 'defaults' may only be {RECIPE_HEADER['defaults']}, got {defaults}")
+        raise ConfigError(
+            f"{source}: 'defaults' may only be {RECIPE_HEADER['defaults']}, got {defaults}"
+        )
     hydra = data.pop("hydra", RECIPE_HEADER["hydra"])
     if hydra != RECIPE_HEADER["hydra"]:
         raise ConfigError(f"{source}: Hydra settings are not allowed in a recipe (key 'hydra')")
     allowed = set(RUN_KEYS) | set(STEPS)
     for key in data:
         if key not in allowed:
-            raise ConfigError(f"{source}: unknown key {key!r}; a recipe may name registered steps only")
+            raise ConfigError(
+                f"{source}: unknown key {key!r}; a recipe may name registered steps only"
+            )
     _refuse_code(data, source, "")
     return yaml.safe_dump({**RECIPE_HEADER, **data}, sort_keys=False)
 
@@ -72,7 +81,9 @@ def _refuse_code(node: Any, source: str, prefix: str) -> None:
         for key, value in node.items():
             name = f"{prefix}{key}"
             if str(key) in ("_target_", "_partial_", "_args_", "_recursive_", "_convert_"):
-                raise ConfigError(f"{source}: '{key}' at {name} is not allowed; recipes cannot import code")
+                raise ConfigError(
+                    f"{source}: '{key}' at {name} is not allowed; recipes cannot import code"
+                )
             _refuse_code(value, source, f"{name}.")
     elif isinstance(node, list):
         for n, value in enumerate(node):

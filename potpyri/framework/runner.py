@@ -121,20 +121,33 @@ def run_pipeline(
     data_path = Path(cfg.data_path).expanduser().absolute()
     red = data_path / "red"
     publish_root = Path(publish_root) if publish_root is not None else red
-    cache = Cache(Path(cfg.cache.dir) if cfg.cache.dir else red / "cache", reuse=bool(cfg.cache.enabled))
+    cache = Cache(
+        Path(cfg.cache.dir) if cfg.cache.dir else red / "cache", reuse=bool(cfg.cache.enabled)
+    )
     for stale in cache.clean_stale() + _stale_links([publish_root, data_path]):
         log.info("removed the partial product of an interrupted run: %s", stale.name)
     executor = make_executor(cfg.executor)
     measure = bool(OmegaConf.select(cfg, "executor.measure_memory", default=False))
-    unpacked = cache.root / "unpacked" if OmegaConf.select(cfg, "cache.unpack_raw", default=True) else None
-    context = StepContext(cfg=cfg, instrument=cfg.instrument, data_path=data_path,
-                          log=logging.getLogger("potpyri.steps"), unpacked=unpacked)
+    unpacked = (
+        cache.root / "unpacked" if OmegaConf.select(cfg, "cache.unpack_raw", default=True) else None
+    )
+    context = StepContext(
+        cfg=cfg,
+        instrument=cfg.instrument,
+        data_path=data_path,
+        log=logging.getLogger("potpyri.steps"),
+        unpacked=unpacked,
+    )
     items: dict[tuple[str, str], Item] = {}
     records: list[TaskRecord] = []
     names = step_list(cfg)
 
     step_seconds: dict[str, float] = {}
-    with _tidy_if_interrupted(cache, [publish_root, data_path]), executor, progress(show_progress) as bars:
+    with (
+        _tidy_if_interrupted(cache, [publish_root, data_path]),
+        executor,
+        progress(show_progress) as bars,
+    ):
         for name in names:
             step_start = time.perf_counter()
             try:
@@ -143,12 +156,21 @@ def run_pipeline(
                 step = step_cls(step_cfg, context)
                 current = [i for i in items.values()]
                 params = _jsonable(dataclasses.asdict(step_cfg))
-                own = {"step": name, "version": step_cls.version, "cfg_hash": digest(params), "params": params}
+                own = {
+                    "step": name,
+                    "version": step_cls.version,
+                    "cfg_hash": digest(params),
+                    "params": params,
+                }
                 if not step_cfg.enabled:
                     skipped = step.select(current)
                     for item in skipped:
                         item.provenance = _merge([item.provenance, [{**own, "status": "SKIPPED"}]])
-                    records.append(TaskRecord(name, "*", "skipped", note=f"enabled=false ({len(skipped)} items)"))
+                    records.append(
+                        TaskRecord(
+                            name, "*", "skipped", note=f"enabled=false ({len(skipped)} items)"
+                        )
+                    )
                     log.info("[%s] skipped (enabled=false)", name)
                     continue
                 try:
@@ -163,15 +185,24 @@ def run_pipeline(
                     log.info("[%s] nothing to do", name)
                     records.append(TaskRecord(name, "*", "empty", note="no inputs"))
                     continue
-                deps = {key: _jsonable(OmegaConf.to_container(OmegaConf.select(cfg, key), resolve=True)
-                                       if isinstance(OmegaConf.select(cfg, key), DictConfig)
-                                       else OmegaConf.select(cfg, key))
-                        for key in step_cls.depends_on}
+                deps = {
+                    key: _jsonable(
+                        OmegaConf.to_container(OmegaConf.select(cfg, key), resolve=True)
+                        if isinstance(OmegaConf.select(cfg, key), DictConfig)
+                        else OmegaConf.select(cfg, key)
+                    )
+                    for key in step_cls.depends_on
+                }
                 specs = [
                     _TaskSpec(
-                        step_cls=step_cls, config=step_cfg, context=context, task=task,
+                        step_cls=step_cls,
+                        config=step_cfg,
+                        context=context,
+                        task=task,
                         key=_task_key(name, step_cls.version, params, deps, task),
-                        provenance=_merge([i.provenance for i in task.inputs] + [[{**own, "status": "COMPLETE"}]]),
+                        provenance=_merge(
+                            [i.provenance for i in task.inputs] + [[{**own, "status": "COMPLETE"}]]
+                        ),
                         cache=cache,
                         recipe=recipe_yaml if step_cls.scope is Scope.target else None,
                         measure_memory=measure,
@@ -179,12 +210,27 @@ def run_pipeline(
                     for task in tasks
                 ]
                 bar = bars.add_task(name, total=len(specs))
-                for spec, result in zip(specs, executor.map(_execute, specs, on_error=_lost), strict=True):
+                for spec, result in zip(
+                    specs, executor.map(_execute, specs, on_error=_lost), strict=True
+                ):
                     bars.advance(bar)
-                    notes = [w for out in result.manifest.get("outputs", []) for w in out["meta"].get("warnings", [])]
+                    notes = [
+                        w
+                        for out in result.manifest.get("outputs", [])
+                        for w in out["meta"].get("warnings", [])
+                    ]
                     note = "; ".join([result.note, *notes]).strip("; ")
-                    records.append(TaskRecord(name, spec.task.id, result.status, result.seconds, note,
-                                              result.cpu_seconds, result.peak_rss_mb))
+                    records.append(
+                        TaskRecord(
+                            name,
+                            spec.task.id,
+                            result.status,
+                            result.seconds,
+                            note,
+                            result.cpu_seconds,
+                            result.peak_rss_mb,
+                        )
+                    )
                     if result.status == "aborted":  # earlier products stay as they were
                         log.error("[%s] %s: %s; run stopped", name, spec.task.id, result.note)
                         raise RunAborted(f"[{name}] {spec.task.id}: {result.note}")
@@ -194,11 +240,17 @@ def run_pipeline(
                             if (item.kind, item.id) in items:
                                 item.failed = f"{name}: {result.note}"
                         continue
-                    log.info("[%s] %s %s in %.2fs", name, spec.task.id, result.status, result.seconds)
+                    log.info(
+                        "[%s] %s %s in %.2fs", name, spec.task.id, result.status, result.seconds
+                    )
                     entry = cache.entry(name, spec.key)
                     for out in result.manifest["outputs"]:
-                        files = {role: str(entry / p["file"]) for role, p in out["products"].items()}
-                        item = Item(out["id"], out["kind"], out["meta"], files, spec.key, out["provenance"])
+                        files = {
+                            role: str(entry / p["file"]) for role, p in out["products"].items()
+                        }
+                        item = Item(
+                            out["id"], out["kind"], out["meta"], files, spec.key, out["provenance"]
+                        )
                         items[(item.kind, item.id)] = item
                         _publish(out, entry, publish_root, data_path)
             finally:  # every way out of a step (done, skipped, failed, aborted) is timed
@@ -294,12 +346,17 @@ def _execute_task(spec: _TaskSpec) -> _TaskResult:
             return _TaskResult("failed", time.perf_counter() - start, note=str(exc))
         except Exception as exc:  # one bad frame must not stop the night
             spec.context.log.debug("%s", traceback.format_exc())
-            return _TaskResult("failed", time.perf_counter() - start, note=f"{type(exc).__name__}: {exc}")
+            return _TaskResult(
+                "failed", time.perf_counter() - start, note=f"{type(exc).__name__}: {exc}"
+            )
         staged = None
         try:
             staged = spec.cache.staging(name)
             manifest = {
-                "step": name, "version": spec.step_cls.version, "key": spec.key, "task": spec.task.id,
+                "step": name,
+                "version": spec.step_cls.version,
+                "key": spec.key,
+                "task": spec.task.id,
                 "outputs": [_write_output(out, staged, spec) for out in outputs],
             }
             spec.cache.commit(name, spec.key, staged, manifest)
@@ -307,8 +364,11 @@ def _execute_task(spec: _TaskSpec) -> _TaskResult:
             if staged is not None:
                 shutil.rmtree(staged, ignore_errors=True)
             where = exc.filename or spec.cache.entry(name, spec.key)
-            return _TaskResult("aborted", time.perf_counter() - start,
-                               note=f"cannot write {where}: {exc.strerror or exc}")
+            return _TaskResult(
+                "aborted",
+                time.perf_counter() - start,
+                note=f"cannot write {where}: {exc.strerror or exc}",
+            )
         except BaseException:
             if staged is not None:
                 shutil.rmtree(staged, ignore_errors=True)
@@ -328,8 +388,13 @@ def _write_output(out, staged: Path, spec: _TaskSpec) -> dict[str, Any]:
                 embed_recipe(content, spec.recipe)
         write_content(content, staged / product.filename)
         products[role] = {"file": product.filename, "publish": product.publish}
-    return {"id": out.id, "kind": out.kind, "meta": _jsonable(out.meta), "products": products,
-            "provenance": spec.provenance}
+    return {
+        "id": out.id,
+        "kind": out.kind,
+        "meta": _jsonable(out.meta),
+        "products": products,
+        "provenance": spec.provenance,
+    }
 
 
 # -- helpers --------------------------------------------------------------------------------------

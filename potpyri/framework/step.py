@@ -174,8 +174,12 @@ class Step:
     def select(self, items: Iterable[Item]) -> list[Item]:
         """Items this step works on; by default the science frames still in the run."""
         return [
-            i for i in items
-            if i.ok and i.kind == "frame" and i.meta.get("type") == "SCIENCE" and not i.meta.get("excluded")
+            i
+            for i in items
+            if i.ok
+            and i.kind == "frame"
+            and i.meta.get("type") == "SCIENCE"
+            and not i.meta.get("excluded")
         ]
 
     def group_key(self, item: Item) -> str:
@@ -224,7 +228,9 @@ def register_step(name: str) -> Callable[[type[Step]], type[Step]]:
         if not name.isidentifier():
             raise ValueError(f"step name {name!r} must be a Python identifier")
         if name in STEPS and STEPS[name] is not cls:
-            raise ValueError(f"step {name!r} registered twice ({STEPS[name].__qualname__}, {cls.__qualname__})")
+            raise ValueError(
+                f"step {name!r} registered twice ({STEPS[name].__qualname__}, {cls.__qualname__})"
+            )
         if not (dataclasses.is_dataclass(cls.Config) and issubclass(cls.Config, StepConfig)):
             raise TypeError(f"step {name!r}: Config must be a dataclass derived from StepConfig")
         cls.name = name

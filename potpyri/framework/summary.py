@@ -13,7 +13,9 @@ __all__ = ["STATUSES", "frame_table", "print_summary", "step_totals", "summary_t
 STATUSES = ("ran", "cached", "skipped", "failed")  #: task fates counted in the summary
 
 
-def step_totals(result: RunResult, statuses: tuple[str, ...] = STATUSES) -> dict[str, dict[str, float]]:
+def step_totals(
+    result: RunResult, statuses: tuple[str, ...] = STATUSES
+) -> dict[str, dict[str, float]]:
     """Per step, in pipeline order: the number of tasks of each of ``statuses`` and their total
     wall time (``"seconds"``)."""
     steps: dict[str, dict[str, float]] = {}
@@ -39,8 +41,11 @@ def summary_table(result: RunResult) -> Table:
 
 def frame_table(result: RunResult) -> Table:
     """One row per frame: the status and time of every per-frame step."""
-    steps = [s for s in dict.fromkeys(r.step for r in result.records)
-             if s in STEPS and STEPS[s].scope is Scope.frame]
+    steps = [
+        s
+        for s in dict.fromkeys(r.step for r in result.records)
+        if s in STEPS and STEPS[s].scope is Scope.frame
+    ]
     cells: dict[str, dict[str, str]] = {}
     for rec in result.records:
         if rec.step in steps and rec.task != "*":
@@ -63,7 +68,9 @@ def print_summary(result: RunResult) -> None:
     CONSOLE.print(frame_table(result))
     warned = [r for r in result.records if r.status in ("ran", "cached") and r.note]
     if warned:
-        table = Table(title="warnings (QC flags and notes; see red/qa/index.html)", header_style="bold yellow")
+        table = Table(
+            title="warnings (QC flags and notes; see red/qa/index.html)", header_style="bold yellow"
+        )
         table.add_column("step")
         table.add_column("task")
         table.add_column("warning")

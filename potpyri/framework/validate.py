@@ -33,22 +33,30 @@ def validate(cfg: DictConfig) -> None:
         With a one-line message naming the key.
     """
     if OmegaConf.is_missing(cfg, "instrument"):
-        raise ConfigError(f"no instrument given: add instrument=NAME ({', '.join(instrument_names())})")
+        raise ConfigError(
+            f"no instrument given: add instrument=NAME ({', '.join(instrument_names())})"
+        )
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
         raise ConfigError(f"missing required config value: {', '.join(missing)}")
     unknown = unknown_keys(cfg)
     if unknown:
-        raise ConfigError(f"unknown config key: {', '.join(unknown)} (a typo, or a `+key=` override?)")
+        raise ConfigError(
+            f"unknown config key: {', '.join(unknown)} (a typo, or a `+key=` override?)"
+        )
     names = step_list(cfg)
     twice = sorted(n for n, c in Counter(names).items() if c > 1)
     if twice:
         raise ConfigError(f"pipeline lists step(s) twice: {', '.join(twice)}")
     for name in names:
         if name not in STEPS:
-            raise ConfigError(f"pipeline names unknown step {name!r} (known: {', '.join(sorted(STEPS))})")
+            raise ConfigError(
+                f"pipeline names unknown step {name!r} (known: {', '.join(sorted(STEPS))})"
+            )
         if name not in cfg:
-            raise ConfigError(f"pipeline lists {name!r} but its config node was deleted; use {name}.enabled=false")
+            raise ConfigError(
+                f"pipeline lists {name!r} but its config node was deleted; use {name}.enabled=false"
+            )
     reader = cfg.instrument.reader
     if reader not in READERS:
         raise ConfigError(

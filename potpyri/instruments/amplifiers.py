@@ -22,8 +22,21 @@ from potpyri.instruments.single import parse_section
 
 __all__ = ["AmplifierReader"]
 
-_WCS_KEYS = ("CTYPE1", "CTYPE2", "CRVAL1", "CRVAL2", "CRPIX1", "CRPIX2", "CD1_1", "CD1_2", "CD2_1", "CD2_2",
-             "RADESYS", "RADECSYS", "EQUINOX")
+_WCS_KEYS = (
+    "CTYPE1",
+    "CTYPE2",
+    "CRVAL1",
+    "CRVAL2",
+    "CRPIX1",
+    "CRPIX2",
+    "CD1_1",
+    "CD1_2",
+    "CD2_1",
+    "CD2_2",
+    "RADESYS",
+    "RADECSYS",
+    "EQUINOX",
+)
 
 
 class AmplifierReader(Reader):
@@ -33,7 +46,9 @@ class AmplifierReader(Reader):
         with open_raw(path, self.unpacked) as hdul:
             header = self.classification_header(hdul)
             images = [h for h in hdul if h.data is not None and h.data.ndim in (2, 3)]
-            amps = [h for h in images if "DETSEC" in h.header] or images[:1]  # one bare image: one amplifier
+            amps = [h for h in images if "DETSEC" in h.header] or images[
+                :1
+            ]  # one bare image: one amplifier
             if not amps:
                 raise ValueError(f"{Path(path).name}: no image data")
             bx, by = (int(v) for v in str(amps[0].header.get("CCDSUM", "1 1")).split())
@@ -41,18 +56,45 @@ class AmplifierReader(Reader):
             for n, hdu in enumerate(amps):
                 head = hdu.header
                 raw = np.asarray(hdu.data[0] if hdu.data.ndim == 3 else hdu.data, dtype=np.float32)
-                rows, cols = parse_section(head["DATASEC"]) if "DATASEC" in head else (slice(0, raw.shape[0]),
-                                                                                        slice(0, raw.shape[1]))
+                rows, cols = (
+                    parse_section(head["DATASEC"])
+                    if "DATASEC" in head
+                    else (slice(0, raw.shape[0]), slice(0, raw.shape[1]))
+                )
                 data = raw[rows, cols]
                 if "BIASSEC" in head:
-                    data = data - np.median(raw[parse_section(head["BIASSEC"])], axis=1, keepdims=True)[rows]
-                det_rows, det_cols = (parse_section(head["DETSEC"]) if "DETSEC" in head
-                                      else (slice(0, data.shape[0]), slice(0, data.shape[1])))
-                gain = _positive(head.get("GAIN"), header.get("GAIN"), self._listed(self.instrument.gain, n, 1.0))
+                    data = (
+                        data
+                        - np.median(raw[parse_section(head["BIASSEC"])], axis=1, keepdims=True)[
+                            rows
+                        ]
+                    )
+                det_rows, det_cols = (
+                    parse_section(head["DETSEC"])
+                    if "DETSEC" in head
+                    else (slice(0, data.shape[0]), slice(0, data.shape[1]))
+                )
+                gain = _positive(
+                    head.get("GAIN"), header.get("GAIN"), self._listed(self.instrument.gain, n, 1.0)
+                )
                 # Real F2 headers say RDNOISE = 0: a header value is trusted only when positive.
-                rdnoise = _positive(head.get("RDNOISE"), header.get("RDNOISE"),
-                                    self._listed(self.instrument.rdnoise, n, 0.0))
-                placed.append((det_rows.start // by, det_cols.start // bx, data, gain, rdnoise, head, rows, cols))
+                rdnoise = _positive(
+                    head.get("RDNOISE"),
+                    header.get("RDNOISE"),
+                    self._listed(self.instrument.rdnoise, n, 0.0),
+                )
+                placed.append(
+                    (
+                        det_rows.start // by,
+                        det_cols.start // bx,
+                        data,
+                        gain,
+                        rdnoise,
+                        head,
+                        rows,
+                        cols,
+                    )
+                )
         y0 = min(p[0] for p in placed)
         x0 = min(p[1] for p in placed)
         ny = max(p[0] + p[2].shape[0] for p in placed) - y0
@@ -61,7 +103,10 @@ class AmplifierReader(Reader):
         gain = np.zeros_like(data)
         rdnoise = np.zeros_like(data)
         for row0, col0, block, g, rn, _, _, _ in placed:
-            region = (slice(row0 - y0, row0 - y0 + block.shape[0]), slice(col0 - x0, col0 - x0 + block.shape[1]))
+            region = (
+                slice(row0 - y0, row0 - y0 + block.shape[0]),
+                slice(col0 - x0, col0 - x0 + block.shape[1]),
+            )
             data[region], gain[region], rdnoise[region] = block, g, rn
         row0, col0, _, _, _, head, rows, cols = placed[0]
         wcs = {k: head[k] for k in _WCS_KEYS if k in head}

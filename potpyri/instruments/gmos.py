@@ -25,8 +25,20 @@ __all__ = ["GmosReader"]
 CHIP_WIDTH = 2048  # unbinned columns per CCD
 GAPS = (33, 41)  # unbinned pixels between CCDs 1-2 and 2-3
 FIELD_WIDTH_2X2 = {"GMOS-N": 2108, "GMOS-S": 2128}
-_WCS_KEYS = ("CTYPE1", "CTYPE2", "CRVAL1", "CRVAL2", "CRPIX1", "CRPIX2", "CD1_1", "CD1_2", "CD2_1", "CD2_2",
-             "RADECSYS", "EQUINOX")
+_WCS_KEYS = (
+    "CTYPE1",
+    "CTYPE2",
+    "CRVAL1",
+    "CRVAL2",
+    "CRPIX1",
+    "CRPIX2",
+    "CD1_1",
+    "CD1_2",
+    "CD2_1",
+    "CD2_2",
+    "RADECSYS",
+    "EQUINOX",
+)
 
 
 class GmosReader(Reader):
@@ -41,7 +53,9 @@ class GmosReader(Reader):
             bx, by = (int(v) for v in str(amps[0].header["CCDSUM"]).split())
             n_rows = amps[0].data.shape[0]
             full_width = 3 * CHIP_WIDTH // bx + sum(g // bx for g in GAPS)
-            width = FIELD_WIDTH_2X2.get(str(primary.get("INSTRUME", "GMOS-N")).strip(), 2108) * 2 // bx
+            width = (
+                FIELD_WIDTH_2X2.get(str(primary.get("INSTRUME", "GMOS-N")).strip(), 2108) * 2 // bx
+            )
             crop = (full_width - width) // 2
             data = np.zeros((n_rows, width), np.float32)
             gain = np.zeros_like(data)

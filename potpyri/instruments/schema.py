@@ -89,7 +89,9 @@ class InstrumentConfig:
     raw_header_ext: int = 0  #: extension holding the classification keywords
     wcs_extension: int = 0  #: extension holding the header WCS
     datasec: list[str] = field(default_factory=list)  #: data section per chip where headers lack it
-    biassec: list[str] = field(default_factory=list)  #: overscan section per chip where headers lack it
+    biassec: list[str] = field(
+        default_factory=list
+    )  #: overscan section per chip where headers lack it
     stack_method: str = "median"  #: reference default stacking method
     catalog_zp: str = "PS1"  #: preferred zero-point catalog
     out_size: int = 2500  #: default size of the stacked image, pixels

@@ -30,7 +30,9 @@ class SingleReader(Reader):
         with open_raw(path, self.unpacked) as hdul:
             hdu = hdul[self.instrument.raw_header_ext]
             if hdu.data is None:
-                raise ValueError(f"{Path(path).name}: extension {self.instrument.raw_header_ext} has no image")
+                raise ValueError(
+                    f"{Path(path).name}: extension {self.instrument.raw_header_ext} has no image"
+                )
             data = np.asarray(hdu.data, dtype=np.float32)
             header = hdu.header.copy()
         if self.instrument.biassec:
@@ -38,6 +40,14 @@ class SingleReader(Reader):
             data = data - np.median(overscan, axis=1, keepdims=True).astype(np.float32)
         if self.instrument.datasec:
             data = data[parse_section(self.instrument.datasec[0])]
-        gain = float(self.instrument.gain[0]) if self.instrument.gain else float(header.get("GAIN", 1.0))
-        rdnoise = float(self.instrument.rdnoise[0]) if self.instrument.rdnoise else float(header.get("RDNOISE", 0.0))
+        gain = (
+            float(self.instrument.gain[0])
+            if self.instrument.gain
+            else float(header.get("GAIN", 1.0))
+        )
+        rdnoise = (
+            float(self.instrument.rdnoise[0])
+            if self.instrument.rdnoise
+            else float(header.get("RDNOISE", 0.0))
+        )
         return RawImage(data, header, np.float32(gain), np.float32(rdnoise))

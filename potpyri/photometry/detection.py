@@ -21,13 +21,14 @@ def gaussian_kernel(fwhm: float) -> np.ndarray:
     """A circular Gaussian of ``fwhm`` pixels on a (2R+1)² grid, R = ceil(3 sigma), unit sum."""
     sigma = max(float(fwhm), 0.5) / 2.3548
     half = int(np.ceil(3 * sigma))
-    yy, xx = np.mgrid[-half:half + 1, -half:half + 1]
+    yy, xx = np.mgrid[-half : half + 1, -half : half + 1]
     kernel = np.exp(-0.5 * (xx**2 + yy**2) / sigma**2)
     return kernel / kernel.sum()
 
 
-def matched_filter_peaks(data: np.ndarray, bad: np.ndarray, fwhm: float, nsigma: float,
-                         skysig: float) -> np.ndarray:
+def matched_filter_peaks(
+    data: np.ndarray, bad: np.ndarray, fwhm: float, nsigma: float, skysig: float
+) -> np.ndarray:
     """Pixel positions (N, 2: x, y) where the PSF-filtered image peaks above ``nsigma`` of its noise.
 
     Parameters

@@ -29,8 +29,16 @@ __all__ = ["lattice_positions", "noise_factor", "psf_weighted_pulls", "source_fr
 MIN_SAMPLES = 150
 
 
-def source_free(bad: np.ndarray, x: np.ndarray, y: np.ndarray, peak: np.ndarray, fwhm: float,
-                skysig: float, beta: float = 3.0, level: float = 0.02) -> np.ndarray:
+def source_free(
+    bad: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    peak: np.ndarray,
+    fwhm: float,
+    skysig: float,
+    beta: float = 3.0,
+    level: float = 0.02,
+) -> np.ndarray:
     """Pixels that are usable and away from every detected source.
 
     Around each source a disc is left out out to where its seeing Moffat (``fwhm``, ``beta``,
@@ -65,13 +73,18 @@ def lattice_positions(free: np.ndarray, half: int, border: int = 0) -> np.ndarra
     ok = minimum_filter(np.asarray(free, np.uint8), size=size, mode="constant", cval=0).astype(bool)
     ny, nx = free.shape
     edge = max(int(half), int(border))
-    ys, xs = np.mgrid[edge:ny - edge:size, edge:nx - edge:size]
+    ys, xs = np.mgrid[edge : ny - edge : size, edge : nx - edge : size]
     keep = ok[ys, xs]
     return np.column_stack([xs[keep], ys[keep]]).astype(float)
 
 
-def psf_weighted_pulls(data: np.ndarray, error: np.ndarray, positions: np.ndarray,
-                       psf: np.ndarray, background: np.ndarray | None = None) -> np.ndarray:
+def psf_weighted_pulls(
+    data: np.ndarray,
+    error: np.ndarray,
+    positions: np.ndarray,
+    psf: np.ndarray,
+    background: np.ndarray | None = None,
+) -> np.ndarray:
     """Inverse-variance PSF-weighted fluxes at ``positions`` (integer pixel centres) over their
     ERR-predicted errors: Σ(p (d - b)/e²)/Σ(p²/e²) divided by 1/sqrt(Σ p²/e²), what a PSF fit of
     fixed position reports. ``psf`` is an odd-sized stamp on the detector's pixels; ``background``

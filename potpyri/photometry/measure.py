@@ -44,8 +44,17 @@ from astropy.table import Table
 from astropy.utils.exceptions import AstropyUserWarning
 from astropy.wcs import WCS
 
-__all__ = ["PhotometryResult", "build_epsf", "measure_stack", "moffat_base_epsf", "moffat_flux_outside",
-           "noise_area", "psf_shape_stats", "seeing_moffat", "star_moffat_fwhm"]
+__all__ = [
+    "PhotometryResult",
+    "build_epsf",
+    "measure_stack",
+    "moffat_base_epsf",
+    "moffat_flux_outside",
+    "noise_area",
+    "psf_shape_stats",
+    "seeing_moffat",
+    "star_moffat_fwhm",
+]
 
 log = logging.getLogger("potpyri.photometry")
 
@@ -89,7 +98,9 @@ class PhotometryResult:
     psf_threshold: float  #: the S/N threshold at which enough PSF stars were found
     warnings: list[str] = field(default_factory=list)
     fwhm_err: float = float("nan")  #: 1-sigma uncertainty of ``fwhm``, pixels
-    epsf_seeing_fwhm: float = float("nan")  #: pixels, FWHM of the pixel-integrated Moffat fit to the ePSF
+    epsf_seeing_fwhm: float = float(
+        "nan"
+    )  #: pixels, FWHM of the pixel-integrated Moffat fit to the ePSF
     #: empty-sky noise / ERR-predicted noise of PSF fits ("psf"), the small aperture ("aperture")
     #: and the 4-FWHM calibration aperture ("big"); 1 for independent pixels
     noise_factors: dict = field(default_factory=dict)
@@ -164,9 +175,14 @@ def measure_stack(
         # are not applied: near the limit noise scatters faint stars' sharpness out of
         # (0.2, 1.0), which lost 0.2 mag of depth on a GMOS stack; artefacts are masked.
         peaks = matched_filter_peaks(data, bad, fwhm, sn_min, skysig)
-        finder = DAOStarFinder(threshold=sn_min * skysig, fwhm=fwhm, exclude_border=True,
-                               roundness_range=None, sharpness_range=None,
-                               xycoords=peaks if len(peaks) else None)
+        finder = DAOStarFinder(
+            threshold=sn_min * skysig,
+            fwhm=fwhm,
+            exclude_border=True,
+            roundness_range=None,
+            sharpness_range=None,
+            xycoords=peaks if len(peaks) else None,
+        )
         found = finder(data, mask=bad) if len(peaks) else None
         if found is None or len(found) == 0:
             raise ValueError(f"no source above {sn_min}-sigma (sky sigma {skysig:.4g})")
@@ -212,8 +228,10 @@ def measure_stack(
         threshold = max(sn_min, threshold / 2)
         candidates = _psf_candidates(apphot[isolated], threshold, fwhm, saturation, half, bad)
         if len(candidates) >= 3:
-            notes.append(f"PSF stars down to S/N {threshold:g} (fewer than 3 above {floor:g}): the ePSF "
-                         "and FWHM may be biased (too sharp)")
+            notes.append(
+                f"PSF stars down to S/N {threshold:g} (fewer than 3 above {floor:g}): the ePSF "
+                "and FWHM may be biased (too sharp)"
+            )
     chosen = candidates
     if len(chosen) < 3:
         raise ValueError(f"only {len(chosen)} PSF star(s) pass the cuts down to S/N {threshold:g}")
@@ -223,9 +241,16 @@ def measure_stack(
         chosen = chosen[np.argsort(-chosen["snr"])[:max_psf_stars]]
     epsf_model = build_epsf(data, bad, chosen, size, oversampling)
     epsf = np.asarray(epsf_model.data, float)
-    psfstars = Table({"id": chosen["id"], "x_centroid": chosen["x_centroid"],
-                      "y_centroid": chosen["y_centroid"], "snr": chosen["snr"], "fwhm": chosen["fwhm"],
-                      "roundness1": chosen["roundness1"]})
+    psfstars = Table(
+        {
+            "id": chosen["id"],
+            "x_centroid": chosen["x_centroid"],
+            "y_centroid": chosen["y_centroid"],
+            "snr": chosen["snr"],
+            "fwhm": chosen["fwhm"],
+            "roundness1": chosen["roundness1"],
+        }
+    )
 
     fwhm_eff, beta_eff, gsig = psf_shape_stats(epsf, oversampling)
     if moffat_base:
@@ -258,7 +283,9 @@ def measure_stack(
     big_stats = _aperture_stats(data, error, bad, bright, big_radius)
     big = np.asarray(big_stats["sum"])
     small = np.asarray(bright["sum"], float)
-    fitted = dict(zip(np.asarray(psfphot["id"]), np.asarray(psfphot["flux_fit"], float), strict=True))
+    fitted = dict(
+        zip(np.asarray(psfphot["id"]), np.asarray(psfphot["flux_fit"], float), strict=True)
+    )
     fit = np.array([fitted.get(i, np.nan) for i in bright["id"]])
     # The wings beyond big_radius, from the seeing Moffat fitted to the ePSF (its beta).
     inside = 1.0 - moffat_flux_outside(big_radius, fwhm_fit, beta)
@@ -267,8 +294,20 @@ def measure_stack(
     # Errors predicted from ERR assume independent pixels; the empty-sky sums of each kind of
     # measurement say by how much they really scatter (correlated noise of resampled stacks).
     # The selections above (S/N thresholds) used the per-pixel ERR alone.
-    noise = _noise_factors(data, error, bad, apphot, epsf, oversampling, fwhm, fwhm_fit, beta, skysig,
-                           {"psf": _fit_size(fwhm), "aperture": radius, "big": big_radius}, notes)
+    noise = _noise_factors(
+        data,
+        error,
+        bad,
+        apphot,
+        epsf,
+        oversampling,
+        fwhm,
+        fwhm_fit,
+        beta,
+        skysig,
+        {"psf": _fit_size(fwhm), "aperture": radius, "big": big_radius},
+        notes,
+    )
     apphot["snr"] = apphot["snr"] / noise["aperture"]
     apphot["flux_aper"] = apphot["sum"] * apcorr
     apphot["flux_aper_err"] = apphot["sum_err"] * apcorr * noise["aperture"]
@@ -276,12 +315,19 @@ def measure_stack(
     # PSF-model error: the star-to-star scatter of big-aperture/PSF flux beyond the noise, added in
     # quadrature to every star's fit error (it dominates above S/N ~ 30 when the PSF is
     # undersampled).
-    fit_err = np.array([dict(zip(np.asarray(psfphot["id"]), np.asarray(psfphot["flux_err"], float),
-                                 strict=True)).get(i, np.nan) for i in bright["id"]])
+    fit_err = np.array(
+        [
+            dict(
+                zip(np.asarray(psfphot["id"]), np.asarray(psfphot["flux_err"], float), strict=True)
+            ).get(i, np.nan)
+            for i in bright["id"]
+        ]
+    )
     # The fit's pixels are inside the big aperture: the two fluxes share that part of the noise.
     overlap = _box_fraction(epsf, oversampling, _fit_size(fwhm))
-    model_err = _model_error(big, np.asarray(big_stats["sum_err"]) * noise["big"], fit, fit_err * noise["psf"],
-                             overlap)
+    model_err = _model_error(
+        big, np.asarray(big_stats["sum_err"]) * noise["big"], fit, fit_err * noise["psf"], overlap
+    )
     fit_noise = psfphot["flux_err"] * noise["psf"]
     psfphot["flux"] = psfphot["flux_fit"] * psfcorr
     psfphot["flux_err_total"] = psfcorr * np.hypot(fit_noise, model_err * psfphot["flux_fit"])
@@ -290,16 +336,40 @@ def measure_stack(
     nframes = dict(zip(np.asarray(apphot["id"]), np.asarray(apphot["nframes"]), strict=True))
     psfphot["nframes"] = np.array([nframes[i] for i in np.asarray(psfphot["id"])], np.int16)
     if wcs is not None:
-        for table, (xc, yc) in ((apphot, ("x_centroid", "y_centroid")), (psfphot, ("x_fit", "y_fit")),
-                                (psfstars, ("x_centroid", "y_centroid"))):
-            ra, dec = wcs.all_pix2world(np.asarray(table[xc], float), np.asarray(table[yc], float), 0)
+        for table, (xc, yc) in (
+            (apphot, ("x_centroid", "y_centroid")),
+            (psfphot, ("x_fit", "y_fit")),
+            (psfstars, ("x_centroid", "y_centroid")),
+        ):
+            ra, dec = wcs.all_pix2world(
+                np.asarray(table[xc], float), np.asarray(table[yc], float), 0
+            )
             table["ra"], table["dec"] = ra, dec
     if len(apphot) < 10:
         notes.append(f"very few sources: {len(apphot)}")
-    return PhotometryResult(apphot, psfstars, psfphot, epsf, oversampling,
-                            np.where(bad, 0.0, residual).astype(np.float32), fwhm_fit, beta, gsig, skysig,
-                            float(median), apcorr, psfcorr, model_err, fwhm_eff, area, threshold, notes,
-                            fwhm_err=fwhm_err, epsf_seeing_fwhm=epsf_seeing, noise_factors=noise)
+    return PhotometryResult(
+        apphot,
+        psfstars,
+        psfphot,
+        epsf,
+        oversampling,
+        np.where(bad, 0.0, residual).astype(np.float32),
+        fwhm_fit,
+        beta,
+        gsig,
+        skysig,
+        float(median),
+        apcorr,
+        psfcorr,
+        model_err,
+        fwhm_eff,
+        area,
+        threshold,
+        notes,
+        fwhm_err=fwhm_err,
+        epsf_seeing_fwhm=epsf_seeing,
+        noise_factors=noise,
+    )
 
 
 def moffat_flux_outside(radius: float, fwhm: float, beta: float) -> float:
@@ -332,16 +402,25 @@ def _pixel_moffat(dx: np.ndarray, dy: np.ndarray, fwhm: float, beta: float) -> n
     return ((1 + (x * x + y * y) / alpha2) ** -beta) @ _PIXEL_WEIGHTS
 
 
-def build_epsf(data: np.ndarray, bad: np.ndarray, stars: Table, size: int, oversampling: int,
-               smoothing: str | None = None):
+def build_epsf(
+    data: np.ndarray,
+    bad: np.ndarray,
+    stars: Table,
+    size: int,
+    oversampling: int,
+    smoothing: str | None = None,
+):
     """The photutils ``EPSFBuilder`` ePSF of ``stars`` (columns x_centroid, y_centroid)."""
     from astropy.nddata import NDData
     from photutils.psf import EPSFBuilder, extract_stars
 
     nddata = NDData(data)  # candidates have no masked pixel in their stamp
-    cutouts = extract_stars(nddata, Table({"x": stars["x_centroid"], "y": stars["y_centroid"]}),
-                            size=(size, size))
-    builder = EPSFBuilder(oversampling=oversampling, maxiters=8, progress_bar=False, smoothing_kernel=smoothing)
+    cutouts = extract_stars(
+        nddata, Table({"x": stars["x_centroid"], "y": stars["y_centroid"]}), size=(size, size)
+    )
+    builder = EPSFBuilder(
+        oversampling=oversampling, maxiters=8, progress_bar=False, smoothing_kernel=smoothing
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AstropyUserWarning)
         result = builder(cutouts)
@@ -349,7 +428,9 @@ def build_epsf(data: np.ndarray, bad: np.ndarray, stars: Table, size: int, overs
     return epsf
 
 
-def psf_shape_stats(epsf: np.ndarray, oversampling: int) -> tuple[float, float, tuple[float, float]]:
+def psf_shape_stats(
+    epsf: np.ndarray, oversampling: int
+) -> tuple[float, float, tuple[float, float]]:
     """FWHM (pixels) and beta of a Moffat2D fit, and x/y sigma of a Gaussian2D fit, of the ePSF."""
     ny, nx = epsf.shape
     y, x = np.mgrid[:ny, :nx]
@@ -357,17 +438,32 @@ def psf_shape_stats(epsf: np.ndarray, oversampling: int) -> tuple[float, float, 
     peak = float(epsf.max())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        moffat = fitter(models.Moffat2D(peak, (nx - 1) / 2, (ny - 1) / 2, gamma=2.0 * oversampling, alpha=3.0),
-                        x, y, epsf)
-        gauss = fitter(models.Gaussian2D(peak, (nx - 1) / 2, (ny - 1) / 2, oversampling, oversampling),
-                       x, y, epsf)
+        moffat = fitter(
+            models.Moffat2D(peak, (nx - 1) / 2, (ny - 1) / 2, gamma=2.0 * oversampling, alpha=3.0),
+            x,
+            y,
+            epsf,
+        )
+        gauss = fitter(
+            models.Gaussian2D(peak, (nx - 1) / 2, (ny - 1) / 2, oversampling, oversampling),
+            x,
+            y,
+            epsf,
+        )
     fwhm = float(abs(moffat.fwhm)) / oversampling
-    return fwhm, float(moffat.alpha.value), (float(abs(gauss.x_stddev.value)) / oversampling,
-                                            float(abs(gauss.y_stddev.value)) / oversampling)
+    return (
+        fwhm,
+        float(moffat.alpha.value),
+        (
+            float(abs(gauss.x_stddev.value)) / oversampling,
+            float(abs(gauss.y_stddev.value)) / oversampling,
+        ),
+    )
 
 
-def seeing_moffat(epsf: np.ndarray, oversampling: int, fwhm0: float = 3.0,
-                  beta0: float = 3.0) -> tuple[float, float]:
+def seeing_moffat(
+    epsf: np.ndarray, oversampling: int, fwhm0: float = 3.0, beta0: float = 3.0
+) -> tuple[float, float]:
     """FWHM (pixels) and beta of the seeing: the circular Moffat that, integrated over one detector
     pixel, best fits the ePSF.
 
@@ -389,7 +485,9 @@ def seeing_moffat(epsf: np.ndarray, oversampling: int, fwhm0: float = 3.0,
     return float(fit[3]), float(fit[4])
 
 
-def moffat_base_epsf(epsf: np.ndarray, oversampling: int, fwhm0: float = 3.0, beta0: float = 3.0) -> np.ndarray:
+def moffat_base_epsf(
+    epsf: np.ndarray, oversampling: int, fwhm0: float = 3.0, beta0: float = 3.0
+) -> np.ndarray:
     """The ePSF as its best-fitting pixel-integrated Moffat plus the rest of it smoothed (the
     DAOPHOT idea: an analytic core and a look-up table of residuals), same grid and sum.
 
@@ -406,7 +504,9 @@ def moffat_base_epsf(epsf: np.ndarray, oversampling: int, fwhm0: float = 3.0, be
     from scipy.ndimage import convolve
 
     epsf = np.asarray(epsf, float)
-    model = _pixel_moffat_grid(epsf.shape, oversampling, _fit_pixel_moffat(epsf, oversampling, fwhm0, beta0))
+    model = _pixel_moffat_grid(
+        epsf.shape, oversampling, _fit_pixel_moffat(epsf, oversampling, fwhm0, beta0)
+    )
     smooth = model + convolve(epsf - model, _QUADRATIC_KERNEL, mode="nearest")
     return smooth * (epsf.sum() / smooth.sum())
 
@@ -438,7 +538,9 @@ def _pixel_moffat_grid(shape: tuple[int, int], oversampling: int, params: np.nda
     return (amplitude * _pixel_moffat(u - x0, v - y0, fwhm, beta)).reshape(shape)
 
 
-def _fit_pixel_moffat(epsf: np.ndarray, oversampling: int, fwhm0: float, beta0: float) -> np.ndarray:
+def _fit_pixel_moffat(
+    epsf: np.ndarray, oversampling: int, fwhm0: float, beta0: float
+) -> np.ndarray:
     """Least-squares (amplitude, x0, y0, fwhm, beta) of a pixel-integrated Moffat to an ePSF grid."""
     from scipy.optimize import least_squares
 
@@ -451,13 +553,23 @@ def _fit_pixel_moffat(epsf: np.ndarray, oversampling: int, fwhm0: float, beta0: 
 
     peak = float(z.max())
     start = [peak, 0.0, 0.0, float(np.clip(fwhm0, 0.5, 40)), float(np.clip(beta0, 1.2, 15))]
-    fit = least_squares(residual, start, bounds=([0, -2, -2, 0.3, 1.05], [np.inf, 2, 2, 50, 20]),
-                        x_scale=[peak, 0.1, 0.1, 0.1, 0.1])
+    fit = least_squares(
+        residual,
+        start,
+        bounds=([0, -2, -2, 0.3, 1.05], [np.inf, 2, 2, 50, 20]),
+        x_scale=[peak, 0.1, 0.1, 0.1, 0.1],
+    )
     return fit.x
 
 
-def star_moffat_fwhm(data: np.ndarray, error: np.ndarray, bad: np.ndarray, stars: Table,
-                     fwhm0: float, beta0: float = 3.0) -> tuple[float, float]:
+def star_moffat_fwhm(
+    data: np.ndarray,
+    error: np.ndarray,
+    bad: np.ndarray,
+    stars: Table,
+    fwhm0: float,
+    beta0: float = 3.0,
+) -> tuple[float, float]:
     """Seeing FWHM (pixels) and its error from pixel-integrated Moffat fits to each star.
 
     Each star (columns x_centroid, y_centroid) is fitted within 2 ``fwhm0`` of its centre with a
@@ -472,10 +584,19 @@ def star_moffat_fwhm(data: np.ndarray, error: np.ndarray, bad: np.ndarray, stars
     radius = 2.0 * fwhm0
     h = int(np.ceil(radius))
     values, sigmas = [], []
-    for x, y in zip(np.asarray(stars["x_centroid"], float), np.asarray(stars["y_centroid"], float),
-                    strict=True):
-        yy, xx = np.mgrid[int(round(y)) - h:int(round(y)) + h + 1, int(round(x)) - h:int(round(x)) + h + 1]
-        use = ((xx - x) ** 2 + (yy - y) ** 2 <= radius**2) & (xx >= 0) & (yy >= 0) & (xx < nx) & (yy < ny)
+    for x, y in zip(
+        np.asarray(stars["x_centroid"], float), np.asarray(stars["y_centroid"], float), strict=True
+    ):
+        yy, xx = np.mgrid[
+            int(round(y)) - h : int(round(y)) + h + 1, int(round(x)) - h : int(round(x)) + h + 1
+        ]
+        use = (
+            ((xx - x) ** 2 + (yy - y) ** 2 <= radius**2)
+            & (xx >= 0)
+            & (yy >= 0)
+            & (xx < nx)
+            & (yy < ny)
+        )
         xs, ys = xx[use], yy[use]
         use = ~bad[ys, xs] & np.isfinite(error[ys, xs]) & (error[ys, xs] > 0)
         xs, ys = xs[use], ys[use]
@@ -492,8 +613,9 @@ def star_moffat_fwhm(data: np.ndarray, error: np.ndarray, bad: np.ndarray, stars
         lower = [0, x - 2, y - 2, 0.3, 1.2]
         upper = [np.inf, x + 2, y + 2, 4 * fwhm0, 15]
         try:
-            fit = least_squares(residual, start, bounds=(lower, upper),
-                                x_scale=[start[0], 0.1, 0.1, 0.1, 0.1])
+            fit = least_squares(
+                residual, start, bounds=(lower, upper), x_scale=[start[0], 0.1, 0.1, 0.1, 0.1]
+            )
             chi2 = 2 * fit.cost / max(len(z) - 5, 1)
             sigma = float(np.sqrt(np.linalg.inv(fit.jac.T @ fit.jac)[3, 3] * max(chi2, 1.0)))
         except (ValueError, np.linalg.LinAlgError):
@@ -528,7 +650,7 @@ def _native_psf(epsf: np.ndarray, oversampling: int) -> np.ndarray:
     o = oversampling
     ny, nx = (s // o * o for s in epsf.shape)
     offset_y, offset_x = (epsf.shape[0] - ny) // 2, (epsf.shape[1] - nx) // 2
-    core = epsf[offset_y:offset_y + ny, offset_x:offset_x + nx]
+    core = epsf[offset_y : offset_y + ny, offset_x : offset_x + nx]
     native = core.reshape(ny // o, o, nx // o, o).sum(axis=(1, 3))
     return native / native.sum()
 
@@ -536,23 +658,44 @@ def _native_psf(epsf: np.ndarray, oversampling: int) -> np.ndarray:
 def _aperture_stats(data, error, bad, found, radius, local: bool = True) -> Table:
     from photutils.aperture import ApertureStats, CircularAnnulus, CircularAperture
 
-    xy = np.transpose([np.asarray(found["x_centroid"], float), np.asarray(found["y_centroid"], float)])
+    xy = np.transpose(
+        [np.asarray(found["x_centroid"], float), np.asarray(found["y_centroid"], float)]
+    )
     # Local sky: the SExtractor mode (2.5 median - 1.5 mean of the 3-sigma clipped annulus, the
     # clipped median where the annulus is too skewed). The plain median sits ~0.06 sigma above
     # the sky when neighbours' wings fill a few per cent of the annulus: on a field of 8 stars
     # per arcmin^2 (r < 22) the 4-FWHM fluxes lost 0.8% (0.3% with the mode).
     from astropy.stats import SigmaClip
 
-    annulus = ApertureStats(data, CircularAnnulus(xy, 2.5 * radius, 3.5 * radius), mask=bad,
-                            sigma_clip=SigmaClip(sigma=3.0, maxiters=10), sum_method="center")
+    annulus = ApertureStats(
+        data,
+        CircularAnnulus(xy, 2.5 * radius, 3.5 * radius),
+        mask=bad,
+        sigma_clip=SigmaClip(sigma=3.0, maxiters=10),
+        sum_method="center",
+    )
     med, mean, std = (np.asarray(getattr(annulus, k), float) for k in ("median", "mean", "std"))
     with np.errstate(divide="ignore", invalid="ignore"):
         mode = np.where((mean - med) / std < 0.3, 2.5 * med - 1.5 * mean, med)
     local_bkg = np.nan_to_num(mode) if local else np.zeros(len(xy))
-    stats = ApertureStats(data, CircularAperture(xy, radius), error=error, mask=bad, local_bkg=local_bkg)
-    table = stats.to_table(columns=["id", "x_centroid", "y_centroid", "sum", "sum_err", "sum_aper_area",
-                                    "fwhm", "ellipticity"])
-    table["x_centroid"] = xy[:, 0]  # keep the detection centroid (the aperture's own is biased by noise)
+    stats = ApertureStats(
+        data, CircularAperture(xy, radius), error=error, mask=bad, local_bkg=local_bkg
+    )
+    table = stats.to_table(
+        columns=[
+            "id",
+            "x_centroid",
+            "y_centroid",
+            "sum",
+            "sum_err",
+            "sum_aper_area",
+            "fwhm",
+            "ellipticity",
+        ]
+    )
+    table["x_centroid"] = xy[
+        :, 0
+    ]  # keep the detection centroid (the aperture's own is biased by noise)
     table["y_centroid"] = xy[:, 1]
     for name in ("sum", "sum_err", "sum_aper_area", "fwhm", "ellipticity"):
         table[name] = np.asarray(getattr(table[name], "value", table[name]), float)
@@ -562,8 +705,9 @@ def _aperture_stats(data, error, bad, found, radius, local: bool = True) -> Tabl
     return table
 
 
-def _flags(table: Table, bad: np.ndarray, radius: float, isolation: float,
-           fwhm: float) -> tuple[np.ndarray, np.ndarray]:
+def _flags(
+    table: Table, bad: np.ndarray, radius: float, isolation: float, fwhm: float
+) -> tuple[np.ndarray, np.ndarray]:
     """The FLAG_* bits of each source, and whether no other detection lies within ``isolation``
     pixels (what PSF stars and the flux-correction stars need)."""
     from scipy.spatial import cKDTree
@@ -587,7 +731,9 @@ def _flags(table: Table, bad: np.ndarray, radius: float, isolation: float,
     return flags, isolated
 
 
-def _moffat_share(distance: np.ndarray, radius: float, fwhm: float, beta: float = 3.0) -> np.ndarray:
+def _moffat_share(
+    distance: np.ndarray, radius: float, fwhm: float, beta: float = 3.0
+) -> np.ndarray:
     """Fraction of a unit-flux Moffat (seeing ``fwhm``; beta 3 before the ePSF gives one) that
     falls in a circle of ``radius`` centred ``distance`` away (equal-area polar nodes)."""
     n_r, n_t = 16, 24
@@ -597,7 +743,11 @@ def _moffat_share(distance: np.ndarray, radius: float, fwhm: float, beta: float 
     v = (r[:, None] * np.sin(t)[None, :]).ravel()
     alpha2 = _moffat_alpha2(fwhm, beta)
     d = np.asarray(distance, float)[:, None]
-    profile = (beta - 1) / (np.pi * alpha2) * (1 + ((u[None, :] + d) ** 2 + v[None, :] ** 2) / alpha2) ** -beta
+    profile = (
+        (beta - 1)
+        / (np.pi * alpha2)
+        * (1 + ((u[None, :] + d) ** 2 + v[None, :] ** 2) / alpha2) ** -beta
+    )
     return profile.mean(axis=1) * np.pi * radius**2
 
 
@@ -623,31 +773,58 @@ def _psf_candidates(apphot: Table, threshold, fwhm, saturation, half, bad) -> Ta
     ok &= (x > half) & (y > half) & (x < nx - 1 - half) & (y < ny - 1 - half)
     for k in np.flatnonzero(ok):  # no masked pixel anywhere in the ePSF stamp
         xi, yi = int(round(x[k])), int(round(y[k]))
-        ok[k] = not bad[yi - half:yi + half + 1, xi - half:xi + half + 1].any()
+        ok[k] = not bad[yi - half : yi + half + 1, xi - half : xi + half + 1].any()
     return apphot[ok]
 
 
-def _psf_photometry(data, error, bad, epsf_model, apphot: Table, fwhm: float) -> tuple[Table, np.ndarray]:
+def _psf_photometry(
+    data, error, bad, epsf_model, apphot: Table, fwhm: float
+) -> tuple[Table, np.ndarray]:
     """PSF fits of every detection, each on its own (linear cost), and the residual image."""
     from astropy.modeling.fitting import LevMarLSQFitter
     from photutils.psf import PSFPhotometry
 
     fit_size = _fit_size(fwhm)
-    init = Table({"id": apphot["id"], "x": apphot["x_centroid"], "y": apphot["y_centroid"],
-                  "flux": np.where(apphot["sum"] > 0, apphot["sum"] * 1.2, 1e-3),
-                  # The aperture's local sky (annulus mode): the global median subtracted from the
-                  # image sits above the sky between sources (their wings), which biased faint PSF
-                  # fluxes low by ~0.3 sigma (+0.02-0.04 mag at S/N 5-20).
-                  "local_bkg": np.asarray(apphot["local_bkg"], float)})
+    init = Table(
+        {
+            "id": apphot["id"],
+            "x": apphot["x_centroid"],
+            "y": apphot["y_centroid"],
+            "flux": np.where(apphot["sum"] > 0, apphot["sum"] * 1.2, 1e-3),
+            # The aperture's local sky (annulus mode): the global median subtracted from the
+            # image sits above the sky between sources (their wings), which biased faint PSF
+            # fluxes low by ~0.3 sigma (+0.02-0.04 mag at S/N 5-20).
+            "local_bkg": np.asarray(apphot["local_bkg"], float),
+        }
+    )
     # No grouper: each source is fitted on its own, so the cost is linear in the number of sources.
-    phot = PSFPhotometry(epsf_model, (fit_size, fit_size), aperture_radius=1.5 * fwhm, progress_bar=False,
-                         fitter=LevMarLSQFitter())
+    phot = PSFPhotometry(
+        epsf_model,
+        (fit_size, fit_size),
+        aperture_radius=1.5 * fwhm,
+        progress_bar=False,
+        fitter=LevMarLSQFitter(),
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AstropyUserWarning)
         table = phot(data, mask=bad, error=np.where(bad, 1e30, error), init_params=init)
         residual = phot.make_residual_image(data, psf_shape=(4 * fit_size + 1, 4 * fit_size + 1))
-    keep = ["id", "x_init", "y_init", "flux_init", "x_fit", "y_fit", "flux_fit", "x_err", "y_err", "flux_err",
-            "qfit", "cfit", "flags", "n_pixels_fit"]
+    keep = [
+        "id",
+        "x_init",
+        "y_init",
+        "flux_init",
+        "x_fit",
+        "y_fit",
+        "flux_fit",
+        "x_err",
+        "y_err",
+        "flux_err",
+        "qfit",
+        "cfit",
+        "flags",
+        "n_pixels_fit",
+    ]
     out = Table({k: table[k] for k in keep if k in table.colnames})
     for name in out.colnames:
         if hasattr(out[name], "unit") and out[name].unit is not None:
@@ -668,7 +845,9 @@ def _fewest_frames(coverage: np.ndarray | None, apphot: Table, half: int) -> np.
     y = np.clip(np.round(np.asarray(apphot["y_centroid"], float)).astype(int), 0, ny - 1)
     nframes = np.full(len(apphot), int(coverage.max()), np.int16)
     for n in np.unique(coverage)[-2::-1]:  # the levels below the deepest, downwards: fewer wins
-        fraction = uniform_filter((coverage <= n).astype(np.float32), size=2 * half + 1, mode="nearest")
+        fraction = uniform_filter(
+            (coverage <= n).astype(np.float32), size=2 * half + 1, mode="nearest"
+        )
         nframes[fraction[y, x] > 0.1] = n
     return nframes
 
@@ -678,8 +857,20 @@ def _fit_size(fwhm: float) -> int:
     return int(np.ceil(1.5 * fwhm)) * 2 + 1
 
 
-def _noise_factors(data, error, bad, apphot: Table, epsf: np.ndarray, oversampling: int, fwhm: float,
-                   seeing: float, beta: float, skysig: float, sizes: dict, notes: list[str]) -> dict:
+def _noise_factors(
+    data,
+    error,
+    bad,
+    apphot: Table,
+    epsf: np.ndarray,
+    oversampling: int,
+    fwhm: float,
+    seeing: float,
+    beta: float,
+    skysig: float,
+    sizes: dict,
+    notes: list[str],
+) -> dict:
     """Empty-sky noise factors (see :mod:`potpyri.photometry.empty_sky`): ``psf`` for fits over a box of side
     ``sizes["psf"]``, and one per aperture radius (the other keys), each 1 when not measurable."""
     from potpyri.photometry.empty_sky import (
@@ -689,11 +880,15 @@ def _noise_factors(data, error, bad, apphot: Table, epsf: np.ndarray, oversampli
         source_free,
     )
 
-    free = source_free(bad, apphot["x_centroid"], apphot["y_centroid"], apphot["peak"], seeing, skysig, beta)
+    free = source_free(
+        bad, apphot["x_centroid"], apphot["y_centroid"], apphot["peak"], seeing, skysig, beta
+    )
 
     def at_lattice(xy: np.ndarray, radius: float) -> Table:
         """Aperture statistics (with the annulus sky) at empty-sky positions."""
-        return _aperture_stats(data, error, bad, Table({"x_centroid": xy[:, 0], "y_centroid": xy[:, 1]}), radius)
+        return _aperture_stats(
+            data, error, bad, Table({"x_centroid": xy[:, 0], "y_centroid": xy[:, 1]}), radius
+        )
 
     factors = {}
     for name, size in sizes.items():
@@ -703,7 +898,9 @@ def _noise_factors(data, error, bad, apphot: Table, epsf: np.ndarray, oversampli
             c = psf.shape[0] // 2
             k = min(half, c)
             stamp = np.zeros((2 * half + 1, 2 * half + 1))
-            stamp[half - k:half + k + 1, half - k:half + k + 1] = psf[c - k:c + k + 1, c - k:c + k + 1]
+            stamp[half - k : half + k + 1, half - k : half + k + 1] = psf[
+                c - k : c + k + 1, c - k : c + k + 1
+            ]
             xy = lattice_positions(free, half, border=int(np.ceil(3.5 * sizes["aperture"])) + 1)
             # the fits subtract the local sky of the small aperture's annulus (its noise included)
             sky = at_lattice(xy, sizes["aperture"])["local_bkg"] if len(xy) else np.zeros(0)
@@ -716,7 +913,9 @@ def _noise_factors(data, error, bad, apphot: Table, epsf: np.ndarray, oversampli
             pulls = np.asarray(stats["sum"], float) / np.asarray(stats["sum_err"], float)
         factor, n = noise_factor(pulls)
         if not np.isfinite(factor):
-            notes.append(f"only {n} empty-sky positions for the {name} noise factor: errors from ERR alone")
+            notes.append(
+                f"only {n} empty-sky positions for the {name} noise factor: errors from ERR alone"
+            )
             factor = 1.0
         factors[name] = factor
     log.debug("empty-sky noise factors %s", factors)
@@ -740,7 +939,7 @@ def _box_fraction(epsf: np.ndarray, oversampling: int, size: int) -> float:
     """Fraction of the (native-pixel) ePSF inside a centred ``size`` x ``size`` box."""
     native = _native_psf(epsf, oversampling)
     c, h = native.shape[0] // 2, int(size) // 2
-    return float(native[max(c - h, 0):c + h + 1, max(c - h, 0):c + h + 1].sum())
+    return float(native[max(c - h, 0) : c + h + 1, max(c - h, 0) : c + h + 1].sum())
 
 
 def _model_error(big, big_err, fit, fit_err, overlap: float = 0.0, clip: float = 3.0) -> float:
@@ -787,9 +986,16 @@ def _model_error(big, big_err, fit, fit_err, overlap: float = 0.0, clip: float =
             return float(np.sum((rk - p[0]) ** 2 / v + np.log(v)))
 
         # log s and log c from a few starts (the likelihood can have a shallow second minimum)
-        fits = [minimize(nll, [np.median(rk), a, b], method="Nelder-Mead",
-                         options={"xatol": 1e-5, "fatol": 1e-8, "maxiter": 4000})
-                for a in (-7.0, -4.5, -3.0) for b in (-7.0, -4.5, -3.0)]
+        fits = [
+            minimize(
+                nll,
+                [np.median(rk), a, b],
+                method="Nelder-Mead",
+                options={"xatol": 1e-5, "fatol": 1e-8, "maxiter": 4000},
+            )
+            for a in (-7.0, -4.5, -3.0)
+            for b in (-7.0, -4.5, -3.0)
+        ]
         p = min(fits, key=lambda res: res.fun).x
         new = np.abs(r - p[0]) <= clip * np.sqrt(variance(p, n, f))
         if new.sum() < 5 or (new == keep).all():

@@ -28,8 +28,9 @@ class ZeroPoint:
     color_term: float = 0.0
 
 
-def crossmatch(ra, dec, cat_ra, cat_dec, *, radius: float = 1.0, search: float = 20.0
-               ) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+def crossmatch(
+    ra, dec, cat_ra, cat_dec, *, radius: float = 1.0, search: float = 20.0
+) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
     """Indices (source, catalog) of matched pairs and the (dx, dy) offset found first, arcsec."""
     ra, dec, cat_ra, cat_dec = (np.asarray(v, float) for v in (ra, dec, cat_ra, cat_dec))
     if len(ra) == 0 or len(cat_ra) == 0:
@@ -71,8 +72,9 @@ def crossmatch(ra, dec, cat_ra, cat_dec, *, radius: float = 1.0, search: float =
     return i[keep], j[keep], (float(shift[0]), float(shift[1]))
 
 
-def fit_zeropoint(inst_mag, inst_err, cat_mag, cat_err, *, sigma: float = 3.0, color=None,
-                  fit_color: bool = False) -> ZeroPoint:
+def fit_zeropoint(
+    inst_mag, inst_err, cat_mag, cat_err, *, sigma: float = 3.0, color=None, fit_color: bool = False
+) -> ZeroPoint:
     """Sigma-clipped, inverse-variance weighted zero point (and optional linear colour term).
 
     The uncertainty is the error of the weighted mean, 1/sqrt(sum w), scaled up by the Birge ratio
@@ -81,7 +83,9 @@ def fit_zeropoint(inst_mag, inst_err, cat_mag, cat_err, *, sigma: float = 3.0, c
     the error of the unweighted mean: with the faint stars' larger errors it overstates the
     weighted mean's, and understates it when a few stars have underestimated errors.)
     """
-    inst_mag, inst_err, cat_mag, cat_err = (np.asarray(v, float) for v in (inst_mag, inst_err, cat_mag, cat_err))
+    inst_mag, inst_err, cat_mag, cat_err = (
+        np.asarray(v, float) for v in (inst_mag, inst_err, cat_mag, cat_err)
+    )
     delta = cat_mag - inst_mag
     var = inst_err**2 + np.nan_to_num(cat_err, nan=0.05) ** 2
     finite = np.isfinite(delta) & np.isfinite(var) & (var > 0)

@@ -24,8 +24,13 @@ __all__ = [
 ]
 
 
-def detect_sources(sci: np.ndarray, mask: np.ndarray | None, fwhm: float = 4.0,
-                   nsigma: float = 5.0, limit: int = 2000) -> Table:
+def detect_sources(
+    sci: np.ndarray,
+    mask: np.ndarray | None,
+    fwhm: float = 4.0,
+    nsigma: float = 5.0,
+    limit: int = 2000,
+) -> Table:
     """Point-like sources above ``nsigma`` times the clipped sky scatter (brightest ``limit``).
 
     Returns a table with ``x``, ``y`` (0-based pixels), ``flux`` and ``peak``; empty if none.
@@ -37,14 +42,22 @@ def detect_sources(sci: np.ndarray, mask: np.ndarray | None, fwhm: float = 4.0,
     _, median, std = sigma_clipped_stats(sci[~bad], sigma=3.0, maxiters=5)
     if not np.isfinite(std) or std <= 0:
         return Table(names=("x", "y", "flux", "peak"))
-    finder = DAOStarFinder(fwhm=fwhm, threshold=nsigma * std, n_brightest=limit, exclude_border=True)
+    finder = DAOStarFinder(
+        fwhm=fwhm, threshold=nsigma * std, n_brightest=limit, exclude_border=True
+    )
     found = finder(np.where(bad, median, sci) - median, mask=bad)
     if found is None or len(found) == 0:
         return Table(names=("x", "y", "flux", "peak"))
     xcol = "x_centroid" if "x_centroid" in found.colnames else "xcentroid"
     ycol = "y_centroid" if "y_centroid" in found.colnames else "ycentroid"
-    return Table({"x": np.asarray(found[xcol], float), "y": np.asarray(found[ycol], float),
-                  "flux": np.asarray(found["flux"], float), "peak": np.asarray(found["peak"], float)})
+    return Table(
+        {
+            "x": np.asarray(found[xcol], float),
+            "y": np.asarray(found[ycol], float),
+            "flux": np.asarray(found["flux"], float),
+            "peak": np.asarray(found["peak"], float),
+        }
+    )
 
 
 @dataclass
@@ -69,7 +82,9 @@ class Match:
         return mad[0], mad[1]
 
 
-def match_catalog(sources: Table, wcs, ra: np.ndarray, dec: np.ndarray, radius_arcsec: float) -> Match:
+def match_catalog(
+    sources: Table, wcs, ra: np.ndarray, dec: np.ndarray, radius_arcsec: float
+) -> Match:
     """Nearest catalog star within ``radius_arcsec`` of each detection (one-to-one, nearest wins)."""
     from scipy.spatial import cKDTree
 
@@ -83,7 +98,9 @@ def match_catalog(sources: Table, wcs, ra: np.ndarray, dec: np.ndarray, radius_a
     ra0 = float(np.median(sra))
 
     def plane(r, d):
-        return np.column_stack([((r - ra0 + 180) % 360 - 180) * np.cos(dec0) * 3600, (d - np.rad2deg(dec0)) * 3600])
+        return np.column_stack(
+            [((r - ra0 + 180) % 360 - 180) * np.cos(dec0) * 3600, (d - np.rad2deg(dec0)) * 3600]
+        )
 
     src, cat = plane(sra, sdec), plane(np.asarray(ra, float), np.asarray(dec, float))
     dist, idx = cKDTree(cat).query(src, distance_upper_bound=radius_arcsec)
@@ -101,8 +118,14 @@ def match_catalog(sources: Table, wcs, ra: np.ndarray, dec: np.ndarray, radius_a
     return Match(np.asarray(sources["x"])[si], np.asarray(sources["y"])[si], diff[:, 0], diff[:, 1])
 
 
-def median_star_stamp(sci: np.ndarray, mask: np.ndarray | None, sources: Table, size: int = 25,
-                      max_stars: int = 50, saturation: float | None = None) -> tuple[np.ndarray, int]:
+def median_star_stamp(
+    sci: np.ndarray,
+    mask: np.ndarray | None,
+    sources: Table,
+    size: int = 25,
+    max_stars: int = 50,
+    saturation: float | None = None,
+) -> tuple[np.ndarray, int]:
     """Median of peak-normalised stamps of bright, isolated, unmasked stars; and the star count."""
     half = size // 2
     ny, nx = sci.shape
@@ -118,8 +141,8 @@ def median_star_stamp(sci: np.ndarray, mask: np.ndarray | None, sources: Table, 
         near = np.hypot(xs - xs[k], ys - ys[k])
         if np.sum(near < size) > 1:  # another source inside the stamp
             continue
-        cut = sci[y - half:y + half + 1, x - half:x + half + 1]
-        if mask is not None and np.any(mask[y - half:y + half + 1, x - half:x + half + 1]):
+        cut = sci[y - half : y + half + 1, x - half : x + half + 1]
+        if mask is not None and np.any(mask[y - half : y + half + 1, x - half : x + half + 1]):
             continue
         peak = float(cut.max())
         if peak <= 0 or (saturation is not None and peak >= saturation):
@@ -179,8 +202,14 @@ def fit_moffat_profile(stamp: np.ndarray, oversampling: int = 1) -> MoffatFit | 
     cx, cy = (weights * xx).sum() / weights.sum(), (weights * yy).sum() / weights.sum()
     r = np.hypot(xx - cx, yy - cy).ravel() / oversampling
     v = data.ravel()
-    model = models.Moffat1D(amplitude=v.max(), x_0=0.0, gamma=2.0, alpha=2.5,
-                            fixed={"x_0": True}, bounds={"gamma": (0.1, 50), "alpha": (0.5, 20)})
+    model = models.Moffat1D(
+        amplitude=v.max(),
+        x_0=0.0,
+        gamma=2.0,
+        alpha=2.5,
+        fixed={"x_0": True},
+        bounds={"gamma": (0.1, 50), "alpha": (0.5, 20)},
+    )
     try:
         fit = fitting.LevMarLSQFitter()(model, r, v)
     except Exception:  # a degenerate stamp: the report says the fit failed

@@ -21,8 +21,13 @@ def _png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def preview_png(sci: np.ndarray, mask: np.ndarray | None, catalog_xy: np.ndarray | None,
-                detected_xy: np.ndarray | None, title: str) -> bytes:
+def preview_png(
+    sci: np.ndarray,
+    mask: np.ndarray | None,
+    catalog_xy: np.ndarray | None,
+    detected_xy: np.ndarray | None,
+    title: str,
+) -> bytes:
     """Asinh-stretched stack with catalog stars (circles) and detected sources (crosses)."""
     from astropy.stats import sigma_clipped_stats
     from astropy.visualization import AsinhStretch, ImageNormalize, ManualInterval
@@ -34,19 +39,40 @@ def preview_png(sci: np.ndarray, mask: np.ndarray | None, catalog_xy: np.ndarray
     # From 3 sky sigmas below the sky to the brightest stars: faint sources stand out of the
     # noise and bright cores are not burnt out (asinh is linear near 0, logarithmic above).
     top = max(float(np.percentile(values, 99.95)), median + 20 * std)
-    norm = ImageNormalize(stretch=AsinhStretch(0.02), interval=ManualInterval(median - 3 * std, top))
+    norm = ImageNormalize(
+        stretch=AsinhStretch(0.02), interval=ManualInterval(median - 3 * std, top)
+    )
     ny, nx = sci.shape
     fig = Figure(figsize=(7.5, 7.5 * ny / nx + 0.6))
     ax = fig.add_subplot()
     cmap = matplotlib.colormaps["gray_r"].with_extremes(bad="#f4d6a0")  # masked pixels: tan
     ax.imshow(shown, origin="lower", cmap=cmap, norm=norm, interpolation="antialiased")
     if catalog_xy is not None and len(catalog_xy):
-        inside = (catalog_xy[:, 0] > -0.5) & (catalog_xy[:, 0] < nx - 0.5) & (catalog_xy[:, 1] > -0.5) & (catalog_xy[:, 1] < ny - 0.5)
-        ax.scatter(catalog_xy[inside, 0], catalog_xy[inside, 1], s=130, facecolors="none",
-                   edgecolors="tab:blue", linewidths=1.3, label=f"Gaia ({int(inside.sum())})")
+        inside = (
+            (catalog_xy[:, 0] > -0.5)
+            & (catalog_xy[:, 0] < nx - 0.5)
+            & (catalog_xy[:, 1] > -0.5)
+            & (catalog_xy[:, 1] < ny - 0.5)
+        )
+        ax.scatter(
+            catalog_xy[inside, 0],
+            catalog_xy[inside, 1],
+            s=130,
+            facecolors="none",
+            edgecolors="tab:blue",
+            linewidths=1.3,
+            label=f"Gaia ({int(inside.sum())})",
+        )
     if detected_xy is not None and len(detected_xy):
-        ax.scatter(detected_xy[:, 0], detected_xy[:, 1], s=25, marker="x", color="tab:red",
-                   linewidths=0.7, label=f"detected ({len(detected_xy)})")
+        ax.scatter(
+            detected_xy[:, 0],
+            detected_xy[:, 1],
+            s=25,
+            marker="x",
+            color="tab:red",
+            linewidths=0.7,
+            label=f"detected ({len(detected_xy)})",
+        )
     ax.set_xlim(-0.5, nx - 0.5)
     ax.set_ylim(-0.5, ny - 0.5)
     ax.set_xlabel("x [pixel]")
@@ -63,17 +89,17 @@ def psf_png(stamp: np.ndarray, fit: MoffatFit | None, title: str, pixscale: floa
     ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.5]})
     data = np.asarray(stamp, float)
     peak = data.max() if data.max() > 0 else 1.0
-    ax1.imshow(np.log10(np.clip(data / peak, 1e-4, None)), origin="lower", cmap="viridis",
-               vmin=-3, vmax=0)
+    ax1.imshow(
+        np.log10(np.clip(data / peak, 1e-4, None)), origin="lower", cmap="viridis", vmin=-3, vmax=0
+    )
     ax1.set_title("stamp (log10 of peak fraction)", fontsize=9)
     ax1.set_xticks([])
     ax1.set_yticks([])
     if fit is not None:
         ax2.plot(fit.radius, fit.value, ".", ms=3, color="0.3", label="stamp pixels")
         r = np.linspace(0, float(fit.radius.max()), 200)
-        fwhm = f"FWHM {fit.fwhm:.2f} px" + (f" = {fit.fwhm * pixscale:.2f}\"" if pixscale else "")
-        ax2.plot(r, fit.model(r), "-", color="tab:red",
-                 label=f"Moffat: {fwhm}, α={fit.alpha:.2f}")
+        fwhm = f"FWHM {fit.fwhm:.2f} px" + (f' = {fit.fwhm * pixscale:.2f}"' if pixscale else "")
+        ax2.plot(r, fit.model(r), "-", color="tab:red", label=f"Moffat: {fwhm}, α={fit.alpha:.2f}")
         ax2.axhline(0.5, color="0.6", lw=0.6, ls=":")
         ax2.legend(fontsize=8)
     else:
@@ -93,14 +119,33 @@ def astrometry_png(match: Match, shape: tuple[int, int], title: str) -> bytes:
     sep = np.hypot(match.dra, match.ddec)
     if match.n:
         scale = max(float(np.percentile(sep, 90)), 1e-3)
-        q = ax1.quiver(match.x, match.y, match.dra, match.ddec, angles="xy", scale_units="width",
-                       scale=scale * 10, width=0.004, color="tab:purple")
-        ax1.quiverkey(q, 0.75, 0.93, scale, f"{scale:.3f}\"", labelpos="E", fontproperties={"size": 8})
+        q = ax1.quiver(
+            match.x,
+            match.y,
+            match.dra,
+            match.ddec,
+            angles="xy",
+            scale_units="width",
+            scale=scale * 10,
+            width=0.004,
+            color="tab:purple",
+        )
+        ax1.quiverkey(
+            q, 0.75, 0.93, scale, f'{scale:.3f}"', labelpos="E", fontproperties={"size": 8}
+        )
         ax2.hist(sep, bins=max(5, min(30, match.n // 3)), color="tab:purple", alpha=0.8)
     else:
         for ax in (ax1, ax2):
-            ax.text(0.5, 0.5, "no detected source matched a catalog star", ha="center", va="center",
-                    transform=ax.transAxes, fontsize=9, color="tab:red")
+            ax.text(
+                0.5,
+                0.5,
+                "no detected source matched a catalog star",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+                fontsize=9,
+                color="tab:red",
+            )
     ax1.set_xlim(0, nx)
     ax1.set_ylim(0, ny)
     ax1.set_aspect("equal")
@@ -110,8 +155,12 @@ def astrometry_png(match: Match, shape: tuple[int, int], title: str) -> bytes:
     rra, rdec = match.rms()
     ax2.set_xlabel("separation detected − Gaia [arcsec]")
     ax2.set_ylabel("stars")
-    ax2.set_title(f"{match.n} matched; scatter RA {rra:.3f}\", Dec {rdec:.3f}\"" if match.n > 1
-                  else f"{match.n} matched", fontsize=9)
+    ax2.set_title(
+        f'{match.n} matched; scatter RA {rra:.3f}", Dec {rdec:.3f}"'
+        if match.n > 1
+        else f"{match.n} matched",
+        fontsize=9,
+    )
     fig.suptitle(title, fontsize=10, y=1.02)
     return _png(fig)
 
@@ -127,40 +176,75 @@ def frames_astrometry_png(matches: list[tuple[str, Match, tuple[int, int]]], tit
     scale = max(float(np.percentile(seps, 90)), 1e-3)
     for ax, (name, match, (ny, nx)) in zip(axes, matches, strict=False):
         if match.n:
-            ax.quiver(match.x, match.y, match.dra, match.ddec, angles="xy", scale_units="width",
-                      scale=scale * 10, width=0.006, color="tab:purple")
+            ax.quiver(
+                match.x,
+                match.y,
+                match.dra,
+                match.ddec,
+                angles="xy",
+                scale_units="width",
+                scale=scale * 10,
+                width=0.006,
+                color="tab:purple",
+            )
         rra, rdec = match.rms()
-        sigma = f"σ {rra:.3f}\"/{rdec:.3f}\"" if match.n > 1 else "σ —"
+        sigma = f'σ {rra:.3f}"/{rdec:.3f}"' if match.n > 1 else "σ —"
         ax.set_title(f"{name.split('.fits')[0]}\n{match.n} stars, {sigma}", fontsize=8)
         if not match.n:
-            ax.text(0.5, 0.5, "no match", ha="center", va="center", transform=ax.transAxes, color="tab:red")
+            ax.text(
+                0.5,
+                0.5,
+                "no match",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+                color="tab:red",
+            )
         ax.set_xlim(0, nx)
         ax.set_ylim(0, ny)
         ax.set_aspect("equal")
         ax.tick_params(labelsize=6)
     for ax in axes[n:]:
         ax.set_visible(False)
-    fig.suptitle(f"{title} (vector ×10; 90th percentile = {scale:.3f}\")", fontsize=9)
+    fig.suptitle(f'{title} (vector ×10; 90th percentile = {scale:.3f}")', fontsize=9)
     return _png(fig)
 
 
-def zeropoint_png(cat_mag: np.ndarray, inst_mag: np.ndarray, colour: np.ndarray | None,
-                  used: np.ndarray, zp: float, zp_err: float, title: str,
-                  colour_label: str = "catalog colour") -> bytes:
+def zeropoint_png(
+    cat_mag: np.ndarray,
+    inst_mag: np.ndarray,
+    colour: np.ndarray | None,
+    used: np.ndarray,
+    zp: float,
+    zp_err: float,
+    title: str,
+    colour_label: str = "catalog colour",
+) -> bytes:
     """Catalog vs instrumental magnitudes, and residuals vs colour and magnitude (clipped marked)."""
     fig = Figure(figsize=(12, 3.8))
     axes = fig.subplots(1, 3, gridspec_kw={"wspace": 0.38})
     resid = cat_mag - inst_mag - zp
-    for ax, xval, xlabel in ((axes[0], inst_mag, "instrumental mag"),
-                             (axes[1], colour, colour_label),
-                             (axes[2], cat_mag, "catalog mag")):
+    for ax, xval, xlabel in (
+        (axes[0], inst_mag, "instrumental mag"),
+        (axes[1], colour, colour_label),
+        (axes[2], cat_mag, "catalog mag"),
+    ):
         if xval is None:
             ax.text(0.5, 0.5, "no colour in the catalog", ha="center", transform=ax.transAxes)
             ax.set_xlabel(xlabel)
             continue
         yval = cat_mag if ax is axes[0] else resid
-        ax.plot(xval[used], yval[used], "o", ms=3, color="tab:blue", label=f"used ({int(used.sum())})")
-        ax.plot(xval[~used], yval[~used], "x", ms=4, color="tab:red", label=f"clipped ({int((~used).sum())})")
+        ax.plot(
+            xval[used], yval[used], "o", ms=3, color="tab:blue", label=f"used ({int(used.sum())})"
+        )
+        ax.plot(
+            xval[~used],
+            yval[~used],
+            "x",
+            ms=4,
+            color="tab:red",
+            label=f"clipped ({int((~used).sum())})",
+        )
         ax.set_xlabel(xlabel)
         if ax is axes[0]:
             grid = np.linspace(np.nanmin(inst_mag), np.nanmax(inst_mag), 2)

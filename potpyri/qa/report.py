@@ -31,12 +31,22 @@ _STATUSES = ("ran", "cached", "skipped", "failed", "empty")
 
 #: Readable names of the qa step's own measurements.
 _LABELS = {
-    "pixscale": "QA pixel scale [\"/px]", "n_sources": "QA sources detected", "n_catalog": "QA catalog stars in the cone", "n_catalog_inside": "QA catalog stars inside the stack",
-    "n_matched": "QA detections matched to the catalog", "rms_ra": "QA residual scatter RA [\"]",
-    "rms_dec": "QA residual scatter Dec [\"]", "median_dra": "QA median offset RA [\"]",
-    "median_ddec": "QA median offset Dec [\"]", "psf_source": "QA PSF from", "n_psf_stars": "QA PSF stars",
-    "psf_sigma_x": "QA PSF sigma x [px]", "psf_sigma_y": "QA PSF sigma y [px]",
-    "psf_asymmetry": "QA PSF |σx−σy|/max", "moffat_fwhm": "QA Moffat FWHM [px]", "moffat_alpha": "QA Moffat α",
+    "pixscale": 'QA pixel scale ["/px]',
+    "n_sources": "QA sources detected",
+    "n_catalog": "QA catalog stars in the cone",
+    "n_catalog_inside": "QA catalog stars inside the stack",
+    "n_matched": "QA detections matched to the catalog",
+    "rms_ra": 'QA residual scatter RA ["]',
+    "rms_dec": 'QA residual scatter Dec ["]',
+    "median_dra": 'QA median offset RA ["]',
+    "median_ddec": 'QA median offset Dec ["]',
+    "psf_source": "QA PSF from",
+    "n_psf_stars": "QA PSF stars",
+    "psf_sigma_x": "QA PSF sigma x [px]",
+    "psf_sigma_y": "QA PSF sigma y [px]",
+    "psf_asymmetry": "QA PSF |σx−σy|/max",
+    "moffat_fwhm": "QA Moffat FWHM [px]",
+    "moffat_alpha": "QA Moffat α",
     "n_zp_stars": "QA zero-point stars used",
     "dispersion_cut_px": "QA dispersion cut [px]",
 }
@@ -55,8 +65,12 @@ figcaption{font-size:.85em;color:#555;max-width:620px} .fig-preview img{width:47
 """
 
 
-def write_report(result: RunResult, recipe: Path | None = None, log_dir: Path | None = None,
-                 title: str | None = None) -> Path:
+def write_report(
+    result: RunResult,
+    recipe: Path | None = None,
+    log_dir: Path | None = None,
+    title: str | None = None,
+) -> Path:
     """Write ``<publish_root>/qa/index.html`` for a finished run and return its path.
 
     Parameters
@@ -77,13 +91,15 @@ def write_report(result: RunResult, recipe: Path | None = None, log_dir: Path | 
     failed = [r for r in result.records if r.status == "failed"]
     ran_qa = any(r.step == "qa" for r in result.records)
     parts = [
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
         f"<title>potpyri QA: {_e(title or result.publish_root)}</title>",
         f"<style>{_CSS}</style></head><body>",
         "<h1>potpyri QA report</h1>",
         f'<p class="meta">{_e(str(result.publish_root))} · potpyri {_e(__version__)} · written '
         f"{dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}"
-        + _links(folder, recipe, log_dir) + "</p>",
+        + _links(folder, recipe, log_dir)
+        + "</p>",
         '<nav><a href="#flags">QC flags</a><a href="#stacks">stacks</a><a href="#frames">frames</a>'
         '<a href="#summary">run summary</a></nav>',
         '<h2 id="flags">QC flags</h2>',
@@ -91,11 +107,16 @@ def write_report(result: RunResult, recipe: Path | None = None, log_dir: Path | 
     if flags:
         parts.append('<ul class="flags">' + "".join(f"<li>{_e(f)}</li>" for f in flags) + "</ul>")
     else:
-        parts.append('<p class="ok">No QC flag raised.</p>' if ran_qa else
-                     '<p class="na">not available (step qa did not run)</p>')
+        parts.append(
+            '<p class="ok">No QC flag raised.</p>'
+            if ran_qa
+            else '<p class="na">not available (step qa did not run)</p>'
+        )
     if failed:
-        parts.append("<h3>Set aside</h3>" + _table(["step", "task", "reason"],
-                                                  [[r.step, r.task, r.note] for r in failed]))
+        parts.append(
+            "<h3>Set aside</h3>"
+            + _table(["step", "task", "reason"], [[r.step, r.task, r.note] for r in failed])
+        )
     parts.append('<h2 id="stacks">Stacks</h2>')
     if not stacks:
         parts.append('<p class="na">No stack was made (see the frames and the run summary).</p>')
@@ -103,25 +124,62 @@ def write_report(result: RunResult, recipe: Path | None = None, log_dir: Path | 
     for stack in stacks:
         parts += _stack_section(stack, by_id.get(stack.id), ran_qa)
     parts.append('<h2 id="frames">Frames</h2>')
-    parts.append('<p class="meta">FWHM: Moffat fit of a median stamp of bright isolated stars (qa step); '
-                 "σ vs Gaia: robust scatter of detected minus Gaia positions (qa step); RADISP/DEDISP: "
-                 "the align step's header values.</p>")
-    parts.append(_table(["frame", "target", "filter", "exptime [s]", "sky [e⁻]", "FWHM [px]", "σ RA vs Gaia [\"]",
-                         "σ Dec vs Gaia [\"]", "RADISP [\"]", "DEDISP [\"]", "fate"],
-                        [list(r.values()) for r in frames]) if frames
-                 else '<p class="na">No science frame.</p>')
+    parts.append(
+        '<p class="meta">FWHM: Moffat fit of a median stamp of bright isolated stars (qa step); '
+        "σ vs Gaia: robust scatter of detected minus Gaia positions (qa step); RADISP/DEDISP: "
+        "the align step's header values.</p>"
+    )
+    parts.append(
+        _table(
+            [
+                "frame",
+                "target",
+                "filter",
+                "exptime [s]",
+                "sky [e⁻]",
+                "FWHM [px]",
+                'σ RA vs Gaia ["]',
+                'σ Dec vs Gaia ["]',
+                'RADISP ["]',
+                'DEDISP ["]',
+                "fate",
+            ],
+            [list(r.values()) for r in frames],
+        )
+        if frames
+        else '<p class="na">No science frame.</p>'
+    )
     parts.append('<h2 id="summary">Run summary</h2>')
     parts.append(_table(["step", *_STATUSES, "time [s]"], _summary_rows(result)))
-    data = {"stacks": {i.id: i.meta for i in qa_items}, "frames": frames, "flags": flags,
-            "records": [{"step": r.step, "task": r.task, "status": r.status, "seconds": r.seconds,
-                         "note": r.note} for r in result.records]}
+    data = {
+        "stacks": {i.id: i.meta for i in qa_items},
+        "frames": frames,
+        "flags": flags,
+        "records": [
+            {
+                "step": r.step,
+                "task": r.task,
+                "status": r.status,
+                "seconds": r.seconds,
+                "note": r.note,
+            }
+            for r in result.records
+        ],
+    }
     # JSON for scripts and tests; "</" is escaped so the data cannot close the script element.
-    parts.append('<script type="application/json" id="qa-data">'
-                 + json.dumps(_clean(data), default=str).replace("</", "<\\/") + "</script>")
+    parts.append(
+        '<script type="application/json" id="qa-data">'
+        + json.dumps(_clean(data), default=str).replace("</", "<\\/")
+        + "</script>"
+    )
     parts.append("</body></html>")
     path = write_atomic("\n".join(parts) + "\n", folder / "index.html")
-    log.debug("QA report: %d stack section(s), %d frame row(s), figures: %s", len(stacks), len(frames),
-              ", ".join(p for i in qa_items for p in i.meta.get("plots", {}).values()) or "none")
+    log.debug(
+        "QA report: %d stack section(s), %d frame row(s), figures: %s",
+        len(stacks),
+        len(frames),
+        ", ".join(p for i in qa_items for p in i.meta.get("plots", {}).values()) or "none",
+    )
     for flag in flags:
         log.warning("QC: %s", flag)
     log.info("QA report: %s", path)
@@ -165,12 +223,21 @@ def frame_rows(result: RunResult) -> list[dict[str, Any]]:
             fate = f"kept → {used[item.id]}"
         else:
             fate = "not stacked"
-        rows.append({"frame": item.id, "target": item.meta.get("target", ""), "filter": item.meta.get("filter", ""),
-                     "exptime": item.meta.get("exp"), "sky": item.meta.get("sky_e", header.get("SKYLEVEL")),
-                     "fwhm": measured.get(item.id, {}).get("fwhm", header.get("FWHM")),
-                     "rms_ra": measured.get(item.id, {}).get("rms_ra"),
-                     "rms_dec": measured.get(item.id, {}).get("rms_dec"),
-                     "radisp": header.get("RADISP"), "dedisp": header.get("DEDISP"), "fate": fate})
+        rows.append(
+            {
+                "frame": item.id,
+                "target": item.meta.get("target", ""),
+                "filter": item.meta.get("filter", ""),
+                "exptime": item.meta.get("exp"),
+                "sky": item.meta.get("sky_e", header.get("SKYLEVEL")),
+                "fwhm": measured.get(item.id, {}).get("fwhm", header.get("FWHM")),
+                "rms_ra": measured.get(item.id, {}).get("rms_ra"),
+                "rms_dec": measured.get(item.id, {}).get("rms_dec"),
+                "radisp": header.get("RADISP"),
+                "dedisp": header.get("DEDISP"),
+                "fate": fate,
+            }
+        )
     return rows
 
 
@@ -181,7 +248,11 @@ def _stack_section(stack, qa, ran_qa: bool) -> list[str]:
     name = Path(stack.files.get("stack", stack.id)).name
     out = [f'<h3 id="{_e(stack.id)}">{_e(name)}</h3>']
     if qa is None:
-        reason = "step qa did not run" if not ran_qa else "the qa step failed for this stack (see the run summary)"
+        reason = (
+            "step qa did not run"
+            if not ran_qa
+            else "the qa step failed for this stack (see the run summary)"
+        )
         return out + [f'<p class="na">QA figures not available ({reason}).</p>']
     meta = qa.meta
     values = meta.get("header", {})
@@ -189,41 +260,62 @@ def _stack_section(stack, qa, ran_qa: bool) -> list[str]:
     from potpyri.steps.qa import HEADER_VALUES
 
     # Stored metadata comes back with sorted keys: show it in the step's order.
-    rows = [[k, values[k]] for k in (*HEADER_VALUES, *sorted(set(values) - set(HEADER_VALUES))) if k in values]
-    rows += [[_LABELS.get(k, k), measured[k]] for k in (*_LABELS, *sorted(set(measured) - set(_LABELS)))
-             if measured.get(k) is not None]
-    out.append('<div class="stack"><div class="values">' + _table(["header keyword / QA measurement", "value"], rows)
-               + "</div>")
+    rows = [
+        [k, values[k]]
+        for k in (*HEADER_VALUES, *sorted(set(values) - set(HEADER_VALUES)))
+        if k in values
+    ]
+    rows += [
+        [_LABELS.get(k, k), measured[k]]
+        for k in (*_LABELS, *sorted(set(measured) - set(_LABELS)))
+        if measured.get(k) is not None
+    ]
+    out.append(
+        '<div class="stack"><div class="values">'
+        + _table(["header keyword / QA measurement", "value"], rows)
+        + "</div>"
+    )
     captions = {
         "preview": "Stack, asinh stretch. Blue circles: catalog (Gaia) stars at their catalog positions "
-                   "through the stack's WCS; red crosses: sources detected on the stack.",
+        "through the stack's WCS; red crosses: sources detected on the stack.",
         "psf": "PSF stamp and radial profile with the fitted Moffat function.",
         "astrometry": "Astrometric residuals of the stack (detected minus catalog position): vectors "
-                      "across the field and histogram of separations.",
+        "across the field and histogram of separations.",
         "frames": "Astrometric residuals (detected minus Gaia) of each input frame, same vector scale.",
         "zeropoint": "Zero-point fit: catalog vs instrumental magnitudes; residuals vs colour and vs "
-                     "magnitude. Crosses: clipped stars.",
+        "magnitude. Crosses: clipped stars.",
     }
     for role in ("preview", "psf", "astrometry", "frames", "zeropoint"):
         png = meta.get("plots", {}).get(role)
         if png:
-            out.append(f'<figure class="fig-{role}"><a href="{_e(png)}"><img src="{_e(png)}" '
-                       f'alt="{_e(role)} of {_e(name)}"></a><figcaption>{_e(captions[role])}</figcaption></figure>')
+            out.append(
+                f'<figure class="fig-{role}"><a href="{_e(png)}"><img src="{_e(png)}" '
+                f'alt="{_e(role)} of {_e(name)}"></a><figcaption>{_e(captions[role])}</figcaption></figure>'
+            )
         else:
             why = meta.get("missing", {}).get(role, "not available")
             out.append(f'<p class="na">{_e(role)}: {_e(why)}</p>')
     out.append("</div>")
     limits = [f"{k} = {_fmt(values[k])}" for k in ("M3SIGMA", "M5SIGMA", "M10SIGMA") if k in values]
-    out.append("<p>Limiting magnitudes: " + (_e(", ".join(limits)) if limits else
-               f'<span class="na">{_e(meta.get("missing", {}).get("limits", "not available"))}</span>') + "</p>")
+    out.append(
+        "<p>Limiting magnitudes: "
+        + (
+            _e(", ".join(limits))
+            if limits
+            else f'<span class="na">{_e(meta.get("missing", {}).get("limits", "not available"))}</span>'
+        )
+        + "</p>"
+    )
     for w in meta.get("warnings", []):
         out.append(f'<p class="aside">⚠ {_e(w)}</p>')
     return out
 
 
 def _summary_rows(result: RunResult) -> list[list[str]]:
-    return [[step, *(str(int(row[s])) for s in _STATUSES), f"{row['seconds']:.2f}"]
-            for step, row in step_totals(result, _STATUSES).items()]
+    return [
+        [step, *(str(int(row[s])) for s in _STATUSES), f"{row['seconds']:.2f}"]
+        for step, row in step_totals(result, _STATUSES).items()
+    ]
 
 
 def _links(folder: Path, recipe: Path | None, log_dir: Path | None) -> str:
@@ -241,9 +333,17 @@ def _rel(path: Path, folder: Path) -> str:
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(
-        f'<td class="num">{_e(_fmt(c))}</td>' if isinstance(c, int | float) and not isinstance(c, bool)
-        else f"<td>{_e(_fmt(c))}</td>" for c in row) + "</tr>" for row in rows)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="num">{_e(_fmt(c))}</td>'
+            if isinstance(c, int | float) and not isinstance(c, bool)
+            else f"<td>{_e(_fmt(c))}</td>"
+            for c in row
+        )
+        + "</tr>"
+        for row in rows
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 

@@ -19,17 +19,33 @@ __all__ = ["seed_catalog_cache"]
 #: catalog -> (bands with their (faint limit, bright saturation) in AB, dec range covered)
 _SURVEYS = {
     "gaia": ({"G": (20.7, 3.0), "BP": (21.0, 3.0), "RP": (20.2, 3.0)}, (-90, 90)),
-    "ps1": ({b: (m, 14.5) for b, m in zip("grizy", (23.0, 22.8, 22.5, 21.8, 21.0), strict=True)}, (-30, 90)),
-    "sdss": ({b: (m, 14.0) for b, m in zip("ugriz", (22.0, 22.2, 22.2, 21.3, 20.5), strict=True)}, (-10, 70)),
-    "skymapper": ({b: (m, 9.0) for b, m in zip("uvgriz", (19.5, 19.5, 21.5, 21.0, 20.5, 19.8), strict=True)},
-                  (-90, 2)),
+    "ps1": (
+        {b: (m, 14.5) for b, m in zip("grizy", (23.0, 22.8, 22.5, 21.8, 21.0), strict=True)},
+        (-30, 90),
+    ),
+    "sdss": (
+        {b: (m, 14.0) for b, m in zip("ugriz", (22.0, 22.2, 22.2, 21.3, 20.5), strict=True)},
+        (-10, 70),
+    ),
+    "skymapper": (
+        {b: (m, 9.0) for b, m in zip("uvgriz", (19.5, 19.5, 21.5, 21.0, 20.5, 19.8), strict=True)},
+        (-90, 2),
+    ),
     "2mass": ({"J": (17.8, 9.0), "H": (17.4, 8.5), "K": (16.9, 8.0)}, (-90, 90)),  # AB limits
 }
 _VEGA_TO_AB = {"J": 0.91, "H": 1.39, "K": 1.85}
 
 
-def seed_catalog_cache(cache_dir: Path, stars: Table, ra: float, dec: float, radius: float, *,
-                       epoch: float, rng: np.random.Generator) -> list[Path]:
+def seed_catalog_cache(
+    cache_dir: Path,
+    stars: Table,
+    ra: float,
+    dec: float,
+    radius: float,
+    *,
+    epoch: float,
+    rng: np.random.Generator,
+) -> list[Path]:
     """Write every catalog that covers (ra, dec) for the cone into ``cache_dir``."""
     cache = CatalogCache(cache_dir)
     cone = Cone(ra, dec, radius)
@@ -50,11 +66,15 @@ def seed_catalog_cache(cache_dir: Path, stars: Table, ra: float, dec: float, rad
             detected |= _truth_mag(stars, band) < limit
         keep &= detected
         subset = stars[keep]
-        written.append(cache.store(name, cone, _raw_answer(name, subset, bands, epoch, rng), "potpyri.sim"))
+        written.append(
+            cache.store(name, cone, _raw_answer(name, subset, bands, epoch, rng), "potpyri.sim")
+        )
     return written
 
 
-def _raw_answer(name: str, stars: Table, bands: dict, epoch: float, rng: np.random.Generator) -> Table:
+def _raw_answer(
+    name: str, stars: Table, bands: dict, epoch: float, rng: np.random.Generator
+) -> Table:
     n = len(stars)
     out = Table()
     ra, dec = np.asarray(stars["ra"], float), np.asarray(stars["dec"], float)
@@ -64,14 +84,20 @@ def _raw_answer(name: str, stars: Table, bands: dict, epoch: float, rng: np.rand
         g = np.asarray(stars["mag_G"], float)
         pos_err = 0.02 + 0.3 * 10 ** (0.4 * (g - 20.5))  # mas
         out["source_id"] = 4_000_000_000_000 + np.asarray(stars["id"], np.int64)
-        out["ra"] = ra - pmra * years / 3.6e6 / np.cos(np.deg2rad(dec)) + rng.normal(0, pos_err / 3.6e6)
+        out["ra"] = (
+            ra - pmra * years / 3.6e6 / np.cos(np.deg2rad(dec)) + rng.normal(0, pos_err / 3.6e6)
+        )
         out["dec"] = dec - pmdec * years / 3.6e6 + rng.normal(0, pos_err / 3.6e6)
         out["ra_error"], out["dec_error"] = pos_err, pos_err
         out["pmra"] = pmra + rng.normal(0, pos_err, n)
         out["pmdec"] = pmdec + rng.normal(0, pos_err, n)
         out["pmra_error"], out["pmdec_error"] = pos_err, pos_err
         out["parallax"] = np.abs(rng.normal(0.5, 0.3, n))
-        for band, column in (("G", "phot_g_mean_mag"), ("BP", "phot_bp_mean_mag"), ("RP", "phot_rp_mean_mag")):
+        for band, column in (
+            ("G", "phot_g_mean_mag"),
+            ("BP", "phot_bp_mean_mag"),
+            ("RP", "phot_rp_mean_mag"),
+        ):
             mag = np.asarray(stars[f"mag_{band}"], float)
             out[column] = mag + rng.normal(0, 0.002 + 0.02 * 10 ** (0.4 * (mag - 20)))
         out["ref_epoch"] = np.full(n, 2016.0)
@@ -84,8 +110,11 @@ def _raw_answer(name: str, stars: Table, bands: dict, epoch: float, rng: np.rand
         "2mass": ("2MASS", "RAJ2000", "DEJ2000", "{b}mag", "e_{b}mag"),
     }[name]
     ids = np.asarray(stars["id"], np.int64)
-    out[columns[0]] = [f"J{r:09.5f}{d:+09.5f}" for r, d in zip(ra, dec, strict=True)] if name == "2mass" \
+    out[columns[0]] = (
+        [f"J{r:09.5f}{d:+09.5f}" for r, d in zip(ra, dec, strict=True)]
+        if name == "2mass"
         else 100_000_000_000 + ids
+    )
     out[columns[1]] = ra + rng.normal(0, pos_err / 3600 / np.cos(np.deg2rad(dec)), n)
     out[columns[2]] = dec + rng.normal(0, pos_err / 3600, n)
     for band, (limit, bright) in bands.items():

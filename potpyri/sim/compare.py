@@ -14,7 +14,13 @@ from astropy.table import Table
 from astropy.wcs import WCS
 from scipy.spatial import cKDTree
 
-__all__ = ["PhotometryCheck", "StackAstrometry", "stack_astrometry", "stack_photometry", "truth_zeropoint"]
+__all__ = [
+    "PhotometryCheck",
+    "StackAstrometry",
+    "stack_astrometry",
+    "stack_photometry",
+    "truth_zeropoint",
+]
 
 
 @dataclass
@@ -34,8 +40,14 @@ class StackAstrometry:
         return float(np.sqrt(np.mean(self.dx**2 + self.dy**2))) if self.n else float("nan")
 
 
-def stack_astrometry(stack: str | Path, stars: Table, fwhm: float = 3.0, nsigma: float = 20.0,
-                     radius: float = 1.0, isolation: float = 8.0) -> StackAstrometry:
+def stack_astrometry(
+    stack: str | Path,
+    stars: Table,
+    fwhm: float = 3.0,
+    nsigma: float = 20.0,
+    radius: float = 1.0,
+    isolation: float = 8.0,
+) -> StackAstrometry:
     """Windowed centroids of the stack's bright sources (the astrometry step's detection) matched
     within ``radius`` px to the truth point sources placed through the stack's WCS.
 
@@ -59,11 +71,14 @@ def stack_astrometry(stack: str | Path, stars: Table, fwhm: float = 3.0, nsigma:
     if len(sources) == 0 or len(stars) == 0:
         return StackAstrometry(np.zeros(0), np.zeros(0))
     tree = cKDTree(np.column_stack([x, y]))
-    crowded = np.array([len(n) > 1 for n in tree.query_ball_point(np.column_stack([x, y]), isolation)])
+    crowded = np.array(
+        [len(n) > 1 for n in tree.query_ball_point(np.column_stack([x, y]), isolation)]
+    )
     dist, idx = tree.query(np.column_stack([sources["x"], sources["y"]]))
     near = (dist < radius) & ~crowded[idx] & ~np.asarray(stars["is_galaxy"])[idx]
-    return StackAstrometry(np.asarray(sources["x"][near] - x[idx[near]]),
-                           np.asarray(sources["y"][near] - y[idx[near]]))
+    return StackAstrometry(
+        np.asarray(sources["x"][near] - x[idx[near]]), np.asarray(sources["y"][near] - y[idx[near]])
+    )
 
 
 def truth_zeropoint(truth_dir: str | Path, raw_files: list[str]) -> tuple[float, float]:
@@ -108,11 +123,20 @@ class PhotometryCheck:
         return float(1.4826 * np.median(np.abs(self.delta - np.median(self.delta))))
 
 
-def stack_photometry(psfphot: Table, stars: Table, band: str, *, snr_min: float = 50.0,
-                     radius_arcsec: float = 0.5, isolation_arcsec: float = 5.0) -> PhotometryCheck:
+def stack_photometry(
+    psfphot: Table,
+    stars: Table,
+    band: str,
+    *,
+    snr_min: float = 50.0,
+    radius_arcsec: float = 0.5,
+    isolation_arcsec: float = 5.0,
+) -> PhotometryCheck:
     """Match the calibrated PSF table (``ra``, ``dec``, ``mag``, ``mag_err``, ``snr``) to truth
     point sources with no other truth source within ``isolation_arcsec``."""
-    ok = np.isfinite(np.asarray(psfphot["mag"], float)) & (np.asarray(psfphot["snr"], float) >= snr_min)
+    ok = np.isfinite(np.asarray(psfphot["mag"], float)) & (
+        np.asarray(psfphot["snr"], float) >= snr_min
+    )
     table = psfphot[ok]
     dec0 = np.deg2rad(float(np.median(stars["dec"])))
 
@@ -124,5 +148,7 @@ def stack_photometry(psfphot: Table, stars: Table, band: str, *, snr_min: float 
     crowded = np.array([len(n) > 1 for n in tree.query_ball_point(truth_xy, isolation_arcsec)])
     dist, idx = tree.query(plane(table["ra"], table["dec"]))
     good = (dist < radius_arcsec) & ~crowded[idx] & ~np.asarray(stars["is_galaxy"])[idx]
-    delta = np.asarray(table["mag"], float)[good] - np.asarray(stars[f"mag_{band}"], float)[idx[good]]
+    delta = (
+        np.asarray(table["mag"], float)[good] - np.asarray(stars[f"mag_{band}"], float)[idx[good]]
+    )
     return PhotometryCheck(delta, delta / np.asarray(table["mag_err"], float)[good])

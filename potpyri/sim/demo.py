@@ -18,7 +18,12 @@ __all__ = ["main"]
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``potpyri-demo``."""
     parser = argparse.ArgumentParser(prog="potpyri-demo", description=__doc__.splitlines()[0])
-    parser.add_argument("folder", nargs="?", default="potpyri_demo", help="where the night goes (default ./potpyri_demo)")
+    parser.add_argument(
+        "folder",
+        nargs="?",
+        default="potpyri_demo",
+        help="where the night goes (default ./potpyri_demo)",
+    )
     parser.add_argument("--seed", type=int, default=2024, help="simulation seed")
     args, overrides = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     folder = Path(args.folder).absolute()
@@ -31,5 +36,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"potpyri-demo: reusing the night in {folder / 'raw'}", file=sys.stderr)
     from potpyri.cli import main as potpyri_main
 
-    potpyri_main(["instrument=gmos", f"data_path={folder}", f"catalog.cache_dir={folder / 'catalog_cache'}",
-                  *overrides])
+    potpyri_main(
+        [
+            "instrument=gmos",
+            f"data_path={folder}",
+            f"catalog.cache_dir={folder / 'catalog_cache'}",
+            *overrides,
+        ]
+    )

@@ -24,8 +24,13 @@ class DetectorModel:
     sensitive: np.ndarray
 
 
-def make_detector(rng: np.random.Generator, shape: tuple[int, int], dark_current: float,
-                  sensitive: np.ndarray | None = None, binning: tuple[int, int] = (1, 1)) -> DetectorModel:
+def make_detector(
+    rng: np.random.Generator,
+    shape: tuple[int, int],
+    dark_current: float,
+    sensitive: np.ndarray | None = None,
+    binning: tuple[int, int] = (1, 1),
+) -> DetectorModel:
     """Pixel response (1% pixel-to-pixel, 4% vignetting to the corners), two bad columns, a few
     dead pixels, and, where there is dark current, hot pixels (0.02%)."""
     ny, nx = shape
@@ -52,8 +57,9 @@ def make_detector(rng: np.random.Generator, shape: tuple[int, int], dark_current
     return DetectorModel(response.astype(np.float32), dark.astype(np.float32), bad, sensitive)
 
 
-def add_cosmic_rays(rng: np.random.Generator, image: np.ndarray, exptime: float,
-                    binning: tuple[int, int]) -> np.ndarray:
+def add_cosmic_rays(
+    rng: np.random.Generator, image: np.ndarray, exptime: float, binning: tuple[int, int]
+) -> np.ndarray:
     """Add cosmic-ray hits (1e-7 per unbinned pixel per second; short straight tracks of
     300-3000 e- per pixel) and return their mask."""
     ny, nx = image.shape

@@ -86,19 +86,31 @@ def simulate_night(
     try:
         raw_format: RawFormat = FORMATS[fmt]()
     except KeyError:
-        raise ValueError(f"unknown instrument format {fmt!r} (known: {', '.join(sorted(FORMATS))})") from None
+        raise ValueError(
+            f"unknown instrument format {fmt!r} (known: {', '.join(sorted(FORMATS))})"
+        ) from None
     out_dir = Path(out_dir)
     default = raw_format.default_setup
-    setup = Setup(tuple(binning) if binning else default.binning, size, variant if variant is not None else default.variant)
+    setup = Setup(
+        tuple(binning) if binning else default.binning,
+        size,
+        variant if variant is not None else default.variant,
+    )
     geometry = raw_format.geometry(setup)
     bands = list(bands) if bands else _default_bands(raw_format)
     unknown = [b for b in bands if b not in raw_format.filters]
     if unknown:
-        raise ValueError(f"{fmt} has no filter for band(s) {unknown} (has {sorted(raw_format.filters)})")
+        raise ValueError(
+            f"{fmt} has no filter for band(s) {unknown} (has {sorted(raw_format.filters)})"
+        )
 
     streams = _Streams(seed)
-    detector = make_detector(streams.get("detector"), geometry.shape, raw_format.dark_current, geometry.sensitive)
-    fields = _targets(raw_format, geometry, targets, streams, density_r22=density_r22, r_faint=r_faint)
+    detector = make_detector(
+        streams.get("detector"), geometry.shape, raw_format.dark_current, geometry.sensitive
+    )
+    fields = _targets(
+        raw_format, geometry, targets, streams, density_r22=density_r22, r_faint=r_faint
+    )
     plan = _plan(raw_format, geometry, setup, fields, bands, frames, rejects, streams)
 
     raw_dir, truth_dir = out_dir / "raw", out_dir / "truth"
@@ -109,7 +121,9 @@ def simulate_night(
     with ThreadPoolExecutor(max_workers=2) as pool:
         for exposure in plan:
             rng = streams.get("frame", exposure.meta.number)
-            electrons, cr_mask = _expose(exposure, raw_format, geometry, detector, fields, fringe, rng)
+            electrons, cr_mask = _expose(
+                exposure, raw_format, geometry, detector, fields, fringe, rng
+            )
             hdul = raw_format.readout(electrons, exposure.meta, setup, rng)
             for name, part, region in raw_format.split_files(hdul, exposure.meta, setup):
                 path = raw_dir / name
@@ -121,22 +135,42 @@ def simulate_night(
                 if cr_mask is not None:
                     name = f"{path.name.split('.fits')[0]}_cr.fits"
                     truth_map = cr_mask[region] if region is not None else cr_mask
-                    writes.append(pool.submit(_write_map, truth_dir / "maps" / name, truth_map.astype(np.uint8)))
+                    writes.append(
+                        pool.submit(
+                            _write_map, truth_dir / "maps" / name, truth_map.astype(np.uint8)
+                        )
+                    )
         for write in writes:
             write.result()
     _write_map(truth_dir / "maps" / "badpix.fits", detector.bad.astype(np.uint8))
     _write_map(truth_dir / "maps" / "flat.fits", detector.response)
     frames_table = Table(rows=rows, names=list(rows[0]))
-    frames_table.meta.update({"format": fmt, "seed": seed, "shape": list(geometry.shape),
-                              "pixscale": geometry.pixscale, "binning": list(setup.binning), "size": size,
-                              "variant": setup.variant, "fringe_seed": seed + 17})
+    frames_table.meta.update(
+        {
+            "format": fmt,
+            "seed": seed,
+            "shape": list(geometry.shape),
+            "pixscale": geometry.pixscale,
+            "binning": list(setup.binning),
+            "size": size,
+            "variant": setup.variant,
+            "fringe_seed": seed + 17,
+        }
+    )
     write_atomic(frames_table, truth_dir / "frames.ecsv")
     stars = vstack([f.stars for f in fields], metadata_conflicts="silent")
     stars.meta = {"epoch": _NIGHT_START.decimalyear, "note": "positions at the epoch of the night"}
     write_atomic(stars, truth_dir / "stars.ecsv")
     for target in fields:
-        seed_catalog_cache(out_dir / "catalog_cache", target.stars, target.ra, target.dec, target.radius,
-                           epoch=_NIGHT_START.decimalyear, rng=streams.get("catalog", target.index))
+        seed_catalog_cache(
+            out_dir / "catalog_cache",
+            target.stars,
+            target.ra,
+            target.dec,
+            target.radius,
+            epoch=_NIGHT_START.decimalyear,
+            rng=streams.get("catalog", target.index),
+        )
     return NightResult(out_dir, raw_files, truth_dir, frames_table, stars)
 
 
@@ -169,15 +203,26 @@ class _Exposure:
     def truth_row(self, filename: str, raw_format: RawFormat, setup: Setup) -> dict:
         m = self.meta
         return {
-            "file": filename, "kind": m.kind, "band": m.band, "exptime": m.exptime, "target": m.object_name,
-            "target_index": self.target, "date_obs": m.date_obs.isot, "airmass": round(m.airmass, 4),
-            "header_ra": m.ra, "header_dec": m.dec,
+            "file": filename,
+            "kind": m.kind,
+            "band": m.band,
+            "exptime": m.exptime,
+            "target": m.object_name,
+            "target_index": self.target,
+            "date_obs": m.date_obs.isot,
+            "airmass": round(m.airmass, 4),
+            "header_ra": m.ra,
+            "header_dec": m.dec,
             "wcs": self.wcs.to_header_string(relax=True) if self.wcs is not None else "",
-            "seeing_fwhm_px": self.seeing_px, "sky_e_s": self.sky_e_s,
-            "sky_grad_x": self.gradient[0], "sky_grad_y": self.gradient[1],
-            "zeropoint": self.zeropoint, "fringe_amp": self.fringe_amp,
+            "seeing_fwhm_px": self.seeing_px,
+            "sky_e_s": self.sky_e_s,
+            "sky_grad_x": self.gradient[0],
+            "sky_grad_y": self.gradient[1],
+            "zeropoint": self.zeropoint,
+            "fringe_amp": self.fringe_amp,
             "trail": "none" if self.trail is None else ",".join(f"{v:.6g}" for v in self.trail),
-            "flat_level": self.flat_level, "setup": f"{setup.variant}:{setup.binning[0]}x{setup.binning[1]}:{setup.size}",
+            "flat_level": self.flat_level,
+            "setup": f"{setup.variant}:{setup.binning[0]}x{setup.binning[1]}:{setup.size}",
         }
 
 
@@ -198,8 +243,15 @@ def _default_bands(raw_format: RawFormat) -> list[str]:
     return [b for b in wanted if b in raw_format.filters] or list(raw_format.filters)[:2]
 
 
-def _targets(raw_format: RawFormat, geometry: Geometry, count: int, streams: _Streams, *,
-             density_r22: float, r_faint: float) -> list[_Target]:
+def _targets(
+    raw_format: RawFormat,
+    geometry: Geometry,
+    count: int,
+    streams: _Streams,
+    *,
+    density_r22: float,
+    r_faint: float,
+) -> list[_Target]:
     rng = streams.get("targets")
     ny, nx = geometry.shape
     half_diagonal = 0.5 * np.hypot(nx, ny) * geometry.pixscale / 3600
@@ -210,8 +262,14 @@ def _targets(raw_format: RawFormat, geometry: Geometry, count: int, streams: _St
         dec = float(np.clip(latitude + rng.uniform(-25, 25), -80, 80))
         radius = half_diagonal + 1.0 / 60
         name = f"SIM{n + 1:02d}_{'FRB' if n % 2 else 'GRB'}"
-        stars = make_field(streams.get("targets", 100 + n), ra, dec, radius, density_r22=density_r22,
-                           r_faint=r_faint)
+        stars = make_field(
+            streams.get("targets", 100 + n),
+            ra,
+            dec,
+            radius,
+            density_r22=density_r22,
+            r_faint=r_faint,
+        )
         fields.append(_Target(n, name, ra, dec, radius, stars))
     return fields
 
@@ -226,8 +284,18 @@ def _plan(raw_format, geometry, setup, fields, bands, frames, rejects, streams) 
 
     def add(kind, name, band, exptime, **kw):
         nonlocal clock
-        meta = FrameMeta(kind, len(plan) + 1, name, band, exptime, clock, flat_kind=kw.pop("flat_kind", ""),
-                         **{k: kw.pop(k) for k in ("ra", "dec", "airmass", "position_angle", "extra") if k in kw})
+        meta = FrameMeta(
+            kind,
+            len(plan) + 1,
+            name,
+            band,
+            exptime,
+            clock,
+            flat_kind=kw.pop("flat_kind", ""),
+            **{
+                k: kw.pop(k) for k in ("ra", "dec", "airmass", "position_angle", "extra") if k in kw
+            },
+        )
         plan.append(_Exposure(meta, **kw))
         clock = clock + TimeDelta(exptime + _OVERHEAD_S, format="sec")
 
@@ -239,13 +307,31 @@ def _plan(raw_format, geometry, setup, fields, bands, frames, rejects, streams) 
             for _ in range(_CAL_COUNT):
                 add("dark", "Dark", "", exptime)
     if "flat" in raw_format.calibrations:
-        flat_name = {"dome": "DomeFlat", "twilight": "Twilight", "sky": "SkyFlat"}[raw_format.flat_kind]
+        flat_name = {"dome": "DomeFlat", "twilight": "Twilight", "sky": "SkyFlat"}[
+            raw_format.flat_kind
+        ]
         for band in bands:
             for n in range(_CAL_COUNT):
-                add("flat", flat_name, band, flat_exptime, flat_kind=raw_format.flat_kind,
-                    flat_level=float(20000.0 * (1 + 0.1 * n)))
+                add(
+                    "flat",
+                    flat_name,
+                    band,
+                    flat_exptime,
+                    flat_kind=raw_format.flat_kind,
+                    flat_level=float(20000.0 * (1 + 0.1 * n)),
+                )
     clock = _NIGHT_START
-    dithers = [(0, 0), (12, 8), (-10, 14), (8, -12), (-14, -9), (15, 0), (0, -15), (-15, 5), (5, 15)]
+    dithers = [
+        (0, 0),
+        (12, 8),
+        (-10, 14),
+        (8, -12),
+        (-14, -9),
+        (15, 0),
+        (0, -15),
+        (-15, 5),
+        (5, 15),
+    ]
     for target in fields:
         pointing_error = rng.normal(0, 8.0, 2)  # arcsec, the same for a visit
         rotation_error = float(np.clip(rng.normal(0, 0.5), -2, 2))
@@ -256,12 +342,22 @@ def _plan(raw_format, geometry, setup, fields, bands, frames, rejects, streams) 
                 dec = target.dec + dy / 3600
                 hour_angle = -1.5 + 3.0 * (clock - _NIGHT_START).sec / (8 * 3600)
                 airmass = _airmass(raw_format.site[1], dec, hour_angle)
-                true_center = (ra + pointing_error[0] / 3600 / np.cos(np.deg2rad(dec)), dec + pointing_error[1] / 3600)
-                wcs = true_wcs(geometry, true_center, rotation_error + rng.normal(0, 0.02),
-                               1.0 + rng.normal(0, 0.002))
+                true_center = (
+                    ra + pointing_error[0] / 3600 / np.cos(np.deg2rad(dec)),
+                    dec + pointing_error[1] / 3600,
+                )
+                wcs = true_wcs(
+                    geometry,
+                    true_center,
+                    rotation_error + rng.normal(0, 0.02),
+                    1.0 + rng.normal(0, 0.002),
+                )
                 seeing = float(rng.uniform(0.6, 1.0)) / geometry.pixscale
                 zp = raw_format.zeropoint_ab[band] - EXTINCTION.get(band, 0.08) * airmass
-                sky = 10 ** (-0.4 * (SKY_AB.get(band, 20.0) - raw_format.zeropoint_ab[band])) * geometry.pixscale**2
+                sky = (
+                    10 ** (-0.4 * (SKY_AB.get(band, 20.0) - raw_format.zeropoint_ab[band]))
+                    * geometry.pixscale**2
+                )
                 if nir:
                     sky *= float(rng.uniform(0.9, 1.1))
                 kind, exptime = "science", science_exptime
@@ -269,23 +365,56 @@ def _plan(raw_format, geometry, setup, fields, bands, frames, rejects, streams) 
                 if target.index == 0 and band == bands[-1] and n == frames - 1:
                     ny, nx = geometry.shape
                     trail = (nx * 0.5, ny * 0.4, float(rng.uniform(10, 80)), 3.0, 800.0)
-                add(kind, target.name, band, exptime, ra=float(ra), dec=float(dec), airmass=airmass,
-                    extra={"target_index": target.index}, wcs=wcs, seeing_px=seeing, sky_e_s=float(sky),
-                    gradient=(float(rng.uniform(-0.04, 0.04)), float(rng.uniform(-0.04, 0.04))), zeropoint=zp,
-                    target=target.index, fringe_amp=0.02 if band in raw_format.fringe_bands else 0.0, trail=trail)
+                add(
+                    kind,
+                    target.name,
+                    band,
+                    exptime,
+                    ra=float(ra),
+                    dec=float(dec),
+                    airmass=airmass,
+                    extra={"target_index": target.index},
+                    wcs=wcs,
+                    seeing_px=seeing,
+                    sky_e_s=float(sky),
+                    gradient=(float(rng.uniform(-0.04, 0.04)), float(rng.uniform(-0.04, 0.04))),
+                    zeropoint=zp,
+                    target=target.index,
+                    fringe_amp=0.02 if band in raw_format.fringe_bands else 0.0,
+                    trail=trail,
+                )
     if rejects:
         target, band = fields[0], bands[0]
         base = plan[-1]
-        for kind, exptime in (("spectrum", 600.0), ("acquisition", 10.0), ("bad", science_exptime),
-                              ("short", raw_format.min_exptime / 2)):
+        for kind, exptime in (
+            ("spectrum", 600.0),
+            ("acquisition", 10.0),
+            ("bad", science_exptime),
+            ("short", raw_format.min_exptime / 2),
+        ):
             name = f"{target.name}_acq" if kind == "acquisition" else target.name
-            add(kind, name, band, exptime, ra=base.meta.ra, dec=base.meta.dec, airmass=base.meta.airmass,
-                extra={"target_index": 0}, wcs=base.wcs, seeing_px=base.seeing_px, sky_e_s=base.sky_e_s,
-                gradient=base.gradient, zeropoint=base.zeropoint, target=0)
+            add(
+                kind,
+                name,
+                band,
+                exptime,
+                ra=base.meta.ra,
+                dec=base.meta.dec,
+                airmass=base.meta.airmass,
+                extra={"target_index": 0},
+                wcs=base.wcs,
+                seeing_px=base.seeing_px,
+                sky_e_s=base.sky_e_s,
+                gradient=base.gradient,
+                zeropoint=base.zeropoint,
+                target=0,
+            )
     return plan
 
 
-def true_wcs(geometry: Geometry, center: tuple[float, float], rotation_deg: float, scale: float) -> WCS:
+def true_wcs(
+    geometry: Geometry, center: tuple[float, float], rotation_deg: float, scale: float
+) -> WCS:
     """The sky-to-mosaic mapping of one exposure: TAN with a realistic cubic (pincushion) SIP term
     giving ~1.5 pixels at the corners."""
     angle = np.deg2rad(rotation_deg)
@@ -295,12 +424,29 @@ def true_wcs(geometry: Geometry, center: tuple[float, float], rotation_deg: floa
     ny, nx = geometry.shape
     r_corner = 0.5 * np.hypot(nx, ny)
     k = 1.5 / r_corner**3
-    header = fits.Header({
-        "NAXIS": 2, "NAXIS1": nx, "NAXIS2": ny,
-        "CTYPE1": "RA---TAN-SIP", "CTYPE2": "DEC--TAN-SIP", "CRVAL1": center[0], "CRVAL2": center[1],
-        "CRPIX1": crpix[0], "CRPIX2": crpix[1], "CD1_1": cd[0, 0], "CD1_2": cd[0, 1], "CD2_1": cd[1, 0],
-        "CD2_2": cd[1, 1], "A_ORDER": 3, "B_ORDER": 3, "A_3_0": k, "A_1_2": k, "B_2_1": k, "B_0_3": k,
-    })
+    header = fits.Header(
+        {
+            "NAXIS": 2,
+            "NAXIS1": nx,
+            "NAXIS2": ny,
+            "CTYPE1": "RA---TAN-SIP",
+            "CTYPE2": "DEC--TAN-SIP",
+            "CRVAL1": center[0],
+            "CRVAL2": center[1],
+            "CRPIX1": crpix[0],
+            "CRPIX2": crpix[1],
+            "CD1_1": cd[0, 0],
+            "CD1_2": cd[0, 1],
+            "CD2_1": cd[1, 0],
+            "CD2_2": cd[1, 1],
+            "A_ORDER": 3,
+            "B_ORDER": 3,
+            "A_3_0": k,
+            "A_1_2": k,
+            "B_2_1": k,
+            "B_0_3": k,
+        }
+    )
     return WCS(header)
 
 
@@ -320,14 +466,20 @@ def _expose(exposure: _Exposure, raw_format, geometry, detector, fields, fringe,
     if meta.kind == "bias":
         return electrons, None
     if meta.kind == "flat":
-        electrons = exposure.flat_level * detector.response  # the lamp/sky lights the detector as the sky does
+        electrons = (
+            exposure.flat_level * detector.response
+        )  # the lamp/sky lights the detector as the sky does
     elif meta.kind != "dark":
         light = scene_electrons(exposure, geometry, fields[exposure.target].stars, fringe)
         if meta.kind == "spectrum":
             light = np.zeros(shape)
-            light[shape[0] // 2 - 3 : shape[0] // 2 + 3, :] = 50.0 * meta.exptime  # a dispersed trace
+            light[shape[0] // 2 - 3 : shape[0] // 2 + 3, :] = (
+                50.0 * meta.exptime
+            )  # a dispersed trace
         electrons = light * detector.response
-    electrons = rng.poisson(np.clip(electrons + detector.dark_rate * meta.exptime, 0, None)).astype(np.float64)
+    electrons = rng.poisson(np.clip(electrons + detector.dark_rate * meta.exptime, 0, None)).astype(
+        np.float64
+    )
     if meta.kind != "bias":
         cr_mask = add_cosmic_rays(rng, electrons, meta.exptime, (2, 2))
     saturated = bleed(electrons, raw_format.full_well)
@@ -337,8 +489,13 @@ def _expose(exposure: _Exposure, raw_format, geometry, detector, fields, fringe,
     return electrons, cr_mask
 
 
-def scene_electrons(exposure: _Exposure, geometry: Geometry, stars: Table, fringe: np.ndarray | None,
-                    components: tuple[str, ...] = ("sky", "sources", "fringes", "trail")) -> np.ndarray:
+def scene_electrons(
+    exposure: _Exposure,
+    geometry: Geometry,
+    stars: Table,
+    fringe: np.ndarray | None,
+    components: tuple[str, ...] = ("sky", "sources", "fringes", "trail"),
+) -> np.ndarray:
     """Noise-free electrons from the sky during one exposure (before the detector's response)."""
     meta, shape = exposure.meta, geometry.shape
     image = np.zeros(shape)
@@ -346,8 +503,9 @@ def scene_electrons(exposure: _Exposure, geometry: Geometry, stars: Table, fring
         image += sky_image(shape, exposure.sky_e_s * meta.exptime, exposure.gradient)
     if "sources" in components:
         flux_scale = meta.exptime * 10 ** (0.4 * exposure.zeropoint)
-        image += render_sources(shape, exposure.wcs, stars, meta.band, flux_scale, exposure.seeing_px,
-                                geometry.pixscale)[0]
+        image += render_sources(
+            shape, exposure.wcs, stars, meta.band, flux_scale, exposure.seeing_px, geometry.pixscale
+        )[0]
     if "fringes" in components and exposure.fringe_amp and fringe is not None:
         image += exposure.fringe_amp * exposure.sky_e_s * meta.exptime * fringe
     if "trail" in components and exposure.trail is not None:
@@ -355,8 +513,9 @@ def scene_electrons(exposure: _Exposure, geometry: Geometry, stars: Table, fring
     return image
 
 
-def expected_image(truth_dir: str | Path, raw_filename: str,
-                   components: tuple[str, ...] = ("sky", "sources")) -> np.ndarray:
+def expected_image(
+    truth_dir: str | Path, raw_filename: str, components: tuple[str, ...] = ("sky", "sources")
+) -> np.ndarray:
     """The noise-free electrons of a science frame on the mosaic plane, from the truth tables:
     sky and sources times exposure time, not multiplied by the flat, no dark, no bias. Where an
     exposure is delivered as several files (IMACS chips), the part this file covers."""
@@ -366,15 +525,35 @@ def expected_image(truth_dir: str | Path, raw_filename: str,
     row = frames[list(frames["file"]).index(raw_filename)]
     shape = tuple(frames.meta["shape"])
     geometry = Geometry(shape=shape, pixscale=frames.meta["pixscale"])
-    meta = FrameMeta(str(row["kind"]), 0, str(row["target"]), str(row["band"]), float(row["exptime"]),
-                     Time(str(row["date_obs"])))
-    trail = None if str(row["trail"]) in ("none", "", "--") else tuple(float(v) for v in str(row["trail"]).split(","))
-    exposure = _Exposure(meta, WCS(fits.Header.fromstring(str(row["wcs"]))), float(row["seeing_fwhm_px"]),
-                         float(row["sky_e_s"]), (float(row["sky_grad_x"]), float(row["sky_grad_y"])),
-                         float(row["zeropoint"]), int(row["target_index"]), float(row["fringe_amp"]), trail)
+    meta = FrameMeta(
+        str(row["kind"]),
+        0,
+        str(row["target"]),
+        str(row["band"]),
+        float(row["exptime"]),
+        Time(str(row["date_obs"])),
+    )
+    trail = (
+        None
+        if str(row["trail"]) in ("none", "", "--")
+        else tuple(float(v) for v in str(row["trail"]).split(","))
+    )
+    exposure = _Exposure(
+        meta,
+        WCS(fits.Header.fromstring(str(row["wcs"]))),
+        float(row["seeing_fwhm_px"]),
+        float(row["sky_e_s"]),
+        (float(row["sky_grad_x"]), float(row["sky_grad_y"])),
+        float(row["zeropoint"]),
+        int(row["target_index"]),
+        float(row["fringe_amp"]),
+        trail,
+    )
     fringe = fringe_pattern(shape, frames.meta["fringe_seed"])
     image = scene_electrons(exposure, geometry, stars, fringe, components)
-    (y0, y1), (x0, x1) = (tuple(int(v) for v in part.split(":")) for part in str(row["region"]).split(","))
+    (y0, y1), (x0, x1) = (
+        tuple(int(v) for v in part.split(":")) for part in str(row["region"]).split(",")
+    )
     return image[y0:y1, x0:x1]
 
 
@@ -385,4 +564,6 @@ def _region_text(region: tuple[slice, slice] | None, shape: tuple[int, int]) -> 
 
 
 def _write_map(path: Path, data: np.ndarray) -> None:
-    write_atomic(fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(data)]), path.with_suffix(".fits.fz"))
+    write_atomic(
+        fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(data)]), path.with_suffix(".fits.fz")
+    )

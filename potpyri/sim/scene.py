@@ -55,9 +55,16 @@ def render_sources(
             fwhm = np.hypot(fwhm_px, 2.0 * sources["re_arcsec"][k] / pixscale)
             q, pa = float(sources["axis_ratio"][k]), np.deg2rad(float(sources["pa_deg"][k]))
         alpha = moffat_alpha(fwhm)
-        half = int(np.ceil(alpha * np.clip(3.0 + 1.5 * np.log10(max(flux[k], 1.0) / 100.0), 4.0, 9.0)))
+        half = int(
+            np.ceil(alpha * np.clip(3.0 + 1.5 * np.log10(max(flux[k], 1.0) / 100.0), 4.0, 9.0))
+        )
         cx, cy = int(round(x[k])), int(round(y[k]))
-        x0, x1, y0, y1 = max(cx - half, 0), min(cx + half + 1, nx), max(cy - half, 0), min(cy + half + 1, ny)
+        x0, x1, y0, y1 = (
+            max(cx - half, 0),
+            min(cx + half + 1, nx),
+            max(cy - half, 0),
+            min(cy + half + 1, ny),
+        )
         if x0 >= x1 or y0 >= y1:
             continue
         image[y0:y1, x0:x1] += flux[k] * _moffat_pixels(x0, x1, y0, y1, x[k], y[k], alpha, q, pa)
@@ -104,8 +111,14 @@ def fringe_pattern(shape: tuple[int, int], seed: int) -> np.ndarray:
     return pattern / np.abs(pattern).max()
 
 
-def trail_image(shape: tuple[int, int], x0: float, y0: float, angle_deg: float, width_px: float,
-                electrons_per_px: float) -> np.ndarray:
+def trail_image(
+    shape: tuple[int, int],
+    x0: float,
+    y0: float,
+    angle_deg: float,
+    width_px: float,
+    electrons_per_px: float,
+) -> np.ndarray:
     """A satellite trail: a straight line across the image with a Gaussian cross-section."""
     ny, nx = shape
     yy, xx = np.mgrid[0:ny, 0:nx]

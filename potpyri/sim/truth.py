@@ -9,8 +9,28 @@ __all__ = ["BANDS", "EXTINCTION", "SKY_AB", "make_field", "magnitudes"]
 
 #: Bands the simulator knows, with their AB sky brightness (mag/arcsec², dark sky; NIR at a
 #: good site) and extinction coefficient (mag/airmass).
-SKY_AB = {"u": 22.8, "g": 22.1, "r": 21.2, "i": 20.4, "z": 19.5, "Y": 18.5, "J": 16.9, "H": 15.8, "K": 14.9}
-EXTINCTION = {"u": 0.45, "g": 0.18, "r": 0.10, "i": 0.07, "z": 0.05, "Y": 0.05, "J": 0.10, "H": 0.06, "K": 0.08}
+SKY_AB = {
+    "u": 22.8,
+    "g": 22.1,
+    "r": 21.2,
+    "i": 20.4,
+    "z": 19.5,
+    "Y": 18.5,
+    "J": 16.9,
+    "H": 15.8,
+    "K": 14.9,
+}
+EXTINCTION = {
+    "u": 0.45,
+    "g": 0.18,
+    "r": 0.10,
+    "i": 0.07,
+    "z": 0.05,
+    "Y": 0.05,
+    "J": 0.10,
+    "H": 0.06,
+    "K": 0.08,
+}
 BANDS = tuple(SKY_AB)
 
 

@@ -15,8 +15,15 @@ import bottleneck as bn
 import numpy as np
 from astropy.io import fits
 
-__all__ = ["BYTES_PER_ELEMENT", "METHODS", "RowReader", "background_variance", "combine_block", "median_variance_ratio",
-           "row_blocks"]
+__all__ = [
+    "BYTES_PER_ELEMENT",
+    "METHODS",
+    "RowReader",
+    "background_variance",
+    "combine_block",
+    "median_variance_ratio",
+    "row_blocks",
+]
 
 METHODS = ("median", "mean", "sigclip")
 
@@ -27,9 +34,36 @@ BYTES_PER_ELEMENT = 28
 
 # n × Var(median of n unit normals): 1 for n <= 2, π/2 for n -> ∞. n = 3..25 from 4e5 Monte Carlo
 # draws per n (±0.003); beyond, the odd/even asymptotic forms fitted to n = 20..25.
-_MEDIAN_RATIO = np.array([1.0, 1.0, 1.0, 1.346, 1.192, 1.434, 1.283, 1.478, 1.347, 1.497, 1.381, 1.502,
-                          1.414, 1.52, 1.435, 1.525, 1.451, 1.533, 1.463, 1.529, 1.467, 1.54, 1.474, 1.538,
-                          1.488, 1.547])
+_MEDIAN_RATIO = np.array(
+    [
+        1.0,
+        1.0,
+        1.0,
+        1.346,
+        1.192,
+        1.434,
+        1.283,
+        1.478,
+        1.347,
+        1.497,
+        1.381,
+        1.502,
+        1.414,
+        1.52,
+        1.435,
+        1.525,
+        1.451,
+        1.533,
+        1.463,
+        1.529,
+        1.467,
+        1.54,
+        1.474,
+        1.538,
+        1.488,
+        1.547,
+    ]
+)
 
 
 def median_variance_ratio(n: np.ndarray) -> np.ndarray:
@@ -128,8 +162,9 @@ def background_variance(error: np.ndarray, good: np.ndarray) -> float:
     return float(np.median(np.square(e, dtype=np.float64))) if e.size else float("nan")
 
 
-def _frame_weighted_mean(data: np.ndarray, error: np.ndarray, valid: np.ndarray, frame_weight: np.ndarray
-                         ) -> tuple[np.ndarray, np.ndarray]:
+def _frame_weighted_mean(
+    data: np.ndarray, error: np.ndarray, valid: np.ndarray, frame_weight: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Mean with one weight per frame over the valid pixels, and its propagated uncertainty
     (accumulated frame by frame: the temporaries are one frame's block, not the whole block)."""
     shape = data.shape[1:]
@@ -141,8 +176,14 @@ def _frame_weighted_mean(data: np.ndarray, error: np.ndarray, valid: np.ndarray,
     return total / weight_sum, np.sqrt(variance) / weight_sum
 
 
-def _clip(data: np.ndarray, error: np.ndarray, valid: np.ndarray, sigma: float, maxiters: int,
-          clip_frac: float) -> None:
+def _clip(
+    data: np.ndarray,
+    error: np.ndarray,
+    valid: np.ndarray,
+    sigma: float,
+    maxiters: int,
+    clip_frac: float,
+) -> None:
     """Iterative clipping about the median of the frames; updates ``valid`` in place.
 
     After the first pass only the pixels where something was rejected can change, so later
@@ -153,7 +194,9 @@ def _clip(data: np.ndarray, error: np.ndarray, valid: np.ndarray, sigma: float, 
     center = bn.nanmedian(np.where(v, d, np.float32(np.nan)), axis=0)
     idx = None  # all pixels in the first pass (views, no copies)
     for _ in range(maxiters):
-        dd, ee, vv, cc = (d, e, v, center) if idx is None else (d[:, idx], e[:, idx], v[:, idx], center[idx])
+        dd, ee, vv, cc = (
+            (d, e, v, center) if idx is None else (d[:, idx], e[:, idx], v[:, idx], center[idx])
+        )
         limit = np.square(ee)
         if clip_frac:
             limit += np.square(clip_frac * cc)
@@ -224,7 +267,9 @@ class RowReader:
                 return np.asarray(hdul[self._ext[which]].section[start:stop, :])
         size = dtype.itemsize
         buffer = os.pread(self._fd, (stop - start) * nx * size, offset + start * nx * size)
-        return np.frombuffer(buffer, dtype).reshape(stop - start, nx).astype(dtype.newbyteorder("="))
+        return (
+            np.frombuffer(buffer, dtype).reshape(stop - start, nx).astype(dtype.newbyteorder("="))
+        )
 
     def close(self) -> None:
         """Release the file descriptor."""

@@ -90,16 +90,22 @@ def _border(shape: tuple[int, int], spacing: int = 32) -> np.ndarray:
     ny, nx = shape
     xs = np.r_[np.arange(-0.5, nx - 0.5, spacing), nx - 0.5]
     ys = np.r_[np.arange(-0.5, ny - 0.5, spacing), ny - 0.5]
-    return np.concatenate([
-        np.c_[xs, np.full_like(xs, -0.5)], np.c_[xs, np.full_like(xs, ny - 0.5)],
-        np.c_[np.full_like(ys, -0.5), ys], np.c_[np.full_like(ys, nx - 0.5), ys],
-    ])
+    return np.concatenate(
+        [
+            np.c_[xs, np.full_like(xs, -0.5)],
+            np.c_[xs, np.full_like(xs, ny - 0.5)],
+            np.c_[np.full_like(ys, -0.5), ys],
+            np.c_[np.full_like(ys, nx - 0.5), ys],
+        ]
+    )
 
 
 def _mean_direction(ra: np.ndarray, dec: np.ndarray) -> tuple[float, float]:
     ra, dec = np.deg2rad(ra), np.deg2rad(dec)
     v = np.array([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)]).mean(axis=1)
-    return float(np.rad2deg(np.arctan2(v[1], v[0])) % 360), float(np.rad2deg(np.arctan2(v[2], np.hypot(v[0], v[1]))))
+    return float(np.rad2deg(np.arctan2(v[1], v[0])) % 360), float(
+        np.rad2deg(np.arctan2(v[2], np.hypot(v[0], v[1])))
+    )
 
 
 def grid_for_frames(
@@ -136,19 +142,33 @@ def grid_for_frames(
         Indices of the frames left out of the union.
     """
     scale = scale_arcsec / 3600.0
-    edges = [np.array(w.all_pix2world(_border(s)[:, 0], _border(s)[:, 1], 0)).T for w, s in zip(wcses, shapes, strict=True)]
-    centres = np.array([w.all_pix2world([[(s[1] - 1) / 2, (s[0] - 1) / 2]], 0)[0] for w, s in zip(wcses, shapes, strict=True)])
+    edges = [
+        np.array(w.all_pix2world(_border(s)[:, 0], _border(s)[:, 1], 0)).T
+        for w, s in zip(wcses, shapes, strict=True)
+    ]
+    centres = np.array(
+        [
+            w.all_pix2world([[(s[1] - 1) / 2, (s[0] - 1) / 2]], 0)[0]
+            for w, s in zip(wcses, shapes, strict=True)
+        ]
+    )
     ra0, dec0 = _mean_direction(centres[:, 0], centres[:, 1])
     probe = tan_wcs(ra0, dec0, scale, (1.0, 1.0))
     cx, cy = probe.wcs_world2pix(centres[:, 0], centres[:, 1], 0)
     mx, my = np.median(cx), np.median(cy)
     diagonal = max(np.hypot(*s) for s in shapes)
-    outliers = [i for i in range(len(wcses)) if np.hypot(cx[i] - mx, cy[i] - my) > max_offset * diagonal]
+    outliers = [
+        i for i in range(len(wcses)) if np.hypot(cx[i] - mx, cy[i] - my) > max_offset * diagonal
+    ]
     kept = np.concatenate([edges[i] for i in range(len(wcses)) if i not in outliers])
     if center is None:
-        for _ in range(2):  # re-centre on the union's box, then re-project about the new tangent point
+        for _ in range(
+            2
+        ):  # re-centre on the union's box, then re-project about the new tangent point
             x, y = probe.wcs_world2pix(kept[:, 0], kept[:, 1], 0)
-            ra0, dec0 = probe.wcs_pix2world([[(x.min() + x.max()) / 2, (y.min() + y.max()) / 2]], 0)[0]
+            ra0, dec0 = probe.wcs_pix2world(
+                [[(x.min() + x.max()) / 2, (y.min() + y.max()) / 2]], 0
+            )[0]
             probe = tan_wcs(ra0, dec0, scale, (1.0, 1.0))
     else:
         ra0, dec0 = float(center[0]), float(center[1])
@@ -189,7 +209,9 @@ def coarse_map(out_wcs: WCS, out_shape: tuple[int, int], in_wcs: WCS, step: int 
     return ys, xs, np.asarray(in_x, float), np.asarray(in_y, float)
 
 
-def _to_frame_of(in_wcs: WCS, out_wcs: WCS, ra: np.ndarray, dec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _to_frame_of(
+    in_wcs: WCS, out_wcs: WCS, ra: np.ndarray, dec: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Coordinates of ``out_wcs``'s celestial frame expressed in ``in_wcs``'s (FK5 J2000 headers
     differ from ICRS by ~20 mas, a tenth of a pixel on a fine grid)."""
     from astropy.coordinates import SkyCoord
@@ -210,7 +232,9 @@ def _along_x(coarse: np.ndarray, cxs: np.ndarray, cols: np.ndarray) -> np.ndarra
     return np.stack([np.interp(cols, cxs, row) for row in coarse])
 
 
-def _interp_rows(along_x: np.ndarray, cys: np.ndarray, rows: np.ndarray, out: np.ndarray) -> np.ndarray:
+def _interp_rows(
+    along_x: np.ndarray, cys: np.ndarray, rows: np.ndarray, out: np.ndarray
+) -> np.ndarray:
     """Linear interpolation between coarse rows ``cys`` to the output ``rows`` (into ``out``)."""
     j = np.clip(np.searchsorted(cys, rows, side="right") - 1, 0, cys.size - 2)
     t = ((rows - cys[j]) / (cys[j + 1] - cys[j]))[:, None]
@@ -243,8 +267,9 @@ def _noise_table(order: int, samples: int = 129) -> tuple[np.ndarray, np.ndarray
     k = np.arange(-30, 31)
     # The weight of sample c when evaluating at c + k + f is the impulse response there.
     where = c + k[None, :] + phases[:, None]
-    weights = ndimage.map_coordinates(coeffs, where.ravel()[None, :], order=order, prefilter=False,
-                                      mode="mirror").reshape(where.shape)
+    weights = ndimage.map_coordinates(
+        coeffs, where.ravel()[None, :], order=order, prefilter=False, mode="mirror"
+    ).reshape(where.shape)
     return phases, (weights**2).sum(axis=1)
 
 
@@ -328,7 +353,11 @@ def resample_frame(
     footprint[:, :-1] |= footprint[:, 1:].copy()
     footprint[:-1, :] |= footprint[1:, :].copy()
     del bad_in, finite, replace
-    source = ndimage.spline_filter(filled, order=3, output=np.float32, mode="mirror") if order == 3 else filled
+    source = (
+        ndimage.spline_filter(filled, order=3, output=np.float32, mode="mirror")
+        if order == 3
+        else filled
+    )
     along_x = [_along_x(c, cxs, cols) for c in (cmx, cmy)]
 
     coords = np.empty((2, min(block_rows, y1 - y0), cols.size))
@@ -336,7 +365,10 @@ def resample_frame(
         r1 = min(y1, r0 + block_rows)
         rows = np.arange(r0, r1, dtype=float)
         xy = coords[:, : r1 - r0]
-        px, py = _interp_rows(along_x[0], cys, rows, out=xy[1]), _interp_rows(along_x[1], cys, rows, out=xy[0])
+        px, py = (
+            _interp_rows(along_x[0], cys, rows, out=xy[1]),
+            _interp_rows(along_x[1], cys, rows, out=xy[0]),
+        )
         tol = 1e-3  # round-off on grids aligned with the frame must not cut its last row and column
         outside = (px < -tol) | (px > nx_in - 1 + tol) | (py < -tol) | (py > ny_in - 1 + tol)
         ix = np.clip(np.floor(px), 0, nx_in - 2).astype(np.intp)
@@ -347,11 +379,15 @@ def resample_frame(
         on_centre = (np.abs(px - rx) < 1e-3) & (np.abs(py - ry) < 1e-3) & ~outside
         if on_centre.any():
             bits[on_centre] = own[ry[on_centre].astype(np.intp), rx[on_centre].astype(np.intp)]
-        value = ndimage.map_coordinates(source, xy, order=order, prefilter=False, mode="mirror", output=np.float32)
+        value = ndimage.map_coordinates(
+            source, xy, order=order, prefilter=False, mode="mirror", output=np.float32
+        )
         if order == 3:
             # The kernel's Σ wᵢ² times the variance of the nearest input pixel (the one of largest
             # weight): the noise is taken as locally uniform over the kernel, as the factor assumes.
-            var = variance[ry.astype(np.intp).clip(0, ny_in - 1), rx.astype(np.intp).clip(0, nx_in - 1)]
+            var = variance[
+                ry.astype(np.intp).clip(0, ny_in - 1), rx.astype(np.intp).clip(0, nx_in - 1)
+            ]
             var *= _cubic_noise(px - ix)
             var *= _cubic_noise(py - iy)
         else:  # exact Σ wᵢ² σᵢ² over the four neighbours

@@ -21,7 +21,9 @@ class MasterConfig(StepConfig):
 
     method: str = "sigclip"  #: median, mean or sigclip
     sigma: float = 3.0  #: sigclip rejection threshold, in uncertainties
-    min_frames: int = 3  #: fewer exposures than this: no master (the correction is skipped, with a warning)
+    min_frames: int = (
+        3  #: fewer exposures than this: no master (the correction is skipped, with a warning)
+    )
 
 
 class MasterStep(Step):
@@ -43,16 +45,24 @@ class MasterStep(Step):
     def select(self, items: list[Item]) -> list[Item]:
         if not self.uses():
             return []
-        return [i for i in items if i.ok and i.kind == "frame" and i.meta.get("type") == self.kind
-                and not i.meta.get("excluded")]
+        return [
+            i
+            for i in items
+            if i.ok
+            and i.kind == "frame"
+            and i.meta.get("type") == self.kind
+            and not i.meta.get("excluded")
+        ]
 
     def group_key(self, item: Item) -> str:
         return str(item.meta["caltype"])
 
     def run(self, task: Task) -> list[Output]:
         if len(task.inputs) < self.config.min_frames:
-            raise StepFailed(f"{self.prefix}_{task.id}: {len(task.inputs)} exposure(s), fewer than "
-                             f"{self.name}.min_frames={self.config.min_frames}")
+            raise StepFailed(
+                f"{self.prefix}_{task.id}: {len(task.inputs)} exposure(s), fewer than "
+                f"{self.name}.min_frames={self.config.min_frames}"
+            )
         reader = self.context.reader()
         headers: dict[str, fits.Header] = {}  # kept from the reads: each raw file is opened once
 
@@ -62,13 +72,17 @@ class MasterStep(Step):
                 headers.setdefault(item.id, raw.header)
                 exposure = self.prepare(to_electrons(raw, poisson=False), item, task)
                 if self.photons:  # Poisson noise of the light only, not of a detector pedestal
-                    exposure.variance = exposure.variance + np.clip(np.nan_to_num(exposure.data), 0, None)
+                    exposure.variance = exposure.variance + np.clip(
+                        np.nan_to_num(exposure.data), 0, None
+                    )
                 return exposure
 
             return load
 
         value, uncertainty, stddev = combine_exposures(
-            [loader(i) for i in task.inputs], method=self.config.method, sigma=self.config.sigma,
+            [loader(i) for i in task.inputs],
+            method=self.config.method,
+            sigma=self.config.sigma,
             normalise=self.normalise,
         )
         if self.normalise:
@@ -80,18 +94,35 @@ class MasterStep(Step):
         if "exp" in extra:  # a master read back from red/cals by a later run must describe itself
             primary["EXPTIME"] = (extra["exp"], "exposure time of the combined exposures, s")
         if "bias_subtracted" in extra:
-            primary["BIASSUB"] = (extra["bias_subtracted"], "master bias subtracted before combining")
-        hdus = fits.HDUList([
-            fits.PrimaryHDU(header=primary),
-            fits.ImageHDU(value.astype(np.float32), name="SCI"),
-            fits.ImageHDU(mask.astype(np.uint8), name="MASK"),
-            fits.ImageHDU(uncertainty.astype(np.float32), name="UNCERT"),
-        ])
-        meta = {"cal": self.kind.lower(), "caltype": task.inputs[0].meta.get("caltype") or task.id, "file": name,
-                "inputs": [i.id for i in task.inputs], **extra}
+            primary["BIASSUB"] = (
+                extra["bias_subtracted"],
+                "master bias subtracted before combining",
+            )
+        hdus = fits.HDUList(
+            [
+                fits.PrimaryHDU(header=primary),
+                fits.ImageHDU(value.astype(np.float32), name="SCI"),
+                fits.ImageHDU(mask.astype(np.uint8), name="MASK"),
+                fits.ImageHDU(uncertainty.astype(np.float32), name="UNCERT"),
+            ]
+        )
+        meta = {
+            "cal": self.kind.lower(),
+            "caltype": task.inputs[0].meta.get("caltype") or task.id,
+            "file": name,
+            "inputs": [i.id for i in task.inputs],
+            **extra,
+        }
         for key in ("filter", "amp", "binning", "exp", "time"):
             meta.setdefault(key, task.inputs[0].meta.get(key))
-        return [Output(f"{self.prefix}_{task.id}", "calibration", meta, {"image": Product(name, hdus, "cals")})]
+        return [
+            Output(
+                f"{self.prefix}_{task.id}",
+                "calibration",
+                meta,
+                {"image": Product(name, hdus, "cals")},
+            )
+        ]
 
     normalise: ClassVar[bool] = False
     photons: ClassVar[bool] = False  #: the exposures hold light (flats): add its Poisson noise
@@ -109,10 +140,21 @@ class MasterStep(Step):
         return np.zeros(value.shape, np.uint8), {}
 
 
-def find_master(items: list[Item], cal: str, caltype: str, exptime: float | None = None) -> Item | None:
+def find_master(
+    items: list[Item], cal: str, caltype: str, exptime: float | None = None
+) -> Item | None:
     """The master calibration of kind ``cal`` for ``caltype`` (closest exposure time for darks)."""
-    return closest_master([i for i in items if i.kind == "calibration" and i.ok and i.meta.get("cal") == cal
-                           and i.meta.get("caltype") == caltype], exptime)
+    return closest_master(
+        [
+            i
+            for i in items
+            if i.kind == "calibration"
+            and i.ok
+            and i.meta.get("cal") == cal
+            and i.meta.get("caltype") == caltype
+        ],
+        exptime,
+    )
 
 
 def masters_on_disk(cals_dir: Path, cal: str, caltype: str) -> list[Item]:
@@ -122,17 +164,35 @@ def masters_on_disk(cals_dir: Path, cal: str, caltype: str) -> list[Item]:
     An item's cache key is the file's size and modification time, so a replaced file is seen.
     """
     prefix = f"m{cal}_{caltype}"
-    candidates = sorted(Path(cals_dir).glob(f"{prefix}_*s.fits" if cal == "dark" else f"{prefix}.fits"))
+    candidates = sorted(
+        Path(cals_dir).glob(f"{prefix}_*s.fits" if cal == "dark" else f"{prefix}.fits")
+    )
     found = []
     for path in candidates:
         try:
             header = fits.getheader(path)
-        except OSError:  # a damaged file is no calibration; the correction is skipped with a warning
+        except (
+            OSError
+        ):  # a damaged file is no calibration; the correction is skipped with a warning
             continue
-        meta = {"cal": cal, "caltype": caltype, "file": path.name, "external": True,
-                "exp": float(header.get("EXPTIME", 0.0)), "bias_subtracted": bool(header.get("BIASSUB", False))}
+        meta = {
+            "cal": cal,
+            "caltype": caltype,
+            "file": path.name,
+            "external": True,
+            "exp": float(header.get("EXPTIME", 0.0)),
+            "bias_subtracted": bool(header.get("BIASSUB", False)),
+        }
         stat = path.stat()
-        found.append(Item(path.stem, "calibration", meta, {"image": str(path)}, key=f"{stat.st_size}:{stat.st_mtime_ns}"))
+        found.append(
+            Item(
+                path.stem,
+                "calibration",
+                meta,
+                {"image": str(path)},
+                key=f"{stat.st_size}:{stat.st_mtime_ns}",
+            )
+        )
     return found
 
 
@@ -147,8 +207,20 @@ def closest_master(found: list[Item], exptime: float | None = None) -> Item | No
 
 def _calibration_header(raw: fits.Header, task: Task, kind: str) -> fits.Header:
     header = fits.Header()
-    for key in ("INSTRUME", "TELESCOP", "OBSERVAT", "DATE-OBS", "MJD-OBS", "CCDSUM", "DETECTOR", "FILTER",
-                "FILTER1", "FILTER2", "DWFILNAM", "FILTNAM"):
+    for key in (
+        "INSTRUME",
+        "TELESCOP",
+        "OBSERVAT",
+        "DATE-OBS",
+        "MJD-OBS",
+        "CCDSUM",
+        "DETECTOR",
+        "FILTER",
+        "FILTER1",
+        "FILTER2",
+        "DWFILNAM",
+        "FILTNAM",
+    ):
         if key in raw:
             header[key] = raw[key]
     header["OBSTYPE"] = (f"M{kind}", "potpyri master calibration")

@@ -21,13 +21,27 @@ from tests.conftest import compose_config
 CHAIN = "[ingest,bias,dark,flat,process,cosmic_rays,satellites,skysub,astrometry,align,resample_grid,resample,stack,stack_wcs]"
 
 
-def reduce_night(fmt: str, folder: Path, *overrides: str, seed: int = 3, frames: int = 3,
-                 bands: list[str] | None = None, size: str = "small"):
+def reduce_night(
+    fmt: str,
+    folder: Path,
+    *overrides: str,
+    seed: int = 3,
+    frames: int = 3,
+    bands: list[str] | None = None,
+    size: str = "small",
+):
     """Simulate a night of ``fmt`` and run the chain; returns (night, result, cfg)."""
-    night = simulate_night(fmt, folder, seed=seed, frames=frames, bands=bands, rejects=False, size=size)
-    cfg = compose_config(f"instrument={FORMATS[fmt].instrument}", f"data_path={folder}",
-                         f"pipeline.steps={CHAIN}", f"catalog.cache_dir={folder / 'catalog_cache'}",
-                         "catalog.offline=true", *overrides)
+    night = simulate_night(
+        fmt, folder, seed=seed, frames=frames, bands=bands, rejects=False, size=size
+    )
+    cfg = compose_config(
+        f"instrument={FORMATS[fmt].instrument}",
+        f"data_path={folder}",
+        f"pipeline.steps={CHAIN}",
+        f"catalog.cache_dir={folder / 'catalog_cache'}",
+        "catalog.offline=true",
+        *overrides,
+    )
     validate(cfg)
     return night, run_pipeline(cfg), cfg
 
@@ -57,8 +71,10 @@ def perturbed(truth: WCS, shift_arcsec: float, rotation_deg: float, direction_ra
     c, s = np.cos(np.deg2rad(rotation_deg)), np.sin(np.deg2rad(rotation_deg))
     w.wcs.pc = np.array([[c, -s], [s, c]]) @ truth.wcs.get_pc()
     ra0, dec0 = truth.wcs.crval
-    w.wcs.crval = [ra0 + shift_arcsec * np.cos(direction_rad) / 3600 / np.cos(np.deg2rad(dec0)),
-                   dec0 + shift_arcsec * np.sin(direction_rad) / 3600]
+    w.wcs.crval = [
+        ra0 + shift_arcsec * np.cos(direction_rad) / 3600 / np.cos(np.deg2rad(dec0)),
+        dec0 + shift_arcsec * np.sin(direction_rad) / 3600,
+    ]
     return w
 
 

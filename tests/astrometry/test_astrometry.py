@@ -37,8 +37,10 @@ SCALE = 0.0803 * 4  # GMOS unbinned pixel scale × the small night's 4×4 binnin
 
 
 def _science(result):
-    return sorted((i for i in result.items if i.kind == "frame" and i.meta.get("type") == "SCIENCE"),
-                  key=lambda i: i.id)
+    return sorted(
+        (i for i in result.items if i.kind == "frame" and i.meta.get("type") == "SCIENCE"),
+        key=lambda i: i.id,
+    )
 
 
 def _products(folder, step):
@@ -67,11 +69,18 @@ def test_every_frame_solved_and_refined_to_truth(gmos_night):
             assert 0 <= primary["RADISP"] < 0.05 and 0 <= primary["DEDISP"] < 0.05  # arcsec
             wcs = WCS(hdul["SCI"].header)
             shape = hdul["SCI"].data.shape
-            corners = np.array([[0, 0], [shape[1] - 1, 0], [0, shape[0] - 1], [shape[1] - 1, shape[0] - 1]])
+            corners = np.array(
+                [[0, 0], [shape[1] - 1, 0], [0, shape[0] - 1], [shape[1] - 1, shape[0] - 1]]
+            )
             for ext in (0, "MASK", "UNCERT"):  # the same WCS, distortion included, in every header
                 other = WCS(hdul[ext].header, naxis=2)
                 assert other.sip is not None or wcs.sip is None
-                assert np.allclose(other.all_pix2world(corners, 0), wcs.all_pix2world(corners, 0), rtol=0, atol=1e-9)
+                assert np.allclose(
+                    other.all_pix2world(corners, 0),
+                    wcs.all_pix2world(corners, 0),
+                    rtol=0,
+                    atol=1e-9,
+                )
         residual = grid_residual_px(wcs, truth_wcs(night.out_dir, raw), shape)
         assert np.median(residual) <= 0.05, (raw, np.median(residual))
         assert np.percentile(residual, 95) <= 0.15, (raw, np.percentile(residual, 95))
@@ -113,8 +122,16 @@ def test_headers_30_arcsec_and_2_degrees_off_still_solve(gmos_night, solver, mon
         sources = detect_sources(sci, detection_mask(mask), fwhm=1.0 / SCALE)
         reference = gaia_reference(*center, 0.083, epoch=epoch, cache_dir=cache, offline=True)
         with caplog.at_level(logging.INFO, logger="potpyri.astrometry"):
-            coarse = coarse_solve(sources, sci.shape, start, reference, scale_arcsec=SCALE, method="auto",
-                                  index_cache=night.out_dir / "idx_test", cpulimit=15)
+            coarse = coarse_solve(
+                sources,
+                sci.shape,
+                start,
+                reference,
+                scale_arcsec=SCALE,
+                method="auto",
+                index_cache=night.out_dir / "idx_test",
+                cpulimit=15,
+            )
         assert coarse.method == solver
         fine = fine_align(sources, sci.shape, coarse.wcs, reference)
         residual = grid_residual_px(fine.wcs, truth, sci.shape)
@@ -125,8 +142,12 @@ def test_headers_30_arcsec_and_2_degrees_off_still_solve(gmos_night, solver, mon
 
 def _step(step_cls, night_dir, cfg, **overrides):
     config = step_cls.Config(**overrides)
-    context = StepContext(cfg=cfg, instrument=cfg.instrument, data_path=night_dir,
-                          log=logging.getLogger("potpyri.steps"))
+    context = StepContext(
+        cfg=cfg,
+        instrument=cfg.instrument,
+        data_path=night_dir,
+        log=logging.getLogger("potpyri.steps"),
+    )
     return step_cls(config, context)
 
 
@@ -170,13 +191,25 @@ def test_a_pointing_one_degree_off_fails_with_one_line(gmos_night, tmp_path, met
     ra0, dec0 = WCS(fits.getheader(item.path("image"), "SCI")).wcs.crval
     rng = np.random.default_rng(7)
     n = 40
-    raw = Table({"source_id": np.arange(n), "ra": ra0 + rng.uniform(-0.1, 0.1, n) / np.cos(np.deg2rad(dec0)),
-                 "dec": dec0 + rng.uniform(-0.1, 0.1, n), "pmra": np.zeros(n), "pmdec": np.zeros(n),
-                 "phot_g_mean_mag": rng.uniform(15, 20, n), "phot_bp_mean_mag": np.full(n, 19.0),
-                 "phot_rp_mean_mag": np.full(n, 18.0)})
+    raw = Table(
+        {
+            "source_id": np.arange(n),
+            "ra": ra0 + rng.uniform(-0.1, 0.1, n) / np.cos(np.deg2rad(dec0)),
+            "dec": dec0 + rng.uniform(-0.1, 0.1, n),
+            "pmra": np.zeros(n),
+            "pmdec": np.zeros(n),
+            "phot_g_mean_mag": rng.uniform(15, 20, n),
+            "phot_bp_mean_mag": np.full(n, 19.0),
+            "phot_rp_mean_mag": np.full(n, 18.0),
+        }
+    )
     CatalogCache(tmp_path / "cat").store("gaia", Cone(ra0, dec0, 0.1), raw, "test")
-    cfg = compose_config("instrument=gmos", f"data_path={night.out_dir}",
-                         f"catalog.cache_dir={tmp_path / 'cat'}", "catalog.offline=true")
+    cfg = compose_config(
+        "instrument=gmos",
+        f"data_path={night.out_dir}",
+        f"catalog.cache_dir={tmp_path / 'cat'}",
+        "catalog.offline=true",
+    )
     step = _step(Astrometry, night.out_dir, cfg, method=method, cpulimit=3)
     with pytest.raises(StepFailed) as info:
         step.run(Task(item.id, [item]))
@@ -189,8 +222,13 @@ def test_unreachable_catalog_sets_frames_aside_and_the_run_goes_on(gmos_night, t
     """No catalog cache and no service (offline): each frame fails astrometry with one line naming
     it and the catalog; the run completes, nothing is stacked."""
     night, _, _ = gmos_night
-    cfg = compose_config("instrument=gmos", f"data_path={night.out_dir}", f"pipeline.steps={CHAIN}",
-                         f"catalog.cache_dir={tmp_path / 'empty'}", "catalog.offline=true")
+    cfg = compose_config(
+        "instrument=gmos",
+        f"data_path={night.out_dir}",
+        f"pipeline.steps={CHAIN}",
+        f"catalog.cache_dir={tmp_path / 'empty'}",
+        "catalog.offline=true",
+    )
     validate(cfg)
     with caplog.at_level(logging.ERROR, logger="potpyri"):
         result = run_pipeline(cfg)
@@ -208,10 +246,14 @@ def test_unreachable_catalog_sets_frames_aside_and_the_run_goes_on(gmos_night, t
 def test_align_disabled_passes_frames_through(gmos_night):
     """align.enabled=false (reference --skip-gaia): the coarse solution is kept, no RADISP."""
     night, _, _ = gmos_night
-    cfg = compose_config("instrument=gmos", f"data_path={night.out_dir}",
-                         f"pipeline.steps={CHAIN.split(',resample_grid')[0]}]",
-                         f"catalog.cache_dir={night.out_dir / 'catalog_cache'}", "catalog.offline=true",
-                         "align.enabled=false")
+    cfg = compose_config(
+        "instrument=gmos",
+        f"data_path={night.out_dir}",
+        f"pipeline.steps={CHAIN.split(',resample_grid')[0]}]",
+        f"catalog.cache_dir={night.out_dir / 'catalog_cache'}",
+        "catalog.offline=true",
+        "align.enabled=false",
+    )
     validate(cfg)
     result = run_pipeline(cfg)
     assert result.by_status("astrometry") == {"cached": 3}
@@ -228,14 +270,21 @@ def test_dispersion_cut_sets_a_frame_aside_unless_keep_all_astro(gmos_night, tmp
     strict = _step(Align, night.out_dir, cfg, max_dispersion=1e-4)
     with pytest.raises(StepFailed, match="exceeds align.max_dispersion"):
         strict.run(Task(item.id, [item]))
-    kept = _step(Align, night.out_dir, cfg, max_dispersion=1e-4, keep_all_astro=True).run(Task(item.id, [item]))
+    kept = _step(Align, night.out_dir, cfg, max_dispersion=1e-4, keep_all_astro=True).run(
+        Task(item.id, [item])
+    )
     assert any("keep_all_astro" in w for w in kept[0].meta["warnings"])
 
 
 def test_coarse_solve_refuses_too_few_sources():
     with pytest.raises(AstrometryFailed, match="sources detected"):
-        coarse_solve(Table({"x": [1.0], "y": [2.0], "flux": [3.0]}), (10, 10), WCS(naxis=2),
-                     Table({"ra": [1.0] * 9, "dec": [1.0] * 9}), scale_arcsec=0.3)
+        coarse_solve(
+            Table({"x": [1.0], "y": [2.0], "flux": [3.0]}),
+            (10, 10),
+            WCS(naxis=2),
+            Table({"ra": [1.0] * 9, "dec": [1.0] * 9}),
+            scale_arcsec=0.3,
+        )
 
 
 def test_main_pipeline_translates_the_astrometry_options(monkeypatch):
@@ -245,7 +294,20 @@ def test_main_pipeline_translates_the_astrometry_options(monkeypatch):
 
     seen: list[str] = []
     monkeypatch.setattr(cli, "main", lambda args: seen.extend(args))
-    cli.main_pipeline(["GMOS", "/tmp/night", "--skip-gaia", "--keep-all-astro", "--skip-external-astrometry",
-                       "--fine-align-catalog", "ps1"])
-    assert {"align.enabled=false", "align.keep_all_astro=true", "astrometry.enabled=false",
-            "align.catalog=ps1"} <= set(seen)
+    cli.main_pipeline(
+        [
+            "GMOS",
+            "/tmp/night",
+            "--skip-gaia",
+            "--keep-all-astro",
+            "--skip-external-astrometry",
+            "--fine-align-catalog",
+            "ps1",
+        ]
+    )
+    assert {
+        "align.enabled=false",
+        "align.keep_all_astro=true",
+        "astrometry.enabled=false",
+        "align.catalog=ps1",
+    } <= set(seen)

@@ -12,8 +12,10 @@ from tests.astrometry.conftest import grid_residual_px, reduce_night, truth_wcs
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("fmt", "size"), [("gmos-s", "small"), ("lris-red", "small"), ("binospec", "small"),
-                                           ("mosfire", "small")])
+@pytest.mark.parametrize(
+    ("fmt", "size"),
+    [("gmos-s", "small"), ("lris-red", "small"), ("binospec", "small"), ("mosfire", "small")],
+)
 def test_instrument_night_astrometry(fmt, size, tmp_path, capsys):
     night, result, _ = reduce_night(fmt, tmp_path, frames=3, size=size)
     science = [r["file"] for r in night.frames if r["kind"] == "science"]
@@ -28,8 +30,10 @@ def test_instrument_night_astrometry(fmt, size, tmp_path, capsys):
         residual = grid_residual_px(wcs, truth_wcs(night.out_dir, raw), shape)
         medians.append(np.median(residual))
         with capsys.disabled():
-            print(f"{fmt} {raw}: {header['ASTROMET']} NASTRO={header['NASTRO']} RADISP={header['RADISP']:.4f}\" "
-                  f"DEDISP={header['DEDISP']:.4f}\" distortion={header['ASTRDIST']} "
-                  f"median={np.median(residual):.4f} px p95={np.percentile(residual, 95):.4f} px")
+            print(
+                f'{fmt} {raw}: {header["ASTROMET"]} NASTRO={header["NASTRO"]} RADISP={header["RADISP"]:.4f}" '
+                f'DEDISP={header["DEDISP"]:.4f}" distortion={header["ASTRDIST"]} '
+                f"median={np.median(residual):.4f} px p95={np.percentile(residual, 95):.4f} px"
+            )
     assert len(medians) == len(science)
     assert max(medians) <= 0.05, medians

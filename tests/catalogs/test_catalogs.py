@@ -12,21 +12,32 @@ from potpyri.catalogs import CatalogCache, CatalogUnavailable, parse, query
 from potpyri.catalogs.cache import Cone
 
 RECORDED = Path(__file__).resolve().parents[1] / "data" / "catalogs"
-ANSWERS = {"gaia": "gaia_dr3.ecsv", "ps1": "ps1_dr1.ecsv", "sdss": "sdss_dr12.ecsv",
-           "skymapper": "skymapper_dr2.ecsv", "2mass": "2mass_psc.ecsv"}
+ANSWERS = {
+    "gaia": "gaia_dr3.ecsv",
+    "ps1": "ps1_dr1.ecsv",
+    "sdss": "sdss_dr12.ecsv",
+    "skymapper": "skymapper_dr2.ecsv",
+    "2mass": "2mass_psc.ecsv",
+}
 
 
 @pytest.mark.parametrize("catalog", sorted(ANSWERS))
 def test_recorded_answers_parse_to_standard_columns(catalog):
     table = parse(catalog, Table.read(RECORDED / ANSWERS[catalog], format="ascii.ecsv"))
     assert {"source_id", "ra", "dec"} <= set(table.colnames)
-    assert all(c.endswith(("_mag", "_err")) for c in table.colnames if c not in ("source_id", "ra", "dec", "pmra", "pmdec"))
+    assert all(
+        c.endswith(("_mag", "_err"))
+        for c in table.colnames
+        if c not in ("source_id", "ra", "dec", "pmra", "pmdec")
+    )
     assert abs(table["ra"][0] - 150.0012) < 1e-4 and abs(table["dec"][0] - 2.0004) < 1e-4
 
 
 def test_2mass_vega_becomes_ab_and_sdss_keeps_stars():
     twomass = parse("2mass", Table.read(RECORDED / ANSWERS["2mass"]))
-    assert twomass["J_mag"][0] == pytest.approx(14.21 + 0.91) and twomass["K_mag"][0] == pytest.approx(13.70 + 1.85)
+    assert twomass["J_mag"][0] == pytest.approx(14.21 + 0.91) and twomass["K_mag"][
+        0
+    ] == pytest.approx(13.70 + 1.85)
     sdss = parse("sdss", Table.read(RECORDED / ANSWERS["sdss"]))
     assert len(sdss) == 1  # the galaxy (class 3) is dropped
 
@@ -47,10 +58,15 @@ def test_cache_serves_contained_cones_and_refuses_offline_misses(tmp_path):
     assert list(inner["source_id"]) == ["110021500012345678", "110021500012345679"]
     tiny = query("ps1", 150.0012, 2.0004, 0.001, cache_dir=tmp_path, offline=True)
     assert len(tiny) == 1
-    with pytest.raises(CatalogUnavailable, match=r"ps1: no cached answer covers the cone ra=151\.00000 dec=\+2\.00000"):
+    with pytest.raises(
+        CatalogUnavailable,
+        match=r"ps1: no cached answer covers the cone ra=151\.00000 dec=\+2\.00000",
+    ):
         query("ps1", 151.0, 2.0, 0.02, cache_dir=tmp_path, offline=True)
     with pytest.raises(CatalogUnavailable, match="ps1"):
-        query("ps1", 150.0, 2.0, 0.2, cache_dir=tmp_path, offline=True)  # larger than the cached cone
+        query(
+            "ps1", 150.0, 2.0, 0.2, cache_dir=tmp_path, offline=True
+        )  # larger than the cached cone
 
 
 def test_unknown_catalog_is_a_clear_error(tmp_path):
@@ -65,12 +81,22 @@ def test_simulated_night_seeds_the_cache_the_pipeline_reads(tmp_path):
     stars = Table.read(night.truth_dir / "stars.ecsv")
     frames = Table.read(night.truth_dir / "frames.ecsv")
     ra, dec = frames["header_ra"][-1], frames["header_dec"][-1]
-    gaia = query("gaia", ra, dec, 0.06, epoch=stars.meta["epoch"], cache_dir=tmp_path / "catalog_cache", offline=True)
+    gaia = query(
+        "gaia",
+        ra,
+        dec,
+        0.06,
+        epoch=stars.meta["epoch"],
+        cache_dir=tmp_path / "catalog_cache",
+        offline=True,
+    )
     assert len(gaia) > 20
     truth = stars[~stars["is_galaxy"]]
     # Positions propagated to the night's epoch agree with the truth to Gaia-like precision.
-    matched = [np.min(np.hypot((truth["ra"] - r) * np.cos(np.deg2rad(d)), truth["dec"] - d)) * 3.6e6
-               for r, d in zip(gaia["ra"], gaia["dec"], strict=True)]
+    matched = [
+        np.min(np.hypot((truth["ra"] - r) * np.cos(np.deg2rad(d)), truth["dec"] - d)) * 3.6e6
+        for r, d in zip(gaia["ra"], gaia["dec"], strict=True)
+    ]
     assert np.median(matched) < 5.0  # mas
     ps1 = query("ps1", ra, dec, 0.06, cache_dir=tmp_path / "catalog_cache", offline=True)
     assert {"g_mag", "r_mag", "i_mag", "z_mag", "y_mag"} <= set(ps1.colnames)

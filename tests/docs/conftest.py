@@ -29,7 +29,12 @@ class Reduced:
 def reduced_night(tmp_path_factory) -> Reduced:
     folder = tmp_path_factory.mktemp("users_night")
     night = simulate_night("gmos-n", folder, seed=8, targets=1, frames=2, bands=["r"])
-    proc = potpyri("instrument=gmos", f"data_path={folder}", "catalog.offline=true",
-                   f"catalog.cache_dir={folder / 'catalog_cache'}", check=True)
+    proc = potpyri(
+        "instrument=gmos",
+        f"data_path={folder}",
+        "catalog.offline=true",
+        f"catalog.cache_dir={folder / 'catalog_cache'}",
+        check=True,
+    )
     (run_dir,) = run_dirs(folder)
     return Reduced(night, folder, folder / "red", run_dir, proc.stderr)

@@ -22,19 +22,38 @@ _CHECK = """<script>window.addEventListener("load", () => {
 
 
 def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    return (
+        shutil.which("chromium")
+        or shutil.which("chromium-browser")
+        or shutil.which("google-chrome")
+    )
 
 
 def _load(page) -> tuple[str, str]:
     proc = subprocess.run(
-        [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
-         "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=120)
+        [
+            _chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return proc.stdout, proc.stderr
 
 
-@pytest.mark.skipif(_chromium() is None, reason="chromium is not installed (apt-get install chromium): "
-                    "the browser check of the QA report did not run")
+@pytest.mark.skipif(
+    _chromium() is None,
+    reason="chromium is not installed (apt-get install chromium): "
+    "the browser check of the QA report did not run",
+)
 def test_report_opens_in_chromium_without_missing_images_or_console_errors(reduced_night):
     report = reduced_night.report
     page = report.with_name("_browser_check.html")

@@ -11,11 +11,16 @@ from potpyri.framework.step import STEPS
 
 
 def test_every_config_field_of_every_step_is_documented():
-    undocumented = [f"{f.name} (steps/{name}.py, class {cls.Config.__name__})"
-                    for name, cls in sorted(STEPS.items())
-                    for f in config_fields(cls.Config, prefix=f"{name}.") if not f.doc.strip()]
-    assert not undocumented, ("config fields without a meaning; add a trailing `#: meaning` comment to "
-                              "the field (it becomes the docs' step reference):\n  " + "\n  ".join(undocumented))
+    undocumented = [
+        f"{f.name} (steps/{name}.py, class {cls.Config.__name__})"
+        for name, cls in sorted(STEPS.items())
+        for f in config_fields(cls.Config, prefix=f"{name}.")
+        if not f.doc.strip()
+    ]
+    assert not undocumented, (
+        "config fields without a meaning; add a trailing `#: meaning` comment to "
+        "the field (it becomes the docs' step reference):\n  " + "\n  ".join(undocumented)
+    )
 
 
 def test_generated_reference_lists_every_step_and_field_with_its_default():

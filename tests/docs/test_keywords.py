@@ -15,8 +15,10 @@ from astropy.io import fits
 from potpyri.framework.docgen import documented, keywords_file, load_keywords
 
 ROOT = Path(__file__).resolve().parents[2]
-HOW = ("document it in {file} (section 'potpyri': key, where, step, meaning); it then appears in "
-       "docs/outputs.rst")
+HOW = (
+    "document it in {file} (section 'potpyri': key, where, step, meaning); it then appears in "
+    "docs/outputs.rst"
+)
 
 
 def _raw_keywords(night) -> set[str]:
@@ -54,14 +56,20 @@ def test_every_keyword_in_the_products_is_documented(reduced_night):
                     if key in raw or key in undocumented or not key:
                         continue
                     if documented(key, docs) is None:
-                        undocumented[key] = f"{path.name}[{hdu.name}] {key} = {card.value!r} / {card.comment}"
+                        undocumented[key] = (
+                            f"{path.name}[{hdu.name}] {key} = {card.value!r} / {card.comment}"
+                        )
     assert not undocumented, (
         f"{len(undocumented)} keyword(s) written by the pipeline are undocumented; "
-        + HOW.format(file=keywords_file().relative_to(ROOT)) + ":\n  " + "\n  ".join(undocumented.values())
+        + HOW.format(file=keywords_file().relative_to(ROOT))
+        + ":\n  "
+        + "\n  ".join(undocumented.values())
     )
 
 
-_ASSIGN = re.compile(r"""(?:header|hdr|hdu\.header)\s*(?:\[\s*|\.set\(\s*)["']([A-Z][A-Z0-9_-]{0,7})["']""")
+_ASSIGN = re.compile(
+    r"""(?:header|hdr|hdu\.header)\s*(?:\[\s*|\.set\(\s*)["']([A-Z][A-Z0-9_-]{0,7})["']"""
+)
 
 
 def test_every_keyword_literal_in_the_code_is_documented():
@@ -69,14 +77,20 @@ def test_every_keyword_literal_in_the_code_is_documented():
     missing = []
     for folder in ("potpyri", "steps"):
         for path in sorted((ROOT / folder).rglob("*.py")):
-            if "sim" in path.relative_to(ROOT).parts:  # the simulator writes raw files, not products
+            if (
+                "sim" in path.relative_to(ROOT).parts
+            ):  # the simulator writes raw files, not products
                 continue
             for n, line in enumerate(path.read_text().splitlines(), start=1):
                 for key in _ASSIGN.findall(line):
                     if "=" in line.split(key, 1)[1][:6] and documented(key, docs) is None:
                         missing.append(f"{path.relative_to(ROOT)}:{n}: {key}")
-    assert not missing, ("header keywords set in the code but undocumented; "
-                         + HOW.format(file=keywords_file().relative_to(ROOT)) + ":\n  " + "\n  ".join(missing))
+    assert not missing, (
+        "header keywords set in the code but undocumented; "
+        + HOW.format(file=keywords_file().relative_to(ROOT))
+        + ":\n  "
+        + "\n  ".join(missing)
+    )
 
 
 def test_the_keyword_list_is_well_formed():

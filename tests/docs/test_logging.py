@@ -10,8 +10,14 @@ from potpyri.cli import _verbosity
 def test_quiet_and_verbose_flags_set_hydra_logging(tmp_path):
     args = _verbosity(["-q", "--cfg", "hydra", "instrument=gmos", "-v", f"data_path={tmp_path}"])
     # Hydra takes overrides only after its own flags: the mapped overrides come last.
-    assert args == ["--cfg", "hydra", "instrument=gmos", f"data_path={tmp_path}",
-                    "hydra.job_logging.root.level=WARNING", "hydra.verbose=potpyri"]
+    assert args == [
+        "--cfg",
+        "hydra",
+        "instrument=gmos",
+        f"data_path={tmp_path}",
+        "hydra.job_logging.root.level=WARNING",
+        "hydra.verbose=potpyri",
+    ]
     with initialize_config_module(config_module="potpyri.conf", version_base="1.3"):
         cfg = compose(config_name="config", overrides=args[2:], return_hydra_config=True)
     assert cfg.hydra.job_logging.root.level == "WARNING"

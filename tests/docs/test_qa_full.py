@@ -18,13 +18,21 @@ STEPS = "[ingest,bias,dark,flat,process,cosmic_rays,skysub,astrometry,align,stac
 @pytest.mark.slow
 def test_full_report_sections_are_filled(tmp_path):
     simulate_night("gmos-n", tmp_path, seed=3, targets=1, frames=1, bands=["r"])
-    potpyri("instrument=gmos", f"data_path={tmp_path}", "catalog.offline=true",
-            f"catalog.cache_dir={tmp_path / 'catalog_cache'}", f"pipeline.steps={STEPS}", check=True)
+    potpyri(
+        "instrument=gmos",
+        f"data_path={tmp_path}",
+        "catalog.offline=true",
+        f"catalog.cache_dir={tmp_path / 'catalog_cache'}",
+        f"pipeline.steps={STEPS}",
+        check=True,
+    )
     report = tmp_path / "red" / "qa" / "index.html"
     html = report.read_text()
     data = json.loads(_parse(report).data)
     (meta,) = data["stacks"].values()
-    assert set(meta["plots"]) == {"preview", "psf", "astrometry", "frames", "zeropoint"}, meta["missing"]
+    assert set(meta["plots"]) == {"preview", "psf", "astrometry", "frames", "zeropoint"}, meta[
+        "missing"
+    ]
     header = fits.getheader(tmp_path / "red" / meta["stack"])
     for key in ("ZPTMAG", "ZPTMUCER", "FWHM", "NPSFSTAR", "RADISP", "DEDISP", "M5SIGMA"):
         assert meta["header"][key] == header[key]

@@ -69,7 +69,9 @@ def test_catalog_offsets_are_recovered():
     # Detections 0.3" east and 0.1" north of the catalog, with 0.02" noise.
     dra, ddec = 0.3, -0.1
     noise = rng.normal(0, 0.02 / 0.2, (2, 80))
-    sources = Table({"x": x - dra / 0.2 + noise[0], "y": y + ddec / 0.2 + noise[1], "flux": np.ones(80)})
+    sources = Table(
+        {"x": x - dra / 0.2 + noise[0], "y": y + ddec / 0.2 + noise[1], "flux": np.ones(80)}
+    )
     match = match_catalog(sources, wcs, ra, dec, radius_arcsec=1.5)
     assert match.n == 80
     assert np.median(match.dra) == pytest.approx(dra, abs=0.01)
@@ -82,17 +84,55 @@ def test_qc_flags():
     from potpyri.steps.qa import Qa, qc_flags
 
     cfg = Qa.Config()
-    good = {"NPSFSTAR": 30, "PSFSIGX": 1.2, "PSFSIGY": 1.25, "RADISP": 0.05, "DEDISP": 0.06,
-            "ZPTNSTAR": 40, "ZPTMUCER": 0.01, "NSOURCES": 500}
-    assert qc_flags(good, {"n_sources": 500, "pixscale": 0.16, "n_catalog_inside": 40, "n_matched": 35},
-                    30, cfg, "s", cut_px=1.0) == []
-    bad = {"NPSFSTAR": 3, "PSFSIGX": 1.0, "PSFSIGY": 1.5, "RADISP": 0.9, "DEDISP": 0.06,
-           "ZPTNSTAR": 6, "ZPTMUCER": 0.08, "NSOURCES": 12}
-    flags = qc_flags(bad, {"n_sources": 12, "pixscale": 0.16, "n_catalog_inside": 13, "n_matched": 0},
-                     3, cfg, "s", cut_px=1.0)
+    good = {
+        "NPSFSTAR": 30,
+        "PSFSIGX": 1.2,
+        "PSFSIGY": 1.25,
+        "RADISP": 0.05,
+        "DEDISP": 0.06,
+        "ZPTNSTAR": 40,
+        "ZPTMUCER": 0.01,
+        "NSOURCES": 500,
+    }
+    assert (
+        qc_flags(
+            good,
+            {"n_sources": 500, "pixscale": 0.16, "n_catalog_inside": 40, "n_matched": 35},
+            30,
+            cfg,
+            "s",
+            cut_px=1.0,
+        )
+        == []
+    )
+    bad = {
+        "NPSFSTAR": 3,
+        "PSFSIGX": 1.0,
+        "PSFSIGY": 1.5,
+        "RADISP": 0.9,
+        "DEDISP": 0.06,
+        "ZPTNSTAR": 6,
+        "ZPTMUCER": 0.08,
+        "NSOURCES": 12,
+    }
+    flags = qc_flags(
+        bad,
+        {"n_sources": 12, "pixscale": 0.16, "n_catalog_inside": 13, "n_matched": 0},
+        3,
+        cfg,
+        "s",
+        cut_px=1.0,
+    )
     text = "\n".join(flags)
-    for needle in ("PSF from 3 star", "PSF x/y widths differ by 33%", "RADISP=0.900\" = 5.62 px (> dispersion cut 1.0 px)", "zero point from 6",
-                   "ZPTMUCER=0.080", "12 source(s)", "only 0 of the 13 catalog stars"):
+    for needle in (
+        "PSF from 3 star",
+        "PSF x/y widths differ by 33%",
+        'RADISP=0.900" = 5.62 px (> dispersion cut 1.0 px)',
+        "zero point from 6",
+        "ZPTMUCER=0.080",
+        "12 source(s)",
+        "only 0 of the 13 catalog stars",
+    ):
         assert needle in text, (needle, text)
     assert len(flags) == 7 and not any("; " in f for f in flags)  # the runner joins flags with "; "
 
@@ -110,13 +150,18 @@ def test_a_broken_stack_is_reported_not_set_aside(tmp_path):
     path = tmp_path / "t.r.stk.fits"
     fits.HDUList([fits.PrimaryHDU()]).writeto(path)  # no SCI extension
     stack = Item("t", "target", {"inputs": []}, {"stack": str(path)})
-    context = StepContext(cfg=None, instrument=None, data_path=tmp_path, log=logging.getLogger("test"))
+    context = StepContext(
+        cfg=None, instrument=None, data_path=tmp_path, log=logging.getLogger("test")
+    )
     (out,) = Qa(Qa.Config(), context).run(Task("t", [stack]))
     assert out.kind == "qa" and out.products == {}
     assert "QA measurements failed (KeyError" in out.meta["warnings"][0]
     qa_item = Item(out.id, out.kind, out.meta)
-    result = RunResult([stack, qa_item], [TaskRecord("qa", "t", "ran", 0.1, "; ".join(out.meta["warnings"]))],
-                       tmp_path / "red")
+    result = RunResult(
+        [stack, qa_item],
+        [TaskRecord("qa", "t", "ran", 0.1, "; ".join(out.meta["warnings"]))],
+        tmp_path / "red",
+    )
     html = write_report(result).read_text()
     assert "preview: QA measurements failed (KeyError" in html and "<img" not in html
     assert "[qa] t: QA measurements failed" in html

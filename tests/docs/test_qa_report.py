@@ -47,7 +47,9 @@ def test_every_file_the_report_references_exists(reduced_night):
     local = [r for r in refs if not r.startswith(("#", "http:", "https:"))]
     images = [r for r in local if r.endswith(".png")]
     stacks = sorted(reduced_night.red.glob("*.stk.fits"))
-    assert stacks and len(images) >= 2 * len(stacks), f"expected preview and PSF figures per stack, got {images}"
+    assert stacks and len(images) >= 2 * len(stacks), (
+        f"expected preview and PSF figures per stack, got {images}"
+    )
     for ref in local:
         target = (report.parent / ref).resolve()
         assert target.is_file(), f"index.html references {ref}, which does not exist"
@@ -65,10 +67,12 @@ def test_values_shown_are_the_header_values(reduced_night):
         header = fits.getheader(stacks[meta["stack"]])
         assert meta["header"], meta["stack"]
         for key, value in meta["header"].items():
-            assert header[key] == value, f"{meta['stack']}: report shows {key}={value}, header has {header[key]}"
+            assert header[key] == value, (
+                f"{meta['stack']}: report shows {key}={value}, header has {header[key]}"
+            )
         assert header["NCOMBINE"] == len(meta["inputs"])
         html = reduced_night.report.read_text()
-        assert f"<td>NCOMBINE</td><td class=\"num\">{header['NCOMBINE']}</td>" in html
+        assert f'<td>NCOMBINE</td><td class="num">{header["NCOMBINE"]}</td>' in html
 
 
 def test_every_science_frame_is_accounted_for(reduced_night):
@@ -108,9 +112,13 @@ def test_frame_seeing_in_the_report_matches_the_truth(reduced_night):
     from astropy.table import Table
 
     truth = Table.read(reduced_night.night.truth_dir / "frames.ecsv")
-    seeing = {row["file"]: float(row["seeing_fwhm_px"]) for row in truth if row["kind"] == "science"}
+    seeing = {
+        row["file"]: float(row["seeing_fwhm_px"]) for row in truth if row["kind"] == "science"
+    }
     rows = {r["frame"]: r for r in json.loads(_parse(reduced_night.report).data)["frames"]}
     for name, fwhm in seeing.items():
         shown = rows[name]["fwhm"]
         assert shown is not None, f"{name}: no FWHM in the report"
-        assert abs(shown / fwhm - 1) < 0.15, f"{name}: report FWHM {shown:.2f} px, truth {fwhm:.2f} px"
+        assert abs(shown / fwhm - 1) < 0.15, (
+            f"{name}: report FWHM {shown:.2f} px, truth {fwhm:.2f} px"
+        )

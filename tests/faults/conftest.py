@@ -69,9 +69,13 @@ def pytest_terminal_summary(terminalreporter):
     for kind in CLASSES:
         write(f"  {kind:<20}{_TRIED[kind]:>7}{_PASSED[kind]:>8}")
     write(f"  {'total':<20}{sum(_TRIED.values()):>7}{sum(_PASSED.values()):>8}")
-    write(f"  raw folders hashed before/after: {LEDGER.raw_checked} checks of {LEDGER.raw_files_checked} "
-          f"files; raw files changed: {LEDGER.raw_files_changed}")
-    write(f"  products compared with an undisturbed run: {LEDGER.products_compared}; "
-          f"lost or different: {LEDGER.products_lost}")
+    write(
+        f"  raw folders hashed before/after: {LEDGER.raw_checked} checks of {LEDGER.raw_files_checked} "
+        f"files; raw files changed: {LEDGER.raw_files_changed}"
+    )
+    write(
+        f"  products compared with an undisturbed run: {LEDGER.products_compared}; "
+        f"lost or different: {LEDGER.products_lost}"
+    )
     for case, done, total in LEDGER.interrupted:
         write(f"  {case}: signalled with {done}/{total} task products complete; resumed identical")

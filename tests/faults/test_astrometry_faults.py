@@ -28,8 +28,18 @@ from tests.framework.tiny import SEARCHPATH
 pytestmark = pytest.mark.fault("bad input")
 
 NY, NX, N = 128, 120, 25
-HEAD = {"CTYPE1": "RA---TAN", "CTYPE2": "DEC--TAN", "CRVAL1": 150.0, "CRVAL2": 2.0, "CRPIX1": 60.0,
-        "CRPIX2": 64.0, "CD1_1": -0.2 / 3600, "CD1_2": 0.0, "CD2_1": 0.0, "CD2_2": 0.2 / 3600}
+HEAD = {
+    "CTYPE1": "RA---TAN",
+    "CTYPE2": "DEC--TAN",
+    "CRVAL1": 150.0,
+    "CRVAL2": 2.0,
+    "CRPIX1": 60.0,
+    "CRPIX2": 64.0,
+    "CD1_1": -0.2 / 3600,
+    "CD1_2": 0.0,
+    "CD2_1": 0.0,
+    "CD2_2": 0.2 / 3600,
+}
 FAILS = {
     "elsewhere.fits": "astrometry failed: the built-in matcher found no pattern",
     "no_wcs.fits": "no header WCS to take the pointing from",
@@ -42,9 +52,18 @@ def _write_field(data_path: Path) -> None:
     raw.mkdir(parents=True)
     xs, ys, flux = rng.uniform(5, NX - 5, N), rng.uniform(5, NY - 5, N), rng.uniform(3000, 40000, N)
     ra, dec = WCS(fits.Header(HEAD)).all_pix2world(xs, ys, 0)
-    gaia = Table({"source_id": np.arange(N), "ra": ra, "dec": dec, "pmra": np.zeros(N), "pmdec": np.zeros(N),
-                  "phot_g_mean_mag": 25 - 2.5 * np.log10(flux), "phot_bp_mean_mag": np.full(N, 19.0),
-                  "phot_rp_mean_mag": np.full(N, 18.0)})
+    gaia = Table(
+        {
+            "source_id": np.arange(N),
+            "ra": ra,
+            "dec": dec,
+            "pmra": np.zeros(N),
+            "pmdec": np.zeros(N),
+            "phot_g_mean_mag": 25 - 2.5 * np.log10(flux),
+            "phot_bp_mean_mag": np.full(N, 19.0),
+            "phot_rp_mean_mag": np.full(N, 18.0),
+        }
+    )
     CatalogCache(data_path / "catalogs").store("gaia", Cone(150.0, 2.0, 0.05), gaia, "test")
     yy, xx = np.mgrid[0:NY, 0:NX]
 
@@ -52,9 +71,18 @@ def _write_field(data_path: Path) -> None:
         electrons = np.full((NY, NX), 1000.0)
         for x0, y0, f in zip(x, y, flux, strict=True):
             electrons += f / (8 * np.pi) * np.exp(-((xx - x0) ** 2 + (yy - y0) ** 2) / 8)
-        adu = np.hstack([rng.poisson(electrons) / 2 + 500, np.full((NY, 8), 500.0)]).astype(np.float32)
-        head = fits.Header({"OBJECT": "field", "OBSTYPE": "object", "FILTER": "r", "EXPTIME": 10.0,
-                            "MJD-OBS": 60480.1})
+        adu = np.hstack([rng.poisson(electrons) / 2 + 500, np.full((NY, 8), 500.0)]).astype(
+            np.float32
+        )
+        head = fits.Header(
+            {
+                "OBJECT": "field",
+                "OBSTYPE": "object",
+                "FILTER": "r",
+                "EXPTIME": 10.0,
+                "MJD-OBS": 60480.1,
+            }
+        )
         if wcs:
             head.update(HEAD)
             head["CRVAL1"] += 2 / 3600
@@ -71,9 +99,15 @@ def reduced(tmp_path_factory):
     data_path = tmp_path_factory.mktemp("astrometry_faults")
     _write_field(data_path)
     raw = watch(data_path)
-    cfg = compose_config(SEARCHPATH, "instrument=toycam", f"data_path={data_path}",
-                         "pipeline.steps=[ingest,process,astrometry,stack]", "astrometry.method=builtin",
-                         f"catalog.cache_dir={data_path / 'catalogs'}", "catalog.offline=true")
+    cfg = compose_config(
+        SEARCHPATH,
+        "instrument=toycam",
+        f"data_path={data_path}",
+        "pipeline.steps=[ingest,process,astrometry,stack]",
+        "astrometry.method=builtin",
+        f"catalog.cache_dir={data_path / 'catalogs'}",
+        "catalog.offline=true",
+    )
     validate(cfg)
     records: list[str] = []
     handler = logging.Handler(logging.WARNING)

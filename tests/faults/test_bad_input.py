@@ -35,7 +35,10 @@ SET_ASIDE = {
     "no_filter.fits": ("ingest", r"keyword FILTER \(filter\) missing"),
     "no_date.fits": ("ingest", r"keyword MJD-OBS \(date\) missing"),
     "bad_date.fits": ("ingest", r"keyword MJD-OBS \(date\) malformed: 'yesterday'"),
-    "othercam.fits": ("ingest", r"from another instrument \(INSTRUME='OTHERCAM'; this run reduces TOYCAM\)"),
+    "othercam.fits": (
+        "ingest",
+        r"from another instrument \(INSTRUME='OTHERCAM'; this run reduces TOYCAM\)",
+    ),
     "nan_filled.fits": ("process", r"no finite pixel \(a NaN-filled frame\)"),
     "constant.fits": ("process", r"every pixel is 0 ADU \(a constant frame, no image\)"),
 }
@@ -73,7 +76,9 @@ def _write_bad_files(raw: Path, good: Path) -> None:
     variant("no_date.fits", drop="MJD-OBS")
     variant("bad_date.fits", {"MJD-OBS": "yesterday"})
     # Another camera's frame that the toycam keyword rules would otherwise take for science.
-    fits.PrimaryHDU(np.ones((200, 300), np.float32) * 900, header.copy()).writeto(raw / "othercam.fits")
+    fits.PrimaryHDU(np.ones((200, 300), np.float32) * 900, header.copy()).writeto(
+        raw / "othercam.fits"
+    )
     with fits.open(raw / "othercam.fits", mode="update") as hdul:
         hdul[0].header["INSTRUME"] = "OTHERCAM"
     variant("nan_filled.fits", pixels=np.full_like(data, np.nan))
@@ -83,7 +88,9 @@ def _write_bad_files(raw: Path, good: Path) -> None:
     # A single frame of another target, and a science frame in a filter without a flat.
     variant("solo.fits", {"OBJECT": "solo"})
     variant("g_band.fits", {"FILTER": "g"})
-    flat = np.full_like(data, 500.0) + np.random.default_rng(3).normal(0, 2.5, data.shape).astype(np.float32)
+    flat = np.full_like(data, 500.0) + np.random.default_rng(3).normal(0, 2.5, data.shape).astype(
+        np.float32
+    )
     flat[:, :120] += 8000.0  # toycam: 120 data columns, then the overscan at the bias level
     for n in range(3):  # flat.min_frames
         variant(f"flat_r{n}.fits", {"OBSTYPE": "flat", "OBJECT": "domeflat"}, pixels=flat)
@@ -101,8 +108,13 @@ def reduced(tmp_path_factory):
     logger.setLevel(logging.INFO)
     try:
         cfg = compose_config(
-            SEARCHPATH, "instrument=toycam", TOY_STEPS, f"data_path={data_path}", "instrument.raw_format.default=*.fits*",
-            "instrument.flat=true", "instrument.classify.flat={keywords:[OBSTYPE],values:[flat]}",
+            SEARCHPATH,
+            "instrument=toycam",
+            TOY_STEPS,
+            f"data_path={data_path}",
+            "instrument.raw_format.default=*.fits*",
+            "instrument.flat=true",
+            "instrument.classify.flat={keywords:[OBSTYPE],values:[flat]}",
         )
         validate(cfg)
         result = run_pipeline(cfg, recipe_yaml="data_path: x\n")
@@ -145,7 +157,9 @@ def _stack(result, target_group: str):
 def test_the_run_goes_on_with_the_good_frames(reduced):
     _, result, _, _ = reduced
     stack = _stack(result, "field1_r_1_11")
-    assert sorted(stack.meta["inputs"]) == sorted(["toy0000.fits", "toy0001.fits", "toy0002.fits", *KEPT])
+    assert sorted(stack.meta["inputs"]) == sorted(
+        ["toy0000.fits", "toy0001.fits", "toy0002.fits", *KEPT]
+    )
     with fits.open(stack.path("stack")) as hdul:
         assert hdul[0].header["NCOMBINE"] == 5
         assert np.isfinite(hdul["SCI"].data).all() and (hdul["MASK"].data == 0).mean() > 0.9

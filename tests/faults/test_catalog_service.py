@@ -51,7 +51,9 @@ def sleeps(monkeypatch):
 
 def _service(monkeypatch, replies: list) -> FakeVizier:
     fake = FakeVizier(replies)
-    monkeypatch.setattr(VizierClass, "query_region", lambda self, *args, **kwargs: fake(*args, **kwargs))
+    monkeypatch.setattr(
+        VizierClass, "query_region", lambda self, *args, **kwargs: fake(*args, **kwargs)
+    )
     return fake
 
 
@@ -61,7 +63,9 @@ def _answer(table: Table) -> TableList:
 
 GARBAGE = {
     "timeout": ReadTimeout("HTTPSConnectionPool(host='vizier.cds.unistra.fr'): Read timed out."),
-    "html_error_page": TableParseError("Failed to parse VizieR result! The raw response can be found in self.response"),
+    "html_error_page": TableParseError(
+        "Failed to parse VizieR result! The raw response can be found in self.response"
+    ),
     "wrong_columns": _answer(Table({"foo": [1.0], "bar": [2.0]})),
     "non_numeric_values": "non_numeric",  # built in the test from the recorded answer
     "not_a_table": "<html><body>503 Service Unavailable</body></html>",
@@ -80,7 +84,9 @@ def test_failing_service_is_retried_then_refused_clearly(monkeypatch, tmp_path, 
     with pytest.raises(CatalogUnavailable) as caught:
         query("ps1", 150.0, 2.0, 0.05, cache_dir=tmp_path)
     message = str(caught.value)
-    assert message.startswith("ps1: no usable answer from the service for the cone ra=150.00000 dec=+2.00000")
+    assert message.startswith(
+        "ps1: no usable answer from the service for the cone ra=150.00000 dec=+2.00000"
+    )
     assert "after 3 attempts" in message and "\n" not in message
     assert fake.calls == 3 and sleeps == [2.0, 4.0]  # exponential back-off
     assert not list(tmp_path.rglob("*.ecsv"))  # nothing cached: a later query asks again

@@ -41,14 +41,20 @@ def _pixels(path: Path) -> list[bytes]:
 
 
 def _leftovers(data_path: Path) -> list[Path]:
-    return [p for p in data_path.rglob("*") if p.name.startswith(".tmp-") or p.name.endswith((".tmp", ".link"))]
+    return [
+        p
+        for p in data_path.rglob("*")
+        if p.name.startswith(".tmp-") or p.name.endswith((".tmp", ".link"))
+    ]
 
 
 def _once_each(runs: list[list[dict]], steps: tuple[str, ...]) -> dict[str, Counter]:
     """Per step: how many times each task ran over all runs (and check every run has every task)."""
     ran: dict[str, Counter] = {}
     for step in steps:
-        ran[step] = Counter(r["task"] for run in runs for r in run if r["step"] == step and r["status"] == "ran")
+        ran[step] = Counter(
+            r["task"] for run in runs for r in run if r["step"] == step and r["status"] == "ran"
+        )
         tasks = [sorted(r["task"] for r in run if r["step"] == step) for run in runs]
         assert all(t == tasks[0] for t in tasks) and tasks[0], (step, tasks)
         assert {r["status"] for run in runs for r in run if r["step"] == step} <= {"ran", "cached"}
@@ -63,8 +69,16 @@ def test_two_runs_on_one_data_path_at_once(tmp_path):
     run_pipeline(cfg, recipe_yaml="data_path: x\n")
     shared = night(tmp_path / "shared", n_frames=3)
     env = {**os.environ, "POTPYRI_PLAIN_LOG": "1"}
-    cmd = [sys.executable, "-c", "from potpyri.cli import main; main()", *BASE, f"data_path={shared}"]
-    outs = [(tmp_path / f"run{n}.stderr").open("w") for n in range(2)]  # files: a full pipe would stall a run
+    cmd = [
+        sys.executable,
+        "-c",
+        "from potpyri.cli import main; main()",
+        *BASE,
+        f"data_path={shared}",
+    ]
+    outs = [
+        (tmp_path / f"run{n}.stderr").open("w") for n in range(2)
+    ]  # files: a full pipe would stall a run
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=out) for out in outs]
     for proc, out in zip(procs, outs, strict=True):
         proc.wait(timeout=300)
@@ -78,11 +92,18 @@ def test_two_runs_on_one_data_path_at_once(tmp_path):
     (stack,) = (shared / "red").glob("*.stk.fits")
     (reference,) = (alone / "red").glob("*.stk.fits")
     frames = sorted((shared / "red" / "workspace").glob("*.fits"))
-    assert [f.name for f in frames] == sorted(f.name for f in (alone / "red" / "workspace").glob("*.fits"))
+    assert [f.name for f in frames] == sorted(
+        f.name for f in (alone / "red" / "workspace").glob("*.fits")
+    )
     lost = int(_pixels(stack) != _pixels(reference))
     for frame in frames:
-        with fits.open(frame) as mine, fits.open(alone / "red" / "workspace" / frame.name) as theirs:
-            lost += any(mine[n].data.tobytes() != theirs[n].data.tobytes() for n in range(1, len(mine)))
+        with (
+            fits.open(frame) as mine,
+            fits.open(alone / "red" / "workspace" / frame.name) as theirs,
+        ):
+            lost += any(
+                mine[n].data.tobytes() != theirs[n].data.tobytes() for n in range(1, len(mine))
+            )
     compared(1 + len(frames), lost)
     assert lost == 0 and _leftovers(shared) == []
 
@@ -90,15 +111,28 @@ def test_two_runs_on_one_data_path_at_once(tmp_path):
 def test_joblib_sweep_of_four_jobs_produces_upstream_once(tmp_path):
     data_path = night(tmp_path, n_frames=2)
     # The sweep changes only the sigclip threshold, which the median ignores: four equal stacks.
-    proc = potpyri("--multirun", "hydra/launcher=joblib", "hydra.launcher.n_jobs=4", *BASE,
-                   f"data_path={data_path}", "stack.method=median", "stack.sigma=2.0,2.5,3.0,3.5", check=True)
+    proc = potpyri(
+        "--multirun",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=4",
+        *BASE,
+        f"data_path={data_path}",
+        "stack.method=median",
+        "stack.sigma=2.0,2.5,3.0,3.5",
+        check=True,
+    )
     (sweep,) = (data_path / "red" / "multirun").iterdir()
     jobs = sorted((p for p in sweep.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
     assert len(jobs) == 4, proc.stderr
     runs = [_records(job / "summary.json") for job in jobs]
     ran = _once_each(runs, UPSTREAM)
     assert sum(ran["process"].values()) == 2  # one per frame over the four jobs, not one per job
-    assert [sum(r["status"] == "ran" for r in run if r["step"] == "stack") for run in runs] == [1, 1, 1, 1]
+    assert [sum(r["status"] == "ran" for r in run if r["step"] == "stack") for run in runs] == [
+        1,
+        1,
+        1,
+        1,
+    ]
     stacks = [next((job / "products").glob("*.stk.fits")) for job in jobs]
     pixels = [_pixels(s) for s in stacks]
     lost = sum(p != pixels[0] for p in pixels[1:])

@@ -32,11 +32,23 @@ pytestmark = pytest.mark.fault("interruptions")
 STEPS = "pipeline.steps=[ingest,process,cosmic_rays,skysub,stack]"
 BASE = (SEARCHPATH, "instrument=toycam", STEPS)
 #: (signal, seed): the seed draws the moment of the signal.
-CASES = [(signal.SIGKILL, 1), (signal.SIGKILL, 2), (signal.SIGKILL, 3), (signal.SIGINT, 4), (signal.SIGINT, 5)]
+CASES = [
+    (signal.SIGKILL, 1),
+    (signal.SIGKILL, 2),
+    (signal.SIGKILL, 3),
+    (signal.SIGINT, 4),
+    (signal.SIGINT, 5),
+]
 
 
 def _cli(data_path: Path) -> list[str]:
-    return [sys.executable, "-c", "from potpyri.cli import main; main()", *BASE, f"data_path={data_path}"]
+    return [
+        sys.executable,
+        "-c",
+        "from potpyri.cli import main; main()",
+        *BASE,
+        f"data_path={data_path}",
+    ]
 
 
 def _products(data_path: Path) -> dict[str, list[bytes]]:
@@ -50,8 +62,11 @@ def _products(data_path: Path) -> dict[str, list[bytes]]:
 
 
 def _leftovers(data_path: Path) -> list[Path]:
-    return [p for p in data_path.rglob("*")
-            if p.name.startswith(".tmp-") or p.name.endswith((".tmp", ".link"))]
+    return [
+        p
+        for p in data_path.rglob("*")
+        if p.name.startswith(".tmp-") or p.name.endswith((".tmp", ".link"))
+    ]
 
 
 def _published_are_whole(data_path: Path) -> None:
@@ -89,7 +104,9 @@ def undisturbed(tmp_path_factory):
 def _start_and_time(data_path: Path, sig: int | None = None, delay: float = 0.0):
     """Run the CLI; ``delay`` s after its cache folder appears (its work begins), send ``sig``."""
     env = {**os.environ, "POTPYRI_PLAIN_LOG": "1"}
-    with open(data_path.parent / f"{data_path.name}.stderr", "w") as err:  # a file: a pipe could fill up
+    with open(
+        data_path.parent / f"{data_path.name}.stderr", "w"
+    ) as err:  # a file: a pipe could fill up
         proc = subprocess.Popen(_cli(data_path), env=env, stdout=subprocess.DEVNULL, stderr=err)
     cache = data_path / "red" / "cache"
     begun = None
@@ -105,7 +122,9 @@ def _start_and_time(data_path: Path, sig: int | None = None, delay: float = 0.0)
     return proc, (time.monotonic() - begun) if begun else 0.0
 
 
-@pytest.mark.parametrize(("sig", "seed"), CASES, ids=[f"{signal.Signals(s).name}-seed{n}" for s, n in CASES])
+@pytest.mark.parametrize(
+    ("sig", "seed"), CASES, ids=[f"{signal.Signals(s).name}-seed{n}" for s, n in CASES]
+)
 def test_interrupted_run_resumes_to_identical_products(tmp_path, undisturbed, sig, seed):
     reference, work = undisturbed
     rng = random.Random(seed)
@@ -138,8 +157,13 @@ def test_interrupted_run_resumes_to_identical_products(tmp_path, undisturbed, si
     compared(len(reference), lost)
     assert products.keys() == reference.keys() and lost == 0
     assert _leftovers(data_path) == []
-    LEDGER.interrupted.append((f"{signal.Signals(sig).name} seed {seed}", finished,
-                                sum(r.status in ("ran", "cached") for r in result.records)))
+    LEDGER.interrupted.append(
+        (
+            f"{signal.Signals(sig).name} seed {seed}",
+            finished,
+            sum(r.status in ("ran", "cached") for r in result.records),
+        )
+    )
 
 
 #: A run that kills itself (SIGKILL) at a chosen point: half-way through writing the stack into
@@ -181,8 +205,13 @@ def test_sigkill_while_writing_or_publishing_the_stack(tmp_path, undisturbed, po
     reference, _ = undisturbed
     data_path = night(tmp_path, n_frames=4)
     root = Path(__file__).resolve().parents[2]
-    proc = subprocess.run([sys.executable, "-c", _KILL_AT, point, str(data_path), *BASE], cwd=root,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", _KILL_AT, point, str(data_path), *BASE],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     assert _leftovers(data_path)  # the killed run left its temporary behind ...
     assert not list((data_path / "red").glob("*.stk.fits"))  # ... and no stack, whole or partial
@@ -218,7 +247,9 @@ class _DiskFull:
 def test_full_disk_keeps_the_previous_products_and_stops_clearly(tmp_path, monkeypatch, fail_on):
     data_path = night(tmp_path, n_frames=3)
     _run(data_path)
-    before = {p: p.read_bytes() for p in (data_path / "red").rglob("*.fits") if "cache" not in p.parts}
+    before = {
+        p: p.read_bytes() for p in (data_path / "red").rglob("*.fits") if "cache" not in p.parts
+    }
     # A changed recipe must rewrite the products; half-way through one of them the disk is full.
     writer = _DiskFull(runner_module.write_content, fail_on)
     monkeypatch.setattr(runner_module, "write_content", writer)
@@ -250,7 +281,9 @@ def test_full_disk_while_publishing_keeps_the_published_file(tmp_path, monkeypat
 
     monkeypatch.setattr(runner_module.os, "link", no_space)
     monkeypatch.setattr(runner_module.shutil, "copyfile", no_space)
-    with pytest.raises(RunAborted, match=r"cannot publish .*file_list\.txt: No space left on device"):
+    with pytest.raises(
+        RunAborted, match=r"cannot publish .*file_list\.txt: No space left on device"
+    ):
         _run(data_path, "stack.method=mean")
     assert stack.read_bytes() == old and _leftovers(data_path) == []
 

@@ -50,8 +50,13 @@ def reduced(tmp_path_factory):
         path.write_bytes(blob.replace(b"QQmega", "Ωmega".encode()).replace(b"QQQ", "☃".encode()))
     watch(data_path)
     # The steps that publish files named from headers (frames, backgrounds, stacks, QA pages).
-    cfg = compose_config(SEARCHPATH, "instrument=toycam", TOY_STEPS, f"data_path={data_path}",
-                         "pipeline.steps=[ingest,process,skysub,stack,qa]")
+    cfg = compose_config(
+        SEARCHPATH,
+        "instrument=toycam",
+        TOY_STEPS,
+        f"data_path={data_path}",
+        "pipeline.steps=[ingest,process,skysub,stack,qa]",
+    )
     validate(cfg)
     result = run_pipeline(cfg, recipe_yaml="data_path: x\n")
     yield root, data_path, result
@@ -60,8 +65,16 @@ def reduced(tmp_path_factory):
 
 def test_nothing_is_written_outside_red(reduced):
     root, data_path, _ = reduced
-    written = [p for p in root.rglob("*") if p.is_file() and "raw" not in p.relative_to(data_path).parts[:1]]
-    outside = [p for p in written if data_path / "red" not in p.parents and p != data_path / "file_list.txt"]
+    written = [
+        p
+        for p in root.rglob("*")
+        if p.is_file() and "raw" not in p.relative_to(data_path).parts[:1]
+    ]
+    outside = [
+        p
+        for p in written
+        if data_path / "red" not in p.parents and p != data_path / "file_list.txt"
+    ]
     assert written and outside == []
     assert all(len(p.name.encode()) <= 255 for p in written)
 
@@ -69,7 +82,11 @@ def test_nothing_is_written_outside_red(reduced):
 @pytest.mark.parametrize("case", sorted(NAMES))
 def test_each_name_gets_its_own_stack(reduced, case):
     _, data_path, result = reduced
-    frames = {i.id: i.meta.get("header_target", i.meta["target"]) for i in result.items if i.kind == "frame"}
+    frames = {
+        i.id: i.meta.get("header_target", i.meta["target"])
+        for i in result.items
+        if i.kind == "frame"
+    }
     stacks = {frames[i.meta["inputs"][0]]: i for i in result.items if i.kind == "target"}
     assert len(stacks) == len(NAMES)  # no two targets merged
     stack = stacks[READ_AS.get(case, NAMES[case])]
@@ -78,6 +95,10 @@ def test_each_name_gets_its_own_stack(reduced, case):
     assert published.is_file() and published.samefile(path)
     assert sum(s.path("stack").name == path.name for s in stacks.values()) == 1  # no shared file
     with fits.open(published) as hdul:
-        assert hdul[0].header["OBJECT"] == READ_AS.get(case, NAMES[case])  # the frames of this target, and only them
+        assert hdul[0].header["OBJECT"] == READ_AS.get(
+            case, NAMES[case]
+        )  # the frames of this target, and only them
         assert hdul[0].header["NCOMBINE"] == 1  # one frame a target: two merged would make 2
-    assert sorted(stack.meta["inputs"]) == sorted(n for n, target in frames.items() if target == READ_AS.get(case, NAMES[case]))
+    assert sorted(stack.meta["inputs"]) == sorted(
+        n for n, target in frames.items() if target == READ_AS.get(case, NAMES[case])
+    )

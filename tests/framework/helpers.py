@@ -9,14 +9,21 @@ import sys
 from pathlib import Path
 
 
-def potpyri(*args: str, cwd: Path | None = None, check: bool = False, entry: str = "main",
-            timeout: float = 300) -> subprocess.CompletedProcess:
+def potpyri(
+    *args: str,
+    cwd: Path | None = None,
+    check: bool = False,
+    entry: str = "main",
+    timeout: float = 300,
+) -> subprocess.CompletedProcess:
     """Run ``potpyri`` (or ``main_pipeline`` with entry='main_pipeline') and capture its output."""
     env = {**os.environ, "POTPYRI_PLAIN_LOG": "1", "HYDRA_FULL_ERROR": "0"}
     cmd = [sys.executable, "-c", f"import sys; from potpyri.cli import {entry}; {entry}()", *args]
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
-        raise AssertionError(f"potpyri {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+        raise AssertionError(
+            f"potpyri {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}"
+        )
     return proc
 
 

@@ -34,8 +34,11 @@ def _stack(folder: Path) -> Path:
 def _committed(step_cache) -> int:
     """Complete cache entries of a step; hidden staging folders hold a manifest for an instant
     before their rename and are not entries yet."""
-    return sum((d / "MANIFEST.json").exists() for d in step_cache.iterdir()
-               if d.is_dir() and not d.name.startswith("."))
+    return sum(
+        (d / "MANIFEST.json").exists()
+        for d in step_cache.iterdir()
+        if d.is_dir() and not d.name.startswith(".")
+    )
 
 
 def test_sigkill_mid_step_then_resume(tmp_path):
@@ -48,7 +51,13 @@ def test_sigkill_mid_step_then_resume(tmp_path):
     potpyri(*base, f"data_path={clean}", check=True)
 
     env = {**os.environ, "POTPYRI_PLAIN_LOG": "1"}
-    cmd = [sys.executable, "-c", "from potpyri.cli import main; main()", *base, f"data_path={killed}"]
+    cmd = [
+        sys.executable,
+        "-c",
+        "from potpyri.cli import main; main()",
+        *base,
+        f"data_path={killed}",
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     cr_cache = killed / "red" / "cache" / "cosmic_rays"
     deadline = time.monotonic() + 120
@@ -69,32 +78,53 @@ def test_sigkill_mid_step_then_resume(tmp_path):
     assert statuses(records, "cosmic_rays").count("cached") >= done_before
     assert statuses(records, "stack") == ["ran"]
     assert _science(_stack(killed / "red")) == _science(_stack(clean / "red"))
-    leftovers = [p for p in killed.rglob("*") if p.name.startswith(".tmp-") or p.name.endswith((".tmp", ".link"))]
+    leftovers = [
+        p
+        for p in killed.rglob("*")
+        if p.name.startswith(".tmp-") or p.name.endswith((".tmp", ".link"))
+    ]
     assert leftovers == []
 
 
 def test_sweep_runs_upstream_once_and_keeps_jobs_apart(tmp_path):
     write_tiny_night(tmp_path, n_frames=3)
-    proc = potpyri("--multirun", *BASE, f"data_path={tmp_path}", "stack.method=sigclip",
-                   "stack.sigma=2.0,3.0,4.0", check=True)
+    proc = potpyri(
+        "--multirun",
+        *BASE,
+        f"data_path={tmp_path}",
+        "stack.method=sigclip",
+        "stack.sigma=2.0,3.0,4.0",
+        check=True,
+    )
     (sweep,) = (tmp_path / "red" / "multirun").iterdir()
     jobs = sorted((p for p in sweep.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
     assert len(jobs) == 3, proc.stderr
-    ran = {step: sum(statuses(summary(j), step).count("ran") for j in jobs)
-           for step in ("ingest", "process", "cosmic_rays", "stack")}
+    ran = {
+        step: sum(statuses(summary(j), step).count("ran") for j in jobs)
+        for step in ("ingest", "process", "cosmic_rays", "stack")
+    }
     assert ran == {"ingest": 1, "process": 3, "cosmic_rays": 3, "stack": 3}
     sigmas = []
     for job in jobs:
         with fits.open(_stack(job / "products")) as hdul:
             sigmas.append(hdul[0].header["STKSIGMA"])
     assert sigmas == [2.0, 3.0, 4.0]
-    assert not list((tmp_path / "red").glob("*.stk.fits"))  # sweep jobs publish into their own folders
+    assert not list(
+        (tmp_path / "red").glob("*.stk.fits")
+    )  # sweep jobs publish into their own folders
 
 
 def test_parallel_sweep_with_joblib_shares_upstream(tmp_path):
     write_tiny_night(tmp_path, n_frames=3)
-    potpyri("--multirun", "hydra/launcher=joblib", "hydra.launcher.n_jobs=3", *BASE, f"data_path={tmp_path}",
-            "stack.method=median,mean,sigclip", check=True)
+    potpyri(
+        "--multirun",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=3",
+        *BASE,
+        f"data_path={tmp_path}",
+        "stack.method=median,mean,sigclip",
+        check=True,
+    )
     (sweep,) = (tmp_path / "red" / "multirun").iterdir()
     jobs = [p for p in sweep.iterdir() if p.name.isdigit()]
     process = [s for j in jobs for s in statuses(summary(j), "process")]
@@ -129,8 +159,16 @@ def test_recipe_from_a_file_without_recipe_is_one_line(tmp_path):
 
 def test_main_pipeline_translates_reference_options(tmp_path):
     write_tiny_night(tmp_path, n_frames=2)
-    proc = potpyri("TOYCAM", str(tmp_path), "--skip-cr", "--phot-sn-min", "5", SEARCHPATH, TOY_STEPS,
-                   entry="main_pipeline")
+    proc = potpyri(
+        "TOYCAM",
+        str(tmp_path),
+        "--skip-cr",
+        "--phot-sn-min",
+        "5",
+        SEARCHPATH,
+        TOY_STEPS,
+        entry="main_pipeline",
+    )
     assert proc.returncode == 0, proc.stderr
     recipe = OmegaConf.load(run_dirs(tmp_path)[-1] / "recipe.yaml")
     assert recipe.photometry.sn_min == 5.0 and recipe.cosmic_rays.enabled is False
@@ -153,7 +191,9 @@ def test_a_run_leaves_its_log_recipe_and_summary(tmp_path):
     assert "[stack] stack ran in" in log_text or "[stack] field1_r_1_11 ran" in log_text
     assert "recipe saved to" in log_text and (run / "recipe.yaml").is_file()
     pipeline = compose_config(*BASE, f"data_path={tmp_path}").pipeline.steps
-    assert [r["step"] for r in summary(run) if r["task"] in ("*", "run") or r["step"] != "ingest"][0] == "ingest"
+    assert [r["step"] for r in summary(run) if r["task"] in ("*", "run") or r["step"] != "ingest"][
+        0
+    ] == "ingest"
     assert list(dict.fromkeys(r["step"] for r in summary(run))) == [p.value for p in pipeline]
     assert "potpyri run summary" in proc.stderr and proc.stdout == ""
 

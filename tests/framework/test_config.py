@@ -55,8 +55,11 @@ def test_cfg_job_prints_the_override():
     ],
 )
 def test_bad_overrides_fail_with_one_line_naming_the_key(override, expected):
-    args = ["data_path=X", override] if override.startswith("instrument=") else \
-        ["instrument=gmos", "data_path=X", override]
+    args = (
+        ["data_path=X", override]
+        if override.startswith("instrument=")
+        else ["instrument=gmos", "data_path=X", override]
+    )
     proc = potpyri(*args)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
@@ -70,7 +73,10 @@ def test_missing_instrument_and_data_path():
     assert proc.returncode == 2 and "no instrument given" in proc.stderr
     assert "gmos" in proc.stderr
     proc = potpyri("instrument=GMOS")  # any case is accepted
-    assert proc.returncode == 2 and proc.stderr.strip() == "potpyri: error: missing required config value: data_path"
+    assert (
+        proc.returncode == 2
+        and proc.stderr.strip() == "potpyri: error: missing required config value: data_path"
+    )
 
 
 def test_deleted_step_node_is_refused():
@@ -109,8 +115,12 @@ def test_untrusted_recipes_are_refused(recipe, message):
 
 def test_recipe_with_target_is_refused_before_any_work(tmp_path):
     (tmp_path / "raw").mkdir()
-    body = {"defaults": ["potpyri_base", "_self_"], "hydra": {"searchpath": ["pkg://potpyri.conf"]},
-            "data_path": str(tmp_path), "instrument": {"_target_": "os.system"}}
+    body = {
+        "defaults": ["potpyri_base", "_self_"],
+        "hydra": {"searchpath": ["pkg://potpyri.conf"]},
+        "data_path": str(tmp_path),
+        "instrument": {"_target_": "os.system"},
+    }
     (tmp_path / "evil.yaml").write_text(yaml.safe_dump(body))
     proc = potpyri("--recipe", str(tmp_path / "evil.yaml"))
     assert proc.returncode == 2 and "_target_" in proc.stderr

@@ -16,7 +16,9 @@ STEPS = "pipeline.steps=[ingest,process,stack]"
 
 
 def _run(data_path, *overrides):
-    cfg = compose_config(SEARCHPATH, "instrument=toycam", f"data_path={data_path}", STEPS, *overrides)
+    cfg = compose_config(
+        SEARCHPATH, "instrument=toycam", f"data_path={data_path}", STEPS, *overrides
+    )
     validate(cfg)
     return run_pipeline(cfg)
 
@@ -31,8 +33,18 @@ def test_file_list_name_names_the_list(tmp_path):
     _run(tmp_path, "ingest.file_list_name=night1.txt")
     assert not (tmp_path / "file_list.txt").exists()
     lines = (tmp_path / "night1.txt").read_text().splitlines()
-    assert lines[0].split() == ["File", "Target", "TargType", "Filter", "Amp", "Binning", "Exp", "Type",
-                                "CalType", "Time"]
+    assert lines[0].split() == [
+        "File",
+        "Target",
+        "TargType",
+        "Filter",
+        "Amp",
+        "Binning",
+        "Exp",
+        "Type",
+        "CalType",
+        "Time",
+    ]
     assert [line.split()[0] for line in lines[1:]] == ["toy0000.fits", "toy0001.fits"]
 
 
@@ -42,10 +54,14 @@ def test_no_redo_sort_respects_a_hand_edited_list(tmp_path, caplog):
     listing = tmp_path / "file_list.txt"
     edited = listing.read_text().replace(
         next(line for line in listing.read_text().splitlines() if line.startswith("toy0001.fits")),
-        next(line for line in listing.read_text().splitlines() if line.startswith("toy0001.fits"))
-        .replace("SCIENCE", "BAD    "))
+        next(
+            line for line in listing.read_text().splitlines() if line.startswith("toy0001.fits")
+        ).replace("SCIENCE", "BAD    "),
+    )
     listing.write_text(edited)
-    extra = write_tiny_night(tmp_path / "more", n_frames=1)[0]  # a new raw file the list does not name
+    extra = write_tiny_night(tmp_path / "more", n_frames=1)[
+        0
+    ]  # a new raw file the list does not name
     extra.rename(tmp_path / "raw" / "toy9999.fits")
     with caplog.at_level(logging.INFO, logger="potpyri"):
         result = _run(tmp_path, "ingest.no_redo_sort=true")
@@ -61,13 +77,21 @@ def test_no_redo_sort_without_a_list_is_one_clear_error(tmp_path):
     write_tiny_night(tmp_path, n_frames=1)
     result = _run(tmp_path, "ingest.no_redo_sort=true")
     assert [(r.step, r.status) for r in result.records] == [("ingest", "failed")]
-    assert result.records[0].note == f"ingest.no_redo_sort=true but there is no file_list.txt in {tmp_path}"
+    assert (
+        result.records[0].note
+        == f"ingest.no_redo_sort=true but there is no file_list.txt in {tmp_path}"
+    )
 
 
 def test_proc_chooses_the_raw_name_pattern(tmp_path):
     write_tiny_night(tmp_path, n_frames=3)
-    result = _run(tmp_path, "ingest.proc=dragons", "instrument.raw_format.dragons='toy000[01].fits'")
-    assert sorted(i.id for i in result.items if i.kind == "frame") == ["toy0000.fits", "toy0001.fits"]
+    result = _run(
+        tmp_path, "ingest.proc=dragons", "instrument.raw_format.dragons='toy000[01].fits'"
+    )
+    assert sorted(i.id for i in result.items if i.kind == "frame") == [
+        "toy0000.fits",
+        "toy0001.fits",
+    ]
 
 
 def test_no_redo_sort_applies_the_target_filter(tmp_path):
@@ -77,6 +101,11 @@ def test_no_redo_sort_applies_the_target_filter(tmp_path):
     frames = {i.id: i.meta for i in result.items if i.kind == "frame"}
     kept = sorted(name for name, meta in frames.items() if not meta.get("excluded"))
     assert [frames[name]["target"] for name in kept] == ["field2", "field2"]
-    assert all(meta["excluded"] == "target does not contain 'field2'"
-               for meta in frames.values() if meta["target"] == "field1")
-    assert [i.meta["target"] for i in result.items if i.kind == "target" and "stack" in i.files] == ["field2"]
+    assert all(
+        meta["excluded"] == "target does not contain 'field2'"
+        for meta in frames.values()
+        if meta["target"] == "field1"
+    )
+    assert [
+        i.meta["target"] for i in result.items if i.kind == "target" and "stack" in i.files
+    ] == ["field2"]

@@ -13,7 +13,9 @@ from tests.framework.tiny import BIAS_ADU, GAIN, SEARCHPATH, TOY_STEPS, write_ti
 
 
 def _run(data_path, *overrides):
-    cfg = compose_config(SEARCHPATH, "instrument=toycam", f"data_path={data_path}", TOY_STEPS, *overrides)
+    cfg = compose_config(
+        SEARCHPATH, "instrument=toycam", f"data_path={data_path}", TOY_STEPS, *overrides
+    )
     validate(cfg)
     return run_pipeline(cfg, recipe_yaml="data_path: x\n")
 
@@ -47,7 +49,9 @@ def test_tiny_night_end_to_end(tmp_path):
         flux_err = np.sqrt((hdul["ERR"].data[box] ** 2).sum())
         assert abs(flux - 2000.0) < 5 * flux_err + 20.0
     workspace = sorted(p.name for p in (tmp_path / "red" / "workspace").iterdir())
-    assert len(workspace) == 9 and all(n.startswith("field1.r.20240619.1.11.toy0") for n in workspace)
+    assert len(workspace) == 9 and all(
+        n.startswith("field1.r.20240619.1.11.toy0") for n in workspace
+    )
     assert sum(n.endswith("_reproj.fits") for n in workspace) == 3
     assert sum(n.endswith("_bkg.fits") for n in workspace) == 3
 
@@ -91,8 +95,15 @@ def test_disabled_step_is_recorded_skipped(tmp_path):
     with fits.open(next((tmp_path / "red").glob("*.stk.fits"))) as hdul:
         head = hdul[0].header
         steps = {head[f"PPSTEP{n}"]: head[f"PPSTA{n}"] for n in range(1, 8)}
-    assert steps == {"ingest": "COMPLETE", "process": "COMPLETE", "cosmic_rays": "SKIPPED", "satellites": "COMPLETE",
-                     "skysub": "COMPLETE", "resample": "COMPLETE", "stack": "COMPLETE"}
+    assert steps == {
+        "ingest": "COMPLETE",
+        "process": "COMPLETE",
+        "cosmic_rays": "SKIPPED",
+        "satellites": "COMPLETE",
+        "skysub": "COMPLETE",
+        "resample": "COMPLETE",
+        "stack": "COMPLETE",
+    }
 
 
 def test_bad_files_are_listed_and_the_run_goes_on(tmp_path):
@@ -140,7 +151,15 @@ def test_summary_tables_show_every_step_and_frame(tmp_path):
     console.print(summary_table(result))
     console.print(frame_table(result))
     text = console.export_text()
-    for word in ("ingest", "process", "cosmic_rays", "stack", "toy0000.fits", "toy0001.fits", "skipped"):
+    for word in (
+        "ingest",
+        "process",
+        "cosmic_rays",
+        "stack",
+        "toy0000.fits",
+        "toy0001.fits",
+        "skipped",
+    ):
         assert word in text
     assert "ran" in text.split("toy0000.fits")[1].splitlines()[0]
 
@@ -157,18 +176,34 @@ def test_nir_sky_from_dithers_removes_a_changing_sky(tmp_path):
     pattern = 1.0 + 0.2 * xx / 120
     for n, (dx, level) in enumerate([(0, 3000), (15, 3300), (30, 2800), (45, 3100)]):
         electrons = level * pattern + 5000 * np.exp(-((xx - 40 - dx) ** 2 + (yy - 64) ** 2) / 8)
-        adu = np.hstack([(rng.poisson(electrons) / 2.0 + 500), np.full((128, 8), 500.0)]).astype(np.float32)
-        head = pyfits.Header({"OBJECT": "nir1", "OBSTYPE": "object", "FILTER": "J", "EXPTIME": 10.0,
-                              "MJD-OBS": 60480.1 + n / 1000})
+        adu = np.hstack([(rng.poisson(electrons) / 2.0 + 500), np.full((128, 8), 500.0)]).astype(
+            np.float32
+        )
+        head = pyfits.Header(
+            {
+                "OBJECT": "nir1",
+                "OBSTYPE": "object",
+                "FILTER": "J",
+                "EXPTIME": 10.0,
+                "MJD-OBS": 60480.1 + n / 1000,
+            }
+        )
         pyfits.PrimaryHDU(adu, head).writeto(raw / f"toy0{n:03d}.fits")
-    result = _run(tmp_path, "instrument.wavelength=NIR", "cosmic_rays.enabled=false", "skysub.enabled=false",
-                  "pipeline.steps=[ingest,process,nirsky]")
+    result = _run(
+        tmp_path,
+        "instrument.wavelength=NIR",
+        "cosmic_rays.enabled=false",
+        "skysub.enabled=false",
+        "pipeline.steps=[ingest,process,nirsky]",
+    )
     assert result.by_status("nirsky") == {"ran": 1}
     frame = next(i for i in result.items if i.id == "toy0000.fits")
     with fits.open(frame.path("image")) as hdul:
         sci, err = hdul["SCI"].data, hdul["UNCERT"].data
     away = (slice(0, 40), slice(None))  # far from the star track
-    assert abs(np.mean(sci[away][:, :20]) - np.mean(sci[away][:, -20:])) < 5 * np.median(err[away]) / np.sqrt(400)
+    assert abs(np.mean(sci[away][:, :20]) - np.mean(sci[away][:, -20:])) < 5 * np.median(
+        err[away]
+    ) / np.sqrt(400)
     assert sci[64, 40] > 3000  # the star survives
 
 
@@ -182,10 +217,21 @@ def test_fringes_are_fitted_and_removed(tmp_path):
     yy, xx = np.mgrid[0:128, 0:120]
     fringes = np.sin(xx / 3.0) * np.cos(yy / 4.0)
     for n, (dx, sky) in enumerate([(0, 2000), (20, 2400), (40, 1800), (60, 2200)]):
-        electrons = sky * (1 + 0.15 * fringes) + 8000 * np.exp(-((xx - 20 - dx) ** 2 + (yy - 64) ** 2) / 8)
-        adu = np.hstack([rng.poisson(electrons) / 2.0 + 500, np.full((128, 8), 500.0)]).astype(np.float32)
-        head = pyfits.Header({"OBJECT": "f1", "OBSTYPE": "object", "FILTER": "z", "EXPTIME": 10.0,
-                              "MJD-OBS": 60480.1 + n / 1000})
+        electrons = sky * (1 + 0.15 * fringes) + 8000 * np.exp(
+            -((xx - 20 - dx) ** 2 + (yy - 64) ** 2) / 8
+        )
+        adu = np.hstack([rng.poisson(electrons) / 2.0 + 500, np.full((128, 8), 500.0)]).astype(
+            np.float32
+        )
+        head = pyfits.Header(
+            {
+                "OBJECT": "f1",
+                "OBSTYPE": "object",
+                "FILTER": "z",
+                "EXPTIME": 10.0,
+                "MJD-OBS": 60480.1 + n / 1000,
+            }
+        )
         pyfits.PrimaryHDU(adu, head).writeto(raw / f"toy0{n:03d}.fits")
     result = _run(tmp_path, "cosmic_rays.enabled=false", "pipeline.steps=[ingest,process,fringe]")
     assert result.by_status("fringe") == {"ran": 1}
@@ -195,7 +241,9 @@ def test_fringes_are_fitted_and_removed(tmp_path):
     rows = slice(0, 40)  # away from the star track
     before = 2400 * 0.15 * fringes[rows]
     residual = sci[rows] - np.median(sci[rows])
-    assert np.std(residual) < 1.2 * np.median(err[rows])  # fringes (±360 e-) gone to the noise (~50 e-)
+    assert np.std(residual) < 1.2 * np.median(
+        err[rows]
+    )  # fringes (±360 e-) gone to the noise (~50 e-)
     assert np.std(before) > 3 * np.median(err[rows]) and scale > 0
 
 
@@ -205,8 +253,12 @@ def test_odd_files_are_set_aside_with_their_reason(tmp_path):
     with fits.open(paths[0]) as hdul:
         del hdul[0].header["OBSTYPE"]
         hdul.writeto(tmp_path / "raw" / "toynotype.fits")
-    foreign = fits.HDUList([fits.PrimaryHDU(header=fits.Header({"INSTRUME": "GMOS-N", "OBSTYPE": "BIAS"})),
-                            fits.ImageHDU(np.zeros((4, 4), np.uint16), name="SCI")])
+    foreign = fits.HDUList(
+        [
+            fits.PrimaryHDU(header=fits.Header({"INSTRUME": "GMOS-N", "OBSTYPE": "BIAS"})),
+            fits.ImageHDU(np.zeros((4, 4), np.uint16), name="SCI"),
+        ]
+    )
     foreign.writeto(tmp_path / "raw" / "N20240618S0001.fits")
     result = _run(tmp_path)
     frames = {i.id: i for i in result.items if i.kind == "frame"}

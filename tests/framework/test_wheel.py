@@ -12,8 +12,21 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_wheel_installs_one_namespace_and_composes(tmp_path):
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(REPO)],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     (wheel,) = tmp_path.glob("potpyri-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
@@ -22,8 +35,22 @@ def test_wheel_installs_one_namespace_and_composes(tmp_path):
     assert "potpyri/conf/config.yaml" in names and "potpyri/conf/instrument/gmos.yaml" in names
     assert "potpyri/steps/stack.py" in names
     site = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
-                   check=True, capture_output=True, text=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "-q",
+            "--target",
+            str(site),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     # Run from an empty folder with the installed copy first on sys.path, never the source tree.
     code = (
         f"import sys; sys.path.insert(0, {str(site)!r}); import potpyri; "

@@ -11,9 +11,22 @@ from potpyri.catalogs.choice import band_of, choose_catalog, read_user_catalog
 from potpyri.photometry.zeropoint import crossmatch, fit_zeropoint
 
 
-@pytest.mark.parametrize(("name", "band"), [("r_G0303", "r"), ("Sloan_g", "g"), ("Ks_G0804", "K"), ("Ks", "K"),
-                                            ("J", "J"), ("R", "r"), ("RG850", "z"), ("i_filter", "i"),
-                                            ("Y", "y"), ("B", None), ("V", None)])
+@pytest.mark.parametrize(
+    ("name", "band"),
+    [
+        ("r_G0303", "r"),
+        ("Sloan_g", "g"),
+        ("Ks_G0804", "K"),
+        ("Ks", "K"),
+        ("J", "J"),
+        ("R", "r"),
+        ("RG850", "z"),
+        ("i_filter", "i"),
+        ("Y", "y"),
+        ("B", None),
+        ("V", None),
+    ],
+)
 def test_band_of_instrument_filters(name, band):
     assert band_of(name) == band
 
@@ -31,7 +44,9 @@ def test_catalog_choice_north_south_nir():
 
 def test_user_catalog_file(tmp_path):
     path = tmp_path / "mine.ecsv"
-    Table({"ra": [10.0, 10.001, 12.0], "dec": [5.0, 5.0, 5.0], "r_mag": [18.0, 19.0, 17.0]}).write(path)
+    Table({"ra": [10.0, 10.001, 12.0], "dec": [5.0, 5.0, 5.0], "r_mag": [18.0, 19.0, 17.0]}).write(
+        path
+    )
     table = read_user_catalog(path, "r", Cone(10.0, 5.0, 0.01))
     assert list(table["r_mag"]) == [18.0, 19.0] and np.allclose(table["r_err"], 0.02)
     with pytest.raises(ValueError, match=r"lacks column\(s\) \['i_mag'\]"):
@@ -51,5 +66,7 @@ def test_crossmatch_recovers_shift_and_rotation_and_zeropoint():
     i, j, shift = crossmatch(ra, dec, cat_ra, cat_dec, radius=1.0, search=20.0)
     assert len(i) >= 0.95 * n and np.all(i == j)
     mag = rng.uniform(16, 20, n)
-    fit = fit_zeropoint(mag - 27.5 + rng.normal(0, 0.01, n), np.full(n, 0.01), mag, np.full(n, 0.005))
+    fit = fit_zeropoint(
+        mag - 27.5 + rng.normal(0, 0.01, n), np.full(n, 0.01), mag, np.full(n, 0.005)
+    )
     assert abs(fit.zp - 27.5) < 3 * fit.error and fit.error < 0.003

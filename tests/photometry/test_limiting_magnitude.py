@@ -49,7 +49,7 @@ def completeness(folder, truth_dir, bin_width: float = 0.2):
     crowded = np.zeros(len(stars), bool)
     for k, near in enumerate(tree.query_ball_point(np.transpose([x, y]), 3 * fwhm)):
         crowded[k] = any(mag[j] < mag[k] for j in near if j != k)
-    yy, xx = np.mgrid[-int(2 * fwhm): int(2 * fwhm) + 1, -int(2 * fwhm): int(2 * fwhm) + 1]
+    yy, xx = np.mgrid[-int(2 * fwhm) : int(2 * fwhm) + 1, -int(2 * fwhm) : int(2 * fwhm) + 1]
     disc = np.hypot(xx, yy) <= 1.5 * fwhm
     masked = np.zeros(len(stars), bool)
     for k in np.flatnonzero(inside):
@@ -57,7 +57,8 @@ def completeness(folder, truth_dir, bin_width: float = 0.2):
         masked[k] = bool(mask[yi + yy[disc], xi + xx[disc]].any())
     sample = inside & ~crowded & ~masked & ~np.asarray(stars["is_galaxy"])
     dist, _ = cKDTree(np.transpose([apphot["x_centroid"], apphot["y_centroid"]])).query(
-        np.transpose([x[sample], y[sample]]))
+        np.transpose([x[sample], y[sample]])
+    )
     found = dist <= 0.5 * fwhm
     m5 = float(header["M5SIGMA"])
     edges = np.arange(m5 - 2.0, m5 + 1.5 + 1e-9, bin_width)
@@ -73,6 +74,7 @@ def completeness(folder, truth_dir, bin_width: float = 0.2):
 
 def _fit_completeness(mag, found, start: float) -> tuple[float, float]:
     """Maximum-likelihood (m50, width) of p(m) = 0.5 erfc((m - m50) / (sqrt(2) width))."""
+
     def nll(p):
         prob = np.clip(0.5 * erfc((mag - p[0]) / (np.sqrt(2) * abs(p[1]))), 1e-9, 1 - 1e-9)
         return -np.sum(np.where(found, np.log(prob), np.log(1 - prob)))
@@ -85,25 +87,43 @@ def _crossing(centres, frac) -> float:
     """Magnitude where the completeness first falls below 50% (linear between bin centres)."""
     for k in range(1, len(frac)):
         if np.isfinite(frac[k - 1]) and np.isfinite(frac[k]) and frac[k - 1] >= 0.5 > frac[k]:
-            return float(centres[k - 1] + (frac[k - 1] - 0.5) / (frac[k - 1] - frac[k]) * (centres[k] - centres[k - 1]))
+            return float(
+                centres[k - 1]
+                + (frac[k - 1] - 0.5) / (frac[k - 1] - frac[k]) * (centres[k] - centres[k - 1])
+            )
     return float("nan")
 
 
 def test_m5sigma_is_the_50_percent_completeness_of_5_sigma_detections(tmp_path):
     """Seed 1 (fixed first): M5SIGMA - m50 = +0.001; seeds 2 and 3: +0.033, +0.005 (~20 s)."""
-    night = simulate_night("gmos-n", tmp_path, seed=1, frames=1, bands=["r"], rejects=False, density_r22=2.0,
-                           r_faint=27.0)
-    cfg = compose_config("instrument=gmos", f"data_path={tmp_path}", f"pipeline.steps={STEPS}",
-                         f"catalog.cache_dir={tmp_path / 'catalog_cache'}", "catalog.offline=true",
-                         "photometry.sn_min=5")
+    night = simulate_night(
+        "gmos-n",
+        tmp_path,
+        seed=1,
+        frames=1,
+        bands=["r"],
+        rejects=False,
+        density_r22=2.0,
+        r_faint=27.0,
+    )
+    cfg = compose_config(
+        "instrument=gmos",
+        f"data_path={tmp_path}",
+        f"pipeline.steps={STEPS}",
+        f"catalog.cache_dir={tmp_path / 'catalog_cache'}",
+        "catalog.offline=true",
+        "photometry.sn_min=5",
+    )
     validate(cfg)
     result = run_pipeline(cfg)
     assert result.by_status("zeropoint") == {"ran": 1}, result.records
     centres, frac, total, crossing, m50, width, header = completeness(tmp_path, night.truth_dir)
     for c, f, n in zip(centres, frac, total, strict=True):
         print(f"{c:6.2f} {f:5.2f} {n:4d}")
-    print(f"M5SIGMA {header['M5SIGMA']:.3f} m50 {m50:.3f} (width {width:.2f}; binned crossing {crossing:.3f}) "
-          f"diff {header['M5SIGMA'] - m50:+.3f} (ZP {header['ZPTMAG']:.3f}, SKYSIG {header['SKYSIG']:.4g}, "
-          f"NOISAREA {header['NOISAREA']:.2f})")
+    print(
+        f"M5SIGMA {header['M5SIGMA']:.3f} m50 {m50:.3f} (width {width:.2f}; binned crossing {crossing:.3f}) "
+        f"diff {header['M5SIGMA'] - m50:+.3f} (ZP {header['ZPTMAG']:.3f}, SKYSIG {header['SKYSIG']:.4g}, "
+        f"NOISAREA {header['NOISAREA']:.2f})"
+    )
     assert width < 0.6  # a completeness curve, not a fit to noise
     assert abs(header["M5SIGMA"] - m50) <= 0.15

@@ -41,8 +41,10 @@ def test_an_elliptical_psf_stays_elliptical():
     ny, nx = SHAPE
     v, u = np.mgrid[:ny, :nx] - np.array([(ny - 1) / 2, (nx - 1) / 2])[:, None, None]
     core = (u**2 + v**2) < 8**2  # second moments of the core (2 FWHM): the ellipticity
+
     def moments(p):
         return np.sum((u**2 * p)[core]), np.sum((v**2 * p)[core])
+
     (tx, ty), (fx, fy) = moments(truth), moments(fitted)
     assert abs((fx / fy) / (tx / ty) - 1) < 0.02, (tx / ty, fx / fy)  # the circular Moffat alone: 1
     assert np.max(np.abs(fitted - truth)) < 0.03 * truth.max()

@@ -14,8 +14,14 @@ RADIUS = 1.5 * FWHM
 
 def _neighbour_flags(separation: float, ratio: float) -> np.ndarray:
     """Flags of a 1e4 source and a neighbour ``ratio`` times as bright ``separation`` px away."""
-    table = Table({"x_centroid": [100.0, 100.0 + separation], "y_centroid": [100.0, 100.0],
-                   "sum": [1e4, 1e4 * ratio], "sum_aper_area": [np.pi * RADIUS**2] * 2})
+    table = Table(
+        {
+            "x_centroid": [100.0, 100.0 + separation],
+            "y_centroid": [100.0, 100.0],
+            "sum": [1e4, 1e4 * ratio],
+            "sum_aper_area": [np.pi * RADIUS**2] * 2,
+        }
+    )
     flags, _ = _flags(table, np.zeros((200, 200), bool), RADIUS, isolation=4 * FWHM, fwhm=FWHM)
     return flags & FLAG_NEIGHBOUR
 

@@ -23,7 +23,7 @@ from potpyri.photometry.measure import _model_error
 
 
 def _gaussian_psf(half: int, sigma: float) -> np.ndarray:
-    yy, xx = np.mgrid[-half:half + 1, -half:half + 1]
+    yy, xx = np.mgrid[-half : half + 1, -half : half + 1]
     psf = np.exp(-0.5 * (xx**2 + yy**2) / sigma**2)
     return psf / psf.sum()
 
@@ -70,12 +70,21 @@ def test_correlated_noise_factor_matches_the_exact_covariance():
 
 def test_source_free_excludes_discs_scaled_by_brightness():
     bad = np.zeros((200, 200), bool)
-    free = source_free(bad, np.array([50.0, 150.0]), np.array([100.0, 100.0]), np.array([1.0, 1e5]),
-                       fwhm=3.0, skysig=1.0, beta=3.0)
+    free = source_free(
+        bad,
+        np.array([50.0, 150.0]),
+        np.array([100.0, 100.0]),
+        np.array([1.0, 1e5]),
+        fwhm=3.0,
+        skysig=1.0,
+        beta=3.0,
+    )
     assert not free[100, 50 + 8] and free[100, 50 + 10]  # faint: 3 FWHM
     assert not free[100, 150 + 30]  # bright: out to where its wings fall below 0.02 sigma
     positions = lattice_positions(free, 5)
-    assert len(positions) and all(free[int(y) - 5:int(y) + 6, int(x) - 5:int(x) + 6].all() for x, y in positions)
+    assert len(positions) and all(
+        free[int(y) - 5 : int(y) + 6, int(x) - 5 : int(x) + 6].all() for x, y in positions
+    )
 
 
 def test_too_few_positions_give_nan():
@@ -94,7 +103,9 @@ def test_model_error_recovered_with_covariance_blends_and_additive_excess(true_m
     fit_noise = rng.normal(0, 1, n) * np.sqrt(var_fit)
     own = rng.normal(0, 1, n) * np.sqrt(var_big - overlap**2 * var_fit)
     fit = fit_true * (1 + rng.normal(0, true_model, n)) + fit_noise
-    excess = rng.normal(0, 60.0, n)  # additive excess a big aperture collects (crowding), not in ERR
+    excess = rng.normal(
+        0, 60.0, n
+    )  # additive excess a big aperture collects (crowding), not in ERR
     big = fit_true + overlap * fit_noise + own + excess
     blends = rng.choice(n, 5, replace=False)
     big[blends] += 0.2 * fit_true[blends]
@@ -111,6 +122,8 @@ def test_partial_coverage_is_the_fewest_frames_in_the_fit_box():
     coverage = np.full((50, 50), 5, np.int16)
     coverage[:, 40:] = 3  # a dither edge
     coverage[10, 10] = 4  # one bad pixel of one frame: not another PSF
-    sources = Table({"x_centroid": [10.0, 36.4, 37.6, 45.0], "y_centroid": [10.0, 25.0, 25.0, 25.0]})
+    sources = Table(
+        {"x_centroid": [10.0, 36.4, 37.6, 45.0], "y_centroid": [10.0, 25.0, 25.0, 25.0]}
+    )
     assert list(_fewest_frames(coverage, sources, half=3)) == [5, 5, 3, 3]
     assert list(_fewest_frames(None, sources, half=3)) == [1, 1, 1, 1]

@@ -21,8 +21,14 @@ STEPS = "[ingest,bias,dark,flat,process,cosmic_rays,satellites,skysub,stack,phot
 
 
 def _run(folder, cache_dir):
-    cfg = compose_config("instrument=gmos", f"data_path={folder}", f"pipeline.steps={STEPS}",
-                         f"catalog.cache_dir={cache_dir}", "catalog.offline=true", "photometry.sn_min=5")
+    cfg = compose_config(
+        "instrument=gmos",
+        f"data_path={folder}",
+        f"pipeline.steps={STEPS}",
+        f"catalog.cache_dir={cache_dir}",
+        "catalog.offline=true",
+        "photometry.sn_min=5",
+    )
     validate(cfg)
     return run_pipeline(cfg)
 
@@ -41,7 +47,9 @@ def night(tmp_path_factory):
 
 def test_products_tables_and_keywords(night):
     folder, result, stack, _, _ = night
-    assert result.by_status("photometry") == {"ran": 1} and result.by_status("zeropoint") == {"ran": 1}
+    assert result.by_status("photometry") == {"ran": 1} and result.by_status("zeropoint") == {
+        "ran": 1
+    }
     with fits.open(stack) as hdul:
         names = [h.name for h in hdul]
         header = hdul[0].header
@@ -49,12 +57,30 @@ def test_products_tables_and_keywords(night):
         assert hdul["PSF"].data.ndim == 2 and hdul["RESIDUAL"].data.shape == hdul["SCI"].data.shape
     for ext in ("APPPHOT", "PSFSTARS", "PSF", "PSFPHOT", "RESIDUAL", "ZPSTARS"):
         assert ext in names
-    for key in ("FWHM", "SKYSIG", "ZPTMAG", "ZPTMUCER", "ZPTNSTAR", "M3SIGMA", "M5SIGMA", "M10SIGMA"):
+    for key in (
+        "FWHM",
+        "SKYSIG",
+        "ZPTMAG",
+        "ZPTMUCER",
+        "ZPTNSTAR",
+        "M3SIGMA",
+        "M5SIGMA",
+        "M10SIGMA",
+    ):
         assert key in header
     assert header["M3SIGMA"] > header["M5SIGMA"] > header["M10SIGMA"]
-    assert {"x_fit", "y_fit", "flux_fit", "flux_err", "mag", "mag_err", "ra", "dec"} <= set(psfphot.colnames)
+    assert {"x_fit", "y_fit", "flux_fit", "flux_err", "mag", "mag_err", "ra", "dec"} <= set(
+        psfphot.colnames
+    )
     stem = stack.name.removesuffix(".stk.fits")
-    for suffix in (".apphot.ecsv", ".psfphot.ecsv", ".zpstars.ecsv", ".reg", ".epsf.png", ".zp.png"):
+    for suffix in (
+        ".apphot.ecsv",
+        ".psfphot.ecsv",
+        ".zpstars.ecsv",
+        ".reg",
+        ".epsf.png",
+        ".zp.png",
+    ):
         assert (folder / "red" / f"{stem}{suffix}").stat().st_size > 0
     assert "mag" in Table.read(folder / "red" / f"{stem}.psfphot.ecsv").colnames
 
@@ -64,7 +90,10 @@ def test_zeropoint_matches_truth(night):
     header = fits.getheader(stack)
     # This small field has ~20 usable PS1 stars (ZPTMUCER ~0.015): the truth must lie within the
     # quoted uncertainty (2 sigma), and the quoted uncertainty must be small.
-    assert abs(header["ZPTMAG"] - zp_truth) <= max(0.01, 2 * header["ZPTMUCER"]), (header["ZPTMAG"], zp_truth)
+    assert abs(header["ZPTMAG"] - zp_truth) <= max(0.01, 2 * header["ZPTMUCER"]), (
+        header["ZPTMAG"],
+        zp_truth,
+    )
     assert header["ZPTMUCER"] < 0.03 and header["ZPTNSTAR"] >= 10
 
 
@@ -87,7 +116,14 @@ def _truth_matches(night):
         ny, nx = hdul["SCI"].data.shape
     tree = cKDTree(np.transpose([x, y]))
     neighbour = tree.query(np.transpose([x, y]), k=2)[0][:, 1]
-    isolated = (neighbour > 8) & ~np.asarray(stars["is_galaxy"]) & (x > 20) & (y > 20) & (x < nx - 21) & (y < ny - 21)
+    isolated = (
+        (neighbour > 8)
+        & ~np.asarray(stars["is_galaxy"])
+        & (x > 20)
+        & (y > 20)
+        & (x < nx - 21)
+        & (y < ny - 21)
+    )
     dist, j = tree.query(np.transpose([psf["x_fit"], psf["y_fit"]]))
     keep = (dist < 1.0) & isolated[j]
     return stars, isolated, psf[keep], np.asarray(stars[f"mag_{row['band']}"])[j[keep]], j[keep]
@@ -114,7 +150,10 @@ def test_offline_empty_cache_names_catalog_and_cone_and_keeps_photometry(night, 
     result = _run(folder, tmp_path / "empty_cache")
     (failed,) = [r for r in result.records if r.step == "zeropoint"]
     assert failed.status == "failed"
-    assert "ps1: no cached answer covers the cone ra=" in failed.note and "catalog.offline=true" in failed.note
+    assert (
+        "ps1: no cached answer covers the cone ra=" in failed.note
+        and "catalog.offline=true" in failed.note
+    )
     assert result.by_status("photometry") == {"cached": 1}
     with fits.open(stack) as hdul:  # the published stack still carries the instrumental photometry
         assert "PSFPHOT" in [h.name for h in hdul] and len(hdul["APPPHOT"].data) > 50
@@ -127,9 +166,17 @@ def test_sweep_over_sn_min_reuses_the_stack_and_keeps_jobs_apart(night):
 
     folder, _, stack, _, _ = night
     before = fits.getheader(stack)["PHOTSNMN"]
-    potpyri("--multirun", "instrument=gmos", f"data_path={folder}", f"pipeline.steps={STEPS}",
-            f"catalog.cache_dir={folder / 'catalog_cache'}", "catalog.offline=true",
-            "photometry.sn_min=3,5,10", check=True, timeout=600)
+    potpyri(
+        "--multirun",
+        "instrument=gmos",
+        f"data_path={folder}",
+        f"pipeline.steps={STEPS}",
+        f"catalog.cache_dir={folder / 'catalog_cache'}",
+        "catalog.offline=true",
+        "photometry.sn_min=3,5,10",
+        check=True,
+        timeout=600,
+    )
     (sweep,) = (folder / "red" / "multirun").iterdir()
     jobs = sorted((p for p in sweep.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
     assert len(jobs) == 3

@@ -31,13 +31,21 @@ from tests.photometry.zp_cases import reduce, simulate
 #: One frame: no alignment; cosmic rays must be masked (nothing else rejects them).
 ONE_FRAME = "[ingest,bias,dark,flat,process,cosmic_rays,satellites,skysub,stack,photometry]"
 #: Dithered frames resampled onto one grid; the sigclip stack of 5 rejects the cosmic rays.
-RESAMPLED = ("[ingest,bias,dark,flat,process,satellites,skysub,astrometry,align,resample_grid,resample,"
-             "stack,stack_wcs,photometry,zeropoint]")
+RESAMPLED = (
+    "[ingest,bias,dark,flat,process,satellites,skysub,astrometry,align,resample_grid,resample,"
+    "stack,stack_wcs,photometry,zeropoint]"
+)
 BINS = ((5, 20), (20, 50), (50, 200))
 
 
-def pull_scatter(folder: Path, band: str, margin: float, isolation: float = 8.0, calibrated: bool = False,
-                 bins=BINS) -> dict:
+def pull_scatter(
+    folder: Path,
+    band: str,
+    margin: float,
+    isolation: float = 8.0,
+    calibrated: bool = False,
+    bins=BINS,
+) -> dict:
     """``{(lo, hi): (n, scatter, median pull)}`` of the published stack's PSFPHOT (with
     ``calibrated``: ``(n, scatter, median of calibrated mag - true mag)``).
 
@@ -53,12 +61,18 @@ def pull_scatter(folder: Path, band: str, margin: float, isolation: float = 8.0,
     with fits.open(stack) as hdul:
         psf = Table(hdul["PSFPHOT"].data)
         ny, nx = hdul["SCI"].data.shape
-        wcs = WCS(fits.Header.fromstring(str(science[0]["wcs"]))) if len(science) == 1 else WCS(hdul["SCI"].header)
+        wcs = (
+            WCS(fits.Header.fromstring(str(science[0]["wcs"])))
+            if len(science) == 1
+            else WCS(hdul["SCI"].header)
+        )
     stars = Table.read(folder / "truth" / "stars.ecsv")
     x, y = wcs.all_world2pix(stars["ra"], stars["dec"], 0, quiet=True)
     near = np.isfinite(x) & np.isfinite(y) & (x > -50) & (y > -50) & (x < nx + 50) & (y < ny + 50)
     stars, x, y = stars[near], x[near], y[near]
-    ok = np.isfinite(np.asarray(psf["x_fit"], float)) & np.isfinite(np.asarray(psf["mag_inst"], float))
+    ok = np.isfinite(np.asarray(psf["x_fit"], float)) & np.isfinite(
+        np.asarray(psf["mag_inst"], float)
+    )
     if "nframes" in psf.colnames:  # the full-coverage part of the stack (FLAG_PARTIAL elsewhere)
         ok &= np.asarray(psf["nframes"]) == np.max(psf["nframes"])
     psf = psf[ok]
@@ -74,20 +88,28 @@ def pull_scatter(folder: Path, band: str, margin: float, isolation: float = 8.0,
     dist, j = tree.query(np.column_stack([px, py]))
     keep = (dist < 1.0) & isolated[j]
     true = np.asarray(stars[f"mag_{band}"], float)[j]
-    pulls = (np.asarray(psf["mag_inst"], float) + zp - true) / np.asarray(psf["mag_inst_err"], float)
+    pulls = (np.asarray(psf["mag_inst"], float) + zp - true) / np.asarray(
+        psf["mag_inst_err"], float
+    )
     delta = np.asarray(psf["mag"], float) - true if calibrated else None
     out = {}
     for lo, hi in bins:
         sel = keep & (snr >= lo) & (snr < hi)
         p = pulls[sel]
         core = p[np.abs(p - np.median(p)) < 5]
-        out[(lo, hi)] = (len(p), float(np.std(core)), float(np.median(delta[sel] if calibrated else p)))
+        out[(lo, hi)] = (
+            len(p),
+            float(np.std(core)),
+            float(np.median(delta[sel] if calibrated else p)),
+        )
     return out
 
 
 def _check(scatter: dict, label: str, min_stars: int = 40) -> None:
-    lines = [f"{label} S/N {lo}-{hi}: {n} stars, pull scatter {s:.2f} (median {m:+.2f})"
-             for (lo, hi), (n, s, m) in scatter.items()]
+    lines = [
+        f"{label} S/N {lo}-{hi}: {n} stars, pull scatter {s:.2f} (median {m:+.2f})"
+        for (lo, hi), (n, s, m) in scatter.items()
+    ]
     print("\n".join(lines))
     for n, s, _ in scatter.values():
         assert n >= min_stars, f"too few stars for a 0.2 test: {lines}"
@@ -109,7 +131,9 @@ def test_resampled_stack_pulls_within_0p2_of_one(resampled_night):
 
 def test_resampled_stack_calibrated_psf_magnitudes_match_the_truth(resampled_night):
     """Issue #6: median |calibrated - true| <= 0.01 mag for isolated stars of S/N > 50."""
-    ((n, _, offset),) = pull_scatter(resampled_night, "r", margin=20, calibrated=True, bins=((50, np.inf),)).values()
+    ((n, _, offset),) = pull_scatter(
+        resampled_night, "r", margin=20, calibrated=True, bins=((50, np.inf),)
+    ).values()
     print(f"gmos-n 5 frames resampled, S/N > 50: {n} stars, median calibrated - true {offset:+.4f}")
     assert n >= 40 and abs(offset) <= 0.01, (n, offset)
 

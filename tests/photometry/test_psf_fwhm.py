@@ -24,8 +24,14 @@ from tests.conftest import compose_config
 
 #: (format, band, seed): seeings of 1.6-3.7 px on the small simulated read-outs (pixel scales in
 #: truth/frames.ecsv: BINOSPEC 0.48" (undersampled, 1.6 px), GMOS-N 0.32", LRIS 0.27", MOSFIRE 0.18").
-CASES = [("gmos-n", "r", 3), ("gmos-n", "i", 3), ("lris-blue", "g", 4), ("mosfire", "J", 5),
-         ("lris-red", "r", 4), ("binospec", "r", 3)]
+CASES = [
+    ("gmos-n", "r", 3),
+    ("gmos-n", "i", 3),
+    ("lris-blue", "g", 4),
+    ("mosfire", "J", 5),
+    ("lris-red", "r", 4),
+    ("binospec", "r", 3),
+]
 STEPS = "[ingest,bias,dark,flat,process,cosmic_rays,satellites,skysub,stack,photometry]"
 
 
@@ -35,9 +41,13 @@ def test_fwhm_matches_truth_seeing(fmt, band, seed, tmp_path):
     night = simulate_night(fmt, tmp_path, seed=seed, frames=1, bands=[band], rejects=False)
     frames = Table.read(night.truth_dir / "frames.ecsv")
     (row,) = frames[frames["kind"] == "science"]
-    cfg = compose_config(f"instrument={FORMATS[fmt].instrument}", f"data_path={tmp_path}",
-                         f"pipeline.steps={STEPS}", f"catalog.cache_dir={tmp_path / 'catalog_cache'}",
-                         "catalog.offline=true")
+    cfg = compose_config(
+        f"instrument={FORMATS[fmt].instrument}",
+        f"data_path={tmp_path}",
+        f"pipeline.steps={STEPS}",
+        f"catalog.cache_dir={tmp_path / 'catalog_cache'}",
+        "catalog.offline=true",
+    )
     validate(cfg)
     result = run_pipeline(cfg)
     assert result.by_status("photometry") == {"ran": 1}, result.records
@@ -45,9 +55,11 @@ def test_fwhm_matches_truth_seeing(fmt, band, seed, tmp_path):
     header = fits.getheader(stack)
     truth = float(row["seeing_fwhm_px"])
     ratio = header["FWHM"] / truth
-    print(f"{fmt} {band}: FWHM {header['FWHM']:.3f} +- {header['FWHMERR']:.3f} px, truth {truth:.3f} "
-          f"({ratio - 1:+.2%}); ePSF Moffat2D {header['EPSFFWHM']:.3f}, beta {header['PSFBETA']:.2f}, "
-          f"{header['NPSFSTAR']} PSF stars from S/N {header['PSFSNTHR']}")
+    print(
+        f"{fmt} {band}: FWHM {header['FWHM']:.3f} +- {header['FWHMERR']:.3f} px, truth {truth:.3f} "
+        f"({ratio - 1:+.2%}); ePSF Moffat2D {header['EPSFFWHM']:.3f}, beta {header['PSFBETA']:.2f}, "
+        f"{header['NPSFSTAR']} PSF stars from S/N {header['PSFSNTHR']}"
+    )
     assert abs(ratio - 1) <= 0.03
     # The quoted error is honest: the truth lies within 4 sigma (or 1%, the estimator's own
     # systematic floor on exact synthetic stars).

@@ -19,7 +19,9 @@ def _exact_epsf(fwhm: float, oversampling: int) -> np.ndarray:
     half = int(np.ceil(4 * fwhm))
     offsets = (np.arange(2 * half * oversampling + 1) - half * oversampling) / oversampling
     alpha = moffat_alpha(fwhm)
-    return np.array([[_moffat_pixels(0, 1, 0, 1, dx, dy, alpha)[0, 0] for dx in offsets] for dy in offsets])
+    return np.array(
+        [[_moffat_pixels(0, 1, 0, 1, dx, dy, alpha)[0, 0] for dx in offsets] for dy in offsets]
+    )
 
 
 @pytest.mark.parametrize("fwhm", [2.0, 2.43, 4.0])
@@ -54,9 +56,12 @@ def _star_field(fwhm: float, snrs: np.ndarray, seed: int, sky_sigma: float = 2.0
         x = spacing * (k % n_side + 1) + rng.uniform(-0.5, 0.5)
         y = spacing * (k // n_side + 1) + rng.uniform(-0.5, 0.5)
         cx, cy = int(round(x)), int(round(y))
-        image[cy - half:cy + half + 1, cx - half:cx + half + 1] += (
-            snr * sky_sigma * np.sqrt(noise_pixels)
-            * _moffat_pixels(cx - half, cx + half + 1, cy - half, cy + half + 1, x, y, alpha))
+        image[cy - half : cy + half + 1, cx - half : cx + half + 1] += (
+            snr
+            * sky_sigma
+            * np.sqrt(noise_pixels)
+            * _moffat_pixels(cx - half, cx + half + 1, cy - half, cy + half + 1, x, y, alpha)
+        )
         xs.append(x + rng.normal(0, 0.1))  # detection centroids are not exact
         ys.append(y + rng.normal(0, 0.1))
     image += rng.normal(0, sky_sigma, image.shape)
@@ -84,8 +89,13 @@ def test_star_fits_ignore_masked_pixels_and_report_nothing_without_stars():
     bad[y0, x0] = True
     value, _ = star_moffat_fwhm(data, error, bad, stars, fwhm0=3.0)
     assert value == pytest.approx(3.0, rel=0.02)
-    empty = star_moffat_fwhm(np.zeros((50, 50)), np.ones((50, 50)), np.zeros((50, 50), bool),
-                             Table({"x_centroid": [25.0], "y_centroid": [25.0]}), fwhm0=3.0)
+    empty = star_moffat_fwhm(
+        np.zeros((50, 50)),
+        np.ones((50, 50)),
+        np.zeros((50, 50), bool),
+        Table({"x_centroid": [25.0], "y_centroid": [25.0]}),
+        fwhm0=3.0,
+    )
     assert np.isnan(empty[0]) and np.isnan(empty[1])
 
 

@@ -55,13 +55,19 @@ class Case(NamedTuple):
 
 
 CASES = {
-    "gmos-n-ri-ps1": Case("gmos-n", ["r", "i"], 1, 8.0, "small", 1, [("r", "ps1", ()), ("i", "ps1", ())]),
+    "gmos-n-ri-ps1": Case(
+        "gmos-n", ["r", "i"], 1, 8.0, "small", 1, [("r", "ps1", ()), ("i", "ps1", ())]
+    ),
     "lris-g-ps1": Case("lris-blue", ["g"], 1, 12.0, "small", 1, [("g", "ps1", ())]),
-    "lris-g-sdss": Case("lris-blue", ["g"], 1, 12.0, "full", 1, [("g", "sdss", ("zeropoint.catalog=sdss",))]),
+    "lris-g-sdss": Case(
+        "lris-blue", ["g"], 1, 12.0, "full", 1, [("g", "sdss", ("zeropoint.catalog=sdss",))]
+    ),
     "mosfire-J-2mass": Case("mosfire", ["J"], 1, 80.0, "small", 1, [("J", "2mass", ())]),
     "mosfire-K-2mass": Case("mosfire", ["K"], 1, 160.0, "small", 1, [("K", "2mass", ())]),
     "mmirs-K-2mass": Case("mmirs", ["K"], 1, 80.0, "full", 5, [("K", "2mass", ())]),
-    "gmos-s-r-skymapper": Case("gmos-s", ["r"], 1, 20.0, "full", 1, [("r", "skymapper", ())], (2, 2)),
+    "gmos-s-r-skymapper": Case(
+        "gmos-s", ["r"], 1, 20.0, "full", 1, [("r", "skymapper", ())], (2, 2)
+    ),
 }
 
 
@@ -93,7 +99,9 @@ def _check(case, tmp_path):
         truth = truth_zeropoint(night, band)
         print(line(fmt, band, seed, header, truth))
         assert header["ZPTCAT"] == catalog
-        assert header["ZPTMUCER"] <= 0.006, "the field holds too few calibration stars for a 0.01 test"
+        assert header["ZPTMUCER"] <= 0.006, (
+            "the field holds too few calibration stars for a 0.01 test"
+        )
         if abs(header["ZPTMAG"] - truth) > 0.01:
             failures.append(line(fmt, band, seed, header, truth))
     assert not failures, failures

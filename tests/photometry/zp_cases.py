@@ -25,22 +25,47 @@ from tests.conftest import compose_config
 #: the mesh background of skysub only.
 STEPS = "[ingest,bias,dark,flat,process,cosmic_rays,satellites,skysub,stack,photometry,zeropoint]"
 #: Several dithered frames (a sky flat needs >= 3): the full NIR reduction up to zeropoint.
-NIR_STEPS = ("[ingest,bias,dark,flat,process,cosmic_rays,satellites,nirsky,skysub,astrometry,align,"
-             "resample_grid,resample,stack,stack_wcs,photometry,zeropoint]")
+NIR_STEPS = (
+    "[ingest,bias,dark,flat,process,cosmic_rays,satellites,nirsky,skysub,astrometry,align,"
+    "resample_grid,resample,stack,stack_wcs,photometry,zeropoint]"
+)
 
 
-def simulate(fmt: str, bands: list[str], seed: int, density: float, size: str, folder: Path, frames: int = 1,
-             binning: tuple[int, int] | None = None):
+def simulate(
+    fmt: str,
+    bands: list[str],
+    seed: int,
+    density: float,
+    size: str,
+    folder: Path,
+    frames: int = 1,
+    binning: tuple[int, int] | None = None,
+):
     """A night of ``frames`` exposures per band, no reject files (``binning``: the format's default
     when None)."""
-    return simulate_night(fmt, folder, seed=seed, frames=frames, bands=bands, rejects=False, size=size,
-                          density_r22=density, binning=binning)
+    return simulate_night(
+        fmt,
+        folder,
+        seed=seed,
+        frames=frames,
+        bands=bands,
+        rejects=False,
+        size=size,
+        density_r22=density,
+        binning=binning,
+    )
 
 
 def reduce(fmt: str, folder: Path, *overrides: str, steps: str = STEPS):
     """Run the pipeline through zeropoint on ``folder``; returns the run result."""
-    cfg = compose_config(f"instrument={FORMATS[fmt].instrument}", f"data_path={folder}", f"pipeline.steps={steps}",
-                         f"catalog.cache_dir={folder / 'catalog_cache'}", "catalog.offline=true", *overrides)
+    cfg = compose_config(
+        f"instrument={FORMATS[fmt].instrument}",
+        f"data_path={folder}",
+        f"pipeline.steps={steps}",
+        f"catalog.cache_dir={folder / 'catalog_cache'}",
+        "catalog.offline=true",
+        *overrides,
+    )
     validate(cfg)
     return run_pipeline(cfg)
 
@@ -64,9 +89,11 @@ def measured(folder: Path, band: str) -> fits.Header:
 
 
 def line(fmt: str, band: str, seed: int, header: fits.Header, truth: float) -> str:
-    return (f"{fmt} {band} seed {seed}: ZP {header['ZPTMAG']:.4f} +- {header['ZPTMUCER']:.4f} "
-            f"({header['ZPTCAT']}, {header['ZPTNSTAR']} stars, scatter {header['ZPTSCAT']:.3f}) "
-            f"truth {truth:.4f} diff {header['ZPTMAG'] - truth:+.4f}")
+    return (
+        f"{fmt} {band} seed {seed}: ZP {header['ZPTMAG']:.4f} +- {header['ZPTMUCER']:.4f} "
+        f"({header['ZPTCAT']}, {header['ZPTNSTAR']} stars, scatter {header['ZPTSCAT']:.3f}) "
+        f"truth {truth:.4f} diff {header['ZPTMAG'] - truth:+.4f}"
+    )
 
 
 if __name__ == "__main__":
@@ -75,11 +102,16 @@ if __name__ == "__main__":
     out_dir = Path(out)
     size_, _, bin_ = size_.partition("@")
     binning_ = tuple(int(b) for b in bin_.split("x")) if bin_ else None
-    night_ = simulate(fmt_, bands_.split(","), int(seed_), float(density_), size_, out_dir, int(frames_), binning_)
+    night_ = simulate(
+        fmt_, bands_.split(","), int(seed_), float(density_), size_, out_dir, int(frames_), binning_
+    )
     result_ = reduce(fmt_, out_dir, *extra, steps=STEPS if int(frames_) == 1 else NIR_STEPS)
     print(result_.by_status("zeropoint"))
     for b in bands_.split(","):
         from potpyri.catalogs.choice import band_of
 
         cal = band_of(b) or b
-        print(line(fmt_, b, int(seed_), measured(out_dir, cal), truth_zeropoint(night_, b)), flush=True)
+        print(
+            line(fmt_, b, int(seed_), measured(out_dir, cal), truth_zeropoint(night_, b)),
+            flush=True,
+        )

@@ -16,7 +16,11 @@ from tests.conftest import compose_config
 
 def test_cosmic_ray_detection_against_truth(tmp_path, capsys):
     night = simulate_night("gmos-n", tmp_path, seed=32, frames=3, rejects=False)
-    cfg = compose_config("instrument=gmos", f"data_path={tmp_path}", "pipeline.steps=[ingest,bias,flat,process,cosmic_rays]")
+    cfg = compose_config(
+        "instrument=gmos",
+        f"data_path={tmp_path}",
+        "pipeline.steps=[ingest,bias,flat,process,cosmic_rays]",
+    )
     validate(cfg)
     result = run_pipeline(cfg)
     stars = Table.read(night.truth_dir / "stars.ecsv")
@@ -42,8 +46,13 @@ def test_cosmic_ray_detection_against_truth(tmp_path, capsys):
         yy, xx = np.mgrid[0 : mask.shape[0], 0 : mask.shape[1]]
         for xs, ys in zip(x[bright], y[bright], strict=True):
             if 0 <= xs < mask.shape[1] and 0 <= ys < mask.shape[0]:
-                near = (slice(max(int(ys) - 8, 0), int(ys) + 9), slice(max(int(xs) - 8, 0), int(xs) + 9))
-                core[near] |= (xx[near] - xs) ** 2 + (yy[near] - ys) ** 2 <= row["seeing_fwhm_px"] ** 2
+                near = (
+                    slice(max(int(ys) - 8, 0), int(ys) + 9),
+                    slice(max(int(xs) - 8, 0), int(xs) + 9),
+                )
+                core[near] |= (xx[near] - xs) ** 2 + (yy[near] - ys) ** 2 <= row[
+                    "seeing_fwhm_px"
+                ] ** 2
         cores += (core & usable & ~hit).sum()
         cores_flagged += (core & usable & ~hit & flagged).sum()
         clean_pixels = usable & ~hit & ~core
@@ -51,9 +60,11 @@ def test_cosmic_ray_detection_against_truth(tmp_path, capsys):
         false_flags += (clean_pixels & flagged).sum()
     recall, false_rate = found / injected, false_flags / clean
     with capsys.disabled():
-        print(f"\ncosmic rays: {found}/{injected} injected pixels flagged ({recall:.1%}); "
-              f"{false_flags}/{clean} clean pixels flagged ({false_rate:.4%}); "
-              f"star-core pixels flagged: {cores_flagged}/{cores}")
+        print(
+            f"\ncosmic rays: {found}/{injected} injected pixels flagged ({recall:.1%}); "
+            f"{false_flags}/{clean} clean pixels flagged ({false_rate:.4%}); "
+            f"star-core pixels flagged: {cores_flagged}/{cores}"
+        )
     assert injected > 100
     # The parameters were chosen on seed 31 (96.0%, 0.078%, 0 cores); this night is another one.
     assert recall >= 0.95

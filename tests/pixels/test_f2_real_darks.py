@@ -19,13 +19,22 @@ pytestmark = pytest.mark.skipif(not DARKS.is_dir(), reason=f"shared data not fou
 def test_real_f2_darks_make_one_master_per_exposure_time(tmp_path):
     shutil.copytree(DARKS, tmp_path / "raw")
     # The shared files are gzip-compressed; the archive's (and reference's) F2 raw files are .bz2.
-    cfg = compose_config("instrument=f2", f"data_path={tmp_path}", "instrument.raw_format.default=*.fits.gz",
-                         "dark.min_frames=2", "pipeline.steps=[ingest,dark]")
+    cfg = compose_config(
+        "instrument=f2",
+        f"data_path={tmp_path}",
+        "instrument.raw_format.default=*.fits.gz",
+        "dark.min_frames=2",
+        "pipeline.steps=[ingest,dark]",
+    )
     validate(cfg)
     result = run_pipeline(cfg)
     assert result.by_status("dark") == {"ran": 3}
     masters = sorted((tmp_path / "red" / "cals").glob("mdark_*.fits"))
-    assert [m.name for m in masters] == ["mdark_1_11_10s.fits", "mdark_1_11_3s.fits", "mdark_1_11_5s.fits"]
+    assert [m.name for m in masters] == [
+        "mdark_1_11_10s.fits",
+        "mdark_1_11_3s.fits",
+        "mdark_1_11_5s.fits",
+    ]
     levels = {}
     for master in masters:
         with fits.open(master) as hdul:

@@ -35,8 +35,10 @@ def test_real_layouts_mosaic_to_the_imaging_field(name):
 
 def test_hamamatsu_2x2_matches_the_reference_static_masks():
     reader = GmosReader(SimpleNamespace(raw_header_ext=0))
-    for layout, mask in (("gmos-n_illum_HAM_22_12amp_v1.fits.bz2", "gmos-n.22"),
-                         ("gmos-s_illum_HAM_22_12amp_v1.fits.bz2", "gmos-s.22")):
+    for layout, mask in (
+        ("gmos-n_illum_HAM_22_12amp_v1.fits.bz2", "gmos-n.22"),
+        ("gmos-s_illum_HAM_22_12amp_v1.fits.bz2", "gmos-s.22"),
+    ):
         with fits.open(MASKS / f"{mask}.staticmask.fits.fz") as hdul:
             shape = next(h.data.shape for h in hdul if h.data is not None)
         assert reader.read(LAYOUTS / layout).data.shape == shape

@@ -33,19 +33,27 @@ def _frame(seed: int, tracks: int) -> tuple[np.ndarray, np.ndarray]:
     return image, bad
 
 
-@pytest.mark.parametrize(("seed", "tracks"), [(1, 40), (2, 60), (3, 400)])  # the last: dense, one pass
+@pytest.mark.parametrize(
+    ("seed", "tracks"), [(1, 40), (2, 60), (3, 400)]
+)  # the last: dense, one pass
 def test_same_mask_as_astroscrappy(seed, tracks):
     import astroscrappy
 
     image, bad = _frame(seed, tracks)
     kwargs = dict(sigclip=4.5, sigfrac=0.15, objlim=5.0, niter=4)
-    expected, _ = astroscrappy.detect_cosmics(image, inmask=bad, gain=1.0, readnoise=4.0, satlevel=np.inf,
-                                              **kwargs)
-    once, _ = astroscrappy.detect_cosmics(image, inmask=bad, gain=1.0, readnoise=4.0, satlevel=np.inf,
-                                          **{**kwargs, "niter": 1})
+    expected, _ = astroscrappy.detect_cosmics(
+        image, inmask=bad, gain=1.0, readnoise=4.0, satlevel=np.inf, **kwargs
+    )
+    once, _ = astroscrappy.detect_cosmics(
+        image, inmask=bad, gain=1.0, readnoise=4.0, satlevel=np.inf, **{**kwargs, "niter": 1}
+    )
     got = lacosmic(image, bad, 4.0, **kwargs)
     assert expected.sum() > once.sum() > tracks  # later iterations do add hits here
-    assert np.array_equal(got, expected), (int(got.sum()), int(expected.sum()), int((got != expected).sum()))
+    assert np.array_equal(got, expected), (
+        int(got.sum()),
+        int(expected.sum()),
+        int((got != expected).sum()),
+    )
 
 
 def test_repeated_calls_do_not_leak():

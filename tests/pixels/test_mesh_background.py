@@ -27,11 +27,11 @@ def _field(seed: int, nstar: int = 40) -> tuple[np.ndarray, np.ndarray, np.ndarr
 def _excess_at_stars(background: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> float:
     """Mean background minus the true sky within 4 FWHM of the stars, e-/px."""
     half = int(4 * FWHM) + 1
-    yy, xx = np.mgrid[-half:half + 1, -half:half + 1]
+    yy, xx = np.mgrid[-half : half + 1, -half : half + 1]
     excess = []
     for x, y in zip(xs, ys, strict=True):
         xi, yi = int(round(x)), int(round(y))
-        cut = background[yi - half:yi + half + 1, xi - half:xi + half + 1]
+        cut = background[yi - half : yi + half + 1, xi - half : xi + half + 1]
         excess.append(cut[np.hypot(xx + xi - x, yy + yi - y) < 4 * FWHM].mean() - SKY)
     return float(np.mean(excess))
 

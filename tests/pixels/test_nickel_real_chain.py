@@ -35,8 +35,11 @@ def reduced(tmp_path_factory):
     shutil.copytree(RAW, data_path / "raw")
     before = _hashes(data_path / "raw")
     # The calibration chain of issue 4 (no reference catalog of these real fields is available offline).
-    cfg = compose_config("instrument=nickel", f"data_path={data_path}",
-                         "pipeline.steps=[ingest,bias,dark,flat,process,cosmic_rays,satellites,skysub]")
+    cfg = compose_config(
+        "instrument=nickel",
+        f"data_path={data_path}",
+        "pipeline.steps=[ingest,bias,dark,flat,process,cosmic_rays,satellites,skysub]",
+    )
     validate(cfg)
     result = run_pipeline(cfg)
     return data_path, result, before
@@ -50,7 +53,8 @@ def test_all_files_classified(reduced):
     notes = {r.task: r.note for r in result.records if r.step == "process"}
     # Every calibration applied (no "skipped" notes); only the globular cluster's sky is flagged.
     assert {task: note for task, note in notes.items() if note} == {
-        "d1059.fits": "sky scatter 2.18x the noise model (a crowded or structured field): uncertainty left as modelled"}
+        "d1059.fits": "sky scatter 2.18x the noise model (a crowded or structured field): uncertainty left as modelled"
+    }
 
 
 def test_master_bias_and_flat(reduced):
@@ -68,8 +72,13 @@ def test_master_bias_and_flat(reduced):
 
 def _block_sky(img: np.ndarray) -> np.ndarray:
     """Sigma-clipped sky level of each 128x128 block (stars and galaxies clipped away)."""
-    return np.array([sigma_clipped_stats(img[i:i + 128, j:j + 128], sigma=2.5)[1]
-                     for i in range(0, 1024, 128) for j in range(0, 1024, 128)])
+    return np.array(
+        [
+            sigma_clipped_stats(img[i : i + 128, j : j + 128], sigma=2.5)[1]
+            for i in range(0, 1024, 128)
+            for j in range(0, 1024, 128)
+        ]
+    )
 
 
 def test_flat_fielding_removes_the_flat_pattern_from_the_sky(reduced):
@@ -85,7 +94,9 @@ def test_flat_fielding_removes_the_flat_pattern_from_the_sky(reduced):
         raw = fits.getdata(RAW / frame.id).astype(float)
         raw = raw[:, :1024] - np.median(raw[:, 1029:], axis=1, keepdims=True)
         raw_r.append(np.corrcoef(_block_sky(raw), flat_blocks)[0, 1])
-        processed_r.append(np.corrcoef(_block_sky(fits.getdata(frame.path("image"), "SCI")), flat_blocks)[0, 1])
+        processed_r.append(
+            np.corrcoef(_block_sky(fits.getdata(frame.path("image"), "SCI")), flat_blocks)[0, 1]
+        )
     assert len(raw_r) == 5 and min(raw_r) > 0.6
     assert np.median(np.abs(processed_r)) < 0.3 and max(np.abs(processed_r)) < 0.5
 
@@ -100,7 +111,12 @@ def test_uncertainty_describes_the_real_sky_noise(reduced):
     assert len(frames) == 6
     for frame_id, frame in frames.items():
         with fits.open(frame.path("image")) as hdul:
-            head, sci, mask, err = hdul[0].header, hdul["SCI"].data, hdul["MASK"].data, hdul["UNCERT"].data
+            head, sci, mask, err = (
+                hdul[0].header,
+                hdul["SCI"].data,
+                hdul["MASK"].data,
+                hdul["UNCERT"].data,
+            )
         if frame_id == "d1059.fits":  # NGC 6205
             assert head["SKYPULL"] > 1.5 and head["SKYNOISE"] == 0.0
             assert any("crowded or structured field" in w for w in frame.meta["warnings"])

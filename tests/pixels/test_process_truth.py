@@ -13,8 +13,19 @@ from potpyri.sim.formats.base import FORMATS
 from potpyri.sim.night import expected_image, simulate_night
 from tests.conftest import compose_config
 
-FORMATS_TESTED = ["gmos-n", "gmos-s", "lris-red", "lris-blue", "deimos", "binospec", "imacs", "f2", "mmirs",
-                  "mosfire", "fourstar"]
+FORMATS_TESTED = [
+    "gmos-n",
+    "gmos-s",
+    "lris-red",
+    "lris-blue",
+    "deimos",
+    "binospec",
+    "imacs",
+    "f2",
+    "mmirs",
+    "mosfire",
+    "fourstar",
+]
 
 
 @pytest.fixture(scope="module", params=FORMATS_TESTED)
@@ -23,8 +34,11 @@ def reduced(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp(fmt)
     sky_flats = FORMATS[fmt].flat_kind == "sky"
     night = simulate_night(fmt, folder, seed=21, frames=5 if sky_flats else 3, bands=None)
-    cfg = compose_config(f"instrument={FORMATS[fmt].instrument}", f"data_path={folder}",
-                         "pipeline.steps=[ingest,bias,dark,flat,process,cosmic_rays]")
+    cfg = compose_config(
+        f"instrument={FORMATS[fmt].instrument}",
+        f"data_path={folder}",
+        "pipeline.steps=[ingest,bias,dark,flat,process,cosmic_rays]",
+    )
     validate(cfg)
     return fmt, night, run_pipeline(cfg)
 
@@ -34,9 +48,13 @@ def test_classification_is_complete_and_right(reduced):
     frames = {i.id: i for i in result.items if i.kind == "frame"}
     assert len(frames) == len(night.raw_files)
     science = [r["file"] for r in night.frames if r["kind"] == "science"]
-    got = sorted(f for f, i in frames.items() if i.meta["type"] == "SCIENCE" and not i.meta.get("excluded"))
+    got = sorted(
+        f for f, i in frames.items() if i.meta["type"] == "SCIENCE" and not i.meta.get("excluded")
+    )
     expected = sorted(science)
-    if fmt == "imacs":  # IMACS's reference rules have no bad-frame rule: the flagged frame is science
+    if (
+        fmt == "imacs"
+    ):  # IMACS's reference rules have no bad-frame rule: the flagged frame is science
         expected = sorted(science + [r["file"] for r in night.frames if r["kind"] == "bad"])
     assert got == expected
     assert result.by_status("process") == {"ran": len(expected)}
@@ -55,7 +73,9 @@ def test_processed_frames_equal_the_truth_within_their_uncertainty(reduced):
         with fits.open(item.path("image")) as hdul:
             sci, mask, err = hdul["SCI"].data, hdul["MASK"].data, hdul["UNCERT"].data
         truth = expected_image(night.truth_dir, item.id, ("sky", "sources", "trail")) * scale
-        truth_map = fits.getdata(night.truth_dir / "maps" / f"{item.id.split('.fits')[0]}_cr.fits.fz")
+        truth_map = fits.getdata(
+            night.truth_dir / "maps" / f"{item.id.split('.fits')[0]}_cr.fits.fz"
+        )
         good = (mask == 0) & ((truth_map & 2) == 0)
         pulls = ((sci - truth) / err)[good]
         gross = np.abs(pulls) > 10

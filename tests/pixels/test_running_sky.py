@@ -31,7 +31,7 @@ APERTURE = 2.5 * FWHM
 
 def _moffat(x0: float, y0: float) -> np.ndarray:
     alpha = FWHM / (2 * np.sqrt(2 ** (1 / BETA) - 1))
-    yy, xx = np.mgrid[0:SHAPE[0], 0:SHAPE[1]]
+    yy, xx = np.mgrid[0 : SHAPE[0], 0 : SHAPE[1]]
     r2 = (xx - x0) ** 2 + (yy - y0) ** 2
     return (BETA - 1) / (np.pi * alpha**2) * (1 + r2 / alpha**2) ** (-BETA)
 
@@ -62,7 +62,7 @@ def night():
 
 def _star_excess(scis, masks, positions, flats) -> float:
     """Mean (aperture flux / true flux - 1) of every star in every sky-subtracted frame."""
-    yy, xx = np.mgrid[0:SHAPE[0], 0:SHAPE[1]]
+    yy, xx = np.mgrid[0 : SHAPE[0], 0 : SHAPE[1]]
     ratios = []
     skies = running_skies(scis, masks, flats)
     for sci, mask, where, (sky, _level) in zip(scis, masks, positions, skies, strict=True):
@@ -84,7 +84,9 @@ def test_sky_from_counts_before_the_flats_keeps_star_fluxes(night):
     assert np.nanmax(np.ptp(np.stack(flats), axis=0)) > 0.01  # the frames do have different flats
     before = _star_excess(scis, masks, positions, flats)
     after = _star_excess(scis, masks, positions, None)
-    assert abs(before) < 0.005, f"star flux excess {before:+.4f} with the sky taken before the flats"
+    assert abs(before) < 0.005, (
+        f"star flux excess {before:+.4f} with the sky taken before the flats"
+    )
     # The coupling the flats argument removes: without it the same stars come out brighter.
     assert after - before > 0.006, f"sky after the flats {after:+.4f}, before them {before:+.4f}"
 
@@ -102,7 +104,10 @@ def test_static_bad_pixels_leave_no_hole_around_them():
     grown like a source, and its frame's sky comes from the others."""
     rng = np.random.default_rng(5)
     # Bounded noise: no pixel passes the 3-sigma source cut by chance (only the bad ones are masked).
-    scis = [(1000.0 * (1 + 0.02 * n) + rng.uniform(-10, 10, (40, 40))).astype(np.float32) for n in range(4)]
+    scis = [
+        (1000.0 * (1 + 0.02 * n) + rng.uniform(-10, 10, (40, 40))).astype(np.float32)
+        for n in range(4)
+    ]
     masks = [np.zeros((40, 40), np.uint8) for _ in range(4)]
     for mask in masks:
         mask[:, 12] = BAD

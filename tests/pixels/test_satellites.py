@@ -16,8 +16,11 @@ from tests.conftest import compose_config
 
 def test_the_injected_trail_is_masked_and_only_it(tmp_path):
     night = simulate_night("gmos-n", tmp_path, seed=41, frames=3, rejects=False)
-    cfg = compose_config("instrument=gmos", f"data_path={tmp_path}",
-                         "pipeline.steps=[ingest,bias,flat,process,cosmic_rays,satellites]")
+    cfg = compose_config(
+        "instrument=gmos",
+        f"data_path={tmp_path}",
+        "pipeline.steps=[ingest,bias,flat,process,cosmic_rays,satellites]",
+    )
     validate(cfg)
     result = run_pipeline(cfg)
     frames = Table.read(night.truth_dir / "frames.ecsv")

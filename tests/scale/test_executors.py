@@ -68,8 +68,14 @@ def serial(night, tmp_path_factory) -> dict[str, bytes]:
 
 def test_dask_local_cluster_gives_the_serial_products(night, serial, tmp_path, caplog):
     folder = _copy(night, tmp_path)
-    cfg = compose_config(SEARCHPATH, "instrument=toycam", f"data_path={folder}", STEPS,
-                         "executor=dask", "executor.workers=2")
+    cfg = compose_config(
+        SEARCHPATH,
+        "instrument=toycam",
+        f"data_path={folder}",
+        STEPS,
+        "executor=dask",
+        "executor.workers=2",
+    )
     validate(cfg)
     with caplog.at_level(logging.INFO, logger="potpyri"):
         result = run_pipeline(cfg)
@@ -77,9 +83,15 @@ def test_dask_local_cluster_gives_the_serial_products(night, serial, tmp_path, c
     assert result.by_status("stack") == {"ran": 2}
     assert _sci_bytes(folder / "red") == serial
     # The ingest task ran on a worker process; its warning reached this process's log.
-    replayed = [r for r in caplog.records if "toy9bad.fits" in r.getMessage() and "set aside" in r.getMessage()]
+    replayed = [
+        r
+        for r in caplog.records
+        if "toy9bad.fits" in r.getMessage() and "set aside" in r.getMessage()
+    ]
     assert replayed and all(r.process != os.getpid() for r in replayed)
-    assert all(rec.cpu_seconds > 0 and rec.peak_rss_mb > 0 for rec in result.records if rec.status == "ran")
+    assert all(
+        rec.cpu_seconds > 0 and rec.peak_rss_mb > 0 for rec in result.records if rec.status == "ran"
+    )
 
 
 def _explode(n: int) -> int:
@@ -101,14 +113,24 @@ def test_dask_failures_come_back_per_task_in_order():
 def test_submitit_local_multirun_gives_the_serial_products(night, serial, tmp_path):
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="needs potpyri[slurm]")
     folder = _copy(night, tmp_path)
-    proc = potpyri("--multirun", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=5",
-                   SEARCHPATH, "instrument=toycam", f"data_path={folder}", STEPS,
-                   f"target={','.join(TARGETS)}", timeout=120)
+    proc = potpyri(
+        "--multirun",
+        "hydra/launcher=submitit_local",
+        "hydra.launcher.timeout_min=5",
+        SEARCHPATH,
+        "instrument=toycam",
+        f"data_path={folder}",
+        STEPS,
+        f"target={','.join(TARGETS)}",
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     (sweep,) = (folder / "red" / "multirun").iterdir()
     jobs = sorted(p for p in sweep.iterdir() if p.is_dir() and p.name.isdigit())
     assert len(jobs) == 2
-    assert len([p for p in (sweep / ".submitit").iterdir() if p.name.isdigit()]) == 2  # submitit ran both
+    assert (
+        len([p for p in (sweep / ".submitit").iterdir() if p.name.isdigit()]) == 2
+    )  # submitit ran both
     stacks = {}
     for job, target in zip(jobs, TARGETS, strict=True):
         products = _sci_bytes(job / "products")

@@ -11,8 +11,9 @@ def _openmp_threads(_: int) -> tuple[str, list[int]]:
     import astroscrappy  # noqa: F401  (loads the OpenMP runtime inside the worker)
     from threadpoolctl import threadpool_info
 
-    return os.environ.get("OMP_NUM_THREADS", ""), [i["num_threads"] for i in threadpool_info()
-                                                   if i["user_api"] == "openmp"]
+    return os.environ.get("OMP_NUM_THREADS", ""), [
+        i["num_threads"] for i in threadpool_info() if i["user_api"] == "openmp"
+    ]
 
 
 def test_pool_workers_cap_openmp_threads():

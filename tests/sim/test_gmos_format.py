@@ -14,11 +14,18 @@ from tests.conftest import SHARED
 LAYOUTS = SHARED / "data" / "gmos_layouts"
 STRUCTURAL = ("EXTNAME", "EXTVER", "DETSEC", "CCDSEC", "CCDSUM", "CCDNAME")
 CASES = [
-    ("gmos-n", "HAM", "ham", 1), ("gmos-n", "HAM", "ham", 2), ("gmos-n", "HAM", "ham", 4),
-    ("gmos-s", "HAM", "ham", 1), ("gmos-s", "HAM", "ham", 2), ("gmos-s", "HAM", "ham", 4),
-    ("gmos-n", "e2v", "e2v", 1), ("gmos-n", "e2v", "e2v", 2),
-    ("gmos-n", "EEV", "eev", 1), ("gmos-n", "EEV", "eev", 2),
-    ("gmos-s", "EEV", "eev", 1), ("gmos-s", "EEV", "eev", 2),
+    ("gmos-n", "HAM", "ham", 1),
+    ("gmos-n", "HAM", "ham", 2),
+    ("gmos-n", "HAM", "ham", 4),
+    ("gmos-s", "HAM", "ham", 1),
+    ("gmos-s", "HAM", "ham", 2),
+    ("gmos-s", "HAM", "ham", 4),
+    ("gmos-n", "e2v", "e2v", 1),
+    ("gmos-n", "e2v", "e2v", 2),
+    ("gmos-n", "EEV", "eev", 1),
+    ("gmos-n", "EEV", "eev", 2),
+    ("gmos-s", "EEV", "eev", 1),
+    ("gmos-s", "EEV", "eev", 2),
 ]
 pytestmark = pytest.mark.skipif(not LAYOUTS.is_dir(), reason=f"shared data not found at {LAYOUTS}")
 
@@ -31,7 +38,9 @@ def _real(fmt, detector, binning):
 def _simulated(fmt, variant, binning):
     raw_format = FORMATS[fmt]()
     setup = Setup(binning=(binning, binning), size="full", variant=variant)
-    meta = FrameMeta("science", 1, "target", "r", 60.0, Time("2024-06-19T06:00:00"), ra=150.0, dec=2.0)
+    meta = FrameMeta(
+        "science", 1, "target", "r", 60.0, Time("2024-06-19T06:00:00"), ra=150.0, dec=2.0
+    )
     electrons = np.zeros(raw_format.geometry(setup).shape)
     return raw_format.readout(electrons, meta, setup, np.random.default_rng(0))
 
@@ -45,7 +54,17 @@ def test_structure_matches_the_real_layout(fmt, detector, variant, binning):
             for key in STRUCTURAL:
                 assert str(ours.header[key]).strip() == str(theirs.header[key]).strip(), key
             # Same keyword set for the amplifier description and the per-extension WCS.
-            for key in ("DATASEC", "BIASSEC", "AMPNAME", "GAIN", "RDNOISE", "CTYPE1", "CD1_1", "CRPIX1", "MJD-OBS"):
+            for key in (
+                "DATASEC",
+                "BIASSEC",
+                "AMPNAME",
+                "GAIN",
+                "RDNOISE",
+                "CTYPE1",
+                "CD1_1",
+                "CRPIX1",
+                "MJD-OBS",
+            ):
                 assert key in ours.header and key in theirs.header, key
             # Data section as large as the real one; overscan on the same side of the data.
             rows, cols = parse_section(ours.header["DATASEC"])
@@ -69,7 +88,28 @@ def test_full_size_mosaic_matches_the_reference_static_masks():
 
 def test_primary_header_carries_the_reference_classification_keywords():
     header = _simulated("gmos-n", "ham", 2)[0].header
-    for key in ("OBJECT", "OBSTYPE", "OBSCLASS", "SHUTTER", "GRATING", "FILTER2", "RAWGEMQA", "EXPTIME",
-                "RA", "DEC", "DATE-OBS", "TIME-OBS", "AIRMASS", "NCCDS", "NAMPS", "DETECTOR", "TELESCOP"):
+    for key in (
+        "OBJECT",
+        "OBSTYPE",
+        "OBSCLASS",
+        "SHUTTER",
+        "GRATING",
+        "FILTER2",
+        "RAWGEMQA",
+        "EXPTIME",
+        "RA",
+        "DEC",
+        "DATE-OBS",
+        "TIME-OBS",
+        "AIRMASS",
+        "NCCDS",
+        "NAMPS",
+        "DETECTOR",
+        "TELESCOP",
+    ):
         assert key in header, key
-    assert header["FILTER2"] == "r_G0303" and header["GRATING"] == "MIRROR" and header["SHUTTER"] == "OPEN"
+    assert (
+        header["FILTER2"] == "r_G0303"
+        and header["GRATING"] == "MIRROR"
+        and header["SHUTTER"] == "OPEN"
+    )

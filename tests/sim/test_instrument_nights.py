@@ -20,20 +20,45 @@ from tests.conftest import SHARED, compose_config
 SPEC = SHARED / "spec"
 #: format -> (reference instrument, expected (first HDU with data, image count) per file)
 INSTRUMENTS = {
-    "gmos-n": "GMOS", "gmos-s": "GMOS", "lris-red": "LRIS", "lris-blue": "LRIS", "deimos": "DEIMOS",
-    "binospec": "BINOSPEC", "imacs": "IMACS", "f2": "F2", "mmirs": "MMIRS", "mosfire": "MOSFIRE",
+    "gmos-n": "GMOS",
+    "gmos-s": "GMOS",
+    "lris-red": "LRIS",
+    "lris-blue": "LRIS",
+    "deimos": "DEIMOS",
+    "binospec": "BINOSPEC",
+    "imacs": "IMACS",
+    "f2": "F2",
+    "mmirs": "MMIRS",
+    "mosfire": "MOSFIRE",
     "fourstar": "FOURSTAR",
 }
 #: What the reference's keyword rules make of each kind of frame. Where an instrument's rules
 #: cannot recognise a kind, the closest honest outcome is listed (and said in its format module).
-EXPECTED = {"bias": "BIAS", "dark": "DARK", "flat": "FLAT", "science": "SCIENCE", "spectrum": "SPEC",
-            "acquisition": "UNKNOWN", "bad": "BAD", "short": "BAD"}
+EXPECTED = {
+    "bias": "BIAS",
+    "dark": "DARK",
+    "flat": "FLAT",
+    "science": "SCIENCE",
+    "spectrum": "SPEC",
+    "acquisition": "UNKNOWN",
+    "bad": "BAD",
+    "short": "BAD",
+}
 EXCEPTIONS = {
     ("imacs", "bad"): "SCIENCE",  # IMACS has no bad-frame rule in the reference
-    ("imacs", "spectrum"): "UNKNOWN",  # nor a spectroscopy rule: a grism frame is simply not science
+    (
+        "imacs",
+        "spectrum",
+    ): "UNKNOWN",  # nor a spectroscopy rule: a grism frame is simply not science
 }
-STATIC_MASKS = {"lris-red": "lris.red.test.11", "lris-blue": "lris.blue.test.11", "binospec": "binospec.11",
-                "mmirs": "MMIRS", "mosfire": "mosfire.11", "f2": "f2.11"}
+STATIC_MASKS = {
+    "lris-red": "lris.red.test.11",
+    "lris-blue": "lris.blue.test.11",
+    "binospec": "binospec.11",
+    "mmirs": "MMIRS",
+    "mosfire": "mosfire.11",
+    "f2": "f2.11",
+}
 
 
 @pytest.fixture(scope="module", params=sorted(INSTRUMENTS))
@@ -65,7 +90,11 @@ def test_amplifier_regions_add_up(night):
         area = 0
         for hdu in images:
             data = hdu.data[0] if hdu.data.ndim == 3 else hdu.data
-            rows, cols = parse_section(hdu.header["DATASEC"]) if "DATASEC" in hdu.header else (slice(None), slice(None))
+            rows, cols = (
+                parse_section(hdu.header["DATASEC"])
+                if "DATASEC" in hdu.header
+                else (slice(None), slice(None))
+            )
             block = data[rows, cols]
             area += block.size
             if "BIASSEC" in hdu.header:

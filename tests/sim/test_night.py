@@ -30,8 +30,15 @@ def test_files_names_and_compression(gmos_night):
 
 def test_every_file_classified_as_intended(gmos_night):
     instrument = compose_config("instrument=gmos", "data_path=/x").instrument
-    expected = {"bias": "BIAS", "flat": "FLAT", "science": "SCIENCE", "spectrum": "SPEC",
-                "acquisition": "UNKNOWN", "bad": "BAD", "short": "BAD"}
+    expected = {
+        "bias": "BIAS",
+        "flat": "FLAT",
+        "science": "SCIENCE",
+        "spectrum": "SPEC",
+        "acquisition": "UNKNOWN",
+        "bad": "BAD",
+        "short": "BAD",
+    }
     reader = GmosReader(instrument)
     for row, path in zip(gmos_night.frames, gmos_night.raw_files, strict=True):
         header = reader.header(path)
@@ -44,7 +51,9 @@ def test_same_seed_same_bytes(tmp_path):
     second = simulate_night("gmos-n", tmp_path / "b", seed=3, frames=1, bands=["r"], rejects=False)
     digest = lambda paths: [hashlib.sha256(p.read_bytes()).hexdigest() for p in paths]  # noqa: E731
     assert digest(first.raw_files) == digest(second.raw_files)
-    assert (tmp_path / "a/truth/frames.ecsv").read_bytes() == (tmp_path / "b/truth/frames.ecsv").read_bytes()
+    assert (tmp_path / "a/truth/frames.ecsv").read_bytes() == (
+        tmp_path / "b/truth/frames.ecsv"
+    ).read_bytes()
     other = simulate_night("gmos-n", tmp_path / "c", seed=4, frames=1, bands=["r"], rejects=False)
     assert digest(other.raw_files) != digest(first.raw_files)
 
@@ -52,13 +61,28 @@ def test_same_seed_same_bytes(tmp_path):
 def test_truth_outputs(gmos_night):
     truth = gmos_night.truth_dir
     stars = Table.read(truth / "stars.ecsv")
-    assert {"id", "ra", "dec", "pmra", "pmdec", "mag_r", "mag_i", "is_galaxy"} <= set(stars.colnames)
+    assert {"id", "ra", "dec", "pmra", "pmdec", "mag_r", "mag_i", "is_galaxy"} <= set(
+        stars.colnames
+    )
     frames = Table.read(truth / "frames.ecsv")
-    assert {"file", "kind", "band", "exptime", "wcs", "seeing_fwhm_px", "sky_e_s", "zeropoint"} <= set(frames.colnames)
+    assert {
+        "file",
+        "kind",
+        "band",
+        "exptime",
+        "wcs",
+        "seeing_fwhm_px",
+        "sky_e_s",
+        "zeropoint",
+    } <= set(frames.colnames)
     science = frames[frames["kind"] == "science"]
     assert all(WCS(fits.Header.fromstring(w)).has_celestial for w in science["wcs"])
-    assert (truth / "maps" / "badpix.fits.fz").is_file() and (truth / "maps" / "flat.fits.fz").is_file()
-    assert len(list((truth / "maps").glob("*_cr.fits.fz"))) == len(frames) - 5  # every exposure but biases
+    assert (truth / "maps" / "badpix.fits.fz").is_file() and (
+        truth / "maps" / "flat.fits.fz"
+    ).is_file()
+    assert (
+        len(list((truth / "maps").glob("*_cr.fits.fz"))) == len(frames) - 5
+    )  # every exposure but biases
 
 
 def test_truth_is_self_consistent(gmos_night):
@@ -87,7 +111,9 @@ def _measure(night, row, stars, reader, flat, bad):
     cosmic = fits.getdata(night.truth_dir / "maps" / f"{row['file'].split('.fits')[0]}_cr.fits.fz")
     electrons = raw.data * raw.gain
     variance = np.clip(electrons, 0, None) + raw.rdnoise**2
-    sky = sky_image(electrons.shape, row["sky_e_s"] * row["exptime"], (row["sky_grad_x"], row["sky_grad_y"]))
+    sky = sky_image(
+        electrons.shape, row["sky_e_s"] * row["exptime"], (row["sky_grad_x"], row["sky_grad_y"])
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         image = electrons / flat - sky
         sigma = np.sqrt(variance) / flat
@@ -109,8 +135,10 @@ def _measure(night, row, stars, reader, flat, bad):
         neighbours = np.hypot(x - x[k], y - y[k]) < 6 * fwhm
         if (neighbours & (mag < mag[k] + 4)).sum() > 1:
             continue  # not isolated
-        box = (slice(int(y[k]) - int(radius), int(y[k]) + int(radius) + 1),
-               slice(int(x[k]) - int(radius), int(x[k]) + int(radius) + 1))
+        box = (
+            slice(int(y[k]) - int(radius), int(y[k]) + int(radius) + 1),
+            slice(int(x[k]) - int(radius), int(x[k]) + int(radius) + 1),
+        )
         if cosmic[box].any() or bad[box].any() or (flat[box] <= 0).any():  # CR, bad pixel, CCD gap
             continue
         cx, cy = centroid_2dg(image[box])
@@ -141,15 +169,35 @@ def test_command_line_options(tmp_path):
     import sys
 
     proc = subprocess.run(
-        [sys.executable, "-m", "potpyri.sim.cli", "gmos-s", str(tmp_path), "--seed", "3", "--targets", "2",
-         "--frames", "1", "--filters", "g", "--binning", "2x2", "--no-rejects"],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "potpyri.sim.cli",
+            "gmos-s",
+            str(tmp_path),
+            "--seed",
+            "3",
+            "--targets",
+            "2",
+            "--frames",
+            "1",
+            "--filters",
+            "g",
+            "--binning",
+            "2x2",
+            "--no-rejects",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stderr
     frames = Table.read(tmp_path / "truth" / "frames.ecsv")
     assert sorted(set(frames["kind"])) == ["bias", "flat", "science"]
     assert list(frames["band"][frames["kind"] == "science"]) == ["g", "g"]
     assert all(n.startswith("S2024") for n in frames["file"])
-    bad = subprocess.run([sys.executable, "-m", "potpyri.sim.cli", "hubble", str(tmp_path / "x")],
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "potpyri.sim.cli", "hubble", str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and "unknown instrument 'hubble'" in bad.stderr

@@ -25,18 +25,28 @@ def _frames(folder) -> list[Item]:
     items = []
     for name, dispersion in RADISP.items():
         primary = fits.PrimaryHDU(header=fits.Header({"RADISP": dispersion, "DEDISP": 0.011}))
-        hdus = [primary] + [fits.ImageHDU(np.zeros((64, 64), dtype), wcs.to_header(), name=ext)
-                            for ext, dtype in (("SCI", np.float32), ("MASK", np.uint8), ("UNCERT", np.float32))]
+        hdus = [primary] + [
+            fits.ImageHDU(np.zeros((64, 64), dtype), wcs.to_header(), name=ext)
+            for ext, dtype in (("SCI", np.float32), ("MASK", np.uint8), ("UNCERT", np.float32))
+        ]
         fits.HDUList(hdus).writeto(folder / name)
-        meta = {"targtype": "x_r_12_22", "target": "x", "filter": "r", "amp": "12", "binning": "22",
-                "time": "60480.1"}
+        meta = {
+            "targtype": "x_r_12_22",
+            "target": "x",
+            "filter": "r",
+            "amp": "12",
+            "binning": "22",
+            "time": "60480.1",
+        }
         items.append(Item(name, "frame", meta, {"image": str(folder / name)}))
     return items
 
 
 def _grid(tmp_path, *overrides):
     cfg = compose_config("instrument=gmos", f"data_path={tmp_path}", *overrides)
-    context = StepContext(cfg=cfg, instrument=cfg.instrument, data_path=tmp_path, log=logging.getLogger("test"))
+    context = StepContext(
+        cfg=cfg, instrument=cfg.instrument, data_path=tmp_path, log=logging.getLogger("test")
+    )
     frames = _frames(tmp_path)
     (grid,) = ResampleGrid(ResampleGrid.Config(), context).run(Task("x_r_12_22", frames))
     return context, frames, grid
@@ -47,10 +57,12 @@ def test_a_frame_far_above_its_siblings_dispersion_is_dropped(tmp_path, caplog):
         context, frames, grid = _grid(tmp_path)
     assert list(grid.meta["rejected"]) == ["f4.fits"]
     assert grid.meta["frames"] == ["f1.fits", "f2.fits", "f3.fits"]
-    assert 'f4.fits: RADISP 0.500" beyond the target\'s cut' in caplog.text
+    assert "f4.fits: RADISP 0.500\" beyond the target's cut" in caplog.text
     # resample sets the frame aside with that reason; its siblings go on.
     grid_item = Item(grid.id, "grid", grid.meta, {"grid": str(tmp_path / "grid.fits")})
-    fits.HDUList([fits.PrimaryHDU(header=grid.products["grid"].content[0].header)]).writeto(tmp_path / "grid.fits")
+    fits.HDUList([fits.PrimaryHDU(header=grid.products["grid"].content[0].header)]).writeto(
+        tmp_path / "grid.fits"
+    )
     step = Resample(Resample.Config(), context)
     with pytest.raises(StepFailed, match="RADISP 0.500"):
         step.run(Task("f4.fits", [frames[3]], [grid_item]))

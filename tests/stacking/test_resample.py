@@ -37,12 +37,20 @@ def _turned(grid: Grid, degrees: float, shift_px=(3.3, -2.6)) -> Grid:
 @pytest.fixture(scope="module")
 def scene():
     geometry = Geometry(shape=(SIZE, SIZE), pixscale=PIXSCALE)
-    stars = make_field(np.random.default_rng(2), RA, DEC, SIZE * PIXSCALE / 3600, r_bright=15.0, density_r22=8.0)
-    frame_wcs = true_wcs(geometry, (RA, DEC), 0.4, 1.0)  # SIP: ~1.5 px at the corners (scaled to this frame)
+    stars = make_field(
+        np.random.default_rng(2), RA, DEC, SIZE * PIXSCALE / 3600, r_bright=15.0, density_r22=8.0
+    )
+    frame_wcs = true_wcs(
+        geometry, (RA, DEC), 0.4, 1.0
+    )  # SIP: ~1.5 px at the corners (scaled to this frame)
     flux = 60.0 * 10 ** (0.4 * 28.0)
     fwhm = 2.5
-    image = render_sources(geometry.shape, frame_wcs, stars, "r", flux, fwhm, PIXSCALE)[0].astype(np.float32)
-    grid = _turned(Grid(tan_wcs(RA, DEC, PIXSCALE / 3600, ((SIZE + 1) / 2, (SIZE + 1) / 2)), (SIZE, SIZE)), 0.7)
+    image = render_sources(geometry.shape, frame_wcs, stars, "r", flux, fwhm, PIXSCALE)[0].astype(
+        np.float32
+    )
+    grid = _turned(
+        Grid(tan_wcs(RA, DEC, PIXSCALE / 3600, ((SIZE + 1) / 2, (SIZE + 1) / 2)), (SIZE, SIZE)), 0.7
+    )
     truth = render_sources(grid.shape, grid.wcs, stars, "r", flux, fwhm, PIXSCALE)[0]
     return image, frame_wcs, grid, truth
 
@@ -76,9 +84,13 @@ def test_interpolation_error_against_truth_is_no_larger_than_reproject(scene):
 def test_uncertainty_is_the_noise_of_the_resampled_pixels(scene, order):
     _, frame_wcs, grid, _ = scene
     rng = np.random.default_rng(order)
-    sigma = np.where(np.arange(SIZE)[None, :] < SIZE // 2, 2.0, 6.0).astype(np.float32) * np.ones((SIZE, 1), np.float32)
+    sigma = np.where(np.arange(SIZE)[None, :] < SIZE // 2, 2.0, 6.0).astype(np.float32) * np.ones(
+        (SIZE, 1), np.float32
+    )
     noise = (rng.standard_normal((SIZE, SIZE)) * sigma).astype(np.float32)
-    sci, mask, err = resample_frame(noise, np.zeros((SIZE, SIZE), np.uint8), sigma, frame_wcs, grid, order=order)
+    sci, mask, err = resample_frame(
+        noise, np.zeros((SIZE, SIZE), np.uint8), sigma, frame_wcs, grid, order=order
+    )
     good = mask == 0
     pull = sci[good] / err[good]
     assert abs(pull.std() - 1) < 0.02, pull.std()
@@ -92,14 +104,20 @@ def test_masks_stay_masks(scene):
     mask[100:104, 300:303] = 4 | 8  # a saturated core with its neighbour bit
     mask[:, 50] = 1  # a bad column
     sci = np.where(mask > 0, np.float32(1e6), np.float32(0.0))  # masked values must not leak
-    out_sci, out_mask, _ = resample_frame(sci, mask, np.ones((SIZE, SIZE), np.float32), frame_wcs, grid)
+    out_sci, out_mask, _ = resample_frame(
+        sci, mask, np.ones((SIZE, SIZE), np.float32), frame_wcs, grid
+    )
     assert set(np.unique(out_mask)) <= {0, 1, 2, 4 | 8, 1 | 4 | 8, 1 | 2}
     assert 1 <= ((out_mask & 2) > 0).sum() <= 4  # one pixel flags at most its 2×2 output footprint
     assert 12 <= ((out_mask & 4) > 0).sum() <= 5 * 4 + 4
-    assert np.abs(out_sci[(out_mask == 0)]).max() < 1e-6 * 1e6 * 10  # nothing of the 1e6 values leaks
+    assert (
+        np.abs(out_sci[(out_mask == 0)]).max() < 1e-6 * 1e6 * 10
+    )  # nothing of the 1e6 values leaks
     # The bad column stays a thin band of bit 1 inside the frame: its input pixels [49, 51) hold
     # two output pixels per row (three where distortion squeezes them).
-    _, off_frame, _ = resample_frame(sci * 0, mask * 0, np.ones((SIZE, SIZE), np.float32), frame_wcs, grid)
+    _, off_frame, _ = resample_frame(
+        sci * 0, mask * 0, np.ones((SIZE, SIZE), np.float32), frame_wcs, grid
+    )
     band = ((out_mask & 1) > 0) & (off_frame == 0)
     widths = band.sum(axis=1)[band.any(axis=1)]
     assert widths.size > 0.8 * SIZE and widths.max() <= 3 and abs(widths.mean() - 2) < 0.1
@@ -123,20 +141,33 @@ def _frame_wcs(ra, dec, rotation_deg, radesys="ICRS"):
 
 def test_grid_covers_the_union_north_up_at_the_binned_scale():
     offsets = [(0, 0), (20, 8), (-15, 14), (300, 300)]  # arcsec; the last one is a wrong WCS
-    wcses = [_frame_wcs(RA + dx / 3600 / np.cos(np.deg2rad(DEC)), DEC + dy / 3600, 1.0) for dx, dy in offsets]
+    wcses = [
+        _frame_wcs(RA + dx / 3600 / np.cos(np.deg2rad(DEC)), DEC + dy / 3600, 1.0)
+        for dx, dy in offsets
+    ]
     grid, outliers = grid_for_frames(wcses, [(SIZE, SIZE)] * 4, 0.3, max_offset=1.0)
     assert outliers == [3]
     np.testing.assert_allclose(grid.wcs.wcs.cd, [[-0.3 / 3600, 0], [0, 0.3 / 3600]])
     ny, nx = grid.shape
-    assert SIZE + 100 < nx < SIZE + 140 and SIZE + 50 < ny < SIZE + 80  # the dithers, with a bit of rotation
+    assert (
+        SIZE + 100 < nx < SIZE + 140 and SIZE + 50 < ny < SIZE + 80
+    )  # the dithers, with a bit of rotation
     for wcs in wcses[:3]:
-        corners = wcs.all_pix2world([[-0.5, -0.5], [SIZE - 0.5, -0.5], [-0.5, SIZE - 0.5], [SIZE - 0.5, SIZE - 0.5]], 0)
+        corners = wcs.all_pix2world(
+            [[-0.5, -0.5], [SIZE - 0.5, -0.5], [-0.5, SIZE - 0.5], [SIZE - 0.5, SIZE - 0.5]], 0
+        )
         x, y = grid.wcs.all_world2pix(corners, 0).T
-        assert x.min() >= -0.51 and y.min() >= -0.51 and x.max() <= nx - 0.49 and y.max() <= ny - 0.49
-    fixed, _ = grid_for_frames(wcses[:3], [(SIZE, SIZE)] * 3, 0.3, center=(RA + 0.01, DEC), size=256)
+        assert (
+            x.min() >= -0.51 and y.min() >= -0.51 and x.max() <= nx - 0.49 and y.max() <= ny - 0.49
+        )
+    fixed, _ = grid_for_frames(
+        wcses[:3], [(SIZE, SIZE)] * 3, 0.3, center=(RA + 0.01, DEC), size=256
+    )
     assert fixed.shape == (256, 256)
     np.testing.assert_allclose(fixed.wcs.wcs.crval, [RA + 0.01, DEC])
-    np.testing.assert_allclose(fixed.wcs.all_world2pix([[RA + 0.01, DEC]], 0)[0], [127.5, 127.5], atol=1e-6)
+    np.testing.assert_allclose(
+        fixed.wcs.all_world2pix([[RA + 0.01, DEC]], 0)[0], [127.5, 127.5], atol=1e-6
+    )
     assert Grid.from_header(fixed.header()).shape == (256, 256)
 
 
@@ -147,8 +178,9 @@ def test_fk5_frames_land_where_reproject_puts_them(scene):
     image, _, grid, _ = scene
     fk5 = _frame_wcs(RA, DEC, 0.4, "FK5")
     assert isinstance(fk5, WCS)
-    ours, mask, _ = resample_frame(image, np.zeros(image.shape, np.uint8), np.ones(image.shape, np.float32),
-                                   fk5, grid, order=1)
+    ours, mask, _ = resample_frame(
+        image, np.zeros(image.shape, np.uint8), np.ones(image.shape, np.float32), fk5, grid, order=1
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         theirs, _ = reproject_interp((image, fk5), grid.wcs, shape_out=grid.shape)

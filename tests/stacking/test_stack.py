@@ -20,7 +20,9 @@ SHAPE = (200, 240)
 
 def _frames(n: int, rng: np.random.Generator, *, exptimes=None):
     """n frames of a constant 2 e-/s scene with Poisson-like noise, in electrons, and their errors."""
-    exptimes = np.asarray(exptimes if exptimes is not None else [60.0 * (1 + k % 3) for k in range(n)], np.float32)
+    exptimes = np.asarray(
+        exptimes if exptimes is not None else [60.0 * (1 + k % 3) for k in range(n)], np.float32
+    )
     rate = 2.0 + np.zeros(SHAPE, np.float32)
     sky = 5.0  # e-/s
     truth = rate[None] * exptimes[:, None, None]
@@ -72,11 +74,15 @@ def test_sigclip_rejects_unflagged_outliers_and_keeps_star_cores():
     peak = 1e5 * (1 + 0.25 * np.linspace(-1, 1, 7)).astype(np.float32)
     data[:, 120, 120] += peak
     scale = np.float32(1 / 100.0)
-    clipped, _, n_clip = combine_block(data * scale, error * scale, valid.copy(), "sigclip", clip_frac=0.3)
+    clipped, _, n_clip = combine_block(
+        data * scale, error * scale, valid.copy(), "sigclip", clip_frac=0.3
+    )
     plain, _, _ = combine_block(data * scale, error * scale, valid.copy(), "mean")
     assert abs(clipped[50, 60] - rate[50, 60]) < 0.2 < abs(plain[50, 60] - rate[50, 60])
     assert n_clip[50, 60] == 6 and n_clip[120, 120] == 7  # the core survives with clip_frac
-    _, _, n_strict = combine_block(data * scale, error * scale, valid.copy(), "sigclip", clip_frac=0.0)
+    _, _, n_strict = combine_block(
+        data * scale, error * scale, valid.copy(), "sigclip", clip_frac=0.0
+    )
     assert n_strict[120, 120] < 7  # without it, error-only clipping eats the core
 
 
@@ -85,7 +91,9 @@ def test_sigclip_equals_a_plain_iterative_implementation():
     data, error, _, _ = _frames(8, rng, exptimes=[50.0] * 8)
     data[rng.random(data.shape) < 0.02] += 400.0
     valid = rng.random(data.shape) > 0.05
-    got, _, n_got = combine_block(data, error, valid.copy(), "sigclip", sigma=2.5, maxiters=4, clip_frac=0.1)
+    got, _, n_got = combine_block(
+        data, error, valid.copy(), "sigclip", sigma=2.5, maxiters=4, clip_frac=0.1
+    )
     keep = valid.copy()
     for _ in range(4):
         center = np.nanmedian(np.where(keep, data, np.nan), axis=0)
@@ -103,8 +111,14 @@ def test_sigclip_equals_a_plain_iterative_implementation():
 def test_median_uncertainty_is_the_median_scatter(n):
     rng = np.random.default_rng(n)
     data = rng.standard_normal((n, 200, 500)).astype(np.float32)
-    value, uncertainty, _ = combine_block(data, np.ones_like(data), np.ones(data.shape, bool), "median")
-    assert abs(value.std() / np.median(uncertainty) - 1) < 0.02, (n, value.std(), median_variance_ratio(n))
+    value, uncertainty, _ = combine_block(
+        data, np.ones_like(data), np.ones(data.shape, bool), "median"
+    )
+    assert abs(value.std() / np.median(uncertainty) - 1) < 0.02, (
+        n,
+        value.std(),
+        median_variance_ratio(n),
+    )
 
 
 def test_block_working_memory_is_within_the_budget():
@@ -129,10 +143,22 @@ def _write(folder: Path, data, error, valid, exptimes) -> list[Item]:
     items = []
     for k in range(data.shape[0]):
         path = folder / f"f{k}_reproj.fits"
-        fits.HDUList([fits.PrimaryHDU(header=fits.Header({"EXPTIME": float(exptimes[k])})),
-                      fits.ImageHDU(data[k], name="SCI"), fits.ImageHDU((~valid[k]).astype(np.uint8) * 2, name="MASK"),
-                      fits.ImageHDU(error[k], name="UNCERT")]).writeto(path)
-        meta = {"exp": float(exptimes[k]), "target": "t", "filter": "r", "amp": "1", "binning": "11", "time": "60480"}
+        fits.HDUList(
+            [
+                fits.PrimaryHDU(header=fits.Header({"EXPTIME": float(exptimes[k])})),
+                fits.ImageHDU(data[k], name="SCI"),
+                fits.ImageHDU((~valid[k]).astype(np.uint8) * 2, name="MASK"),
+                fits.ImageHDU(error[k], name="UNCERT"),
+            ]
+        ).writeto(path)
+        meta = {
+            "exp": float(exptimes[k]),
+            "target": "t",
+            "filter": "r",
+            "amp": "1",
+            "binning": "11",
+            "time": "60480",
+        }
         items.append(Item(path.name, "frame", meta, {"image": str(path)}))
     return items
 
@@ -142,15 +168,22 @@ def test_stack_step_is_independent_of_the_row_blocks(tmp_path):
     data, error, exptimes, rate = _frames(5, rng)
     valid = _corrupt(data, rng)
     items = _write(tmp_path, data, error, valid, exptimes)
-    context = StepContext(cfg=None, instrument=None, data_path=tmp_path, log=logging.getLogger("test"))
+    context = StepContext(
+        cfg=None, instrument=None, data_path=tmp_path, log=logging.getLogger("test")
+    )
     results = []
     for memory_mb in (0.05, 1000.0):  # 1 row a block vs the largest blocks the step allows
         step = Stack(Stack.Config(method=StackMethod.sigclip, memory_mb=memory_mb), context)
         (out,) = step.run(Task("t", items))
         hdul = out.products["stack"].content
         results.append([hdul[name].data.copy() for name in ("SCI", "MASK", "ERR")])
-        assert hdul[0].header["EXPTIME"] == float(exptimes.sum()) and hdul[0].header["NCOMBINE"] == 5
-        assert hdul[0].header["IMCMB005"] == "f4_reproj.fits" and hdul[0].header["BUNIT"] == "electron/s"
+        assert (
+            hdul[0].header["EXPTIME"] == float(exptimes.sum()) and hdul[0].header["NCOMBINE"] == 5
+        )
+        assert (
+            hdul[0].header["IMCMB005"] == "f4_reproj.fits"
+            and hdul[0].header["BUNIT"] == "electron/s"
+        )
     for a, b in zip(*results, strict=True):
         np.testing.assert_array_equal(a, b)
     sci, _, err = results[0]
@@ -161,18 +194,31 @@ def test_frames_on_different_grids_are_flagged(tmp_path):
     rng = np.random.default_rng(10)
     data, error, exptimes, _ = _frames(2, rng)
     items = _write(tmp_path, data, error, np.ones(data.shape, bool), exptimes)
-    context = StepContext(cfg=None, instrument=None, data_path=tmp_path, log=logging.getLogger("test"))
+    context = StepContext(
+        cfg=None, instrument=None, data_path=tmp_path, log=logging.getLogger("test")
+    )
 
     def stack_warnings(shift_px: float) -> list[str]:
         for k, item in enumerate(items):
             with fits.open(item.path("image"), mode="update") as hdul:
                 for hdu in hdul[1:]:
-                    hdu.header.update({"CTYPE1": "RA---TAN", "CTYPE2": "DEC--TAN", "CRVAL1": 150.0, "CRVAL2": 2.0,
-                                       "CRPIX1": 100.0 + k * shift_px, "CRPIX2": 90.0,
-                                       "CD1_1": -0.2 / 3600, "CD2_2": 0.2 / 3600})
+                    hdu.header.update(
+                        {
+                            "CTYPE1": "RA---TAN",
+                            "CTYPE2": "DEC--TAN",
+                            "CRVAL1": 150.0,
+                            "CRVAL2": 2.0,
+                            "CRPIX1": 100.0 + k * shift_px,
+                            "CRPIX2": 90.0,
+                            "CD1_1": -0.2 / 3600,
+                            "CD2_2": 0.2 / 3600,
+                        }
+                    )
         (out,) = Stack(Stack.Config(), context).run(Task("t", items))
         return out.meta["warnings"]
 
     assert stack_warnings(0.0) == []
     (warning,) = stack_warnings(3.0)
-    assert "not on one pixel grid" in warning and "3.00 px" in warning and "f1_reproj.fits" in warning
+    assert (
+        "not on one pixel grid" in warning and "3.00 px" in warning and "f1_reproj.fits" in warning
+    )

@@ -23,18 +23,33 @@ def test_saturation_in_any_input_is_kept_in_the_stack_mask(tmp_path):
     items = []
     for k, mask in enumerate(masks):
         path = tmp_path / f"f{k}_reproj.fits"
-        fits.HDUList([fits.PrimaryHDU(header=fits.Header({"EXPTIME": 10.0})),
-                      fits.ImageHDU(np.full(shape, 100.0 + k, np.float32), name="SCI"),
-                      fits.ImageHDU(mask, name="MASK"),
-                      fits.ImageHDU(np.full(shape, 5.0, np.float32), name="UNCERT")]).writeto(path)
-        meta = {"exp": 10.0, "target": "t", "filter": "K", "amp": "1", "binning": "11", "time": "60480"}
+        fits.HDUList(
+            [
+                fits.PrimaryHDU(header=fits.Header({"EXPTIME": 10.0})),
+                fits.ImageHDU(np.full(shape, 100.0 + k, np.float32), name="SCI"),
+                fits.ImageHDU(mask, name="MASK"),
+                fits.ImageHDU(np.full(shape, 5.0, np.float32), name="UNCERT"),
+            ]
+        ).writeto(path)
+        meta = {
+            "exp": 10.0,
+            "target": "t",
+            "filter": "K",
+            "amp": "1",
+            "binning": "11",
+            "time": "60480",
+        }
         items.append(Item(path.name, "frame", meta, {"image": str(path)}))
-    context = StepContext(cfg=None, instrument=None, data_path=tmp_path, log=logging.getLogger("test"))
+    context = StepContext(
+        cfg=None, instrument=None, data_path=tmp_path, log=logging.getLogger("test")
+    )
     for method in (StackMethod.median, StackMethod.mean):
         (out,) = Stack(Stack.Config(method=method, memory_mb=0.001), context).run(Task("t", items))
         hdul = out.products["stack"].content
         mask, sci = hdul["MASK"].data, hdul["SCI"].data
-        assert mask[3, 4] == SATURATED and np.isclose(sci[3, 4], 10.15)  # frames 1 and 2: (101 + 102) / 2 / 10
+        assert mask[3, 4] == SATURATED and np.isclose(
+            sci[3, 4], 10.15
+        )  # frames 1 and 2: (101 + 102) / 2 / 10
         assert mask[7, 2] == 0 and mask[10, 8] == BAD
         assert np.count_nonzero(mask) == 2
 
@@ -47,12 +62,23 @@ def test_coverage_counts_the_frames_combined_in_each_pixel(tmp_path):
         mask = np.zeros(shape, np.uint8)
         mask[:, : 2 * k] = BAD  # frame k misses the first 2k columns
         path = tmp_path / f"c{k}_reproj.fits"
-        fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.ones(shape, np.float32), name="SCI"),
-                      fits.ImageHDU(mask, name="MASK"),
-                      fits.ImageHDU(np.ones(shape, np.float32), name="UNCERT")]).writeto(path)
+        fits.HDUList(
+            [
+                fits.PrimaryHDU(),
+                fits.ImageHDU(np.ones(shape, np.float32), name="SCI"),
+                fits.ImageHDU(mask, name="MASK"),
+                fits.ImageHDU(np.ones(shape, np.float32), name="UNCERT"),
+            ]
+        ).writeto(path)
         items.append(Item(path.name, "frame", {"exp": 1.0}, {"image": str(path)}))
-    context = StepContext(cfg=None, instrument=None, data_path=tmp_path, log=logging.getLogger("test"))
+    context = StepContext(
+        cfg=None, instrument=None, data_path=tmp_path, log=logging.getLogger("test")
+    )
     (out,) = Stack(Stack.Config(memory_mb=0.001), context).run(Task("t", items))
     coverage = out.products["stack"].content["COVERAGE"].data
     assert coverage.dtype == np.int16
-    assert (coverage[:, :2] == 1).all() and (coverage[:, 2:4] == 2).all() and (coverage[:, 4:] == 3).all()
+    assert (
+        (coverage[:, :2] == 1).all()
+        and (coverage[:, 2:4] == 2).all()
+        and (coverage[:, 4:] == 3).all()
+    )

@@ -29,21 +29,44 @@ from potpyri.stacking.resample import Grid, quiet_wcs, resample_frame
 from tests.conftest import compose_config
 
 pytestmark = pytest.mark.slow
-WCS_PREFIXES = ("CRPIX", "CRVAL", "CDELT", "CD1_", "CD2_", "PC1_", "PC2_", "CTYPE", "CUNIT", "A_", "B_", "AP_", "BP_")
+WCS_PREFIXES = (
+    "CRPIX",
+    "CRVAL",
+    "CDELT",
+    "CD1_",
+    "CD2_",
+    "PC1_",
+    "PC2_",
+    "CTYPE",
+    "CUNIT",
+    "A_",
+    "B_",
+    "AP_",
+    "BP_",
+)
 
 
 @pytest.fixture(scope="module")
 def reduced(tmp_path_factory):
     folder = tmp_path_factory.mktemp("gmos_truth")
     night = simulate_night("gmos-n", folder, seed=3, frames=3, bands=["r"])
-    cfg = compose_config("instrument=gmos", f"data_path={folder}", "catalog.offline=true",
-                         "pipeline.steps=[ingest,bias,dark,flat,process,cosmic_rays,satellites,skysub]")
+    cfg = compose_config(
+        "instrument=gmos",
+        f"data_path={folder}",
+        "catalog.offline=true",
+        "pipeline.steps=[ingest,bias,dark,flat,process,cosmic_rays,satellites,skysub]",
+    )
     validate(cfg)
     result = run_pipeline(cfg)
     truth = {r["file"]: fits.Header.fromstring(str(r["wcs"])) for r in night.frames}
     items = []
     for item in sorted(result.items, key=lambda i: i.id):
-        if item.kind != "frame" or item.meta.get("type") != "SCIENCE" or not item.ok or item.meta.get("excluded"):
+        if (
+            item.kind != "frame"
+            or item.meta.get("type") != "SCIENCE"
+            or not item.ok
+            or item.meta.get("excluded")
+        ):
             continue
         with fits.open(item.path("image")) as hdul:
             hdul = fits.HDUList([h.copy() for h in hdul])
@@ -61,7 +84,9 @@ def reduced(tmp_path_factory):
 
 
 def _run(name: str, cfg, task: Task, folder) -> list[Item]:
-    context = StepContext(cfg=cfg, instrument=cfg.instrument, data_path=folder, log=logging.getLogger("test"))
+    context = StepContext(
+        cfg=cfg, instrument=cfg.instrument, data_path=folder, log=logging.getLogger("test")
+    )
     step = STEPS[name](OmegaConf.to_object(cfg[name]), context)
     made = []
     for out in step.run(task):
@@ -94,12 +119,30 @@ def _truth_rate(night, frames, wcs, shape) -> np.ndarray:
     rate = np.zeros(shape)
     for frame in frames:
         row = rows[frame.id]
-        frame_scale = float(np.sqrt(abs(np.linalg.det(quiet_wcs(fits.Header.fromstring(str(row["wcs"]))).pixel_scale_matrix)))) * 3600
+        frame_scale = (
+            float(
+                np.sqrt(
+                    abs(
+                        np.linalg.det(
+                            quiet_wcs(fits.Header.fromstring(str(row["wcs"]))).pixel_scale_matrix
+                        )
+                    )
+                )
+            )
+            * 3600
+        )
         k = frame_scale / scale
         # Interpolation keeps values per input pixel: render with the PSF in output pixels and
         # the flux of an input pixel's area.
-        rate += render_sources(shape, wcs, stars, str(row["band"]), 10 ** (0.4 * float(row["zeropoint"])) * k**2,
-                               float(row["seeing_fwhm_px"]) * k, scale)[0]
+        rate += render_sources(
+            shape,
+            wcs,
+            stars,
+            str(row["band"]),
+            10 ** (0.4 * float(row["zeropoint"])) * k**2,
+            float(row["seeing_fwhm_px"]) * k,
+            scale,
+        )[0]
     return rate / len(frames)
 
 
@@ -154,7 +197,9 @@ def test_masked_pixels_leave_no_residual(stacked, tmp_path):
         with fits.open(frame.path("image")) as hdul:
             in_mask = hdul["MASK"].data
             in_wcs = quiet_wcs(hdul["SCI"].header)
-        true_cr = fits.getdata(night.truth_dir / "maps" / f"{frame.id.split('.fits')[0]}_cr.fits.fz") & 1
+        true_cr = (
+            fits.getdata(night.truth_dir / "maps" / f"{frame.id.split('.fits')[0]}_cr.fits.fz") & 1
+        )
         missed = ((true_cr > 0) & (in_mask == 0)).astype(np.uint8) * 2
         ones = np.ones(in_mask.shape, np.float32)
         _, footprint, _ = resample_frame(ones, missed, ones, in_wcs, grid, order=1)
@@ -200,12 +245,28 @@ def test_stack_psf_is_not_broader_than_its_inputs(stacked):
     widths = []
     for frame in frames:
         with fits.open(frame.path("image")) as hdul:
-            widths.append(_fwhm(hdul["SCI"].data, hdul["MASK"].data, quiet_wcs(hdul["SCI"].header), stars,
-                                "r", 3e3, 1e5))
+            widths.append(
+                _fwhm(
+                    hdul["SCI"].data,
+                    hdul["MASK"].data,
+                    quiet_wcs(hdul["SCI"].header),
+                    stars,
+                    "r",
+                    3e3,
+                    1e5,
+                )
+            )
     with fits.open(stack.path("stack")) as hdul:
         per_frame = hdul[0].header["EXPTIME"] / hdul[0].header["NCOMBINE"]
-        width = _fwhm(hdul["SCI"].data * per_frame, hdul["MASK"].data, quiet_wcs(hdul["SCI"].header), stars,
-                      "r", 3e3, 1e5)
+        width = _fwhm(
+            hdul["SCI"].data * per_frame,
+            hdul["MASK"].data,
+            quiet_wcs(hdul["SCI"].header),
+            stars,
+            "r",
+            3e3,
+            1e5,
+        )
     # Measured (seed 3, cubic spline): stack / mean input 1.000 mean, 0.996 median, 0.999 sigclip
     # (inputs 2.78, 2.36, 3.32 px); bilinear resampling (resample.order=1) gave 1.097.
     assert width <= 1.05 * np.mean(widths), (method, width, widths)

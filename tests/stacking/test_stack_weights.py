@@ -39,7 +39,10 @@ def test_frame_weights_keep_a_bright_star_flux_and_pixel_weights_do_not():
         valid = np.ones(data.shape, bool)
         weights = np.array([1 / background_variance(e, np.ones(e.shape, bool)) for e in error])
         pixel.append(_flux(combine_block(data, error, valid.copy(), "mean")[0]) / FLUX - 1)
-        frame.append(_flux(combine_block(data, error, valid.copy(), "mean", frame_weight=weights)[0]) / FLUX - 1)
+        frame.append(
+            _flux(combine_block(data, error, valid.copy(), "mean", frame_weight=weights)[0]) / FLUX
+            - 1
+        )
     # The star's own noise on the mean of 5 frames: sqrt(FLUX + 61² (SKY + RN²)) / sqrt(5) / FLUX ~ 0.06%
     # per seed; over 8 seeds the mean is good to ~0.02%.
     assert abs(np.mean(frame)) < 1e-3, frame
@@ -53,8 +56,12 @@ def test_frame_weighted_uncertainty_is_propagated():
     valid = np.ones(data.shape, bool)
     valid[0, :5] = False
     weights = np.array([1.0, 2.0, 1.0, 0.5, 1.0])
-    value, uncertainty, n_used = combine_block(data, error, valid.copy(), "mean", frame_weight=weights)
+    value, uncertainty, n_used = combine_block(
+        data, error, valid.copy(), "mean", frame_weight=weights
+    )
     w = weights[:, None, None] * valid
     np.testing.assert_allclose(value, (w * data).sum(0) / w.sum(0), rtol=1e-5)
-    np.testing.assert_allclose(uncertainty, np.sqrt((w**2 * error.astype(float) ** 2).sum(0)) / w.sum(0), rtol=1e-5)
+    np.testing.assert_allclose(
+        uncertainty, np.sqrt((w**2 * error.astype(float) ** 2).sum(0)) / w.sum(0), rtol=1e-5
+    )
     assert (n_used[:5] == 4).all() and (n_used[5:] == 5).all()

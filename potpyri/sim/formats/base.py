@@ -222,8 +222,9 @@ class RawFormat(ABC):
         the header pointing, DATASEC/BIASSEC/DETSEC/CCDSEC/CCDSUM where the instrument has them).
         """
 
-    def split_files(self, hdul: fits.HDUList, meta: FrameMeta, setup: Setup
-                    ) -> list[tuple[str, fits.HDUList, tuple[slice, slice] | None]]:
+    def split_files(
+        self, hdul: fits.HDUList, meta: FrameMeta, setup: Setup
+    ) -> list[tuple[str, fits.HDUList, tuple[slice, slice] | None]]:
         """The files one exposure is delivered as, each with the mosaic region it covers (None:
         all of it). Most instruments deliver one file, named by :meth:`filename`."""
         return [(self.filename(meta, setup), hdul, None)]

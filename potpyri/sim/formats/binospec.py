@@ -33,8 +33,10 @@ class Binospec(AmplifierFormat):
     site = (-110.88456, 31.68877, 2606.0)
     pixscale_unbinned = 0.24
     amps = (
-        Amp(0, 0, 2048, 4112, 1.02, 4.0, 1005.0, False, 0), Amp(2048, 0, 2048, 4112, 1.08, 4.0, 990.0, True, 0),
-        Amp(4262, 0, 2048, 4112, 1.04, 4.0, 1012.0, False, 1), Amp(6310, 0, 2048, 4112, 1.06, 4.0, 998.0, True, 1),
+        Amp(0, 0, 2048, 4112, 1.02, 4.0, 1005.0, False, 0),
+        Amp(2048, 0, 2048, 4112, 1.08, 4.0, 990.0, True, 0),
+        Amp(4262, 0, 2048, 4112, 1.04, 4.0, 1012.0, False, 1),
+        Amp(6310, 0, 2048, 4112, 1.06, 4.0, 998.0, True, 1),
     )
     crop = (208, 1789, 3695, 4731)
     window = (1800, 1800)
@@ -51,12 +53,23 @@ class Binospec(AmplifierFormat):
         kind = meta.kind
         bx, by = self._binning(setup)
         return {
-            "INSTRUME": "Binospec", "OBSERVAT": "MMTO", "TELESCOP": "MMT", "OBJECT": meta.object_name,
-            "MASK": {"spectrum": "spectroscopy", "bad": "mira", "acquisition": "longslit1"}.get(kind, "imaging"),
+            "INSTRUME": "Binospec",
+            "OBSERVAT": "MMTO",
+            "TELESCOP": "MMT",
+            "OBJECT": meta.object_name,
+            "MASK": {"spectrum": "spectroscopy", "bad": "mira", "acquisition": "longslit1"}.get(
+                kind, "imaging"
+            ),
             "SCRN": "deployed" if kind == "flat" else "stowed",
             "IMAGETYP": {"flat": "flat", "acquisition": "acq"}.get(kind, "object"),
-            "FILTER": self.filters.get(meta.band, "r_filter"), "CCDSUM": f"{bx} {by}",
-            "EXPTIME": float(meta.exptime), "MJD": round(meta.date_obs.mjd, 5),
-            "DATE-OBS": meta.date_obs.strftime("%Y-%m-%dT%H:%M:%S"), "RA": meta.ra / 15.0, "DEC": meta.dec,
-            "POSANG": meta.position_angle, "AIRMASS": round(meta.airmass, 3), "SATURATE": 65000.0,
+            "FILTER": self.filters.get(meta.band, "r_filter"),
+            "CCDSUM": f"{bx} {by}",
+            "EXPTIME": float(meta.exptime),
+            "MJD": round(meta.date_obs.mjd, 5),
+            "DATE-OBS": meta.date_obs.strftime("%Y-%m-%dT%H:%M:%S"),
+            "RA": meta.ra / 15.0,
+            "DEC": meta.dec,
+            "POSANG": meta.position_angle,
+            "AIRMASS": round(meta.airmass, 3),
+            "SATURATE": 65000.0,
         }

@@ -32,8 +32,20 @@ class Deimos(AmplifierFormat):
     zeropoint_ab = {"g": 28.0, "r": 28.4, "i": 28.2, "z": 27.5}
     site = (-155.47833, 19.82833, 4160.0)
     pixscale_unbinned = 0.1185
-    amps = tuple(Amp(k * 2108, 0, 2048, 4096, (1.21, 1.23, 1.24, 1.27)[k], (2.6, 2.5, 2.7, 2.6)[k],
-                     (1100.0, 1080.0, 1120.0, 1090.0)[k], True, k) for k in range(4))
+    amps = tuple(
+        Amp(
+            k * 2108,
+            0,
+            2048,
+            4096,
+            (1.21, 1.23, 1.24, 1.27)[k],
+            (2.6, 2.5, 2.7, 2.6)[k],
+            (1100.0, 1080.0, 1120.0, 1090.0)[k],
+            True,
+            k,
+        )
+        for k in range(4)
+    )
     crop = (0, 0, 4096, 8372)
     window = (2048, 2048)
     default_setup = Setup(binning=(1, 1), size="small")
@@ -48,19 +60,37 @@ class Deimos(AmplifierFormat):
         kind = meta.kind
         spectral = kind == "spectrum"
         head = fits.Header()
-        head.update({
-            "TELESCOP": "Keck II", "INSTRUME": "DEIMOS", "OBJECT": meta.object_name,
-            "OBSTYPE": {"bias": "Bias", "flat": "DmFlat"}.get(kind, "Object"),
-            "MOSMODE": "Spectral" if spectral else "Direct", "OBSMODE": "longslit" if spectral else "imaging",
-            # Acquisition images are taken through the slit mask: not "None", so not science.
-            "SLMSKNAM": {"spectrum": "LVMslitC", "bad": "GOH_X", "acquisition": "GRB_acq_mask"}.get(kind, "None"),
-            "HATCHPOS": "closed" if kind == "bias" else "open", "PONAME": "MIRA" if kind == "bad" else "DEIMOS",
-            "DWFILNAM": self.filters.get(meta.band, "Clear"), "ELAPTIME": float(meta.exptime),
-            "EXPTIME": float(meta.exptime), "BINNING": f"{bx},{by}", "NVIDINP": len(self.amps),
-            "DATE-OBS": meta.date_obs.strftime("%Y-%m-%d"), "UTC": meta.date_obs.strftime("%H:%M:%S.%f")[:11],
-            "MJD-OBS": meta.date_obs.mjd, "MJD": meta.date_obs.mjd, "RA": ra, "DEC": dec,
-            "AIRMASS": round(meta.airmass, 3), "ROTPOSN": meta.position_angle,
-        })
+        head.update(
+            {
+                "TELESCOP": "Keck II",
+                "INSTRUME": "DEIMOS",
+                "OBJECT": meta.object_name,
+                "OBSTYPE": {"bias": "Bias", "flat": "DmFlat"}.get(kind, "Object"),
+                "MOSMODE": "Spectral" if spectral else "Direct",
+                "OBSMODE": "longslit" if spectral else "imaging",
+                # Acquisition images are taken through the slit mask: not "None", so not science.
+                "SLMSKNAM": {
+                    "spectrum": "LVMslitC",
+                    "bad": "GOH_X",
+                    "acquisition": "GRB_acq_mask",
+                }.get(kind, "None"),
+                "HATCHPOS": "closed" if kind == "bias" else "open",
+                "PONAME": "MIRA" if kind == "bad" else "DEIMOS",
+                "DWFILNAM": self.filters.get(meta.band, "Clear"),
+                "ELAPTIME": float(meta.exptime),
+                "EXPTIME": float(meta.exptime),
+                "BINNING": f"{bx},{by}",
+                "NVIDINP": len(self.amps),
+                "DATE-OBS": meta.date_obs.strftime("%Y-%m-%d"),
+                "UTC": meta.date_obs.strftime("%H:%M:%S.%f")[:11],
+                "MJD-OBS": meta.date_obs.mjd,
+                "MJD": meta.date_obs.mjd,
+                "RA": ra,
+                "DEC": dec,
+                "AIRMASS": round(meta.airmass, 3),
+                "ROTPOSN": meta.position_angle,
+            }
+        )
         if kind == "flat":
             head["OBJECT"] = "DmFlat"
         return head

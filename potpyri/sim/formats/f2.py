@@ -48,16 +48,39 @@ class Flamingos2(AmplifierFormat):
     def primary_header(self, meta: FrameMeta, setup: Setup) -> fits.Header:
         kind = meta.kind
         filt = "Dark" if kind == "dark" else self.filters.get(meta.band, "J_G0802")
-        return fits.Header({
-            "INSTRUME": "F2", "TELESCOP": "Gemini-South", "OBSERVAT": "Gemini-South",
-            "OBJECT": {"dark": "Dark", "flat": "GCALflat", "acquisition": "Acquisition"}.get(kind, meta.object_name),
-            "OBSTYPE": {"dark": "DARK", "flat": "FLAT"}.get(kind, "OBJECT"),
-            "OBSCLASS": {"dark": "dayCal", "flat": "dayCal", "acquisition": "acq"}.get(kind, "science"),
-            "DECKER": {"bad": "Closed", "spectrum": "Long_slit", "acquisition": "Long_slit"}.get(kind, "Open"),
-            "MASKNAME": {"spectrum": "4pix-slit", "acquisition": "4pix-slit"}.get(kind, "None"),
-            "FILTER1": "Open", "FILTER2": filt, "FILTER": filt, "GRORDER": 1 if kind == "spectrum" else 0,
-            "READMODE": "Bright", "LNRS": 1, "EXPTIME": float(meta.exptime),
-            "DATE-OBS": meta.date_obs.strftime("%Y-%m-%d"), "TIME-OBS": meta.date_obs.strftime("%H:%M:%S.%f")[:10],
-            "MJD-OBS": meta.date_obs.mjd, "RA": meta.ra, "DEC": meta.dec, "AIRMASS": round(meta.airmass, 3),
-            "GAIN": 4.44, "RDNOISE": 11.7, "RAWGEMQA": "FAIL" if kind == "bad" else "USABLE",
-        })
+        return fits.Header(
+            {
+                "INSTRUME": "F2",
+                "TELESCOP": "Gemini-South",
+                "OBSERVAT": "Gemini-South",
+                "OBJECT": {"dark": "Dark", "flat": "GCALflat", "acquisition": "Acquisition"}.get(
+                    kind, meta.object_name
+                ),
+                "OBSTYPE": {"dark": "DARK", "flat": "FLAT"}.get(kind, "OBJECT"),
+                "OBSCLASS": {"dark": "dayCal", "flat": "dayCal", "acquisition": "acq"}.get(
+                    kind, "science"
+                ),
+                "DECKER": {
+                    "bad": "Closed",
+                    "spectrum": "Long_slit",
+                    "acquisition": "Long_slit",
+                }.get(kind, "Open"),
+                "MASKNAME": {"spectrum": "4pix-slit", "acquisition": "4pix-slit"}.get(kind, "None"),
+                "FILTER1": "Open",
+                "FILTER2": filt,
+                "FILTER": filt,
+                "GRORDER": 1 if kind == "spectrum" else 0,
+                "READMODE": "Bright",
+                "LNRS": 1,
+                "EXPTIME": float(meta.exptime),
+                "DATE-OBS": meta.date_obs.strftime("%Y-%m-%d"),
+                "TIME-OBS": meta.date_obs.strftime("%H:%M:%S.%f")[:10],
+                "MJD-OBS": meta.date_obs.mjd,
+                "RA": meta.ra,
+                "DEC": meta.dec,
+                "AIRMASS": round(meta.airmass, 3),
+                "GAIN": 4.44,
+                "RDNOISE": 11.7,
+                "RAWGEMQA": "FAIL" if kind == "bad" else "USABLE",
+            }
+        )

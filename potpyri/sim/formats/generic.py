@@ -92,8 +92,12 @@ class AmplifierFormat(RawFormat):
             sl = self._mosaic_slices(amp, setup)
             if sl is not None:
                 sensitive[sl] = True
-        return Geometry(shape=sensitive.shape, pixscale=self.pixscale_unbinned * bx, orientation=self.orientation,
-                        sensitive=None if sensitive.all() else sensitive)
+        return Geometry(
+            shape=sensitive.shape,
+            pixscale=self.pixscale_unbinned * bx,
+            orientation=self.orientation,
+            sensitive=None if sensitive.all() else sensitive,
+        )
 
     def _mosaic_slices(self, amp: Amp, setup: Setup) -> tuple[slice, slice] | None:
         """The binned mosaic pixels this amplifier reads (None when outside the region)."""
@@ -106,7 +110,9 @@ class AmplifierFormat(RawFormat):
         return slice((ylo - ry) // by, (yhi - ry) // by), slice((xlo - rx) // bx, (xhi - rx) // bx)
 
     # -- read-out --------------------------------------------------------------------------------
-    def readout(self, electrons: np.ndarray, meta: FrameMeta, setup: Setup, rng: np.random.Generator) -> fits.HDUList:
+    def readout(
+        self, electrons: np.ndarray, meta: FrameMeta, setup: Setup, rng: np.random.Generator
+    ) -> fits.HDUList:
         bx, by = self._binning(setup)
         primary = self.primary_header(meta, setup)
         images = []
@@ -119,7 +125,9 @@ class AmplifierFormat(RawFormat):
             noise = amp.rdnoise / amp.gain
             bias = amp.bias + _bias_structure(n, signal.shape) if self.overscan else amp.bias
             data = signal / amp.gain + bias + rng.normal(0.0, noise, signal.shape)
-            overscan = bias[:, :1] + rng.normal(0.0, noise, (ny, self.overscan)) if self.overscan else None
+            overscan = (
+                bias[:, :1] + rng.normal(0.0, noise, (ny, self.overscan)) if self.overscan else None
+            )
             if overscan is None:
                 raw = data
             else:
@@ -134,22 +142,33 @@ class AmplifierFormat(RawFormat):
             ry, rx, _, _ = self._region(setup)
             dy0, dx0 = ry + sl[0].start * by, rx + sl[1].start * bx
             header = fits.Header()
-            header.update({
-                "DETSEC": f"[{dx0 + 1}:{dx0 + nx * bx},{dy0 + 1}:{dy0 + ny * by}]",
-                "DATASEC": datasec, "CCDSUM": f"{bx} {by}", "GAIN": amp.gain, "RDNOISE": amp.rdnoise,
-                "AMPNAME": f"AMP{n + 1}", "CCDNAME": f"CCD{amp.chip + 1}",
-            })
+            header.update(
+                {
+                    "DETSEC": f"[{dx0 + 1}:{dx0 + nx * bx},{dy0 + 1}:{dy0 + ny * by}]",
+                    "DATASEC": datasec,
+                    "CCDSUM": f"{bx} {by}",
+                    "GAIN": amp.gain,
+                    "RDNOISE": amp.rdnoise,
+                    "AMPNAME": f"AMP{n + 1}",
+                    "CCDNAME": f"CCD{amp.chip + 1}",
+                }
+            )
             if biassec:
                 header["BIASSEC"] = biassec
             header.update(self._wcs_cards(meta, setup, sl, amp))
             header.update(self.image_header(n, amp, meta, setup))
             images.append((raw[None] if self.cube else raw, header))
         if self.primary_data:
-            (raw, header), = images
+            ((raw, header),) = images
             primary.update(header)
             return fits.HDUList([fits.PrimaryHDU(raw, primary)])
-        return fits.HDUList([fits.PrimaryHDU(header=primary)]
-                            + [fits.ImageHDU(raw, header, name=self.extname(n)) for n, (raw, header) in enumerate(images)])
+        return fits.HDUList(
+            [fits.PrimaryHDU(header=primary)]
+            + [
+                fits.ImageHDU(raw, header, name=self.extname(n))
+                for n, (raw, header) in enumerate(images)
+            ]
+        )
 
     def _wcs_cards(self, meta: FrameMeta, setup: Setup, sl: tuple[slice, slice], amp: Amp) -> dict:
         """Header WCS from the telescope pointing, shifted to this amplifier's raw pixels."""
@@ -158,9 +177,20 @@ class AmplifierFormat(RawFormat):
         cd = np.array([[np.cos(pa), -np.sin(pa)], [np.sin(pa), np.cos(pa)]]) @ geometry.cd_nominal
         crpix = geometry.crpix_or_center
         shift = sl[1].start - (0 if amp.overscan_right else self.overscan)
-        return {"CTYPE1": "RA---TAN", "CTYPE2": "DEC--TAN", "CRVAL1": meta.ra, "CRVAL2": meta.dec,
-                "CRPIX1": crpix[0] - shift, "CRPIX2": crpix[1] - sl[0].start, "CD1_1": cd[0, 0],
-                "CD1_2": cd[0, 1], "CD2_1": cd[1, 0], "CD2_2": cd[1, 1], "RADESYS": "ICRS", "EQUINOX": 2000.0}
+        return {
+            "CTYPE1": "RA---TAN",
+            "CTYPE2": "DEC--TAN",
+            "CRVAL1": meta.ra,
+            "CRVAL2": meta.dec,
+            "CRPIX1": crpix[0] - shift,
+            "CRPIX2": crpix[1] - sl[0].start,
+            "CD1_1": cd[0, 0],
+            "CD1_2": cd[0, 1],
+            "CD2_1": cd[1, 0],
+            "CD2_2": cd[1, 1],
+            "RADESYS": "ICRS",
+            "EQUINOX": 2000.0,
+        }
 
     # -- hooks for subclasses ----------------------------------------------------------------------
     def primary_header(self, meta: FrameMeta, setup: Setup) -> fits.Header:

@@ -44,21 +44,44 @@ class _Detector:
 
 _HAM_LAYOUT = tuple((c, k, k % 2 == 0) for c in range(3) for k in range(4))
 _DETECTORS = {
-    "ham": _Detector(2048, 4224, 4, "GMOS + Hamamatsu",
-                     (1.66, 1.63, 1.68, 1.61, 1.70, 1.65, 1.64, 1.69, 1.62, 1.67, 1.60, 1.66),
-                     (4.2, 4.1, 4.3, 4.0, 4.4, 4.1, 4.2, 4.3, 4.0, 4.2, 4.1, 4.3), _HAM_LAYOUT),
-    "e2v": _Detector(2048, 4608, 2, "GMOS + e2v DD CCD42-90", (2.27, 2.33, 2.23, 2.18, 2.29, 2.31),
-                     (3.5, 3.8, 3.6, 3.6, 3.9, 3.8),
-                     ((0, 1, False), (0, 0, True), (1, 1, False), (1, 0, True), (2, 0, True), (2, 1, False))),
-    "eev": _Detector(2048, 4608, 1, "GMOS + EEV", (2.37, 2.08, 2.10), (3.9, 3.5, 3.4),
-                     ((0, 0, False), (1, 0, False), (2, 0, True))),
+    "ham": _Detector(
+        2048,
+        4224,
+        4,
+        "GMOS + Hamamatsu",
+        (1.66, 1.63, 1.68, 1.61, 1.70, 1.65, 1.64, 1.69, 1.62, 1.67, 1.60, 1.66),
+        (4.2, 4.1, 4.3, 4.0, 4.4, 4.1, 4.2, 4.3, 4.0, 4.2, 4.1, 4.3),
+        _HAM_LAYOUT,
+    ),
+    "e2v": _Detector(
+        2048,
+        4608,
+        2,
+        "GMOS + e2v DD CCD42-90",
+        (2.27, 2.33, 2.23, 2.18, 2.29, 2.31),
+        (3.5, 3.8, 3.6, 3.6, 3.9, 3.8),
+        ((0, 1, False), (0, 0, True), (1, 1, False), (1, 0, True), (2, 0, True), (2, 1, False)),
+    ),
+    "eev": _Detector(
+        2048,
+        4608,
+        1,
+        "GMOS + EEV",
+        (2.37, 2.08, 2.10),
+        (3.9, 3.5, 3.4),
+        ((0, 0, False), (1, 0, False), (2, 0, True)),
+    ),
 }
 #: CCD names by (site prefix, variant), as in the real files.
 _CHIP_NAMES = {
     ("N", "ham"): ("BI13-20-4k-1", "BI12-09-4k-2", "BI13-18-4k-2"),
     ("S", "ham"): ("BI5-36-4k-2", "BI11-33-4k-1", "BI12-34-4k-1"),
-    ("N", "e2v"): tuple(f"e2v DD ML2AR CCD42-90-1-F43 {n}" for n in ("10031-23-05", "10031-01-03", "10031-18-04")),
-    ("S", "e2v"): tuple(f"e2v DD ML2AR CCD42-90-1-F43 {n}" for n in ("10031-23-05", "10031-01-03", "10031-18-04")),
+    ("N", "e2v"): tuple(
+        f"e2v DD ML2AR CCD42-90-1-F43 {n}" for n in ("10031-23-05", "10031-01-03", "10031-18-04")
+    ),
+    ("S", "e2v"): tuple(
+        f"e2v DD ML2AR CCD42-90-1-F43 {n}" for n in ("10031-23-05", "10031-01-03", "10031-18-04")
+    ),
     ("N", "eev"): ("EEV 9273-16-03", "EEV 9273-20-04", "EEV 9273-20-03"),
     ("S", "eev"): ("EEV 2037-06-03", "EEV 8194-19-04", "EEV 8261-07-04"),
 }
@@ -117,14 +140,22 @@ class _Gmos(RawFormat):
         for _, _, x0, amp_width, _ in self._amplifiers(setup):
             lo, hi = max(x0 - crop, 0), min(x0 - crop + amp_width, width)
             sensitive[:, lo:hi] = hi > lo
-        return Geometry(shape=sensitive.shape, pixscale=self.pixscale_unbinned * bx,
-                        orientation=((-1.0, 0.0), (0.0, 1.0)), sensitive=sensitive)
+        return Geometry(
+            shape=sensitive.shape,
+            pixscale=self.pixscale_unbinned * bx,
+            orientation=((-1.0, 0.0), (0.0, 1.0)),
+            sensitive=sensitive,
+        )
 
     def _amplifiers(self, setup: Setup):
         """Per extension: (CCD, amplifier in CCD, full-mosaic x start (binned), width, overscan right)."""
         bx, _ = self._binning(setup)
         det = self._detector(setup)
-        layout = _SOUTH_EEV_LAYOUT if (self.prefix, setup.variant or "ham") == ("S", "eev") else det.layout
+        layout = (
+            _SOUTH_EEV_LAYOUT
+            if (self.prefix, setup.variant or "ham") == ("S", "eev")
+            else det.layout
+        )
         amp_width = det.chip_width // det.amps_per_chip // bx
         amps = []
         for chip, k, right in layout:
@@ -136,7 +167,9 @@ class _Gmos(RawFormat):
     def filename(self, meta: FrameMeta, setup: Setup) -> str:
         return f"{self.prefix}{meta.date_obs.strftime('%Y%m%d')}S{meta.number:04d}.fits.bz2"
 
-    def readout(self, electrons: np.ndarray, meta: FrameMeta, setup: Setup, rng: np.random.Generator) -> fits.HDUList:
+    def readout(
+        self, electrons: np.ndarray, meta: FrameMeta, setup: Setup, rng: np.random.Generator
+    ) -> fits.HDUList:
         bx, by = self._binning(setup)
         det = self._detector(setup)
         crop_start, crop_width = self._crop(setup)
@@ -150,15 +183,23 @@ class _Gmos(RawFormat):
             lo, hi = max(x0, crop_start), min(x0 + width, crop_start + crop_width)
             if hi > lo:  # the part of this amplifier inside the illuminated field
                 signal[:, lo - x0 : hi - x0] = electrons[:, lo - crop_start : hi - crop_start]
-            bias = 600.0 + 25.0 * n + 8.0 * np.linspace(0.0, 1.0, ny)[:, None]  # level with a slow ramp
+            bias = (
+                600.0 + 25.0 * n + 8.0 * np.linspace(0.0, 1.0, ny)[:, None]
+            )  # level with a slow ramp
             data = signal / gain + bias + rng.normal(0.0, rdnoise / gain, signal.shape)
             overscan = bias[:, :1] + rng.normal(0.0, rdnoise / gain, (ny, _OVERSCAN))
             raw = np.hstack([data, overscan] if right else [overscan, data])
             raw = np.clip(np.round(raw), 0, 65535).astype(np.uint16)
             if right:
-                datasec, biassec = f"[1:{width},1:{ny}]", f"[{width + 1}:{width + _OVERSCAN},1:{ny}]"
+                datasec, biassec = (
+                    f"[1:{width},1:{ny}]",
+                    f"[{width + 1}:{width + _OVERSCAN},1:{ny}]",
+                )
             else:
-                datasec, biassec = f"[{_OVERSCAN + 1}:{width + _OVERSCAN},1:{ny}]", f"[1:{_OVERSCAN},1:{ny}]"
+                datasec, biassec = (
+                    f"[{_OVERSCAN + 1}:{width + _OVERSCAN},1:{ny}]",
+                    f"[1:{_OVERSCAN},1:{ny}]",
+                )
             hdu = fits.ImageHDU(raw, name="SCI", ver=n + 1)
             header = hdu.header
             cx0 = k * det.chip_width // det.amps_per_chip  # unbinned, within the CCD
@@ -168,23 +209,36 @@ class _Gmos(RawFormat):
             xshift = (x0 - crop_start) - (0 if right else _OVERSCAN)
             cd = self._header_cd(meta, geometry)
             names = _CHIP_NAMES[(self.prefix, setup.variant or "ham")]
-            header.update({
-                "CTYPE1": "RA---TAN", "CTYPE2": "DEC--TAN",
-                "CRPIX1": crpix_mosaic[0] - xshift, "CRPIX2": crpix_mosaic[1],
-                "CRVAL1": meta.ra, "CRVAL2": meta.dec,
-                "CD1_1": cd[0, 0], "CD1_2": cd[0, 1], "CD2_1": cd[1, 0], "CD2_2": cd[1, 1],
-                "RADECSYS": "FK5", "EQUINOX": 2000.0, "MJD-OBS": meta.date_obs.mjd,
-                "CCDNAME": names[chip],
-                "AMPNAME": f"{names[chip]}, {det.amps_per_chip - k}" if det.amps_per_chip == 4
-                else f"{names[chip].replace('DD ML2AR CCD42-90-1-F43 ', '')}, {'left' if right else 'right'}",
-                "GAIN": gain, "RDNOISE": rdnoise,
-                "CCDSIZE": f"[1:{det.chip_width},1:{det.chip_height}]",
-                "CCDSUM": f"{bx} {by}",
-                "CCDSEC": f"[{cx0 + 1}:{cx0 + uw},1:{det.chip_height}]",
-                "DETSEC": f"[{dx0 + 1}:{dx0 + uw},1:{det.chip_height}]",
-                "DATASEC": datasec, "BIASSEC": biassec,
-                "FRMNAME": f"FRAME-0 ROI-0, CHIP-r<{chip + 1}>, AMP-{det.amps_per_chip - k}<0>",
-            })
+            header.update(
+                {
+                    "CTYPE1": "RA---TAN",
+                    "CTYPE2": "DEC--TAN",
+                    "CRPIX1": crpix_mosaic[0] - xshift,
+                    "CRPIX2": crpix_mosaic[1],
+                    "CRVAL1": meta.ra,
+                    "CRVAL2": meta.dec,
+                    "CD1_1": cd[0, 0],
+                    "CD1_2": cd[0, 1],
+                    "CD2_1": cd[1, 0],
+                    "CD2_2": cd[1, 1],
+                    "RADECSYS": "FK5",
+                    "EQUINOX": 2000.0,
+                    "MJD-OBS": meta.date_obs.mjd,
+                    "CCDNAME": names[chip],
+                    "AMPNAME": f"{names[chip]}, {det.amps_per_chip - k}"
+                    if det.amps_per_chip == 4
+                    else f"{names[chip].replace('DD ML2AR CCD42-90-1-F43 ', '')}, {'left' if right else 'right'}",
+                    "GAIN": gain,
+                    "RDNOISE": rdnoise,
+                    "CCDSIZE": f"[1:{det.chip_width},1:{det.chip_height}]",
+                    "CCDSUM": f"{bx} {by}",
+                    "CCDSEC": f"[{cx0 + 1}:{cx0 + uw},1:{det.chip_height}]",
+                    "DETSEC": f"[{dx0 + 1}:{dx0 + uw},1:{det.chip_height}]",
+                    "DATASEC": datasec,
+                    "BIASSEC": biassec,
+                    "FRMNAME": f"FRAME-0 ROI-0, CHIP-r<{chip + 1}>, AMP-{det.amps_per_chip - k}<0>",
+                }
+            )
             hdus.append(hdu)
         return fits.HDUList(hdus)
 
@@ -200,50 +254,56 @@ class _Gmos(RawFormat):
         obsclass = {"bias": "dayCal", "flat": "dayCal", "acquisition": "acq"}.get(kind, "science")
         shutter = "CLOSED" if kind == "bias" else "OPEN"
         grating = "R400+_G5325" if kind == "spectrum" else "MIRROR"
-        filter2 = "open2-8" if kind == "spectrum" else ("open2-8" if kind == "bias" else self.filters.get(meta.band, "open2-8"))
+        filter2 = (
+            "open2-8"
+            if kind == "spectrum"
+            else ("open2-8" if kind == "bias" else self.filters.get(meta.band, "open2-8"))
+        )
         start = meta.date_obs
         head = fits.Header()
-        head.update({
-            "INSTRUME": f"GMOS-{self.prefix}",
-            "OBJECT": meta.object_name,
-            "OBSTYPE": obstype,
-            "OBSCLASS": obsclass,
-            "GEMPRGID": f"G{self.prefix}-2024A-Q-101",
-            "OBSID": f"G{self.prefix}-2024A-Q-101-{meta.extra.get('target_index', 0) + 1}",
-            "DATALAB": f"G{self.prefix}-2024A-Q-101-{meta.extra.get('target_index', 0) + 1}-{meta.number:03d}",
-            "OBSERVER": "Synthetic Observatory",
-            "OBSERVAT": self.observatory,
-            "TELESCOP": self.observatory,
-            "EQUINOX": 2000.0,
-            "RA": meta.ra,
-            "DEC": meta.dec,
-            "PA": meta.position_angle,
-            "RAWIQ": "70-percentile",
-            "RAWCC": "50-percentile",
-            "RAWGEMQA": "FAIL" if kind == "bad" else "USABLE",
-            "UT": start.strftime("%H:%M:%S.%f")[:10],
-            "DATE": start.strftime("%Y-%m-%d"),
-            "TIME-OBS": start.strftime("%H:%M:%S.%f")[:10],
-            "DETECTOR": det.detector,
-            "DETSIZE": f"[1:{3 * det.chip_width},1:{det.chip_height}]",
-            "NCCDS": 3,
-            "NAMPS": det.amps_per_chip,
-            "SHUTTER": shutter,
-            "OBSEPOCH": start.decimalyear,
-            "TIMESYS": "UTC",
-            "DATE-OBS": start.strftime("%Y-%m-%d"),
-            "UTSTART": start.strftime("%H:%M:%S.%f")[:13],
-            "EXPTIME": float(meta.exptime),
-            "ELAPSED": float(meta.exptime),
-            "DARKTIME": float(meta.exptime) + 8.0,
-            "MASKNAME": "1.0arcsec" if kind == "spectrum" else "None",
-            "FILTER1": "open1-6",
-            "FILTER2": filter2,
-            "GRATING": grating,
-            "DETNROI": 1,
-            "AIRMASS": round(meta.airmass, 3),
-            "NSCIEXT": 3 * det.amps_per_chip,
-        })
+        head.update(
+            {
+                "INSTRUME": f"GMOS-{self.prefix}",
+                "OBJECT": meta.object_name,
+                "OBSTYPE": obstype,
+                "OBSCLASS": obsclass,
+                "GEMPRGID": f"G{self.prefix}-2024A-Q-101",
+                "OBSID": f"G{self.prefix}-2024A-Q-101-{meta.extra.get('target_index', 0) + 1}",
+                "DATALAB": f"G{self.prefix}-2024A-Q-101-{meta.extra.get('target_index', 0) + 1}-{meta.number:03d}",
+                "OBSERVER": "Synthetic Observatory",
+                "OBSERVAT": self.observatory,
+                "TELESCOP": self.observatory,
+                "EQUINOX": 2000.0,
+                "RA": meta.ra,
+                "DEC": meta.dec,
+                "PA": meta.position_angle,
+                "RAWIQ": "70-percentile",
+                "RAWCC": "50-percentile",
+                "RAWGEMQA": "FAIL" if kind == "bad" else "USABLE",
+                "UT": start.strftime("%H:%M:%S.%f")[:10],
+                "DATE": start.strftime("%Y-%m-%d"),
+                "TIME-OBS": start.strftime("%H:%M:%S.%f")[:10],
+                "DETECTOR": det.detector,
+                "DETSIZE": f"[1:{3 * det.chip_width},1:{det.chip_height}]",
+                "NCCDS": 3,
+                "NAMPS": det.amps_per_chip,
+                "SHUTTER": shutter,
+                "OBSEPOCH": start.decimalyear,
+                "TIMESYS": "UTC",
+                "DATE-OBS": start.strftime("%Y-%m-%d"),
+                "UTSTART": start.strftime("%H:%M:%S.%f")[:13],
+                "EXPTIME": float(meta.exptime),
+                "ELAPSED": float(meta.exptime),
+                "DARKTIME": float(meta.exptime) + 8.0,
+                "MASKNAME": "1.0arcsec" if kind == "spectrum" else "None",
+                "FILTER1": "open1-6",
+                "FILTER2": filter2,
+                "GRATING": grating,
+                "DETNROI": 1,
+                "AIRMASS": round(meta.airmass, 3),
+                "NSCIEXT": 3 * det.amps_per_chip,
+            }
+        )
         return head
 
 

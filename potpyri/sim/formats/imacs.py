@@ -33,7 +33,10 @@ class Imacs(AmplifierFormat):
     zeropoint_ab = {"g": 27.4, "r": 27.6, "i": 27.4, "z": 26.6}
     site = (-70.69208, -29.01418, 2380.0)
     pixscale_unbinned = 0.111
-    amps = (Amp(0, 0, 2048, 4096, 0.90, 4.0, 760.0, True, 1), Amp(2108, 0, 2048, 4096, 0.93, 4.0, 740.0, True, 2))
+    amps = (
+        Amp(0, 0, 2048, 4096, 0.90, 4.0, 760.0, True, 1),
+        Amp(2108, 0, 2048, 4096, 0.93, 4.0, 740.0, True, 2),
+    )
     crop = (0, 0, 4096, 4156)
     window = (1800, 1800)
     primary_data = True
@@ -45,9 +48,14 @@ class Imacs(AmplifierFormat):
     def split_files(self, hdul: fits.HDUList, meta: FrameMeta, setup: Setup):
         """One file per chip (``iff0012c2.fits``, ``iff0012c3.fits``), with the chip's mosaic region."""
         regions = {amp.chip + 1: self._mosaic_slices(amp, setup) for amp in self.amps}
-        return [(f"iff{meta.number:04d}c{h.header['CHIP']}.fits",
-                 fits.HDUList([fits.PrimaryHDU(np.asarray(h.data), h.header)]), regions[h.header["CHIP"]])
-                for h in hdul[1:]]
+        return [
+            (
+                f"iff{meta.number:04d}c{h.header['CHIP']}.fits",
+                fits.HDUList([fits.PrimaryHDU(np.asarray(h.data), h.header)]),
+                regions[h.header["CHIP"]],
+            )
+            for h in hdul[1:]
+        ]
 
     def readout(self, electrons, meta, setup, rng):
         """Every chip's image as an extension; :meth:`split_files` makes one file of each."""
@@ -59,23 +67,38 @@ class Imacs(AmplifierFormat):
             hdul = AmplifierFormat.readout(single, electrons, meta, setup, rng)
             hdul[0].header["CHIP"] = amp.chip + 1
             files.append(hdul[0])
-        return fits.HDUList([fits.PrimaryHDU(header=files[0].header.copy())] +
-                            [fits.ImageHDU(h.data, h.header, name=f"CHIP{h.header['CHIP']}") for h in files])
+        return fits.HDUList(
+            [fits.PrimaryHDU(header=files[0].header.copy())]
+            + [fits.ImageHDU(h.data, h.header, name=f"CHIP{h.header['CHIP']}") for h in files]
+        )
 
     def primary_header(self, meta: FrameMeta, setup: Setup) -> fits.Header:
         bx, by = self._binning(setup)
         ra, dec = sexagesimal(meta.ra, meta.dec)
         kind = meta.kind
-        return fits.Header({
-            "TELESCOP": "Baade_Mag_1", "INSTRUME": "IMACS Long-Camera",
-            "OBJECT": {"flat": "twiflat", "acquisition": "acquisition"}.get(kind, meta.object_name),
-            "EXPTIME": float(meta.exptime), "FILTER": self.filters.get(meta.band, "Sloan_r"),
-            "BINNING": f"{bx}x{by}", "GISMO": "Gri-300-17.5" if kind == "spectrum" else "none",
-            "SLITMASK": {"acquisition": "f/4-slitmask", "spectrum": "f/4-slitmask"}.get(kind, "f/4-imaging"),
-            "UT-DATE": meta.date_obs.strftime("%Y-%m-%d"), "UT-TIME": meta.date_obs.strftime("%H:%M:%S"),
-            "MJD": round(meta.date_obs.mjd, 6), "RA": ra, "DEC": dec, "AIRMASS": round(meta.airmass, 3),
-            "QUALITY": "bad" if kind == "bad" else "ok",
-        })
+        return fits.Header(
+            {
+                "TELESCOP": "Baade_Mag_1",
+                "INSTRUME": "IMACS Long-Camera",
+                "OBJECT": {"flat": "twiflat", "acquisition": "acquisition"}.get(
+                    kind, meta.object_name
+                ),
+                "EXPTIME": float(meta.exptime),
+                "FILTER": self.filters.get(meta.band, "Sloan_r"),
+                "BINNING": f"{bx}x{by}",
+                "GISMO": "Gri-300-17.5" if kind == "spectrum" else "none",
+                "SLITMASK": {"acquisition": "f/4-slitmask", "spectrum": "f/4-slitmask"}.get(
+                    kind, "f/4-imaging"
+                ),
+                "UT-DATE": meta.date_obs.strftime("%Y-%m-%d"),
+                "UT-TIME": meta.date_obs.strftime("%H:%M:%S"),
+                "MJD": round(meta.date_obs.mjd, 6),
+                "RA": ra,
+                "DEC": dec,
+                "AIRMASS": round(meta.airmass, 3),
+                "QUALITY": "bad" if kind == "bad" else "ok",
+            }
+        )
 
 
 def _one_chip(fmt: Imacs, amp: Amp):
@@ -83,4 +106,3 @@ def _one_chip(fmt: Imacs, amp: Amp):
     clone.__dict__.update(fmt.__dict__)
     clone.amps = (amp,)
     return clone
-

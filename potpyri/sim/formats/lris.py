@@ -17,8 +17,15 @@ from potpyri.sim.formats.generic import Amp, AmplifierFormat, sexagesimal
 
 __all__ = ["LrisBlue", "LrisRed"]
 
-_KOAIMTYP = {"bias": "bias", "flat": "flat", "science": "object", "short": "object", "bad": "focus",
-             "spectrum": "object", "acquisition": "object"}
+_KOAIMTYP = {
+    "bias": "bias",
+    "flat": "flat",
+    "science": "object",
+    "short": "object",
+    "bad": "focus",
+    "spectrum": "object",
+    "acquisition": "object",
+}
 
 
 class _Lris(AmplifierFormat):
@@ -44,20 +51,41 @@ class _Lris(AmplifierFormat):
         kind = meta.kind
         filt = self.filters.get(meta.band, "clear") if kind not in ("bias",) else "clear"
         head = fits.Header()
-        head.update({
-            "TELESCOP": "Keck I", "INSTRUME": "LRIS" if self.side == "red" else "LRISBLUE",
-            "KOAIMTYP": _KOAIMTYP[kind], "TARGNAME": meta.object_name, "OBJECT": meta.object_name,
-            "ELAPTIME": float(meta.exptime), "EXPTIME": float(meta.exptime), "TTIME": float(meta.exptime),
-            # Slit acquisitions are taken through the slit: not "direct", so not science.
-            "SLITNAME": {"bad": "GOH_LRIS", "spectrum": "long_1.0", "acquisition": "long_1.0"}.get(kind, "direct"),
-            "GRANAME": "mirror", "GRISNAME": "clear", "TRAPDOOR": "closed" if kind == "bias" else "open",
-            "GRISTRAN": "deployed" if kind == "spectrum" else "stowed",
-            "BINNING": f"{bx},{by}", "NUMAMPS": len(self.amps), "AMPMODE": "SINGLE:B",
-            "DATE-OBS": meta.date_obs.strftime("%Y-%m-%d"), "UT": meta.date_obs.strftime("%H:%M:%S.%f")[:11],
-            "MJD-OBS": meta.date_obs.mjd, "MJD": meta.date_obs.mjd, "RA": ra, "DEC": dec,
-            "AIRMASS": round(meta.airmass, 3), "ROTPOSN": meta.position_angle,
-            "FILTER": filt, "REDFILT" if self.side == "red" else "BLUFILT": filt,
-        })
+        head.update(
+            {
+                "TELESCOP": "Keck I",
+                "INSTRUME": "LRIS" if self.side == "red" else "LRISBLUE",
+                "KOAIMTYP": _KOAIMTYP[kind],
+                "TARGNAME": meta.object_name,
+                "OBJECT": meta.object_name,
+                "ELAPTIME": float(meta.exptime),
+                "EXPTIME": float(meta.exptime),
+                "TTIME": float(meta.exptime),
+                # Slit acquisitions are taken through the slit: not "direct", so not science.
+                "SLITNAME": {
+                    "bad": "GOH_LRIS",
+                    "spectrum": "long_1.0",
+                    "acquisition": "long_1.0",
+                }.get(kind, "direct"),
+                "GRANAME": "mirror",
+                "GRISNAME": "clear",
+                "TRAPDOOR": "closed" if kind == "bias" else "open",
+                "GRISTRAN": "deployed" if kind == "spectrum" else "stowed",
+                "BINNING": f"{bx},{by}",
+                "NUMAMPS": len(self.amps),
+                "AMPMODE": "SINGLE:B",
+                "DATE-OBS": meta.date_obs.strftime("%Y-%m-%d"),
+                "UT": meta.date_obs.strftime("%H:%M:%S.%f")[:11],
+                "MJD-OBS": meta.date_obs.mjd,
+                "MJD": meta.date_obs.mjd,
+                "RA": ra,
+                "DEC": dec,
+                "AIRMASS": round(meta.airmass, 3),
+                "ROTPOSN": meta.position_angle,
+                "FILTER": filt,
+                "REDFILT" if self.side == "red" else "BLUFILT": filt,
+            }
+        )
         return head
 
 
@@ -72,8 +100,10 @@ class LrisRed(_Lris):
     zeropoint_ab = {"g": 27.9, "r": 28.3, "i": 28.1, "z": 27.4}
     fringe_bands = ("z",)
     amps = (
-        Amp(0, 0, 2048, 2048, 1.26, 3.9, 1020.0, False), Amp(2048, 0, 2048, 2048, 1.18, 4.2, 1045.0, True),
-        Amp(0, 2048, 2048, 2048, 1.22, 3.6, 980.0, False), Amp(2048, 2048, 2048, 2048, 1.20, 3.6, 1010.0, True),
+        Amp(0, 0, 2048, 2048, 1.26, 3.9, 1020.0, False),
+        Amp(2048, 0, 2048, 2048, 1.18, 4.2, 1045.0, True),
+        Amp(0, 2048, 2048, 2048, 1.22, 3.6, 980.0, False),
+        Amp(2048, 2048, 2048, 2048, 1.20, 3.6, 1010.0, True),
     )
     crop = (798, 248, 2500, 3600)
     window = (1800, 1800)
@@ -89,8 +119,10 @@ class LrisBlue(_Lris):
     filters = {"u": "U", "g": "G", "B": "B", "V": "V"}
     zeropoint_ab = {"u": 27.0, "g": 28.3}
     amps = (
-        Amp(0, 0, 1024, 4096, 1.55, 3.9, 890.0, False, 0), Amp(1024, 0, 1024, 4096, 1.56, 4.2, 905.0, True, 0),
-        Amp(2159, 0, 1024, 4096, 1.63, 3.6, 920.0, False, 1), Amp(3183, 0, 1024, 4096, 1.70, 3.6, 900.0, True, 1),
+        Amp(0, 0, 1024, 4096, 1.55, 3.9, 890.0, False, 0),
+        Amp(1024, 0, 1024, 4096, 1.56, 4.2, 905.0, True, 0),
+        Amp(2159, 0, 1024, 4096, 1.63, 3.6, 920.0, False, 1),
+        Amp(3183, 0, 1024, 4096, 1.70, 3.6, 900.0, True, 1),
     )
     crop = (0, 0, 4096, 4207)
     window = (1800, 1800)

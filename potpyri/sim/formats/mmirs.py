@@ -54,13 +54,20 @@ class Mmirs(AmplifierFormat):
     def image_header(self, n: int, amp: Amp, meta: FrameMeta, setup: Setup) -> dict:
         kind = meta.kind
         return {
-            "TELESCOP": self.telescope, "INSTRUME": self.instrume,
+            "TELESCOP": self.telescope,
+            "INSTRUME": self.instrume,
             "OBJECT": "dark" if kind == "dark" else meta.object_name,
-            "EXPTIME": float(meta.exptime), "FILTER": "dark" if kind == "dark" else self.filters.get(meta.band, "J"),
+            "EXPTIME": float(meta.exptime),
+            "FILTER": "dark" if kind == "dark" else self.filters.get(meta.band, "J"),
             "OBSMODE": "spectral" if kind == "spectrum" else "imaging",
-            "APTYPE": "mos" if kind == "acquisition" else "open", "APERTURE": "open",
-            "MOSID": "closed" if kind == "bad" else "open", "CCDSUM": "1 1", "NAMPS": 32,
-            "MJD": round(meta.date_obs.mjd, 6), "DATE-OBS": meta.date_obs.strftime("%Y-%m-%dT%H:%M:%S"),
-            "RA": meta.ra / 15.0 if self.ra_in_hours else meta.ra, "DEC": meta.dec,
+            "APTYPE": "mos" if kind == "acquisition" else "open",
+            "APERTURE": "open",
+            "MOSID": "closed" if kind == "bad" else "open",
+            "CCDSUM": "1 1",
+            "NAMPS": 32,
+            "MJD": round(meta.date_obs.mjd, 6),
+            "DATE-OBS": meta.date_obs.strftime("%Y-%m-%dT%H:%M:%S"),
+            "RA": meta.ra / 15.0 if self.ra_in_hours else meta.ra,
+            "DEC": meta.dec,
             "AIRMASS": round(meta.airmass, 3),
         }

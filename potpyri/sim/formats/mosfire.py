@@ -55,14 +55,31 @@ class Mosfire(AmplifierFormat):
         kind = meta.kind
         ra, dec = sexagesimal(meta.ra, meta.dec)
         filt = "Dark" if kind == "dark" else self.filters.get(meta.band, "J")
-        return fits.Header({
-            "TELESCOP": "Keck I", "INSTRUME": "MOSFIRE", "TARGNAME": meta.object_name,
-            "OBJECT": "Dome flat" if kind == "flat" else meta.object_name,
-            "ELAPTIME": float(meta.exptime), "TRUITIME": float(meta.exptime), "FILTER": filt, "DWFILNAM": filt,
-            "GRATMODE": "spectroscopy" if kind == "spectrum" else "imaging",
-            "MASKNAME": {"bad": "CLOSED", "acquisition": "long2pos", "spectrum": "long2pos"}.get(kind, "OPEN"),
-            "PONAME": "MIRA" if kind == "bad" else "MOSFIRE", "NUMREADS": 16, "COADDONE": 1,
-            "DATE-OBS": meta.date_obs.strftime("%Y-%m-%d"), "UTC": meta.date_obs.strftime("%H:%M:%S.%f")[:11],
-            "MJD-OBS": meta.date_obs.mjd, "RA": ra, "DEC": dec, "AIRMASS": round(meta.airmass, 3),
-            "SYSGAIN": 2.15,
-        })
+        return fits.Header(
+            {
+                "TELESCOP": "Keck I",
+                "INSTRUME": "MOSFIRE",
+                "TARGNAME": meta.object_name,
+                "OBJECT": "Dome flat" if kind == "flat" else meta.object_name,
+                "ELAPTIME": float(meta.exptime),
+                "TRUITIME": float(meta.exptime),
+                "FILTER": filt,
+                "DWFILNAM": filt,
+                "GRATMODE": "spectroscopy" if kind == "spectrum" else "imaging",
+                "MASKNAME": {
+                    "bad": "CLOSED",
+                    "acquisition": "long2pos",
+                    "spectrum": "long2pos",
+                }.get(kind, "OPEN"),
+                "PONAME": "MIRA" if kind == "bad" else "MOSFIRE",
+                "NUMREADS": 16,
+                "COADDONE": 1,
+                "DATE-OBS": meta.date_obs.strftime("%Y-%m-%d"),
+                "UTC": meta.date_obs.strftime("%H:%M:%S.%f")[:11],
+                "MJD-OBS": meta.date_obs.mjd,
+                "RA": ra,
+                "DEC": dec,
+                "AIRMASS": round(meta.airmass, 3),
+                "SYSGAIN": 2.15,
+            }
+        )
