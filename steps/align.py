@@ -36,6 +36,7 @@ from potpyri.framework.step import (
     Task,
     register_step,
 )
+from potpyri.stepkit.frame_io import read_product
 
 __all__ = ["Align", "write_solution"]
 
@@ -69,8 +70,7 @@ class Align(Step):
     def run(self, task: Task) -> list[Output]:
         item = task.inputs[0]
         path = item.path("image")
-        with fits.open(path) as hdul:
-            frame = fits.HDUList([h.copy() for h in hdul])
+        frame = read_product(path)
         cfg = self.config
         wcs = header_wcs(frame["SCI"].header) or header_wcs(frame[0].header)
         if wcs is None:

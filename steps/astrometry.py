@@ -12,8 +12,6 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
-from astropy.io import fits
-
 from potpyri.astrometry.solve import (
     AstrometryFailed,
     coarse_solve,
@@ -37,6 +35,7 @@ from potpyri.framework.step import (
     Task,
     register_step,
 )
+from potpyri.stepkit.frame_io import read_product
 
 __all__ = ["Astrometry", "SolveMethod"]
 
@@ -80,8 +79,7 @@ class Astrometry(Step):
     def run(self, task: Task) -> list[Output]:
         item = task.inputs[0]
         path = item.path("image")
-        with fits.open(path) as hdul:
-            frame = fits.HDUList([h.copy() for h in hdul])
+        frame = read_product(path)
         cfg = self.config
         sci, mask = frame["SCI"].data, frame["MASK"].data
         start = header_wcs(frame["SCI"].header) or header_wcs(frame[0].header)

@@ -14,6 +14,7 @@ from astropy.io import fits
 from potpyri.calibration.cosmic_rays import detect_cosmic_rays
 from potpyri.calibration.masks import COSMIC_RAY, grow
 from potpyri.framework.step import Output, Product, Scope, Step, StepConfig, Task, register_step
+from potpyri.stepkit.frame_io import copy_hdus
 
 __all__ = ["CosmicRays"]
 
@@ -43,7 +44,7 @@ class CosmicRays(Step):
     def run(self, task: Task) -> list[Output]:
         item = task.inputs[0]
         with fits.open(item.path("image")) as hdul:
-            frame = fits.HDUList([h.copy() for h in hdul])
+            frame = copy_hdus(hdul)
         sci, mask, uncert = frame["SCI"].data, frame["MASK"].data, frame["UNCERT"].data
         # The image is in electrons; process recorded the read noise (electrons) in the header.
         readnoise = float(

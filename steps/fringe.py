@@ -22,6 +22,7 @@ from potpyri.framework.step import (
     Task,
     register_step,
 )
+from potpyri.stepkit.frame_io import copy_hdus
 
 __all__ = ["Fringe"]
 
@@ -69,7 +70,7 @@ class Fringe(Step):
                 scale = float(
                     (pattern[good] * residual[good]).sum() / max((pattern[good] ** 2).sum(), 1e-30)
                 )
-                frame = fits.HDUList([h.copy() for h in hdul])
+                frame = copy_hdus(hdul)
                 frame["SCI"].data = (frame["SCI"].data - scale * pattern).astype(np.float32)
                 frame[0].header["FRINGSCL"] = (scale, "fringe frame scale subtracted, electrons")
                 outputs.append(

@@ -30,6 +30,7 @@ from potpyri.framework.step import (
     Task,
     register_step,
 )
+from potpyri.stepkit.frame_io import copy_hdus
 from potpyri.stepkit.master import find_master
 
 __all__ = ["NirSky"]
@@ -93,7 +94,7 @@ class NirSky(Step):
                     dilate=self.config.dilate,
                 )
                 for item, hdul, (sky, level) in zip(frames, hduls, skies, strict=True):
-                    frame = fits.HDUList([h.copy() for h in hdul])
+                    frame = copy_hdus(hdul)
                     hole = ~np.isfinite(sky)
                     frame["SCI"].data = np.where(hole, 0.0, frame["SCI"].data - sky).astype(
                         np.float32

@@ -38,6 +38,7 @@ from potpyri.framework.step import (
     register_step,
 )
 from potpyri.photometry.measure import PhotometryResult, measure_stack
+from potpyri.stepkit.frame_io import read_product
 
 __all__ = ["Photometry", "select_stacks", "stack_stem"]
 
@@ -75,8 +76,7 @@ class Photometry(Step):
     def run(self, task: Task) -> list[Output]:
         item = task.inputs[0]
         path = item.path("stack")
-        with fits.open(path) as hdul:
-            hdus = fits.HDUList([h.copy() for h in hdul if h.name not in _OWN_EXTENSIONS])
+        hdus = read_product(path, drop=_OWN_EXTENSIONS)
         sci, mask, err = hdus["SCI"].data, hdus["MASK"].data, hdus["ERR"].data
         wcs = _celestial(hdus["SCI"].header)
         cfg = self.config

@@ -15,6 +15,7 @@ from astropy.io import fits
 
 from potpyri.calibration.masks import BAD
 from potpyri.framework.step import Output, Product, Scope, Step, StepConfig, Task, register_step
+from potpyri.stepkit.frame_io import copy_hdus
 
 __all__ = ["Satellites"]
 
@@ -38,7 +39,7 @@ class Satellites(Step):
     def run(self, task: Task) -> list[Output]:
         item = task.inputs[0]
         with fits.open(item.path("image")) as hdul:
-            frame = fits.HDUList([h.copy() for h in hdul])
+            frame = copy_hdus(hdul)
         sci, mask = frame["SCI"].data, frame["MASK"].data
         trails = find_trails(
             sci, mask, self.config.threshold, self.config.min_length, self.config.max_trails

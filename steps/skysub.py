@@ -10,6 +10,7 @@ from astropy.io import fits
 
 from potpyri.calibration.mesh_background import mesh_background
 from potpyri.framework.step import Output, Product, Scope, Step, StepConfig, Task, register_step
+from potpyri.stepkit.frame_io import copy_hdus
 
 __all__ = ["SkySub"]
 
@@ -42,7 +43,7 @@ class SkySub(Step):
     def run(self, task: Task) -> list[Output]:
         item = task.inputs[0]
         with fits.open(item.path("image")) as hdul:
-            frame = fits.HDUList([h.copy() for h in hdul])
+            frame = copy_hdus(hdul)
         sci, mask = frame["SCI"].data, frame["MASK"].data
         background = mesh_background(
             sci,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from astropy.io import fits
 from potpyri.steps.align import write_solution
 
 from potpyri.astrometry.solve import header_wcs, pixel_scale
@@ -24,6 +23,7 @@ from potpyri.framework.step import (
     Task,
     register_step,
 )
+from potpyri.stepkit.frame_io import read_product
 
 __all__ = ["StackWcs"]
 
@@ -58,8 +58,7 @@ class StackWcs(Step):
 
         item = task.inputs[0]
         path = item.path("stack")
-        with fits.open(path) as hdul:
-            stack = fits.HDUList([h.copy() for h in hdul])
+        stack = read_product(path)
         wcs = header_wcs(stack["SCI"].header) or header_wcs(stack[0].header)
         if wcs is None:
             raise StepFailed(f"{path.name}: the stack has no WCS to check")

@@ -38,6 +38,7 @@ from potpyri.framework.step import (
 )
 from potpyri.photometry.measure import FLAG_FLATTOP, FLAG_MASKED, FLAG_NEIGHBOUR, FLAG_PARTIAL
 from potpyri.photometry.zeropoint import crossmatch, fit_zeropoint, limiting_magnitude
+from potpyri.stepkit.frame_io import read_product
 
 __all__ = ["Zeropoint"]
 
@@ -87,8 +88,7 @@ class Zeropoint(Step):
         item = task.inputs[0]
         path = item.path("stack")
         cfg = self.config
-        with fits.open(path) as hdul:
-            hdus = fits.HDUList([h.copy() for h in hdul if h.name != "ZPSTARS"])
+        hdus = read_product(path, drop=("ZPSTARS",))
         header = hdus[0].header
         filt = item.meta.get("filter") or header.get("FILTER", "")
         band = band_of(filt)
