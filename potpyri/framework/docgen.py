@@ -57,11 +57,26 @@ def _field_comments(cls: type) -> dict[str, str]:
         src_lines = source.splitlines()
         for node in body:
             if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-                end = src_lines[node.end_lineno - 1]
-                match = re.search(r"#:\s*(.*)$", end)
-                if match:
-                    comments[node.target.id] = match.group(1).strip()
+                doc = _doc_comment(src_lines, node.lineno - 1, node.end_lineno)
+                if doc:
+                    comments[node.target.id] = doc
     return comments
+
+
+def _doc_comment(lines: list[str], first: int, end: int) -> str:
+    """The ``#:`` comment of the field on ``lines[first:end]``: trailing one of its lines (a
+    wrapped default), or else the ``#:`` lines directly above it (Sphinx's other form)."""
+    for line in lines[first:end]:
+        match = re.search(r"#:\s*(.*)$", line)
+        if match:
+            return match.group(1).strip()
+    above: list[str] = []
+    for line in reversed(lines[:first]):
+        match = re.match(r"\s*#:\s?(.*)$", line)
+        if not match:
+            break
+        above.insert(0, match.group(1).strip())
+    return " ".join(above)
 
 
 def _type_name(tp: Any) -> str:
