@@ -296,7 +296,7 @@ class KeywordDoc:
 
 def keywords_file() -> Path:
     """The single list of documented keywords (read by the docs page and the keyword test)."""
-    return Path(__file__).resolve().parent.parent / "docs" / "keywords.yaml"
+    return Path(__file__).resolve().parents[2] / "docs" / "keywords.yaml"
 
 
 def load_keywords(path: Path | None = None) -> dict[str, list[KeywordDoc]]:
