@@ -173,9 +173,8 @@ def _child(spec_path: str) -> None:
     from hydra import compose, initialize_config_module
 
     import potpyri.schema  # noqa: F401
-    from potpyri.framework.runner import run_pipeline, step_list
     from potpyri.framework.step import STEPS
-    from potpyri.framework.validate import validate
+    from potpyri.pipeline import run_pipeline, step_list, validate
 
     spec = json.loads(Path(spec_path).read_text())
     logging.basicConfig(

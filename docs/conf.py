@@ -1,7 +1,8 @@
 """Sphinx configuration. The step, config and keyword references are generated from the code.
 
-``potpyri.framework.docgen`` reads the step registry (each step's ``Config`` dataclass with its ``#:`` field
-comments) and ``docs/keywords.yaml``; the generated RST goes to ``docs/_generated/`` (not in git).
+``potpyri.reference`` reads the step registry (each step's ``Config`` dataclass with its ``#:``
+field comments) and ``potpyri.framework.docgen`` reads ``docs/keywords.yaml``; the generated RST
+goes to ``docs/_generated/`` (not in git).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from potpyri import __version__  # noqa: E402
-from potpyri.framework.docgen import keywords_rst, run_config_rst, steps_rst  # noqa: E402
+from potpyri.framework.docgen import keywords_rst  # noqa: E402
+from potpyri.reference import run_config_rst, steps_rst  # noqa: E402
 
 project = "potpyri"
 author = "potpyri developers"

@@ -7,6 +7,7 @@ recipe. Config errors are caught before Hydra starts the job and reported as one
 
 from __future__ import annotations
 
+import argparse
 import logging
 import re
 import sys
@@ -14,15 +15,26 @@ import tempfile
 from pathlib import Path
 
 import hydra
+from hydra import compose, initialize_config_dir, initialize_config_module
+from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-import potpyri.schema  # noqa: F401  (registers the schema and resolvers)
-from potpyri.framework.validate import ConfigError, validate
+from potpyri.framework.logutil import interactive
+from potpyri.framework.products import write_atomic
+from potpyri.framework.provenance import read_recipe
+from potpyri.framework.recipe import recipe_text
+from potpyri.framework.runner import RunAborted, write_summary
+from potpyri.framework.step import STEPS
+from potpyri.framework.summary import print_summary
+from potpyri.pipeline import ConfigError, check_recipe, rename_args, run_pipeline, validate
+from potpyri.qa.report import write_report
 from potpyri.schema import instrument_names
+from potpyri.sim.demo import prepare_demo
 
-__all__ = ["main", "main_pipeline"]
+__all__ = ["demo", "main", "main_pipeline"]
 
 log = logging.getLogger("potpyri")
 
@@ -50,13 +62,6 @@ def _app(cfg: DictConfig) -> None:
 
 def run_job(cfg: DictConfig) -> None:
     """The Hydra task: validate, write the recipe, run, summarise."""
-    from potpyri.framework.logutil import interactive
-    from potpyri.framework.products import write_atomic
-    from potpyri.framework.recipe import recipe_text
-    from potpyri.framework.runner import RunAborted, run_pipeline, write_summary
-    from potpyri.framework.summary import print_summary
-    from potpyri.qa.report import write_report
-
     try:
         validate(cfg)
     except ConfigError as exc:
@@ -100,12 +105,10 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of ``potpyri``."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["demo"]:
-        from potpyri.sim.demo import main as demo
-
         demo(args[1:])
         return
     try:
-        args = _expand_recipe_flags(_normalise_instrument(_verbosity(args)))
+        args = _expand_recipe_flags(rename_args(_normalise_instrument(_verbosity(args))))
         if not any(a.split("=")[0] in _HYDRA_ONLY_FLAGS for a in args):
             preflight(args)
     except ConfigError as exc:
@@ -116,8 +119,8 @@ def main(argv: list[str] | None = None) -> None:
         _app()
     except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback; the cache keeps finished tasks
         print(
-            "potpyri: interrupted; finished tasks are kept in the cache: run the same command again to "
-            "resume",
+            "potpyri: interrupted; finished tasks are kept in the cache: run the same command "
+            "again to resume",
             file=sys.stderr,
         )
         sys.exit(130)
@@ -129,10 +132,6 @@ def preflight(args: list[str]) -> DictConfig:
     Sweeps (``a=1,2,3``) are checked with their first value; Hydra's own settings are left to
     Hydra.
     """
-    from hydra import compose, initialize_config_dir, initialize_config_module
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
     config_dir, config_name, overrides = None, "config", []
     it = iter(args)
     for arg in it:
@@ -241,9 +240,6 @@ def _normalise_instrument(args: list[str]) -> list[str]:
 
 def _expand_recipe_flags(args: list[str]) -> list[str]:
     """Rewrite ``--recipe FILE`` and ``--recipe-from PRODUCT`` into Hydra's config flags."""
-    from potpyri.framework.provenance import read_recipe
-    from potpyri.framework.recipe import check_recipe
-
     out: list[str] = []
     it = iter(args)
     for arg in it:
@@ -299,13 +295,10 @@ def main_pipeline(argv: list[str] | None = None) -> None:
     Options are translated into overrides of the ``potpyri`` command; extra ``key=value``
     overrides may follow. Options for steps this version does not have are reported and ignored.
     """
-    import argparse
-
-    from potpyri.framework.step import STEPS
-
     parser = argparse.ArgumentParser(
         prog="main_pipeline",
-        description="Reduce a night with the reference pipeline's options (translated to potpyri overrides).",
+        description="Reduce a night with the reference pipeline's options "
+        "(translated to potpyri overrides).",
     )
     parser.add_argument(
         "instrument", help=f"one of {', '.join(n.upper() for n in instrument_names())}"
@@ -363,3 +356,9 @@ def _if_step(step: str, override: str, option: str, steps: dict) -> list[str]:
         file=sys.stderr,
     )
     return []
+
+
+def demo(argv: list[str] | None = None) -> None:
+    """Entry point of ``potpyri-demo [DIR]`` (and ``potpyri demo [DIR]``): simulate a small
+    GMOS-N night (see :mod:`potpyri.sim.demo`) and reduce it."""
+    main(prepare_demo(sys.argv[1:] if argv is None else argv))

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import enum
 import sys
-from dataclasses import dataclass, field, make_dataclass
+from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
 import potpyri.steps  # noqa: F401  (registers every built-in step)
+from potpyri.framework.config import root_schema
 from potpyri.framework.step import STEPS
 from potpyri.instruments.schema import InstrumentConfig
 
@@ -26,7 +28,10 @@ __all__ = [
     "ExecutorKind",
     "PipelineConfig",
     "PotpyriConfig",
+    "RUN_KEYS",
     "StepName",
+    "instrument_names",
+    "red_path",
 ]
 
 #: The registered steps as an Enum, so OmegaConf rejects unknown names in step lists.
@@ -76,9 +81,8 @@ class CatalogConfig:
     """Reference catalogs."""
 
     offline: bool = False  #: never query services; use the on-disk cache only
-    cache_dir: str | None = (
-        None  #: catalog cache; default $POTPYRI_CATALOG_CACHE or ~/.cache/potpyri/catalogs
-    )
+    #: catalog cache; default $POTPYRI_CATALOG_CACHE or ~/.cache/potpyri/catalogs
+    cache_dir: str | None = None
 
 
 _FIXED_FIELDS: list[tuple[str, Any, Any]] = [
@@ -95,27 +99,13 @@ _FIXED_FIELDS: list[tuple[str, Any, Any]] = [
 RUN_KEYS = tuple(name for name, _, _ in _FIXED_FIELDS)
 
 
-def _build_root() -> type:
-    clash = set(STEPS) & set(RUN_KEYS)
-    if clash:
-        raise ValueError(f"step names clash with run-wide config keys: {sorted(clash)}")
-    step_fields = [
-        (name, STEPS[name].Config, field(default_factory=STEPS[name].Config))
-        for name in sorted(STEPS)
-    ]
-    root = make_dataclass("PotpyriConfig", _FIXED_FIELDS + step_fields)
-    # make_dataclass puts the class in module "types"; pickling (multirun callbacks) needs this.
-    root.__module__ = __name__
-    root.__qualname__ = "PotpyriConfig"
-    return root
-
-
-PotpyriConfig = _build_root()
+PotpyriConfig = root_schema("PotpyriConfig", __name__, _FIXED_FIELDS, STEPS)
 ConfigStore.instance().store(name="potpyri_schema", node=PotpyriConfig)
 
 
 def red_path(sub: str, *, _root_: Any) -> str:
-    """Resolver ``${potpyri.red:X}``: ``<data_path>/red/X``, with one clean line if data_path is missing."""
+    """Resolver ``${potpyri.red:X}``: ``<data_path>/red/X``; one clean line if data_path is
+    missing."""
     data_path = OmegaConf.select(_root_, "data_path", throw_on_missing=False)
     if data_path is None or OmegaConf.is_missing(_root_, "data_path"):
         sys.exit(
@@ -129,7 +119,5 @@ OmegaConf.register_new_resolver("potpyri.red", red_path, replace=True)
 
 def instrument_names() -> list[str]:
     """Instruments with a YAML in the installed ``potpyri.conf/instrument`` folder."""
-    from importlib.resources import files
-
     folder = files("potpyri.conf").joinpath("instrument")
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))

@@ -1,4 +1,5 @@
-"""The README's first command: simulate the demo GMOS-N night and reduce it (CI's end-to-end run)."""
+"""The README's first command: simulate the demo GMOS-N night and reduce it (CI's end-to-end
+run)."""
 
 from __future__ import annotations
 

@@ -7,15 +7,16 @@ from someone else is untrusted input: it may set values of the schema only — n
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
+from potpyri.framework.config import Warn, print_warning, rename_mapping
 from potpyri.framework.step import STEPS
 from potpyri.framework.validate import ConfigError
-from potpyri.schema import RUN_KEYS
 
 __all__ = ["RECIPE_HEADER", "check_recipe", "recipe_text"]
 
@@ -33,10 +34,14 @@ def recipe_text(cfg: DictConfig) -> str:
     return yaml.safe_dump({**RECIPE_HEADER, **body}, sort_keys=False)
 
 
-def check_recipe(text: str, source: str) -> str:
+def check_recipe(
+    text: str, source: str, run_keys: Iterable[str], warn: Warn = print_warning
+) -> str:
     """Refuse anything in a shared recipe beyond plain values of the schema.
 
-    Returns the recipe re-serialised with the standard header, ready to compose.
+    ``run_keys`` are the root keys besides the registered steps. Old names of renamed step keys
+    move to the new names, each with one ``warn`` line. Returns the recipe re-serialised with
+    the standard header, ready to compose.
 
     Raises
     ------
@@ -66,13 +71,17 @@ def check_recipe(text: str, source: str) -> str:
     hydra = data.pop("hydra", RECIPE_HEADER["hydra"])
     if hydra != RECIPE_HEADER["hydra"]:
         raise ConfigError(f"{source}: Hydra settings are not allowed in a recipe (key 'hydra')")
-    allowed = set(RUN_KEYS) | set(STEPS)
+    allowed = set(run_keys) | set(STEPS)
     for key in data:
         if key not in allowed:
             raise ConfigError(
                 f"{source}: unknown key {key!r}; a recipe may name registered steps only"
             )
     _refuse_code(data, source, "")
+    try:
+        data = rename_mapping(data, STEPS, warn)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
     return yaml.safe_dump({**RECIPE_HEADER, **data}, sort_keys=False)
 
 

@@ -19,7 +19,7 @@ import os
 import shutil
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,8 +27,9 @@ from typing import Any
 from astropy.io import fits
 from omegaconf import DictConfig, OmegaConf
 
-from potpyri.framework.cache import Cache
+from potpyri.framework.cache import Cache, is_stale
 from potpyri.framework.executors import make_executor
+from potpyri.framework.logutil import progress
 from potpyri.framework.products import write_content
 from potpyri.framework.provenance import digest, embed_recipe, stamp
 from potpyri.framework.step import STEPS, Item, Scope, Step, StepContext, StepFailed, Task
@@ -38,7 +39,7 @@ __all__ = [
     "RunResult",
     "TaskRecord",
     "run_pipeline",
-    "step_list",
+    "write_summary",
 ]
 
 log = logging.getLogger("potpyri")
@@ -54,8 +55,9 @@ class TaskRecord:
 
     ``cpu_seconds`` is the CPU time of the process that ran the task while it ran (all its
     threads) plus that of the programs the task ran and waited for (solve-field,
-    build-astrometry-index); ``peak_rss_mb`` is that process's peak resident memory when the task ended, which
-    is the task's own peak only with ``executor.measure_memory=true`` (Linux), 0 where unknown.
+    build-astrometry-index); ``peak_rss_mb`` is that process's peak resident memory when the
+    task ended, which is the task's own peak only with ``executor.measure_memory=true`` (Linux),
+    0 where unknown.
     """
 
     step: str
@@ -85,29 +87,26 @@ class RunResult:
         return counts
 
 
-def step_list(cfg: DictConfig) -> list[str]:
-    """The ordered step names for this run: ``pipeline.steps`` or the instrument regime's list."""
-    if cfg.pipeline.steps is not None:
-        names = cfg.pipeline.steps
-    else:
-        regime = _plain(cfg.instrument.wavelength)
-        names = cfg.pipeline.nir if regime == "NIR" else cfg.pipeline.optical
-    return [_plain(n) for n in names]
-
-
 def run_pipeline(
     cfg: DictConfig,
+    names: list[str],
     *,
+    reader_factory: Callable[[Any, Path | None], Any] | None = None,
     publish_root: Path | None = None,
     recipe_yaml: str | None = None,
     show_progress: bool = False,
 ) -> RunResult:
-    """Execute the pipeline a validated config describes.
+    """Execute the steps ``names``, in order, of a validated config.
 
     Parameters
     ----------
     cfg : DictConfig
-        Composed and validated config (see :func:`potpyri.framework.validate.validate`).
+        Composed and validated config (see :func:`potpyri.framework.validate.check_config`).
+    names : list of str
+        The registered steps to run, in order.
+    reader_factory : callable, optional
+        Makes the raw-file reader steps get from ``context.reader()``, given the
+        ``cfg.instrument`` node and the folder for unpacked raw files.
     publish_root : Path, optional
         Where products are published; default ``data_path/red``. Sweep jobs publish into their
         own job folder so that no job overwrites another's results.
@@ -116,8 +115,6 @@ def run_pipeline(
     show_progress : bool
         Draw rich progress bars (interactive single runs only).
     """
-    from potpyri.framework.logutil import progress
-
     data_path = Path(cfg.data_path).expanduser().absolute()
     red = data_path / "red"
     publish_root = Path(publish_root) if publish_root is not None else red
@@ -127,7 +124,6 @@ def run_pipeline(
     for stale in cache.clean_stale() + _stale_links([publish_root, data_path]):
         log.info("removed the partial product of an interrupted run: %s", stale.name)
     executor = make_executor(cfg.executor)
-    measure = bool(OmegaConf.select(cfg, "executor.measure_memory", default=False))
     unpacked = (
         cache.root / "unpacked" if OmegaConf.select(cfg, "cache.unpack_raw", default=True) else None
     )
@@ -137,126 +133,184 @@ def run_pipeline(
         data_path=data_path,
         log=logging.getLogger("potpyri.steps"),
         unpacked=unpacked,
+        reader_factory=reader_factory,
     )
-    items: dict[tuple[str, str], Item] = {}
-    records: list[TaskRecord] = []
-    names = step_list(cfg)
-
     step_seconds: dict[str, float] = {}
     with (
         _tidy_if_interrupted(cache, [publish_root, data_path]),
         executor,
         progress(show_progress) as bars,
     ):
+        run = _Run(
+            cfg=cfg,
+            context=context,
+            cache=cache,
+            executor=executor,
+            bars=bars,
+            publish_root=publish_root,
+            data_path=data_path,
+            recipe_yaml=recipe_yaml,
+            measure_memory=bool(OmegaConf.select(cfg, "executor.measure_memory", default=False)),
+        )
         for name in names:
-            step_start = time.perf_counter()
-            try:
-                step_cls = STEPS[name]
-                step_cfg = OmegaConf.to_object(cfg[name])
-                step = step_cls(step_cfg, context)
-                current = [i for i in items.values()]
-                params = _jsonable(dataclasses.asdict(step_cfg))
-                own = {
-                    "step": name,
-                    "version": step_cls.version,
-                    "cfg_hash": digest(params),
-                    "params": params,
-                }
-                if not step_cfg.enabled:
-                    skipped = step.select(current)
-                    for item in skipped:
-                        item.provenance = _merge([item.provenance, [{**own, "status": "SKIPPED"}]])
-                    records.append(
-                        TaskRecord(
-                            name, "*", "skipped", note=f"enabled=false ({len(skipped)} items)"
-                        )
-                    )
-                    log.info("[%s] skipped (enabled=false)", name)
+            with _timed(step_seconds, name):  # every way out of a step is timed
+                step = run.instantiate(name)
+                if not step.config.enabled:
+                    run.skip(step)
                     continue
                 try:
-                    tasks = step.tasks(current)
+                    specs = run.plan(step)
                 except StepFailed as exc:
-                    log.error("[%s] %s", name, exc)
-                    records.append(TaskRecord(name, "*", "failed", note=str(exc)))
-                    if step_cls.scope is Scope.run:
+                    run.planning_failed(step, exc)
+                    if step.cls.scope is Scope.run:
                         break  # nothing downstream can work without it
                     continue
-                if not tasks:
-                    log.info("[%s] nothing to do", name)
-                    records.append(TaskRecord(name, "*", "empty", note="no inputs"))
-                    continue
-                deps = {
-                    key: _jsonable(
-                        OmegaConf.to_container(OmegaConf.select(cfg, key), resolve=True)
-                        if isinstance(OmegaConf.select(cfg, key), DictConfig)
-                        else OmegaConf.select(cfg, key)
-                    )
-                    for key in step_cls.depends_on
-                }
-                specs = [
-                    _TaskSpec(
-                        step_cls=step_cls,
-                        config=step_cfg,
-                        context=context,
-                        task=task,
-                        key=_task_key(name, step_cls.version, params, deps, task),
-                        provenance=_merge(
-                            [i.provenance for i in task.inputs] + [[{**own, "status": "COMPLETE"}]]
-                        ),
-                        cache=cache,
-                        recipe=recipe_yaml if step_cls.scope is Scope.target else None,
-                        measure_memory=measure,
-                    )
-                    for task in tasks
-                ]
-                bar = bars.add_task(name, total=len(specs))
-                for spec, result in zip(
-                    specs, executor.map(_execute, specs, on_error=_lost), strict=True
-                ):
-                    bars.advance(bar)
-                    notes = [
-                        w
-                        for out in result.manifest.get("outputs", [])
-                        for w in out["meta"].get("warnings", [])
-                    ]
-                    note = "; ".join([result.note, *notes]).strip("; ")
-                    records.append(
-                        TaskRecord(
-                            name,
-                            spec.task.id,
-                            result.status,
-                            result.seconds,
-                            note,
-                            result.cpu_seconds,
-                            result.peak_rss_mb,
-                        )
-                    )
-                    if result.status == "aborted":  # earlier products stay as they were
-                        log.error("[%s] %s: %s; run stopped", name, spec.task.id, result.note)
-                        raise RunAborted(f"[{name}] {spec.task.id}: {result.note}")
-                    if result.status == "failed":
-                        log.error("[%s] %s: %s", name, spec.task.id, result.note)
-                        for item in spec.task.inputs:
-                            if (item.kind, item.id) in items:
-                                item.failed = f"{name}: {result.note}"
-                        continue
-                    log.info(
-                        "[%s] %s %s in %.2fs", name, spec.task.id, result.status, result.seconds
-                    )
-                    entry = cache.entry(name, spec.key)
-                    for out in result.manifest["outputs"]:
-                        files = {
-                            role: str(entry / p["file"]) for role, p in out["products"].items()
-                        }
-                        item = Item(
-                            out["id"], out["kind"], out["meta"], files, spec.key, out["provenance"]
-                        )
-                        items[(item.kind, item.id)] = item
-                        _publish(out, entry, publish_root, data_path)
-            finally:  # every way out of a step (done, skipped, failed, aborted) is timed
-                step_seconds[name] = time.perf_counter() - step_start
-    result = RunResult(list(items.values()), records, publish_root, step_seconds)
-    return result
+                if specs:
+                    run.execute(step, specs)
+    return RunResult(list(run.items.values()), run.records, publish_root, step_seconds)
+
+
+@contextlib.contextmanager
+def _timed(seconds: dict[str, float], name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds[name] = time.perf_counter() - start
+
+
+@dataclass
+class _StepRun:
+    """One step of this run: its class, typed config, instance and provenance record."""
+
+    name: str
+    cls: type[Step]
+    config: Any
+    step: Step
+    params: dict[str, Any]
+
+    def record(self, status: str) -> dict[str, Any]:
+        """The provenance record this step adds to the items it handles."""
+        return {
+            "step": self.name,
+            "version": self.cls.version,
+            "cfg_hash": digest(self.params),
+            "params": self.params,
+            "status": status,
+        }
+
+
+@dataclass
+class _Run:
+    """What one run carries from step to step: the items so far and one record per task."""
+
+    cfg: DictConfig
+    context: StepContext
+    cache: Cache
+    executor: Any
+    bars: Any
+    publish_root: Path
+    data_path: Path
+    recipe_yaml: str | None
+    measure_memory: bool
+    items: dict[tuple[str, str], Item] = field(default_factory=dict)
+    records: list[TaskRecord] = field(default_factory=list)
+
+    def instantiate(self, name: str) -> _StepRun:
+        """The registered step ``name`` with its config node as a dataclass."""
+        cls = STEPS[name]
+        config = OmegaConf.to_object(self.cfg[name])
+        params = _jsonable(dataclasses.asdict(config))
+        return _StepRun(name, cls, config, cls(config, self.context), params)
+
+    def skip(self, step: _StepRun) -> None:
+        """A disabled step: its items pass through with a SKIPPED provenance record."""
+        skipped = step.step.select(list(self.items.values()))
+        for item in skipped:
+            item.provenance = _merge([item.provenance, [step.record("SKIPPED")]])
+        self.records.append(
+            TaskRecord(step.name, "*", "skipped", note=f"enabled=false ({len(skipped)} items)")
+        )
+        log.info("[%s] skipped (enabled=false)", step.name)
+
+    def planning_failed(self, step: _StepRun, exc: StepFailed) -> None:
+        log.error("[%s] %s", step.name, exc)
+        self.records.append(TaskRecord(step.name, "*", "failed", note=str(exc)))
+
+    def plan(self, step: _StepRun) -> list[_TaskSpec]:
+        """The step's tasks with their cache keys; none (recorded as empty) if nothing to do."""
+        tasks = step.step.tasks(list(self.items.values()))
+        if not tasks:
+            log.info("[%s] nothing to do", step.name)
+            self.records.append(TaskRecord(step.name, "*", "empty", note="no inputs"))
+            return []
+        deps = {key: _config_value(self.cfg, key) for key in step.cls.depends_on}
+        return [
+            _TaskSpec(
+                step_cls=step.cls,
+                config=step.config,
+                context=self.context,
+                task=task,
+                key=_task_key(step.name, step.cls.version, step.params, deps, task),
+                provenance=_merge(
+                    [i.provenance for i in task.inputs] + [[step.record("COMPLETE")]]
+                ),
+                cache=self.cache,
+                recipe=self.recipe_yaml if step.cls.scope is Scope.target else None,
+                measure_memory=self.measure_memory,
+            )
+            for task in tasks
+        ]
+
+    def execute(self, step: _StepRun, specs: list[_TaskSpec]) -> None:
+        """Run (or reuse) every task through the executor, absorbing results as they come."""
+        bar = self.bars.add_task(step.name, total=len(specs))
+        results = self.executor.map(_execute, specs, on_error=_lost)
+        for spec, result in zip(specs, results, strict=True):
+            self.bars.advance(bar)
+            self.absorb(step.name, spec, result)
+
+    def absorb(self, name: str, spec: _TaskSpec, result: _TaskResult) -> None:
+        """Record a task's fate; set its inputs aside if it failed, else take in its outputs."""
+        notes = [
+            w for out in result.manifest.get("outputs", []) for w in out["meta"].get("warnings", [])
+        ]
+        note = "; ".join([result.note, *notes]).strip("; ")
+        self.records.append(
+            TaskRecord(
+                name,
+                spec.task.id,
+                result.status,
+                result.seconds,
+                note,
+                result.cpu_seconds,
+                result.peak_rss_mb,
+            )
+        )
+        if result.status == "aborted":  # earlier products stay as they were
+            log.error("[%s] %s: %s; run stopped", name, spec.task.id, result.note)
+            raise RunAborted(f"[{name}] {spec.task.id}: {result.note}")
+        if result.status == "failed":
+            log.error("[%s] %s: %s", name, spec.task.id, result.note)
+            for item in spec.task.inputs:
+                if (item.kind, item.id) in self.items:
+                    item.failed = f"{name}: {result.note}"
+            return
+        log.info("[%s] %s %s in %.2fs", name, spec.task.id, result.status, result.seconds)
+        entry = self.cache.entry(name, spec.key)
+        for out in result.manifest["outputs"]:
+            files = {role: str(entry / p["file"]) for role, p in out["products"].items()}
+            item = Item(out["id"], out["kind"], out["meta"], files, spec.key, out["provenance"])
+            self.items[(item.kind, item.id)] = item
+            _publish(out, entry, self.publish_root, self.data_path)
+
+
+def _config_value(cfg: DictConfig, key: str) -> Any:
+    """The plain value of a dotted config key (a node as a resolved container)."""
+    value = OmegaConf.select(cfg, key)
+    if isinstance(value, DictConfig):
+        value = OmegaConf.to_container(value, resolve=True)
+    return _jsonable(value)
 
 
 # -- task execution (runs in worker processes: keep it picklable) ---------------------------------
@@ -410,7 +464,7 @@ def _reset_peak_rss() -> None:
 
 
 def _peak_rss_mb() -> float:
-    """This process's peak resident memory in MB (``VmHWM``; ``ru_maxrss`` where /proc is absent)."""
+    """This process's peak resident memory in MB (``VmHWM``; ``ru_maxrss`` without /proc)."""
     try:
         with open("/proc/self/status") as handle:
             for line in handle:
@@ -443,8 +497,6 @@ def _tidy_if_interrupted(cache: Cache, folders: list[Path]) -> Iterator[None]:
 def _stale_links(folders: list[Path], own: int | None = None) -> list[Path]:
     """Remove publication temporaries (``.name.PID.link``) of processes that no longer exist (and
     of process ``own``)."""
-    from potpyri.framework.cache import is_stale
-
     removed = []
     for folder in folders:
         for path in [*folder.glob(".*.link"), *folder.glob("*/.*.link")]:
@@ -507,10 +559,6 @@ def _merge(chains: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
         for rec in chain:
             merged.setdefault(rec["step"], rec)
     return list(merged.values())
-
-
-def _plain(value: Any) -> Any:
-    return value.value if isinstance(value, enum.Enum) else value
 
 
 def _jsonable(obj: Any) -> Any:

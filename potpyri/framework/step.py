@@ -41,8 +41,13 @@ class Scope(str, enum.Enum):
 
 @dataclass
 class StepConfig:
-    """Fields every step has."""
+    """Fields every step has.
 
+    ``renamed`` maps old field names to new ones (old -> new): overrides and recipes that use an
+    old name keep working for one release, with a warning (see :mod:`potpyri.framework.config`).
+    """
+
+    renamed: ClassVar[dict[str, str]] = {}
     enabled: bool = True  #: run this step; false records it as SKIPPED and passes data through
 
 
@@ -68,7 +73,8 @@ class Item:
     key : str
         Cache key of the task that produced the item; downstream keys chain through it.
     provenance : list of dict
-        Step records (``step``, ``version``, ``cfg_hash``, ``status``, ``params``) in pipeline order.
+        Step records (``step``, ``version``, ``cfg_hash``, ``status``, ``params``) in pipeline
+        order.
     """
 
     id: str
@@ -142,12 +148,15 @@ class StepContext:
     #: Folder where raw readers keep decompressed copies of compressed raw files (a cache of the
     #: raw bytes, not a product); None keeps nothing.
     unpacked: Path | None = None
+    #: Makes the raw-file reader from (instrument, unpacked); given by the application (a
+    #: module-level function, so that the context pickles for worker processes).
+    reader_factory: Callable[[Any, Path | None], Any] | None = None
 
     def reader(self) -> Any:
         """The instrument's raw-file reader."""
-        from potpyri.instruments import get_reader
-
-        return get_reader(self.instrument.reader)(self.instrument, self.unpacked)
+        if self.reader_factory is None:
+            raise StepFailed("this run has no raw-file reader (no reader_factory in its context)")
+        return self.reader_factory(self.instrument, self.unpacked)
 
 
 class Step:
@@ -233,9 +242,20 @@ def register_step(name: str) -> Callable[[type[Step]], type[Step]]:
             )
         if not (dataclasses.is_dataclass(cls.Config) and issubclass(cls.Config, StepConfig)):
             raise TypeError(f"step {name!r}: Config must be a dataclass derived from StepConfig")
+        _check_renamed(name, cls.Config)
         cls.name = name
         cls.Config.__name__ = "".join(part.capitalize() for part in name.split("_")) + "Config"
         STEPS[name] = cls
         return cls
 
     return decorate
+
+
+def _check_renamed(name: str, config: type[StepConfig]) -> None:
+    """Each renamed key must point to a field, and no field may keep an old name."""
+    fields = {f.name for f in dataclasses.fields(config)}
+    for old, new in config.renamed.items():
+        if new not in fields:
+            raise TypeError(f"step {name!r}: renamed {old!r} -> {new!r}, which is not a field")
+        if old in fields:
+            raise TypeError(f"step {name!r}: renamed {old!r} is still a field")

@@ -8,43 +8,35 @@ from collections import Counter
 
 from omegaconf import DictConfig, OmegaConf
 
-from potpyri.framework.runner import step_list
 from potpyri.framework.step import STEPS
-from potpyri.instruments import READERS
-from potpyri.schema import PotpyriConfig, instrument_names
 
-__all__ = ["ConfigError", "unknown_keys", "validate"]
+__all__ = ["ConfigError", "check_config", "unknown_keys"]
 
 
 class ConfigError(ValueError):
     """A config that cannot run; the message is one line naming the key."""
 
 
-def validate(cfg: DictConfig) -> None:
+def check_config(cfg: DictConfig, schema: type, names: list[str]) -> None:
     """Refuse a config that cannot run, before any work.
 
-    Checks: missing mandatory values, keys the schema does not know (``+key=`` typos bypass
-    OmegaConf's struct mode), the step list (unknown, duplicated, or with a deleted node), and
-    that the instrument's reader is a registered class.
+    Checks: missing mandatory values, keys ``schema`` (the root config dataclass) does not know
+    (``+key=`` typos bypass OmegaConf's struct mode), and the step list ``names`` (unknown,
+    duplicated, or with a deleted node).
 
     Raises
     ------
     ConfigError
         With a one-line message naming the key.
     """
-    if OmegaConf.is_missing(cfg, "instrument"):
-        raise ConfigError(
-            f"no instrument given: add instrument=NAME ({', '.join(instrument_names())})"
-        )
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
         raise ConfigError(f"missing required config value: {', '.join(missing)}")
-    unknown = unknown_keys(cfg)
+    unknown = unknown_keys(cfg, schema)
     if unknown:
         raise ConfigError(
             f"unknown config key: {', '.join(unknown)} (a typo, or a `+key=` override?)"
         )
-    names = step_list(cfg)
     twice = sorted(n for n, c in Counter(names).items() if c > 1)
     if twice:
         raise ConfigError(f"pipeline lists step(s) twice: {', '.join(twice)}")
@@ -57,17 +49,12 @@ def validate(cfg: DictConfig) -> None:
             raise ConfigError(
                 f"pipeline lists {name!r} but its config node was deleted; use {name}.enabled=false"
             )
-    reader = cfg.instrument.reader
-    if reader not in READERS:
-        raise ConfigError(
-            f"instrument.reader={reader!r} is not a registered reader (known: {', '.join(sorted(READERS))})"
-        )
 
 
-def unknown_keys(cfg: DictConfig) -> list[str]:
-    """Dotted keys present in ``cfg`` that the schema does not declare."""
+def unknown_keys(cfg: DictConfig, schema: type) -> list[str]:
+    """Dotted keys present in ``cfg`` that the root config dataclass ``schema`` does not declare."""
     found: list[str] = []
-    _walk(cfg, PotpyriConfig, "", found)
+    _walk(cfg, schema, "", found)
     return sorted(found)
 
 

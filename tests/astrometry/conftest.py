@@ -11,8 +11,7 @@ from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS
 
-from potpyri.framework.runner import run_pipeline
-from potpyri.framework.validate import validate
+from potpyri.pipeline import run_pipeline, validate
 from potpyri.sim.formats.base import FORMATS
 from potpyri.sim.night import simulate_night
 from tests.conftest import compose_config

@@ -26,9 +26,8 @@ from potpyri.astrometry.solve import (
     replace_wcs,
 )
 from potpyri.catalogs.cache import CatalogCache, Cone
-from potpyri.framework.runner import run_pipeline
 from potpyri.framework.step import Item, StepContext, StepFailed, Task
-from potpyri.framework.validate import validate
+from potpyri.pipeline import run_pipeline, validate
 from potpyri.sim.compare import stack_astrometry
 from tests.astrometry.conftest import CHAIN, grid_residual_px, perturbed, truth_wcs
 from tests.conftest import compose_config

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 
-import potpyri.schema  # noqa: F401  (registers the built-in steps)
-from potpyri.framework.docgen import config_fields, steps_rst
+from potpyri.framework.docgen import config_fields
 from potpyri.framework.step import STEPS
+from potpyri.reference import steps_rst
 
 
 def test_every_config_field_of_every_step_is_documented():

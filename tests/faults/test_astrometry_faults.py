@@ -19,8 +19,7 @@ from astropy.wcs import WCS
 
 from potpyri.catalogs import CatalogCache
 from potpyri.catalogs.cache import Cone
-from potpyri.framework.runner import run_pipeline
-from potpyri.framework.validate import validate
+from potpyri.pipeline import run_pipeline, validate
 from tests.conftest import compose_config
 from tests.faults.ledger import check_raw, watch
 from tests.framework.tiny import SEARCHPATH

@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 from astropy.io import fits
 
-from potpyri.framework.runner import run_pipeline
-from potpyri.framework.validate import validate
+from potpyri.pipeline import run_pipeline, validate
 from tests.conftest import compose_config
 from tests.faults.ledger import compared, night
 from tests.framework.helpers import potpyri

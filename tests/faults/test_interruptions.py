@@ -21,8 +21,8 @@ import pytest
 from astropy.io import fits
 
 import potpyri.framework.runner as runner_module
-from potpyri.framework.runner import RunAborted, run_pipeline
-from potpyri.framework.validate import validate
+from potpyri.framework.runner import RunAborted
+from potpyri.pipeline import run_pipeline, validate
 from tests.conftest import compose_config
 from tests.faults.ledger import LEDGER, check_raw, compared, night
 from tests.framework.tiny import SEARCHPATH
@@ -172,8 +172,8 @@ def test_interrupted_run_resumes_to_identical_products(tmp_path, undisturbed, si
 _KILL_AT = """
 import os, signal, sys
 import potpyri.framework.runner as runner
-from potpyri.framework.runner import run_pipeline
-from potpyri.framework.validate import validate
+from potpyri.pipeline import run_pipeline
+from potpyri.pipeline import validate
 from tests.conftest import compose_config
 
 point, data_path, overrides = sys.argv[1], sys.argv[2], sys.argv[3:]

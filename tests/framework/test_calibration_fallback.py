@@ -1,12 +1,12 @@
-"""Calibrations a night lacks are taken from the compatible masters an earlier run left in red/cals."""
+"""Calibrations a night lacks are taken from the compatible masters an earlier run left in
+red/cals."""
 
 from __future__ import annotations
 
 import numpy as np
 from astropy.io import fits
 
-from potpyri.framework.runner import run_pipeline
-from potpyri.framework.validate import validate
+from potpyri.pipeline import run_pipeline, validate
 from tests.conftest import compose_config
 from tests.framework.tiny import SEARCHPATH, write_tiny_night
 

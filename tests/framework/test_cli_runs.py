@@ -153,7 +153,8 @@ def test_recipe_from_a_file_without_recipe_is_one_line(tmp_path):
     proc = potpyri("--recipe-from", str(bare))
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        f"potpyri: error: --recipe-from {bare}: bare.fits: no PPRECIPE extension; it is not a final potpyri product"
+        f"potpyri: error: --recipe-from {bare}: bare.fits: no PPRECIPE extension; "
+        "it is not a final potpyri product"
     ]
 
 

@@ -7,9 +7,8 @@ import yaml
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
-from potpyri.framework.recipe import check_recipe
 from potpyri.framework.step import STEPS
-from potpyri.framework.validate import ConfigError, validate
+from potpyri.pipeline import ConfigError, check_recipe, validate
 from potpyri.schema import instrument_names
 from tests.conftest import compose_config
 from tests.framework.helpers import potpyri

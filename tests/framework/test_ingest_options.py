@@ -7,8 +7,7 @@ import logging
 
 from astropy.io import fits
 
-from potpyri.framework.runner import run_pipeline
-from potpyri.framework.validate import validate
+from potpyri.pipeline import run_pipeline, validate
 from tests.conftest import compose_config
 from tests.framework.tiny import SEARCHPATH, write_tiny_night
 

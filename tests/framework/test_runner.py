@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 from astropy.io import fits
 
-from potpyri.framework.runner import run_pipeline
 from potpyri.framework.step import STEPS
-from potpyri.framework.validate import validate
+from potpyri.pipeline import run_pipeline, validate
 from tests.conftest import compose_config
 from tests.framework.tiny import BIAS_ADU, GAIN, SEARCHPATH, TOY_STEPS, write_tiny_night
 
@@ -248,7 +247,8 @@ def test_fringes_are_fitted_and_removed(tmp_path):
 
 
 def test_odd_files_are_set_aside_with_their_reason(tmp_path):
-    """A frame with no OBSTYPE and a file from another instrument: each one line, the run goes on."""
+    """A frame with no OBSTYPE and a file from another instrument: each one line, the run goes
+    on."""
     paths = write_tiny_night(tmp_path, n_frames=2)
     with fits.open(paths[0]) as hdul:
         del hdul[0].header["OBSTYPE"]

@@ -55,7 +55,8 @@ def test_wheel_installs_one_namespace_and_composes(tmp_path):
     code = (
         f"import sys; sys.path.insert(0, {str(site)!r}); import potpyri; "
         f"assert potpyri.__file__.startswith({str(site)!r}), potpyri.__file__; "
-        "sys.argv = ['potpyri', '--cfg', 'job', 'instrument=imacs', 'data_path=X', 'stack.method=mean']; "
+        "sys.argv = ['potpyri', '--cfg', 'job', 'instrument=imacs', 'data_path=X', "
+        "'stack.method=mean']; "
         "from potpyri.cli import main; main()"
     )
     workdir = tmp_path / "elsewhere"

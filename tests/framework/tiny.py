@@ -27,7 +27,8 @@ def write_tiny_night(
     seed: int = 1,
     targets: tuple[str, ...] = ("field1",),
 ) -> list[Path]:
-    """Write ``n_frames`` raw frames per target into ``data_path/raw`` (120 data + 8 overscan columns)."""
+    """Write ``n_frames`` raw frames per target into ``data_path/raw`` (120 data + 8 overscan
+    columns)."""
     rng = np.random.default_rng(seed)
     raw = data_path / "raw"
     raw.mkdir(parents=True, exist_ok=True)

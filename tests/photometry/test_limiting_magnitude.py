@@ -21,8 +21,7 @@ from scipy.optimize import minimize
 from scipy.spatial import cKDTree
 from scipy.special import erfc
 
-from potpyri.framework.runner import run_pipeline
-from potpyri.framework.validate import validate
+from potpyri.pipeline import run_pipeline, validate
 from potpyri.sim.night import simulate_night
 from tests.conftest import compose_config
 

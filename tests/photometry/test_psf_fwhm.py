@@ -16,8 +16,7 @@ import pytest
 from astropy.io import fits
 from astropy.table import Table
 
-from potpyri.framework.runner import run_pipeline
-from potpyri.framework.validate import validate
+from potpyri.pipeline import run_pipeline, validate
 from potpyri.sim.formats.base import FORMATS
 from potpyri.sim.night import simulate_night
 from tests.conftest import compose_config

@@ -14,8 +14,7 @@ from pathlib import Path
 from astropy.io import fits
 from astropy.table import Table
 
-from potpyri.framework.runner import run_pipeline
-from potpyri.framework.validate import validate
+from potpyri.pipeline import run_pipeline, validate
 from potpyri.sim.compare import truth_zeropoint as stack_truth_zeropoint
 from potpyri.sim.formats.base import FORMATS
 from potpyri.sim.night import simulate_night

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from potpyri.framework.runner import run_pipeline
-from potpyri.framework.validate import validate
+from potpyri.pipeline import run_pipeline, validate
 from tests.conftest import SHARED, compose_config
 
 DARKS = SHARED / "data" / "f2_darks"

@@ -17,8 +17,7 @@ from astropy.io import fits
 from astropy.stats import sigma_clipped_stats
 from photutils.background import Background2D
 
-from potpyri.framework.runner import run_pipeline
-from potpyri.framework.validate import validate
+from potpyri.pipeline import run_pipeline, validate
 from tests.conftest import SHARED, compose_config
 
 RAW = SHARED / "data" / "nickel_lick_raw"

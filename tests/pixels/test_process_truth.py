@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from potpyri.framework.runner import run_pipeline
-from potpyri.framework.validate import validate
+from potpyri.pipeline import run_pipeline, validate
 from potpyri.sim.formats.base import FORMATS
 from potpyri.sim.night import expected_image, simulate_night
 from tests.conftest import compose_config

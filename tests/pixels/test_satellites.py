@@ -7,8 +7,7 @@ from astropy.io import fits
 from astropy.table import Table
 
 from potpyri.calibration.masks import BAD
-from potpyri.framework.runner import run_pipeline
-from potpyri.framework.validate import validate
+from potpyri.pipeline import run_pipeline, validate
 from potpyri.sim.night import simulate_night
 from potpyri.sim.scene import trail_image
 from tests.conftest import compose_config

@@ -13,8 +13,7 @@ import pytest
 from astropy.io import fits
 
 from potpyri.framework.executors import DaskExecutor
-from potpyri.framework.runner import run_pipeline
-from potpyri.framework.validate import validate
+from potpyri.pipeline import run_pipeline, validate
 from tests.conftest import compose_config
 from tests.framework.helpers import potpyri
 from tests.framework.tiny import SEARCHPATH, write_tiny_night

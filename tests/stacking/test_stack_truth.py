@@ -20,9 +20,8 @@ from omegaconf import OmegaConf
 from photutils.psf import fit_fwhm
 
 from potpyri.framework.products import write_content
-from potpyri.framework.runner import run_pipeline
 from potpyri.framework.step import STEPS, Item, StepContext, Task
-from potpyri.framework.validate import validate
+from potpyri.pipeline import run_pipeline, validate
 from potpyri.sim.night import simulate_night
 from potpyri.sim.scene import render_sources
 from potpyri.stacking.resample import Grid, quiet_wcs, resample_frame

@@ -1,0 +1,96 @@
+"""The potpyri pipeline: the generic step framework given potpyri's schema, steps and readers.
+
+This is where the framework meets the astronomy: which steps run for an instrument's regime,
+the checks a config must pass (the framework's own, plus a known instrument and raw reader), and
+the raw-file reader every step gets from ``context.reader()``.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from potpyri.framework import recipe, runner
+from potpyri.framework.config import rename_overrides
+from potpyri.framework.step import STEPS
+from potpyri.framework.validate import ConfigError, check_config
+from potpyri.instruments import Reader, get_reader
+from potpyri.schema import RUN_KEYS, PotpyriConfig, instrument_names
+
+__all__ = [
+    "ConfigError",
+    "check_recipe",
+    "make_reader",
+    "rename_args",
+    "run_pipeline",
+    "step_list",
+    "validate",
+]
+
+
+def step_list(cfg: DictConfig) -> list[str]:
+    """The ordered step names for this run: ``pipeline.steps`` or the instrument regime's list."""
+    if cfg.pipeline.steps is not None:
+        names = cfg.pipeline.steps
+    else:
+        regime = _plain(cfg.instrument.wavelength)
+        names = cfg.pipeline.nir if regime == "NIR" else cfg.pipeline.optical
+    return [_plain(n) for n in names]
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def validate(cfg: DictConfig) -> None:
+    """Refuse a config that cannot run, before any work, with a one-line :class:`ConfigError`.
+
+    The instrument must be given and its reader registered; the rest is
+    :func:`potpyri.framework.validate.check_config` (missing values, unknown keys, step list).
+    """
+    if OmegaConf.is_missing(cfg, "instrument"):
+        raise ConfigError(
+            f"no instrument given: add instrument=NAME ({', '.join(instrument_names())})"
+        )
+    check_config(cfg, PotpyriConfig, step_list(cfg))
+    try:
+        get_reader(cfg.instrument.reader)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def make_reader(instrument: Any, unpacked: Path | None) -> Reader:
+    """The raw-file reader the instrument node names (the steps' ``context.reader()``)."""
+    return get_reader(instrument.reader)(instrument, unpacked)
+
+
+def run_pipeline(
+    cfg: DictConfig,
+    *,
+    publish_root: Path | None = None,
+    recipe_yaml: str | None = None,
+    show_progress: bool = False,
+) -> runner.RunResult:
+    """Run the steps of a validated config (see :func:`potpyri.framework.runner.run_pipeline`)."""
+    return runner.run_pipeline(
+        cfg,
+        step_list(cfg),
+        reader_factory=make_reader,
+        publish_root=publish_root,
+        recipe_yaml=recipe_yaml,
+        show_progress=show_progress,
+    )
+
+
+def check_recipe(text: str, source: str) -> str:
+    """A shared recipe checked against the schema (see
+    :func:`potpyri.framework.recipe.check_recipe`); old names of renamed keys are warned about."""
+    return recipe.check_recipe(text, source, RUN_KEYS)
+
+
+def rename_args(args: list[str]) -> list[str]:
+    """Command-line overrides with old names of renamed keys replaced, each warned about."""
+    return rename_overrides(args, STEPS)
