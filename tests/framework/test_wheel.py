@@ -10,6 +10,20 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
+def _source_packages() -> set[str]:
+    """Every package of the source tree as installed: each folder with an ``__init__.py`` under
+    potpyri/, plus conf/ and steps/ as potpyri.conf and potpyri.steps."""
+    found = {
+        ".".join(init.parent.relative_to(REPO).parts)
+        for init in (REPO / "potpyri").rglob("__init__.py")
+    }
+    return found | {"potpyri.conf", "potpyri.steps"}
+
+
+def _wheel_packages(names: list[str]) -> set[str]:
+    return {".".join(n.split("/")[:-1]) for n in names if n.endswith("/__init__.py")}
+
+
 def test_wheel_installs_one_namespace_and_composes(tmp_path):
     subprocess.run(
         [
@@ -31,7 +45,9 @@ def test_wheel_installs_one_namespace_and_composes(tmp_path):
     (wheel,) = tmp_path.glob("potpyri-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith((".dist-info", ".data"))}
-    assert tops == {"potpyri"}
+    assert tops == {"potpyri"}  # no top-level `steps` or `conf`
+    missing = _source_packages() - _wheel_packages(names)
+    assert not missing, f"packages not in the wheel; add them to pyproject.toml: {sorted(missing)}"
     assert "potpyri/conf/config.yaml" in names and "potpyri/conf/instrument/gmos.yaml" in names
     assert "potpyri/steps/stack.py" in names
     site = tmp_path / "site"
