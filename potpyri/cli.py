@@ -265,8 +265,9 @@ def _expand_recipe_flags(args: list[str]) -> list[str]:
 
 # -- main_pipeline: the reference pipeline's command line ------------------------------------------
 
-#: Reference flag -> (step or key it needs, override template). ``{}`` takes the option's value.
-_SWITCHES = {
+#: Reference option -> (step it needs, override). ``{}`` takes the option's value; an override
+#: without it belongs to a flag and applies when the flag is given.
+_OPTIONS = {
     "skip_skysub": ("skysub", "skysub.enabled=false"),
     "skip_flatten": ("flat", "flat.enabled=false"),
     "skip_cr": ("cosmic_rays", "cosmic_rays.enabled=false"),
@@ -276,8 +277,6 @@ _SWITCHES = {
     "relative_calibration": ("stack", "stack.relative_calibration=true"),
     "include_bad": ("ingest", "ingest.include_bad=true"),
     "no_redo_sort": ("ingest", "ingest.no_redo_sort=true"),
-}
-_VALUES = {
     "proc": ("ingest", "ingest.proc={}"),
     "file_list_name": ("ingest", "ingest.file_list_name={}"),
     "phot_sn_min": ("photometry", "photometry.sn_min={}"),
@@ -332,12 +331,9 @@ def main_pipeline(argv: list[str] | None = None) -> None:
     overrides = [f"instrument={args.instrument.lower()}", f"data_path={args.data_path}"]
     if args.target:
         overrides.append(f"target={args.target}")
-    for option, (needs, template) in _SWITCHES.items():
-        if getattr(args, option):
-            overrides += _if_step(needs, template, option, STEPS)
-    for option, (needs, template) in _VALUES.items():
+    for option, (needs, template) in _OPTIONS.items():
         value = getattr(args, option)
-        if value is not None:
+        if value is not None and value is not False:  # a value, or a flag that was given
             overrides += _if_step(needs, template.format(value), option, STEPS)
     if args.fieldcenter:
         ra, dec = args.fieldcenter

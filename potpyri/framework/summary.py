@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from potpyri.framework.logutil import CONSOLE
-from potpyri.framework.runner import RunResult
+from potpyri.framework.runner import RunResult, TaskRecord
 from potpyri.framework.step import STEPS, Scope
 
 __all__ = ["STATUSES", "frame_table", "print_summary", "step_totals", "summary_table"]
@@ -68,21 +68,18 @@ def print_summary(result: RunResult) -> None:
     CONSOLE.print(frame_table(result))
     warned = [r for r in result.records if r.status in ("ran", "cached") and r.note]
     if warned:
-        table = Table(
-            title="warnings (QC flags and notes; see red/qa/index.html)", header_style="bold yellow"
-        )
-        table.add_column("step")
-        table.add_column("task")
-        table.add_column("warning")
-        for rec in warned:
-            table.add_row(rec.step, rec.task, rec.note)
-        CONSOLE.print(table)
+        title = "warnings (QC flags and notes; see red/qa/index.html)"
+        CONSOLE.print(_notes_table(warned, title, "bold yellow", "warning"))
     failed = [r for r in result.records if r.status == "failed"]
     if failed:
-        table = Table(title="set aside", header_style="bold red")
-        table.add_column("step")
-        table.add_column("task")
-        table.add_column("reason")
-        for rec in failed:
-            table.add_row(rec.step, rec.task, rec.note)
-        CONSOLE.print(table)
+        CONSOLE.print(_notes_table(failed, "set aside", "bold red", "reason"))
+
+
+def _notes_table(records: list[TaskRecord], title: str, style: str, note: str) -> Table:
+    """One row per task: its step, its id and its note (under the heading ``note``)."""
+    table = Table(title=title, header_style=style)
+    for column in ("step", "task", note):
+        table.add_column(column)
+    for rec in records:
+        table.add_row(rec.step, rec.task, rec.note)
+    return table

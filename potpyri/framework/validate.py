@@ -59,7 +59,8 @@ def unknown_keys(cfg: DictConfig, schema: type) -> list[str]:
 
 
 def _walk(node: DictConfig, schema: type, prefix: str, found: list[str]) -> None:
-    hints = typing.get_type_hints(schema)
+    all_hints = typing.get_type_hints(schema)  # class variables too (``renamed``): not keys
+    hints = {f.name: all_hints[f.name] for f in dataclasses.fields(schema)}
     for key in node:
         name = f"{prefix}{key}"
         if key not in hints:

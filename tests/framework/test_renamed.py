@@ -16,24 +16,29 @@ from potpyri.framework.config import root_schema
 from potpyri.framework.docgen import config_fields
 from potpyri.framework.recipe import recipe_text
 from potpyri.framework.step import STEPS, Step, StepConfig, register_step
-from potpyri.pipeline import check_recipe, rename_args
+from potpyri.pipeline import ConfigError, check_recipe, rename_args, validate
 from tests.conftest import compose_config
 
 WARNING = "potpyri: warning: toy_renamed.radius is deprecated; use toy_renamed.radius_arcsec"
 
 
+def _toy_step(renamed: dict[str, str]) -> type[Step]:
+    """A step class (not registered) with one field, ``radius_arcsec``, and ``renamed``."""
+
+    class Toy(Step):
+        @dataclass
+        class Config(StepConfig):
+            renamed: ClassVar[dict[str, str]] = {}
+            radius_arcsec: float = 1.5  #: match radius
+
+    Toy.Config.renamed = renamed
+    return Toy
+
+
 @pytest.fixture
 def toy():
     """A step registered for this test only, whose ``radius`` became ``radius_arcsec``."""
-
-    class ToyRenamed(Step):
-        @dataclass
-        class Config(StepConfig):
-            renamed: ClassVar[dict[str, str]] = {"radius": "radius_arcsec"}
-            radius_arcsec: float = 1.5  #: match radius
-
-    register_step("toy_renamed")(ToyRenamed)
-    yield ToyRenamed
+    yield register_step("toy_renamed")(_toy_step({"radius": "radius_arcsec"}))
     del STEPS["toy_renamed"]
 
 
@@ -64,6 +69,12 @@ def test_old_key_in_a_recipe_goes_to_the_new_key(toy, capsys):
     assert _warnings(capsys.readouterr().err) == [WARNING]
 
 
+def test_renamed_is_no_config_key():
+    cfg = compose_config("instrument=imacs", "data_path=X", "+stack.renamed={a: b}")
+    with pytest.raises(ConfigError, match="unknown config key: stack.renamed.a"):
+        validate(cfg)
+
+
 def test_old_and_new_key_together_are_refused(toy):
     recipe = {"toy_renamed": {"radius": 2.5, "radius_arcsec": 3.0}}
     with pytest.raises(ValueError, match="both toy_renamed.radius"):
@@ -71,14 +82,8 @@ def test_old_and_new_key_together_are_refused(toy):
 
 
 def test_a_renamed_key_must_name_a_field():
-    class Broken(Step):
-        @dataclass
-        class Config(StepConfig):
-            renamed: ClassVar[dict[str, str]] = {"radius": "radius_px"}
-            radius_arcsec: float = 1.5  #: match radius
-
     with pytest.raises(TypeError, match="not a field"):
-        register_step("toy_broken")(Broken)
+        register_step("toy_broken")(_toy_step({"radius": "radius_px"}))
     assert "toy_broken" not in STEPS
 
 

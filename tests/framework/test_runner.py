@@ -166,7 +166,6 @@ def test_summary_tables_show_every_step_and_frame(tmp_path):
 def test_nir_sky_from_dithers_removes_a_changing_sky(tmp_path):
     """A toy NIR night: the sky pattern (a gradient) is the same in every frame, its level
     changes; stars move between dithers. nirsky must remove the pattern, keep the stars."""
-    from astropy.io import fits as pyfits
 
     rng = np.random.default_rng(5)
     raw = tmp_path / "raw"
@@ -175,19 +174,7 @@ def test_nir_sky_from_dithers_removes_a_changing_sky(tmp_path):
     pattern = 1.0 + 0.2 * xx / 120
     for n, (dx, level) in enumerate([(0, 3000), (15, 3300), (30, 2800), (45, 3100)]):
         electrons = level * pattern + 5000 * np.exp(-((xx - 40 - dx) ** 2 + (yy - 64) ** 2) / 8)
-        adu = np.hstack([(rng.poisson(electrons) / 2.0 + 500), np.full((128, 8), 500.0)]).astype(
-            np.float32
-        )
-        head = pyfits.Header(
-            {
-                "OBJECT": "nir1",
-                "OBSTYPE": "object",
-                "FILTER": "J",
-                "EXPTIME": 10.0,
-                "MJD-OBS": 60480.1 + n / 1000,
-            }
-        )
-        pyfits.PrimaryHDU(adu, head).writeto(raw / f"toy0{n:03d}.fits")
+        _write_toycam(raw, n, rng.poisson(electrons), "nir1", "J")
     result = _run(
         tmp_path,
         "instrument.wavelength=NIR",
@@ -208,7 +195,6 @@ def test_nir_sky_from_dithers_removes_a_changing_sky(tmp_path):
 
 def test_fringes_are_fitted_and_removed(tmp_path):
     """z-band frames share a fringe pattern whose amplitude follows each frame's sky; stars move."""
-    from astropy.io import fits as pyfits
 
     rng = np.random.default_rng(11)
     raw = tmp_path / "raw"
@@ -219,19 +205,7 @@ def test_fringes_are_fitted_and_removed(tmp_path):
         electrons = sky * (1 + 0.15 * fringes) + 8000 * np.exp(
             -((xx - 20 - dx) ** 2 + (yy - 64) ** 2) / 8
         )
-        adu = np.hstack([rng.poisson(electrons) / 2.0 + 500, np.full((128, 8), 500.0)]).astype(
-            np.float32
-        )
-        head = pyfits.Header(
-            {
-                "OBJECT": "f1",
-                "OBSTYPE": "object",
-                "FILTER": "z",
-                "EXPTIME": 10.0,
-                "MJD-OBS": 60480.1 + n / 1000,
-            }
-        )
-        pyfits.PrimaryHDU(adu, head).writeto(raw / f"toy0{n:03d}.fits")
+        _write_toycam(raw, n, rng.poisson(electrons), "f1", "z")
     result = _run(tmp_path, "cosmic_rays.enabled=false", "pipeline.steps=[ingest,process,fringe]")
     assert result.by_status("fringe") == {"ran": 1}
     frame = next(i for i in result.items if i.id == "toy0001.fits")
@@ -275,3 +249,19 @@ def test_science_without_calibrations_is_reduced_with_a_warning(tmp_path):
     frame = next(i for i in result.items if i.id == "toy0000.fits")
     with fits.open(frame.path("image")) as hdul:
         assert hdul[0].header["BIASCOR"] == "SKIPPED"
+
+
+def _write_toycam(raw, n: int, electrons, target: str, band: str) -> None:
+    """Raw toycam frame ``n`` (10 s) from detected electrons: gain 2, bias 500 ADU, 8 overscan
+    columns."""
+    adu = np.hstack([electrons / 2.0 + 500, np.full((128, 8), 500.0)]).astype(np.float32)
+    head = fits.Header(
+        {
+            "OBJECT": target,
+            "OBSTYPE": "object",
+            "FILTER": band,
+            "EXPTIME": 10.0,
+            "MJD-OBS": 60480.1 + n / 1000,
+        }
+    )
+    fits.PrimaryHDU(adu, head).writeto(raw / f"toy0{n:03d}.fits")

@@ -20,28 +20,16 @@ def _source_packages() -> set[str]:
     return found | {"potpyri.conf", "potpyri.steps"}
 
 
+def _pip(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "pip", *args], check=True, capture_output=True, text=True)
+
+
 def _wheel_packages(names: list[str]) -> set[str]:
     return {".".join(n.split("/")[:-1]) for n in names if n.endswith("/__init__.py")}
 
 
 def test_wheel_installs_one_namespace_and_composes(tmp_path):
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(tmp_path),
-            str(REPO),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
+    _pip("wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(REPO))
     (wheel,) = tmp_path.glob("potpyri-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith((".dist-info", ".data"))}
@@ -51,22 +39,7 @@ def test_wheel_installs_one_namespace_and_composes(tmp_path):
     assert "potpyri/conf/config.yaml" in names and "potpyri/conf/instrument/gmos.yaml" in names
     assert "potpyri/steps/stack.py" in names
     site = tmp_path / "site"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--no-deps",
-            "-q",
-            "--target",
-            str(site),
-            str(wheel),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
+    _pip("install", "--no-deps", "-q", "--target", str(site), str(wheel))
     # Run from an empty folder with the installed copy first on sys.path, never the source tree.
     code = (
         f"import sys; sys.path.insert(0, {str(site)!r}); import potpyri; "
