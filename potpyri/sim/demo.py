@@ -20,7 +20,9 @@ __all__ = ["prepare_demo"]
 
 def prepare_demo(argv: list[str]) -> list[str]:
     """Simulate the night unless ``DIR/raw`` exists; return the ``potpyri`` overrides to run."""
-    parser = argparse.ArgumentParser(prog="potpyri-demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="potpyri-demo", description="Simulate a small GMOS-N night in DIR and reduce it."
+    )
     parser.add_argument(
         "folder",
         nargs="?",

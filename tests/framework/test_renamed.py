@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 
 from potpyri.cli import main
 from potpyri.framework.config import root_schema
-from potpyri.framework.docgen import config_fields
+from potpyri.framework.docgen import config_fields, steps_rst
 from potpyri.framework.recipe import recipe_text
 from potpyri.framework.step import STEPS, Step, StepConfig, register_step
 from potpyri.pipeline import ConfigError, check_recipe, rename_args, validate
@@ -52,6 +52,9 @@ def test_renamed_is_no_config_field_and_not_documented(toy):
     assert list(root.toy_renamed) == ["enabled", "radius_arcsec"]
     names = [f.name for f in config_fields(toy.Config, prefix="toy_renamed.")]
     assert names == ["toy_renamed.enabled", "toy_renamed.radius_arcsec"]
+    text = steps_rst({"toy_renamed": toy}, [])
+    assert "``toy_renamed.radius`` → ``toy_renamed.radius_arcsec``" in text
+    assert "toy_renamed.renamed" not in text
 
 
 def test_old_key_on_the_command_line_goes_to_the_new_key(toy, capsys):
@@ -104,6 +107,7 @@ def _job(capsys, *args: str) -> tuple[dict, str]:
 def test_the_command_line_warns_once_and_composes_the_new_key(stack_renamed, capsys):
     job, err = _job(capsys, "instrument=imacs", "data_path=X", "stack.combine=mean")
     assert job["stack"]["method"] == "mean" and "combine" not in job["stack"]
+    assert "renamed" not in job["stack"]
     assert _warnings(err) == [stack_renamed]
 
 
