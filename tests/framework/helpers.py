@@ -32,6 +32,12 @@ def run_dirs(data_path: Path) -> list[Path]:
     return sorted(p for p in (data_path / "red" / "log").iterdir() if p.is_dir())
 
 
+def sweep_jobs(data_path: Path) -> list[Path]:
+    """The job folders of the one sweep under red/multirun, in job order."""
+    (sweep,) = (data_path / "red" / "multirun").iterdir()
+    return sorted((p for p in sweep.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+
+
 def summary(run_dir: Path) -> list[dict]:
     """The per-task records a run wrote."""
     return json.loads((run_dir / "summary.json").read_text())

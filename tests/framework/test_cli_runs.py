@@ -15,7 +15,7 @@ from astropy.io import fits
 from omegaconf import OmegaConf
 
 from tests.conftest import compose_config
-from tests.framework.helpers import potpyri, run_dirs, statuses, summary
+from tests.framework.helpers import potpyri, run_dirs, statuses, summary, sweep_jobs
 from tests.framework.tiny import SEARCHPATH, TOY_STEPS, write_tiny_night
 
 BASE = (SEARCHPATH, "instrument=toycam", TOY_STEPS)
@@ -96,8 +96,7 @@ def test_sweep_runs_upstream_once_and_keeps_jobs_apart(tmp_path):
         "stack.sigma=2.0,3.0,4.0",
         check=True,
     )
-    (sweep,) = (tmp_path / "red" / "multirun").iterdir()
-    jobs = sorted((p for p in sweep.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+    jobs = sweep_jobs(tmp_path)
     assert len(jobs) == 3, proc.stderr
     ran = {
         step: sum(statuses(summary(j), step).count("ran") for j in jobs)
@@ -109,9 +108,8 @@ def test_sweep_runs_upstream_once_and_keeps_jobs_apart(tmp_path):
         with fits.open(_stack(job / "products")) as hdul:
             sigmas.append(hdul[0].header["STKSIGMA"])
     assert sigmas == [2.0, 3.0, 4.0]
-    assert not list(
-        (tmp_path / "red").glob("*.stk.fits")
-    )  # sweep jobs publish into their own folders
+    # sweep jobs publish into their own folders
+    assert not list((tmp_path / "red").glob("*.stk.fits"))
 
 
 def test_parallel_sweep_with_joblib_shares_upstream(tmp_path):
@@ -125,8 +123,7 @@ def test_parallel_sweep_with_joblib_shares_upstream(tmp_path):
         "stack.method=median,mean,sigclip",
         check=True,
     )
-    (sweep,) = (tmp_path / "red" / "multirun").iterdir()
-    jobs = [p for p in sweep.iterdir() if p.name.isdigit()]
+    jobs = sweep_jobs(tmp_path)
     process = [s for j in jobs for s in statuses(summary(j), "process")]
     assert len(jobs) == 3 and process.count("ran") == 3 and process.count("cached") == 6
 
