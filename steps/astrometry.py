@@ -17,15 +17,8 @@ from potpyri.astrometry.detect import detect_sources, detection_mask
 from potpyri.astrometry.epoch import frame_epoch
 from potpyri.astrometry.errors import AstrometryFailed
 from potpyri.astrometry.reference import gaia_reference
-from potpyri.astrometry.solve import coarse_solve
-from potpyri.astrometry.wcsio import (
-    expected_scale,
-    field_radius_deg,
-    frame_wcs,
-    pixel_scale,
-    pointing,
-    replace_wcs,
-)
+from potpyri.astrometry.solve import coarse_solve, write_solution
+from potpyri.astrometry.wcsio import expected_scale, field_radius_deg, frame_wcs, pointing
 from potpyri.framework.step import (
     Output,
     Product,
@@ -121,13 +114,7 @@ class Astrometry(Step):
             )
         except AstrometryFailed as exc:
             raise StepFailed(f"{path.name}: astrometry failed: {exc}") from None
-        replace_wcs(frame, result.wcs)
-        hdr = frame[0].header
-        hdr["ASTROMET"] = (result.method, "coarse astrometric solver")
-        hdr["NASTRO"] = (result.nmatch, "stars confirming the astrometric solution")
-        hdr["ASTRSCAL"] = (round(pixel_scale(result.wcs), 5), "solved pixel scale, arcsec/pixel")
-        if epoch is not None:
-            hdr["ASTREPOC"] = (round(epoch, 4), "epoch of the Gaia positions used, yr")
+        write_solution(frame, result, epoch)
         self.log.info(
             "%s: solved by %s (%d stars confirm, %.1f s)",
             item.id,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from astropy.coordinates import SkyCoord
+from astropy.io import fits
 from astropy.wcs import WCS
 
 from potpyri.astrometry.wcsio import pixel_scale, project_inside
@@ -261,8 +262,6 @@ def _fit_radial(x, y, ref: SkyCoord, size, radial: bool) -> WCS:
                 "B_0_3": k,
             }
         )
-    from astropy.io import fits
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         wcs = WCS(fits.Header(header))

@@ -2,8 +2,8 @@
 astrometry.net (with an index built from the reference stars) or the built-in pattern matcher,
 confirmed by the stars it maps onto each other.
 
-Pure functions on tables and WCS objects; the ``astrometry`` step is a thin wrapper around
-:func:`coarse_solve`.
+Pure functions on tables, WCS objects and HDU lists; the ``astrometry`` step is a thin wrapper
+around :func:`coarse_solve` and :func:`write_solution`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from astropy.coordinates import SkyCoord
+from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS
 
@@ -22,9 +23,9 @@ from potpyri.astrometry import anet
 from potpyri.astrometry.errors import AstrometryFailed
 from potpyri.astrometry.match import solve_builtin
 from potpyri.astrometry.refine import match_pairs
-from potpyri.astrometry.wcsio import field_radius_deg, pixel_scale, pointing
+from potpyri.astrometry.wcsio import field_radius_deg, pixel_scale, pointing, replace_wcs
 
-__all__ = ["CoarseResult", "coarse_solve"]
+__all__ = ["CoarseResult", "coarse_solve", "write_solution"]
 
 log = logging.getLogger("potpyri.astrometry")
 
@@ -138,6 +139,18 @@ def coarse_solve(
             f'{method} solution has pixel scale {scale:.4f}"/px, expected {scale_arcsec:.4f}'
         )
     return CoarseResult(wcs, method, nmatch, seconds)
+
+
+def write_solution(hdul: fits.HDUList, result: CoarseResult, epoch: float | None) -> None:
+    """Put the solution in every header of ``hdul``, with ASTROMET, NASTRO, ASTRSCAL (and
+    ASTREPOC, the reference stars' epoch) in the primary header."""
+    replace_wcs(hdul, result.wcs)
+    hdr = hdul[0].header
+    hdr["ASTROMET"] = (result.method, "coarse astrometric solver")
+    hdr["NASTRO"] = (result.nmatch, "stars confirming the astrometric solution")
+    hdr["ASTRSCAL"] = (round(pixel_scale(result.wcs), 5), "solved pixel scale, arcsec/pixel")
+    if epoch is not None:
+        hdr["ASTREPOC"] = (round(epoch, 4), "epoch of the Gaia positions used, yr")
 
 
 def _anet_solution(
