@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from potpyri.stacking.resample import Grid, grid_for_frames, quiet_wcs, resample_frame, tan_wcs
+from potpyri.astrometry.wcsio import header_wcs
+from potpyri.stacking.resample import Grid, grid_for_frames, resample_frame, tan_wcs
 
 __all__ = ["compare_resample", "truth_comparison"]
 
@@ -83,7 +84,7 @@ def compare_resample(frames: list[Path], *, max_frames: int = 3, rotate_deg: flo
                     hdul["SCI"].data.astype(np.float32),
                     hdul["MASK"].data.copy(),
                     hdul[err].data.astype(np.float32),
-                    quiet_wcs(hdul["SCI"].header).celestial,
+                    header_wcs(hdul["SCI"].header),
                 )
             )
     scale = float(np.sqrt(abs(np.linalg.det(loaded[0][3].pixel_scale_matrix))) * 3600)

@@ -11,20 +11,14 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
-from potpyri.astrometry.solve import (
-    AstrometryFailed,
-    coarse_solve,
-    detect_sources,
-    detection_mask,
-    field_radius_deg,
-    frame_epoch,
-    gaia_reference,
-    header_wcs,
-    pixel_scale,
-    pointing,
-    replace_wcs,
-)
+from potpyri.astrometry.detect import detect_sources, detection_mask
+from potpyri.astrometry.epoch import frame_epoch
+from potpyri.astrometry.errors import AstrometryFailed
+from potpyri.astrometry.reference import gaia_reference
+from potpyri.astrometry.solve import coarse_solve, write_solution
+from potpyri.astrometry.wcsio import expected_scale, field_radius_deg, frame_wcs, pointing
 from potpyri.framework.step import (
     Output,
     Product,
@@ -54,22 +48,21 @@ class Astrometry(Step):
 
     @dataclass
     class Config(StepConfig):
+        renamed: ClassVar[dict[str, str]] = {
+            "cpulimit": "cpulimit_s",
+            "threshold": "detect_nsigma",
+            "search_radius": "search_radius_arcsec",
+            "max_rotation": "max_rotation_deg",
+        }
+
         method: SolveMethod = SolveMethod.auto  #: auto, astrometry.net or builtin
-        index_dir: str | None = (
-            None  #: folder of astrometry.net indices to use instead of building one
-        )
-        cpulimit: float = (
-            15.0  #: solve-field gives up after this many CPU seconds (a failed solve exits 0)
-        )
-        threshold: float = 5.0  #: source detection threshold, background sigmas
+        index_dir: str | None = None  #: astrometry.net indices to use instead of building them
+        cpulimit_s: float = 15.0  #: solve-field gives up after this many CPU seconds
+        detect_nsigma: float = 5.0  #: source detection threshold, background sigmas
         fwhm_arcsec: float = 1.0  #: expected seeing FWHM, arcsec (detection kernel)
         max_sources: int = 300  #: brightest sources passed to the solver
-        search_radius: float = (
-            30.0  #: pointing error tolerated, arcsec (search radius and catalog margin)
-        )
-        max_rotation: float = (
-            10.0  #: rotation from the header tolerated by the built-in matcher, degrees
-        )
+        search_radius_arcsec: float = 30.0  #: pointing error tolerated (search and catalog margin)
+        max_rotation_deg: float = 10.0  #: rotation from the header the built-in matcher tolerates
         min_matches: int = 5  #: stars that must confirm a solution
 
     version = "3"
@@ -82,15 +75,16 @@ class Astrometry(Step):
         frame = read_product(path)
         cfg = self.config
         sci, mask = frame["SCI"].data, frame["MASK"].data
-        start = header_wcs(frame["SCI"].header) or header_wcs(frame[0].header)
+        start = frame_wcs(frame)
         if start is None:
             raise StepFailed(f"{path.name}: no header WCS to take the pointing from")
-        scale = expected_scale(self.context.instrument, item.meta, start)
+        pixscale = getattr(self.context.instrument, "pixscale", None)
+        scale = expected_scale(pixscale, item.meta.get("binning", ""), start)
         sources = detect_sources(
             sci,
             detection_mask(mask),
             fwhm=cfg.fwhm_arcsec / scale,
-            threshold=cfg.threshold,
+            threshold=cfg.detect_nsigma,
             max_sources=cfg.max_sources,
         )
         epoch = frame_epoch(frame[0].header, item.meta.get("time"))
@@ -99,7 +93,7 @@ class Astrometry(Step):
             reference = gaia_reference(
                 ra,
                 dec,
-                field_radius_deg(sci.shape, scale) + cfg.search_radius / 3600.0,
+                field_radius_deg(sci.shape, scale) + cfg.search_radius_arcsec / 3600.0,
                 epoch=epoch,
                 cache_dir=self.context.cfg.catalog.cache_dir,
                 offline=bool(self.context.cfg.catalog.offline),
@@ -110,23 +104,17 @@ class Astrometry(Step):
                 start,
                 reference,
                 scale_arcsec=scale,
-                search_radius_arcsec=cfg.search_radius,
+                search_radius_arcsec=cfg.search_radius_arcsec,
                 method=SolveMethod(cfg.method).value,
                 index_dir=cfg.index_dir,
                 index_cache=index_cache(self.context),
-                cpulimit=cfg.cpulimit,
-                max_rotation_deg=cfg.max_rotation,
+                cpulimit=cfg.cpulimit_s,
+                max_rotation_deg=cfg.max_rotation_deg,
                 min_matches=cfg.min_matches,
             )
         except AstrometryFailed as exc:
             raise StepFailed(f"{path.name}: astrometry failed: {exc}") from None
-        replace_wcs(frame, result.wcs)
-        hdr = frame[0].header
-        hdr["ASTROMET"] = (result.method, "coarse astrometric solver")
-        hdr["NASTRO"] = (result.nmatch, "stars confirming the astrometric solution")
-        hdr["ASTRSCAL"] = (round(pixel_scale(result.wcs), 5), "solved pixel scale, arcsec/pixel")
-        if epoch is not None:
-            hdr["ASTREPOC"] = (round(epoch, 4), "epoch of the Gaia positions used, yr")
+        write_solution(frame, result, epoch)
         self.log.info(
             "%s: solved by %s (%d stars confirm, %.1f s)",
             item.id,
@@ -139,18 +127,6 @@ class Astrometry(Step):
                 item.id, "frame", dict(item.meta), {"image": Product(path.name, frame, "workspace")}
             )
         ]
-
-
-def expected_scale(instrument, meta: dict, fallback_wcs) -> float:
-    """Pixel scale in arcsec: the instrument's unbinned scale × the frame's binning, else the header's."""
-    try:
-        binning = int(str(meta.get("binning", ""))[0])
-        scale = float(instrument.pixscale) * binning
-        if scale > 0:
-            return scale
-    except (ValueError, TypeError, IndexError, AttributeError):
-        pass
-    return pixel_scale(fallback_wcs)
 
 
 def index_cache(context) -> Path:

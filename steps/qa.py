@@ -89,7 +89,7 @@ class Qa(Step):
         min_psf_stars: int = 5  #: flag a PSF built from fewer stars
         max_psf_asymmetry: float = 0.2  #: flag a PSF whose x and y widths differ by more (fraction)
         max_dispersion: float | None = (
-            None  #: flag RADISP/DEDISP (stack and input frames) above this, pixels; null: align.max_dispersion (1 px without an align step)
+            None  #: flag RADISP/DEDISP (stack and input frames) above this, pixels; null: align.max_dispersion_px (1 px without an align step)
         )
         min_zp_stars: int = 10  #: flag a zero point from fewer stars
         max_zp_uncertainty: float = 0.05  #: flag ZPTMUCER above, mag
@@ -98,7 +98,7 @@ class Qa(Step):
 
     version = "4"
     scope = Scope.target
-    depends_on = ("catalog.cache_dir", "catalog.offline", "align.max_dispersion")
+    depends_on = ("catalog.cache_dir", "catalog.offline", "align.max_dispersion_px")
 
     def select(self, items):
         return [i for i in items if i.ok and i.kind == "target" and "stack" in i.files]
@@ -300,7 +300,7 @@ class Qa(Step):
             return float(self.config.max_dispersion)
         from omegaconf import OmegaConf
 
-        value = OmegaConf.select(self.context.cfg, "align.max_dispersion", default=None)
+        value = OmegaConf.select(self.context.cfg, "align.max_dispersion_px", default=None)
         return float(value) if value is not None else 1.0
 
     def _frames(self, refs: list[Item], catalog: Table | None) -> tuple[dict, list]:

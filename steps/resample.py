@@ -26,6 +26,7 @@ import numpy as np
 from astropy.io import fits
 from omegaconf import OmegaConf
 
+from potpyri.astrometry.wcsio import header_wcs
 from potpyri.framework.naming import stack_filename
 from potpyri.framework.products import make_frame
 from potpyri.framework.step import (
@@ -40,7 +41,7 @@ from potpyri.framework.step import (
     register_step,
 )
 from potpyri.stacking.combine import background_variance
-from potpyri.stacking.resample import Grid, grid_for_frames, quiet_wcs, resample_frame
+from potpyri.stacking.resample import Grid, grid_for_frames, resample_frame
 
 __all__ = ["Resample", "ResampleGrid"]
 
@@ -74,7 +75,7 @@ class ResampleGrid(Step):
                 primary, header = hdul[0].header, hdul["SCI"].header
                 if "RADISP" in primary and "DEDISP" in primary:  # written by align
                     dispersions[frame.id] = (float(primary["RADISP"]), float(primary["DEDISP"]))
-                wcs = quiet_wcs(header)
+                wcs = header_wcs(header, celestial=False)
                 if not wcs.has_celestial:
                     raise StepFailed(
                         f"{frame.path('image').name}: no celestial WCS in the SCI header"
@@ -223,7 +224,7 @@ class Resample(Step):
         source = item.path("image")
         with fits.open(source) as hdul:
             header = hdul[0].header.copy()
-            wcs = quiet_wcs(hdul["SCI"].header)
+            wcs = header_wcs(hdul["SCI"].header, celestial=False)
             if not wcs.has_celestial:
                 raise StepFailed(f"{source.name}: no celestial WCS in the SCI header")
             err_name = "UNCERT" if "UNCERT" in hdul else "ERR"

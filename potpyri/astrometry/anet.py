@@ -52,8 +52,7 @@ def build_index(
     """A folder of index files for these reference stars, built once and cached.
 
     Indices are of triangles (``-d 3``), not quads: a 5-10′ field at high latitude holds only
-    10-20 Gaia stars, too few for 4-star quads at the small scales (measured: quads solved 1 of
-    6 simulated GMOS frames, triangles 6 of 6).
+    10-20 Gaia stars, too few for 4-star quads at the small scales.
 
     The folder is named by a digest of the stars and scales, so the same field (the same Gaia
     cone) reuses it; it is built in a temporary folder and renamed into place, so concurrent

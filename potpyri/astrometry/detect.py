@@ -7,6 +7,8 @@ import warnings
 import numpy as np
 from astropy.table import Table
 
+from potpyri.calibration.masks import BAD
+
 __all__ = ["detect_sources", "detection_mask"]
 
 
@@ -14,14 +16,10 @@ def detection_mask(mask: np.ndarray) -> np.ndarray:
     """The pixels source detection must ignore: bad ones (bit 1) only.
 
     Saturated stars are kept: in a sparse field the brightest Gaia stars are the saturated ones,
-    and their windowed centroids stay usable (the fit's clipping rejects any that are not); on a
-    simulated LRIS frame this took the usable Gaia stars from 4 to 9 and the WCS error from
-    unsolved to 0.006 px. Cosmic-ray flags are not used either: a cosmic-ray finder sometimes
-    flags the cores of sharp stars (a simulated BINOSPEC frame kept 73 sources with every flag,
-    192 without), and genuine hits are single sharp pixels DAOStarFinder's sharpness cut rejects.
+    and their windowed centroids stay usable (the fit's clipping rejects any that are not).
+    Cosmic-ray flags are not used either: a cosmic-ray finder sometimes flags the cores of sharp
+    stars, and genuine hits are single sharp pixels DAOStarFinder's sharpness cut rejects.
     """
-    from potpyri.calibration.masks import BAD
-
     return np.asarray(mask) & BAD
 
 

@@ -18,6 +18,8 @@ import numpy as np
 from astropy.coordinates import SkyCoord
 from astropy.wcs import WCS
 
+from potpyri.astrometry.wcsio import pixel_scale, project_inside
+
 __all__ = ["PatternMatch", "match_pattern", "solve_builtin"]
 
 
@@ -138,7 +140,7 @@ def solve_builtin(
     y: np.ndarray,
     ref_ra: np.ndarray,
     ref_dec: np.ndarray,
-    header_wcs: WCS,
+    start_wcs: WCS,
     shape: tuple[int, int],
     *,
     margin_px: float = 0.0,
@@ -154,21 +156,13 @@ def solve_builtin(
     from astropy.wcs.utils import fit_wcs_from_points
 
     ny, nx = shape
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        rx, ry = header_wcs.world_to_pixel(SkyCoord(ref_ra, ref_dec, unit="deg"))
-    inside = np.flatnonzero(
-        np.isfinite(rx)
-        & (rx > -margin_px)
-        & (rx < nx + margin_px)
-        & (ry > -margin_px)
-        & (ry < ny + margin_px)
-    )
+    ref_coords = SkyCoord(ref_ra, ref_dec, unit="deg")
+    rx, ry, inside = project_inside(start_wcs, ref_coords, shape, margin_px)
     if len(inside) < 3 or len(x) < 3:
         return None
     det_xy = np.column_stack([x, y])
     ref_xy = np.column_stack([rx[inside], ry[inside]])
-    scale_px = np.sqrt(abs(np.linalg.det(header_wcs.pixel_scale_matrix))) * 3600.0
+    scale_px = pixel_scale(start_wcs)
     result = None
     # The brightest detections are mostly the reference stars: as many detections as reference
     # stars first (fast, and the triangles agree best), then more for crowded or deep frames.

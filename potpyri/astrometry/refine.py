@@ -7,9 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from astropy.coordinates import SkyCoord
+from astropy.io import fits
 from astropy.wcs import WCS
 
-__all__ = ["RefineResult", "refine_wcs", "residuals_arcsec"]
+from potpyri.astrometry.wcsio import pixel_scale, project_inside
+
+__all__ = ["RefineResult", "match_pairs", "refine_wcs", "residuals_arcsec"]
 
 
 @dataclass
@@ -68,7 +71,7 @@ def refine_wcs(
     radius = float(match_radius_px)
     result: RefineResult | None = None
     for _ in range(iterations):
-        pairs = _match(x, y, ref, current, shape, radius)
+        pairs = match_pairs(x, y, ref, current, shape, radius)
         if len(pairs[0]) < min_stars:
             raise ValueError(
                 f"only {len(pairs[0])} sources match reference stars within {radius:.1f} px "
@@ -92,23 +95,14 @@ def residuals_arcsec(
     return dra.to_value("arcsec"), ddec.to_value("arcsec")
 
 
-def _match(x, y, ref: SkyCoord, wcs: WCS, shape, radius: float) -> tuple[np.ndarray, np.ndarray]:
-    """One-to-one nearest-neighbour pairs (source index, reference index) within ``radius``."""
+def match_pairs(
+    x: np.ndarray, y: np.ndarray, ref: SkyCoord, wcs: WCS, shape: tuple[int, int], radius: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """One-to-one nearest-neighbour pairs (source index, reference index) within ``radius``
+    pixels, the reference stars placed through ``wcs``."""
     from scipy.spatial import cKDTree
 
-    ny, nx = shape
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        rx, ry = wcs.world_to_pixel(ref)
-    inside = (
-        np.isfinite(rx)
-        & np.isfinite(ry)
-        & (rx > -radius)
-        & (rx < nx + radius)
-        & (ry > -radius)
-        & (ry < ny + radius)
-    )
-    idx_ref = np.flatnonzero(inside)
+    rx, ry, idx_ref = project_inside(wcs, ref, shape, radius)
     if len(idx_ref) == 0 or len(x) == 0:
         return np.array([], int), np.array([], int)
     tree = cKDTree(np.column_stack([rx[idx_ref], ry[idx_ref]]))
@@ -181,8 +175,7 @@ def _fit(
         use = new_use
     assert best is not None
     wcs, degree, dra, dde, use = best
-    scale = np.sqrt(abs(np.linalg.det(wcs.pixel_scale_matrix))) * 3600.0
-    rms = np.sqrt(np.mean(dra[use] ** 2 + dde[use] ** 2)) / scale
+    rms = np.sqrt(np.mean(dra[use] ** 2 + dde[use] ** 2)) / pixel_scale(wcs)
     return RefineResult(
         wcs, int(use.sum()), _robust_std(dra[use]), _robust_std(dde[use]), float(rms), degree
     )
@@ -269,8 +262,6 @@ def _fit_radial(x, y, ref: SkyCoord, size, radial: bool) -> WCS:
                 "B_0_3": k,
             }
         )
-    from astropy.io import fits
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         wcs = WCS(fits.Header(header))
@@ -298,11 +289,6 @@ def _gnomonic_inverse(xi, eta, ra0, dec0):
     dec = np.arcsin(np.cos(c) * np.sin(d0) + y * np.sin(c) * np.cos(d0) / rho)
     ra = a0 + np.arctan2(x * np.sin(c), rho * np.cos(d0) * np.cos(c) - y * np.sin(d0) * np.sin(c))
     return float(np.rad2deg(ra) % 360.0), float(np.rad2deg(dec))
-
-
-def _scatter(values: np.ndarray) -> float:
-    """RMS about zero (residual lengths)."""
-    return float(np.sqrt(np.mean(np.square(values)))) if len(values) else np.inf
 
 
 def _robust_std(values: np.ndarray) -> float:

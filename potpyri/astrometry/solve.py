@@ -1,58 +1,33 @@
-"""Astrometry: a coarse plate solution (astrometry.net or a built-in pattern matcher) and its
-refinement against Gaia DR3 (TAN, plus distortion where the residuals call for it).
+"""Coarse astrometry: a frame's plate solution from its sources and reference stars, by
+astrometry.net (with an index built from the reference stars) or the built-in pattern matcher,
+confirmed by the stars it maps onto each other.
 
-Pure functions on arrays, WCS objects and tables; the ``astrometry``, ``align`` and
-``stack_wcs`` steps are thin wrappers around :func:`coarse_solve` and :func:`fine_align`.
+Pure functions on tables, WCS objects and HDU lists; the ``astrometry`` step is a thin wrapper
+around :func:`coarse_solve` and :func:`write_solution`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import dataclass
 
 import numpy as np
+from astropy.coordinates import SkyCoord
+from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS
 
 from potpyri.astrometry import anet
-from potpyri.astrometry.detect import detect_sources, detection_mask
-from potpyri.astrometry.match import match_pattern, solve_builtin
-from potpyri.astrometry.refine import RefineResult, refine_wcs
-from potpyri.astrometry.wcsio import (
-    field_radius_deg,
-    frame_epoch,
-    header_wcs,
-    pixel_scale,
-    pointing,
-    replace_wcs,
-)
+from potpyri.astrometry.errors import AstrometryFailed
+from potpyri.astrometry.match import solve_builtin
+from potpyri.astrometry.refine import match_pairs
+from potpyri.astrometry.wcsio import field_radius_deg, pixel_scale, pointing, replace_wcs
 
-__all__ = [
-    "AstrometryFailed",
-    "CoarseResult",
-    "RefineResult",
-    "coarse_solve",
-    "detect_sources",
-    "detection_mask",
-    "field_radius_deg",
-    "fine_align",
-    "frame_epoch",
-    "gaia_reference",
-    "header_wcs",
-    "match_pattern",
-    "pixel_scale",
-    "pointing",
-    "refine_wcs",
-    "replace_wcs",
-    "solve_builtin",
-]
+__all__ = ["CoarseResult", "coarse_solve", "write_solution"]
 
 log = logging.getLogger("potpyri.astrometry")
-
-
-class AstrometryFailed(ValueError):
-    """No trustworthy solution; the message is one line for the user."""
 
 
 @dataclass
@@ -110,8 +85,6 @@ def coarse_solve(
     AstrometryFailed
         With a one-line reason.
     """
-    import time
-
     if len(sources) < min_matches:
         raise AstrometryFailed(
             f"only {len(sources)} sources detected (need {min_matches}); no stars to solve with"
@@ -128,60 +101,29 @@ def coarse_solve(
     if "mag" in ref.colnames:
         ref.sort("mag")
     start = time.perf_counter()
-    margin_px = search_radius_arcsec / scale_arcsec
     if method == "astrometry.net":
-        ra0, dec0 = pointing(start_wcs, shape)
-        if index_dir is not None:
-            folders = [index_dir]
-        else:
-            if index_cache is None:
-                raise ValueError("index_cache is required to build an astrometry.net index")
-            field_arcmin = max(shape) * scale_arcsec / 60.0
-            mag = (
-                np.asarray(ref["mag"], float)
-                if "mag" in ref.colnames
-                else np.arange(len(ref), dtype=float)
-            )
-            try:
-                folders = [anet.build_index(ref["ra"], ref["dec"], mag, field_arcmin, index_cache)]
-            except RuntimeError as exc:
-                raise AstrometryFailed(str(exc)) from None
-        wcs = anet.solve_field(
-            sources["x"],
-            sources["y"],
-            sources["flux"],
+        wcs = _anet_solution(
+            sources,
             shape,
-            index_dirs=folders,
-            ra=ra0,
-            dec=dec0,
-            radius_deg=search_radius_arcsec / 3600.0 + field_radius_deg(shape, scale_arcsec),
-            scale_low=0.8 * scale_arcsec,
-            scale_high=1.2 * scale_arcsec,
+            start_wcs,
+            ref,
+            scale_arcsec=scale_arcsec,
+            search_radius_arcsec=search_radius_arcsec,
+            index_dir=index_dir,
+            index_cache=index_cache,
             cpulimit=cpulimit,
         )
-        if wcs is None:
-            raise AstrometryFailed(
-                f'astrometry.net found no solution within {search_radius_arcsec:.0f}" of the '
-                f"header pointing (cpulimit {cpulimit:.0f} s)"
-            )
     elif method == "builtin":
-        found = solve_builtin(
-            sources["x"],
-            sources["y"],
-            ref["ra"],
-            ref["dec"],
-            start_wcs,
+        wcs = _builtin_solution(
+            sources,
             shape,
-            margin_px=margin_px,
+            start_wcs,
+            ref,
+            margin_px=search_radius_arcsec / scale_arcsec,
+            search_radius_arcsec=search_radius_arcsec,
             max_rotation_deg=max_rotation_deg,
             min_matches=min_matches,
         )
-        if found is None:
-            raise AstrometryFailed(
-                f"the built-in matcher found no pattern of ≥{min_matches} stars matching Gaia "
-                f'within {search_radius_arcsec:.0f}" and {max_rotation_deg:.0f}° of the header WCS'
-            )
-        wcs = found[0]
     else:
         raise ValueError(f"unknown astrometry method {method!r}")
     seconds = time.perf_counter() - start
@@ -199,85 +141,105 @@ def coarse_solve(
     return CoarseResult(wcs, method, nmatch, seconds)
 
 
-def fine_align(
+def write_solution(hdul: fits.HDUList, result: CoarseResult, epoch: float | None) -> None:
+    """Put the solution in every header of ``hdul``, with ASTROMET, NASTRO, ASTRSCAL (and
+    ASTREPOC, the reference stars' epoch) in the primary header."""
+    replace_wcs(hdul, result.wcs)
+    hdr = hdul[0].header
+    hdr["ASTROMET"] = (result.method, "coarse astrometric solver")
+    hdr["NASTRO"] = (result.nmatch, "stars confirming the astrometric solution")
+    hdr["ASTRSCAL"] = (round(pixel_scale(result.wcs), 5), "solved pixel scale, arcsec/pixel")
+    if epoch is not None:
+        hdr["ASTREPOC"] = (round(epoch, 4), "epoch of the Gaia positions used, yr")
+
+
+def _anet_solution(
     sources: Table,
     shape: tuple[int, int],
-    wcs: WCS,
-    reference: Table,
+    start_wcs: WCS,
+    ref: Table,
     *,
-    match_radius_arcsec: float = 2.0,
-    sip_degree: int = 3,
-    clip_sigma: float = 3.0,
-    min_stars: int = 6,
-) -> RefineResult:
-    """Refine a WCS good to about an arcsecond against reference stars (see :func:`refine_wcs`).
-
-    Raises
-    ------
-    AstrometryFailed
-        When too few stars match.
-    """
-    scale = pixel_scale(wcs)
-    try:
-        return refine_wcs(
-            sources["x"],
-            sources["y"],
-            reference["ra"],
-            reference["dec"],
-            wcs,
-            shape,
-            match_radius_px=max(match_radius_arcsec / scale, 1.5),
-            sip_degree=sip_degree,
-            clip_sigma=clip_sigma,
-            min_stars=min_stars,
+    scale_arcsec: float,
+    search_radius_arcsec: float,
+    index_dir: str | os.PathLike | None,
+    index_cache: str | os.PathLike | None,
+    cpulimit: float,
+) -> WCS:
+    """astrometry.net around the header pointing, with ``index_dir`` or an index built from
+    ``ref`` (brightest first) and cached in ``index_cache``."""
+    ra0, dec0 = pointing(start_wcs, shape)
+    if index_dir is not None:
+        folders = [index_dir]
+    else:
+        if index_cache is None:
+            raise ValueError("index_cache is required to build an astrometry.net index")
+        field_arcmin = max(shape) * scale_arcsec / 60.0
+        mag = (
+            np.asarray(ref["mag"], float)
+            if "mag" in ref.colnames
+            else np.arange(len(ref), dtype=float)
         )
-    except ValueError as exc:
-        raise AstrometryFailed(str(exc)) from None
+        try:
+            folders = [anet.build_index(ref["ra"], ref["dec"], mag, field_arcmin, index_cache)]
+        except RuntimeError as exc:
+            raise AstrometryFailed(str(exc)) from None
+    wcs = anet.solve_field(
+        sources["x"],
+        sources["y"],
+        sources["flux"],
+        shape,
+        index_dirs=folders,
+        ra=ra0,
+        dec=dec0,
+        radius_deg=search_radius_arcsec / 3600.0 + field_radius_deg(shape, scale_arcsec),
+        scale_low=0.8 * scale_arcsec,
+        scale_high=1.2 * scale_arcsec,
+        cpulimit=cpulimit,
+    )
+    if wcs is None:
+        raise AstrometryFailed(
+            f'astrometry.net found no solution within {search_radius_arcsec:.0f}" of the '
+            f"header pointing (cpulimit {cpulimit:.0f} s)"
+        )
+    return wcs
+
+
+def _builtin_solution(
+    sources: Table,
+    shape: tuple[int, int],
+    start_wcs: WCS,
+    ref: Table,
+    *,
+    margin_px: float,
+    search_radius_arcsec: float,
+    max_rotation_deg: float,
+    min_matches: int,
+) -> WCS:
+    """The built-in pattern matcher, starting from the header WCS."""
+    found = solve_builtin(
+        sources["x"],
+        sources["y"],
+        ref["ra"],
+        ref["dec"],
+        start_wcs,
+        shape,
+        margin_px=margin_px,
+        max_rotation_deg=max_rotation_deg,
+        min_matches=min_matches,
+    )
+    if found is None:
+        raise AstrometryFailed(
+            f"the built-in matcher found no pattern of ≥{min_matches} stars matching Gaia "
+            f'within {search_radius_arcsec:.0f}" and {max_rotation_deg:.0f}° of the header WCS'
+        )
+    return found[0]
 
 
 def _confirmations(wcs: WCS, sources: Table, ref: Table, shape, radius_arcsec: float) -> int:
-    from astropy.coordinates import SkyCoord
-
-    from potpyri.astrometry.refine import _match
-
+    """How many sources lie within ``radius_arcsec`` of a reference star placed through ``wcs``."""
     coords = SkyCoord(np.asarray(ref["ra"], float), np.asarray(ref["dec"], float), unit="deg")
     radius = radius_arcsec / pixel_scale(wcs)
-    src, _ = _match(
+    src, _ = match_pairs(
         np.asarray(sources["x"], float), np.asarray(sources["y"], float), coords, wcs, shape, radius
     )
     return len(src)
-
-
-def gaia_reference(
-    ra: float,
-    dec: float,
-    radius_deg: float,
-    *,
-    epoch: float | None,
-    cache_dir: str | os.PathLike | None = None,
-    offline: bool = False,
-    catalog: str = "gaia",
-) -> Table:
-    """Reference stars around (ra, dec) at ``epoch`` (proper motions applied), brightest first.
-
-    Raises
-    ------
-    AstrometryFailed
-        When the catalog cannot be reached and no cached answer covers the cone (one line).
-    """
-    from potpyri.catalogs import CatalogUnavailable, query
-
-    try:
-        table = query(
-            catalog, ra, dec, radius_deg, epoch=epoch, cache_dir=cache_dir, offline=offline
-        )
-    except CatalogUnavailable as exc:
-        raise AstrometryFailed(f"reference catalog unavailable: {exc}") from None
-    table = table[
-        np.isfinite(np.asarray(table["ra"], float)) & np.isfinite(np.asarray(table["dec"], float))
-    ]
-    mag_col = next((c for c in ("G_mag", "r_mag", "J_mag") if c in table.colnames), None)
-    if mag_col is not None:
-        table["mag"] = np.nan_to_num(np.asarray(table[mag_col], float), nan=99.0)
-        table.sort("mag")
-    return table

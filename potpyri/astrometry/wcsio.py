@@ -1,4 +1,4 @@
-"""WCS bookkeeping shared by the astrometry steps: header WCS in and out, epochs, pointings."""
+"""WCS bookkeeping: a header's WCS in and out, pointings, pixel scales and field sizes."""
 
 from __future__ import annotations
 
@@ -6,15 +6,18 @@ import re
 import warnings
 
 import numpy as np
+from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.wcs import WCS
 
 __all__ = [
+    "expected_scale",
     "field_radius_deg",
-    "frame_epoch",
+    "frame_wcs",
     "header_wcs",
     "pixel_scale",
     "pointing",
+    "project_inside",
     "replace_wcs",
 ]
 
@@ -26,15 +29,35 @@ _WCS_KEY = re.compile(
 )
 
 
-def header_wcs(header: fits.Header) -> WCS | None:
-    """The celestial WCS of a header, or None when it has none."""
+def header_wcs(header: fits.Header, *, celestial: bool = True) -> WCS | None:
+    """The WCS of a header, parsed with astropy's header-repair warnings silenced.
+
+    Parameters
+    ----------
+    header : astropy.io.fits.Header
+        Any header; SIP and other non-standard conventions are accepted (``relax=True``).
+    celestial : bool
+        True: the celestial part, or None when the header has none or cannot be parsed.
+        False: the WCS as parsed, every axis, a parse error raised (for callers that check
+        ``has_celestial`` themselves).
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             wcs = WCS(header, relax=True)
     except Exception:
+        if not celestial:
+            raise
         return None
+    if not celestial:
+        return wcs
     return wcs.celestial if wcs.has_celestial else None
+
+
+def frame_wcs(hdul: fits.HDUList) -> WCS | None:
+    """The celestial WCS of the SCI header, else of the primary header; None when neither has
+    one."""
+    return header_wcs(hdul["SCI"].header) or header_wcs(hdul[0].header)
 
 
 def replace_wcs(hdul: fits.HDUList, wcs: WCS) -> None:
@@ -58,6 +81,26 @@ def pointing(wcs: WCS, shape: tuple[int, int]) -> tuple[float, float]:
     return float(ra[0]), float(dec[0])
 
 
+def project_inside(
+    wcs: WCS, coords: SkyCoord, shape: tuple[int, int], margin_px: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pixel positions (0-based) of ``coords`` through ``wcs``, and the indices of those that
+    fall within ``margin_px`` of the image (projection failures excluded)."""
+    ny, nx = shape
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rx, ry = wcs.world_to_pixel(coords)
+    inside = np.flatnonzero(
+        np.isfinite(rx)
+        & np.isfinite(ry)
+        & (rx > -margin_px)
+        & (rx < nx + margin_px)
+        & (ry > -margin_px)
+        & (ry < ny + margin_px)
+    )
+    return rx, ry, inside
+
+
 def pixel_scale(wcs: WCS) -> float:
     """Mean pixel scale, arcsec/pixel."""
     return float(np.sqrt(abs(np.linalg.det(wcs.pixel_scale_matrix))) * 3600.0)
@@ -69,27 +112,14 @@ def field_radius_deg(shape: tuple[int, int], scale_arcsec: float) -> float:
     return 0.5 * float(np.hypot(nx, ny)) * scale_arcsec / 3600.0
 
 
-def frame_epoch(header: fits.Header, fallback: str | float | None = None) -> float | None:
-    """Decimal year of the observation from MJD-OBS, MJD, DATE-OBS (or ``fallback``, an MJD)."""
-    from astropy.time import Time
-
-    for key, fmt in (("MJD-OBS", "mjd"), ("MJD", "mjd"), ("DATE-OBS", None)):
-        value = header.get(key)
-        if value in (None, ""):
-            continue
-        try:
-            return float(
-                Time(float(value), format="mjd").decimalyear
-                if fmt
-                else Time(str(value)).decimalyear
-            )
-        except (ValueError, TypeError):
-            continue
+def expected_scale(pixscale: float | None, binning: str, fallback_wcs: WCS) -> float:
+    """Pixel scale in arcsec: the unbinned ``pixscale`` × the binning's first factor (``"2x2"``),
+    else (unknown scale or binning) the scale of ``fallback_wcs``."""
     try:
-        return (
-            float(Time(float(fallback), format="mjd").decimalyear)
-            if fallback not in (None, "")
-            else None
-        )
-    except (ValueError, TypeError):
-        return None
+        factor = int(str(binning)[0])
+        scale = float(pixscale) * factor
+        if scale > 0:
+            return scale
+    except (ValueError, TypeError, IndexError):
+        pass
+    return pixel_scale(fallback_wcs)

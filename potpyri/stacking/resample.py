@@ -38,8 +38,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from astropy.io import fits
-from astropy.wcs import WCS, FITSFixedWarning
+from astropy.wcs import WCS
 from scipy import ndimage
+
+from potpyri.astrometry.wcsio import header_wcs
 
 __all__ = ["Grid", "coarse_map", "grid_for_frames", "resample_frame", "spline_noise_factor"]
 
@@ -63,14 +65,8 @@ class Grid:
     @classmethod
     def from_header(cls, header: fits.Header) -> Grid:
         """Inverse of :meth:`header`."""
-        return cls(quiet_wcs(header), (int(header["OUTNY"]), int(header["OUTNX"])))
-
-
-def quiet_wcs(header: fits.Header) -> WCS:
-    """``WCS(header)`` without astropy's header-repair warnings."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FITSFixedWarning)
-        return WCS(header)
+        wcs = header_wcs(header, celestial=False)
+        return cls(wcs, (int(header["OUTNY"]), int(header["OUTNX"])))
 
 
 def tan_wcs(ra: float, dec: float, scale_deg: float, crpix: tuple[float, float]) -> WCS:

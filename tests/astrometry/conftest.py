@@ -16,8 +16,12 @@ from potpyri.sim.formats.base import FORMATS
 from potpyri.sim.night import simulate_night
 from tests.conftest import compose_config
 
-#: The chain up to a stack with its WCS check (satellites first: unmasked trails swamp the source list).
-CHAIN = "[ingest,bias,dark,flat,process,cosmic_rays,satellites,skysub,astrometry,align,resample_grid,resample,stack,stack_wcs]"
+#: The chain up to a stack with its WCS check (satellites first: unmasked trails swamp the
+#: source list).
+CHAIN = (
+    "[ingest,bias,dark,flat,process,cosmic_rays,satellites,skysub,astrometry,align,"
+    "resample_grid,resample,stack,stack_wcs]"
+)
 
 
 def reduce_night(

@@ -15,16 +15,13 @@ from astropy.wcs import WCS
 from potpyri.steps.align import Align
 from potpyri.steps.astrometry import Astrometry
 
-from potpyri.astrometry.solve import (
-    AstrometryFailed,
-    coarse_solve,
-    detect_sources,
-    detection_mask,
-    fine_align,
-    frame_epoch,
-    gaia_reference,
-    replace_wcs,
-)
+from potpyri.astrometry.detect import detect_sources, detection_mask
+from potpyri.astrometry.epoch import frame_epoch
+from potpyri.astrometry.errors import AstrometryFailed
+from potpyri.astrometry.fine_align import fine_align
+from potpyri.astrometry.reference import gaia_reference
+from potpyri.astrometry.solve import coarse_solve
+from potpyri.astrometry.wcsio import replace_wcs
 from potpyri.catalogs.cache import CatalogCache, Cone
 from potpyri.framework.step import Item, StepContext, StepFailed, Task
 from potpyri.pipeline import run_pipeline, validate
@@ -209,7 +206,7 @@ def test_a_pointing_one_degree_off_fails_with_one_line(gmos_night, tmp_path, met
         f"catalog.cache_dir={tmp_path / 'cat'}",
         "catalog.offline=true",
     )
-    step = _step(Astrometry, night.out_dir, cfg, method=method, cpulimit=3)
+    step = _step(Astrometry, night.out_dir, cfg, method=method, cpulimit_s=3)
     with pytest.raises(StepFailed) as info:
         step.run(Task(item.id, [item]))
     message = str(info.value)
@@ -266,10 +263,10 @@ def test_dispersion_cut_sets_a_frame_aside_unless_keep_all_astro(gmos_night, tmp
     night, _, cfg = gmos_night
     path = _products(night.out_dir, "astrometry")[0]
     item = Item(path.name, "frame", {"type": "SCIENCE"}, {"image": str(path)})
-    strict = _step(Align, night.out_dir, cfg, max_dispersion=1e-4)
+    strict = _step(Align, night.out_dir, cfg, max_dispersion_px=1e-4)
     with pytest.raises(StepFailed, match="exceeds align.max_dispersion"):
         strict.run(Task(item.id, [item]))
-    kept = _step(Align, night.out_dir, cfg, max_dispersion=1e-4, keep_all_astro=True).run(
+    kept = _step(Align, night.out_dir, cfg, max_dispersion_px=1e-4, keep_all_astro=True).run(
         Task(item.id, [item])
     )
     assert any("keep_all_astro" in w for w in kept[0].meta["warnings"])

@@ -31,7 +31,8 @@ def test_instrument_night_astrometry(fmt, size, tmp_path, capsys):
         medians.append(np.median(residual))
         with capsys.disabled():
             print(
-                f'{fmt} {raw}: {header["ASTROMET"]} NASTRO={header["NASTRO"]} RADISP={header["RADISP"]:.4f}" '
+                f"{fmt} {raw}: {header['ASTROMET']} NASTRO={header['NASTRO']} "
+                f'RADISP={header["RADISP"]:.4f}" '
                 f'DEDISP={header["DEDISP"]:.4f}" distortion={header["ASTRDIST"]} '
                 f"median={np.median(residual):.4f} px p95={np.percentile(residual, 95):.4f} px"
             )

@@ -19,12 +19,13 @@ from astropy.table import Table
 from omegaconf import OmegaConf
 from photutils.psf import fit_fwhm
 
+from potpyri.astrometry.wcsio import header_wcs
 from potpyri.framework.products import write_content
 from potpyri.framework.step import STEPS, Item, StepContext, Task
 from potpyri.pipeline import run_pipeline, validate
 from potpyri.sim.night import simulate_night
 from potpyri.sim.scene import render_sources
-from potpyri.stacking.resample import Grid, quiet_wcs, resample_frame
+from potpyri.stacking.resample import Grid, resample_frame
 from tests.conftest import compose_config
 
 pytestmark = pytest.mark.slow
@@ -69,7 +70,7 @@ def reduced(tmp_path_factory):
             continue
         with fits.open(item.path("image")) as hdul:
             hdul = fits.HDUList([h.copy() for h in hdul])
-        cards = quiet_wcs(truth[item.id]).to_header(relax=True)
+        cards = header_wcs(truth[item.id], celestial=False).to_header(relax=True)
         for hdu in hdul[1:]:
             for key in [k for k in hdu.header if k.startswith(WCS_PREFIXES)]:
                 hdu.header.remove(key, ignore_missing=True, remove_all=True)
@@ -123,7 +124,9 @@ def _truth_rate(night, frames, wcs, shape) -> np.ndarray:
                 np.sqrt(
                     abs(
                         np.linalg.det(
-                            quiet_wcs(fits.Header.fromstring(str(row["wcs"]))).pixel_scale_matrix
+                            header_wcs(
+                                fits.Header.fromstring(str(row["wcs"])), celestial=False
+                            ).pixel_scale_matrix
                         )
                     )
                 )
@@ -149,7 +152,9 @@ def test_sky_noise_matches_the_propagated_uncertainty(stacked):
     method, night, frames, _, stack = stacked
     with fits.open(stack.path("stack")) as hdul:
         sci, mask, err = hdul["SCI"].data, hdul["MASK"].data, hdul["ERR"].data
-        truth = _truth_rate(night, frames, quiet_wcs(hdul["SCI"].header), sci.shape)
+        truth = _truth_rate(
+            night, frames, header_wcs(hdul["SCI"].header, celestial=False), sci.shape
+        )
     sky = (mask == 0) & (truth < 0.3 * err)
     assert sky.mean() > 0.8
     _, _, pull_std = sigma_clipped_stats(((sci - truth) / err)[sky], sigma=5)
@@ -182,7 +187,7 @@ def test_masked_pixels_leave_no_residual(stacked, tmp_path):
     (restack,) = _run("stack", cfg, Task("t", again), tmp_path)
     with fits.open(stack.path("stack")) as hdul, fits.open(restack.path("stack")) as other:
         sci, mask, err = hdul["SCI"].data, hdul["MASK"].data, hdul["ERR"].data
-        wcs = quiet_wcs(hdul["SCI"].header)
+        wcs = header_wcs(hdul["SCI"].header, celestial=False)
         good = mask == 0
         np.testing.assert_array_equal(other["MASK"].data, mask)
         np.testing.assert_allclose(other["SCI"].data[good], sci[good], rtol=1e-5, atol=1e-6)
@@ -195,7 +200,7 @@ def test_masked_pixels_leave_no_residual(stacked, tmp_path):
     for frame, out in zip(frames, resampled, strict=True):
         with fits.open(frame.path("image")) as hdul:
             in_mask = hdul["MASK"].data
-            in_wcs = quiet_wcs(hdul["SCI"].header)
+            in_wcs = header_wcs(hdul["SCI"].header, celestial=False)
         true_cr = (
             fits.getdata(night.truth_dir / "maps" / f"{frame.id.split('.fits')[0]}_cr.fits.fz") & 1
         )
@@ -248,7 +253,7 @@ def test_stack_psf_is_not_broader_than_its_inputs(stacked):
                 _fwhm(
                     hdul["SCI"].data,
                     hdul["MASK"].data,
-                    quiet_wcs(hdul["SCI"].header),
+                    header_wcs(hdul["SCI"].header, celestial=False),
                     stars,
                     "r",
                     3e3,
@@ -260,7 +265,7 @@ def test_stack_psf_is_not_broader_than_its_inputs(stacked):
         width = _fwhm(
             hdul["SCI"].data * per_frame,
             hdul["MASK"].data,
-            quiet_wcs(hdul["SCI"].header),
+            header_wcs(hdul["SCI"].header, celestial=False),
             stars,
             "r",
             3e3,
