@@ -1,5 +1,6 @@
-"""FLAG_NEIGHBOUR (potpyri.photometry.flags.source_flags): a neighbour within 4 FWHM flags a source only when
-its light in the source's aperture exceeds MAX_NEIGHBOUR_LIGHT of the source's flux."""
+"""FLAG_NEIGHBOUR (potpyri.photometry.flags.source_flags): a neighbour within 4 FWHM flags a
+source only when its light in the source's aperture exceeds MAX_NEIGHBOUR_LIGHT of the source's
+flux."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ def _neighbour_flags(separation: float, ratio: float) -> np.ndarray:
             "sum_aper_area": [np.pi * RADIUS**2] * 2,
         }
     )
-    flags, _ = source_flags(table, np.zeros((200, 200), bool), RADIUS, isolation=4 * FWHM, fwhm=FWHM)
+    bad = np.zeros((200, 200), bool)
+    flags, _ = source_flags(table, bad, RADIUS, isolation=4 * FWHM, fwhm=FWHM)
     return flags & FLAG_NEIGHBOUR
 
 

@@ -1,7 +1,7 @@
 """The pieces of the PSF/aperture error model on synthetic data with known answers (fast).
 
-* :mod:`potpyri.photometry.empty_sky`: on white noise the empty-sky factor is 1; on noise smoothed by a
-  known kernel (what resampling does) it equals the exact ratio of the true noise of a weighted
+* :mod:`potpyri.photometry.empty_sky`: on white noise the empty-sky factor is 1; on noise smoothed
+  by a known kernel (what resampling does) it equals the exact ratio of the true noise of a weighted
   sum to the one predicted from the per-pixel sigma, sqrt(Σ_ij w_i w_j C_ij / Σ_i w_i² C_ii).
 * ``model_error``: recovers a fractional model error from simulated big/fit flux ratios with
   correlated noise, an additive big-aperture excess and a few blends.
@@ -47,7 +47,8 @@ def test_white_noise_factor_is_one():
 
 
 def test_correlated_noise_factor_matches_the_exact_covariance():
-    # A cubic-spline-like interpolation kernel at phase 0.5 in x and y: strong neighbour correlation.
+    # A cubic-spline-like interpolation kernel at phase 0.5 in x and y: strong neighbour
+    # correlation.
     k1 = np.array([-0.06, 0.56, 0.56, -0.06])
     kernel = np.outer(k1, k1)
     data, sigma = _smoothed_noise((700, 700), kernel, seed=2)
