@@ -53,8 +53,7 @@ class Photometry(Step):
         max_sources: int = 20000  #: brightest detections kept at most
         oversampling: int = 2  #: ePSF oversampling
         psf_sn_floor: float = 10.0  #: the PSF-star loop stops here unless < 3 stars lie above
-        #: fit with the ePSF's Moffat + smoothed residual (False: the raw ePSF)
-        moffat_base: bool = True
+        moffat_base: bool = True  #: fit the ePSF's Moffat + smoothed residual (False: raw ePSF)
 
     version = "11"
     scope = Scope.target

@@ -60,11 +60,9 @@ class Zeropoint(Step):
             "search_radius": "search_radius_arcsec",
             "max_catalog_err": "max_catalog_err_mag",
         }
-        #: auto (reference rule), ps1, sdss, skymapper or 2mass
-        catalog: CatalogChoice = CatalogChoice.auto
+        catalog: CatalogChoice = CatalogChoice.auto  #: auto (reference rule) or a catalog
         catalog_file: str | None = None  #: a user's catalog (ra, dec, <band>_mag[, <band>_err], AB)
-        #: psf (PSFPHOT, total flux) or aperture (APPPHOT, aperture-corrected)
-        flux: FluxKind = FluxKind.psf
+        flux: FluxKind = FluxKind.psf  #: PSFPHOT's total fluxes or APPPHOT's aperture-corrected
         match_radius_arcsec: float = 1.0  #: cross-match radius, arcsec
         search_radius_arcsec: float = 20.0  #: search radius of the WCS-catalog offset, arcsec
         min_snr: float = 10.0  #: calibration stars' measured S/N at least

@@ -71,6 +71,7 @@ CatalogChoice = enum.Enum(
     type=str,
 )
 CatalogChoice.__module__ = __name__
+CatalogChoice.__doc__ = "The reference catalog of the zero point (auto: the reference's rule)."
 
 #: Second band for the optional colour term, per calibrated band.
 COLOR_PARTNER = {
