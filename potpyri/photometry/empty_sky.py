@@ -1,11 +1,11 @@
-"""How much noise a flux measurement really has: weighted sums over empty sky vs their ERR prediction.
+"""How much noise a flux measurement really has: weighted sums over empty sky vs their ERR
+prediction.
 
 A stack's ERR image is the per-pixel noise. A flux is a weighted sum over many pixels, and its
 error predicted from ERR assumes independent pixels. That fails whenever neighbouring pixels share
 noise: a frame resampled with the cubic spline spreads each input pixel's noise over several output
 pixels (per-pixel noise down by sqrt(Σw²), sums over an area not), and a median or mean stack keeps
-that correlation. Sums over empty sky then scatter by more than ERR predicts (~1.16x for a
-PSF-weighted sum on a 5-frame GMOS-N stack, 1.00 on a single frame).
+that correlation. Sums over empty sky then scatter by more than ERR predicts.
 
 This module measures that ratio on the image itself, with the same weights the photometry uses
 (the empty-aperture method of deep-field photometry, e.g. Labbé et al. 2003, Skelton et al. 2014):
@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 from astropy.stats import sigma_clipped_stats
+
+from potpyri.photometry.moffat import moffat_alpha2
 
 __all__ = ["lattice_positions", "noise_factor", "psf_weighted_pulls", "source_free"]
 
@@ -44,12 +46,10 @@ def source_free(
     Around each source a disc is left out out to where its seeing Moffat (``fwhm``, ``beta``,
     peak ``peak``) falls below ``level`` times the sky sigma, and at least 3 ``fwhm``.
     """
-    from potpyri.photometry.measure import _moffat_alpha2
-
     ny, nx = bad.shape
     free = ~np.asarray(bad, bool)
     beta = float(np.clip(beta, 1.5, 10.0)) if np.isfinite(beta) else 3.0
-    alpha = np.sqrt(_moffat_alpha2(fwhm, beta))
+    alpha = np.sqrt(moffat_alpha2(fwhm, beta))
     ratio = np.clip(np.nan_to_num(np.asarray(peak, float)) / (level * skysig), 1.0, None)
     radii = np.maximum(3.0 * fwhm, alpha * np.sqrt(ratio ** (1 / beta) - 1))
     for xc, yc, r in zip(np.asarray(x, float), np.asarray(y, float), radii, strict=True):

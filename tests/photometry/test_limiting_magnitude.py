@@ -120,8 +120,9 @@ def test_m5sigma_is_the_50_percent_completeness_of_5_sigma_detections(tmp_path):
     for c, f, n in zip(centres, frac, total, strict=True):
         print(f"{c:6.2f} {f:5.2f} {n:4d}")
     print(
-        f"M5SIGMA {header['M5SIGMA']:.3f} m50 {m50:.3f} (width {width:.2f}; binned crossing {crossing:.3f}) "
-        f"diff {header['M5SIGMA'] - m50:+.3f} (ZP {header['ZPTMAG']:.3f}, SKYSIG {header['SKYSIG']:.4g}, "
+        f"M5SIGMA {header['M5SIGMA']:.3f} m50 {m50:.3f} (width {width:.2f}; "
+        f"binned crossing {crossing:.3f}) diff {header['M5SIGMA'] - m50:+.3f} "
+        f"(ZP {header['ZPTMAG']:.3f}, SKYSIG {header['SKYSIG']:.4g}, "
         f"NOISAREA {header['NOISAREA']:.2f})"
     )
     assert width < 0.6  # a completeness curve, not a fit to noise

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from potpyri.photometry.measure import _pixel_moffat_grid, moffat_base_epsf
+from potpyri.photometry.psf import _pixel_moffat_grid, moffat_base_epsf
 
 OVERSAMPLING = 2
 SHAPE = (31, 31)

@@ -1,12 +1,14 @@
-"""FLAG_NEIGHBOUR (potpyri.photometry.measure._flags): a neighbour within 4 FWHM flags a source only when
-its light in the source's aperture exceeds MAX_NEIGHBOUR_LIGHT of the source's flux."""
+"""FLAG_NEIGHBOUR (potpyri.photometry.flags.source_flags): a neighbour within 4 FWHM flags a
+source only when its light in the source's aperture exceeds MAX_NEIGHBOUR_LIGHT of the source's
+flux."""
 
 from __future__ import annotations
 
 import numpy as np
 from astropy.table import Table
 
-from potpyri.photometry.measure import FLAG_NEIGHBOUR, MAX_NEIGHBOUR_LIGHT, _flags, _moffat_share
+from potpyri.photometry.flags import FLAG_NEIGHBOUR, MAX_NEIGHBOUR_LIGHT, source_flags
+from potpyri.photometry.moffat import moffat_share
 
 FWHM = 3.0
 RADIUS = 1.5 * FWHM
@@ -22,13 +24,14 @@ def _neighbour_flags(separation: float, ratio: float) -> np.ndarray:
             "sum_aper_area": [np.pi * RADIUS**2] * 2,
         }
     )
-    flags, _ = _flags(table, np.zeros((200, 200), bool), RADIUS, isolation=4 * FWHM, fwhm=FWHM)
+    bad = np.zeros((200, 200), bool)
+    flags, _ = source_flags(table, bad, RADIUS, isolation=4 * FWHM, fwhm=FWHM)
     return flags & FLAG_NEIGHBOUR
 
 
 def test_a_faint_neighbour_leaves_the_bright_star_usable():
     # 3 FWHM away, 1/100 as bright: ~1e-4 of the star in its aperture; the faint one is swamped.
-    assert _moffat_share(np.array([3 * FWHM]), RADIUS, FWHM)[0] * 0.01 < MAX_NEIGHBOUR_LIGHT
+    assert moffat_share(np.array([3 * FWHM]), RADIUS, FWHM)[0] * 0.01 < MAX_NEIGHBOUR_LIGHT
     bright, faint = _neighbour_flags(3 * FWHM, 0.01)
     assert not bright and faint
 

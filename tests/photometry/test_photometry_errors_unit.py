@@ -1,9 +1,9 @@
 """The pieces of the PSF/aperture error model on synthetic data with known answers (fast).
 
-* :mod:`potpyri.photometry.empty_sky`: on white noise the empty-sky factor is 1; on noise smoothed by a
-  known kernel (what resampling does) it equals the exact ratio of the true noise of a weighted
+* :mod:`potpyri.photometry.empty_sky`: on white noise the empty-sky factor is 1; on noise smoothed
+  by a known kernel (what resampling does) it equals the exact ratio of the true noise of a weighted
   sum to the one predicted from the per-pixel sigma, sqrt(Σ_ij w_i w_j C_ij / Σ_i w_i² C_ii).
-* ``_model_error``: recovers a fractional model error from simulated big/fit flux ratios with
+* ``model_error``: recovers a fractional model error from simulated big/fit flux ratios with
   correlated noise, an additive big-aperture excess and a few blends.
 """
 
@@ -19,7 +19,7 @@ from potpyri.photometry.empty_sky import (
     psf_weighted_pulls,
     source_free,
 )
-from potpyri.photometry.measure import _model_error
+from potpyri.photometry.errors import model_error
 
 
 def _gaussian_psf(half: int, sigma: float) -> np.ndarray:
@@ -47,7 +47,8 @@ def test_white_noise_factor_is_one():
 
 
 def test_correlated_noise_factor_matches_the_exact_covariance():
-    # A cubic-spline-like interpolation kernel at phase 0.5 in x and y: strong neighbour correlation.
+    # A cubic-spline-like interpolation kernel at phase 0.5 in x and y: strong neighbour
+    # correlation.
     k1 = np.array([-0.06, 0.56, 0.56, -0.06])
     kernel = np.outer(k1, k1)
     data, sigma = _smoothed_noise((700, 700), kernel, seed=2)
@@ -110,14 +111,14 @@ def test_model_error_recovered_with_covariance_blends_and_additive_excess(true_m
     blends = rng.choice(n, 5, replace=False)
     big[blends] += 0.2 * fit_true[blends]
     big_err, fit_err = np.sqrt(var_big), np.sqrt(var_fit)
-    s = _model_error(big, big_err, fit, fit_err, overlap)
+    s = model_error(big, big_err, fit, fit_err, overlap)
     assert s == pytest.approx(true_model, abs=0.003)
 
 
 def test_partial_coverage_is_the_fewest_frames_in_the_fit_box():
     from astropy.table import Table
 
-    from potpyri.photometry.measure import _fewest_frames
+    from potpyri.photometry.flags import fewest_frames
 
     coverage = np.full((50, 50), 5, np.int16)
     coverage[:, 40:] = 3  # a dither edge
@@ -125,5 +126,5 @@ def test_partial_coverage_is_the_fewest_frames_in_the_fit_box():
     sources = Table(
         {"x_centroid": [10.0, 36.4, 37.6, 45.0], "y_centroid": [10.0, 25.0, 25.0, 25.0]}
     )
-    assert list(_fewest_frames(coverage, sources, half=3)) == [5, 5, 3, 3]
-    assert list(_fewest_frames(None, sources, half=3)) == [1, 1, 1, 1]
+    assert list(fewest_frames(coverage, sources, half=3)) == [5, 5, 3, 3]
+    assert list(fewest_frames(None, sources, half=3)) == [1, 1, 1, 1]

@@ -5,9 +5,10 @@ point's own error out of the pulls).
 
 CI: a GMOS-N night of five dithered frames through astrometry, resample and the (sigclip) stack,
 whose pixels share noise (interpolation): the PSF fit errors from ERR alone were too small there
-and the PSF-model error too large (see potpyri.photometry.empty_sky); its calibrated PSF magnitudes of stars
-with S/N > 50 must match the truth within 0.01 mag (median). Slow: single-frame stacks of GMOS-N, LRIS-blue
-and MOSFIRE (PSF-model error 2-5x too large before, from the big aperture's underestimated noise).
+and the PSF-model error too large (see potpyri.photometry.empty_sky); its calibrated PSF
+magnitudes of stars with S/N > 50 must match the truth within 0.01 mag (median). Slow:
+single-frame stacks of GMOS-N, LRIS-blue and MOSFIRE (PSF-model error 2-5x too large before,
+from the big aperture's underestimated noise).
 
 Stars where fewer frames overlap than in the deepest part of the stack (dither borders, chip gaps:
 ``nframes`` below its maximum, flagged FLAG_PARTIAL) are left out: their PSF is another mixture
@@ -141,7 +142,7 @@ def test_resampled_stack_calibrated_psf_magnitudes_match_the_truth(resampled_nig
 def test_resampled_stack_states_its_noise_factors(resampled_night):
     """The header states the factors the errors were scaled by. Measured on this night: NOISEPSF
     1.25 (1.09-1.17 on single frames: the local sky's noise alone), NOISEAP 1.45, NOISEBIG 1.67,
-    PSFMODER 0.044. (Exact values of the factor: tests/photometry/test_photometry_errors_unit.py.)"""
+    PSFMODER 0.044. (Exact values of the factor: test_photometry_errors_unit.py.)"""
     (stack,) = (resampled_night / "red").glob("*.stk.fits")
     header = fits.getheader(stack)
     assert 1.0 < header["NOISEPSF"] < 1.5

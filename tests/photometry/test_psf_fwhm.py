@@ -21,8 +21,9 @@ from potpyri.sim.formats.base import FORMATS
 from potpyri.sim.night import simulate_night
 from tests.conftest import compose_config
 
-#: (format, band, seed): seeings of 1.6-3.7 px on the small simulated read-outs (pixel scales in
-#: truth/frames.ecsv: BINOSPEC 0.48" (undersampled, 1.6 px), GMOS-N 0.32", LRIS 0.27", MOSFIRE 0.18").
+#: (format, band, seed): seeings of 1.6-3.7 px on the small simulated read-outs (pixel scales
+#: in truth/frames.ecsv: BINOSPEC 0.48" (undersampled, 1.6 px), GMOS-N 0.32", LRIS 0.27",
+#: MOSFIRE 0.18").
 CASES = [
     ("gmos-n", "r", 3),
     ("gmos-n", "i", 3),
@@ -56,8 +57,9 @@ def test_fwhm_matches_truth_seeing(fmt, band, seed, tmp_path):
     ratio = header["FWHM"] / truth
     print(
         f"{fmt} {band}: FWHM {header['FWHM']:.3f} +- {header['FWHMERR']:.3f} px, truth {truth:.3f} "
-        f"({ratio - 1:+.2%}); ePSF Moffat2D {header['EPSFFWHM']:.3f}, beta {header['PSFBETA']:.2f}, "
-        f"{header['NPSFSTAR']} PSF stars from S/N {header['PSFSNTHR']}"
+        f"({ratio - 1:+.2%}); ePSF Moffat2D {header['EPSFFWHM']:.3f}, "
+        f"beta {header['PSFBETA']:.2f}, {header['NPSFSTAR']} PSF stars "
+        f"from S/N {header['PSFSNTHR']}"
     )
     assert abs(ratio - 1) <= 0.03
     # The quoted error is honest: the truth lies within 4 sigma (or 1%, the estimator's own

@@ -1,4 +1,4 @@
-"""The seeing FWHM estimators of potpyri.photometry.measure on synthetic stars (no pipeline run).
+"""The seeing FWHM estimators of potpyri.photometry.psf on synthetic stars (no pipeline run).
 
 Stars are rendered exactly as the simulator renders them (``potpyri.sim.scene._moffat_pixels``:
 a Moffat beta=3 integrated over pixels), so the truth is the Moffat's FWHM before pixelation.
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from potpyri.photometry.measure import psf_shape_stats, seeing_moffat, star_moffat_fwhm
+from potpyri.photometry.psf import psf_shape_stats, seeing_moffat, star_moffat_fwhm
 from potpyri.sim.scene import _moffat_pixels, moffat_alpha
 
 
@@ -119,7 +119,7 @@ def test_moffat_wings_beyond_four_fwhm(fwhm, beta):
     """The flux fraction beyond 4 FWHM, against a direct numerical integral of the Moffat."""
     from scipy.integrate import quad
 
-    from potpyri.photometry.measure import moffat_flux_outside
+    from potpyri.photometry.moffat import moffat_flux_outside
 
     alpha2 = (fwhm / (2 * np.sqrt(2 ** (1 / beta) - 1))) ** 2
 

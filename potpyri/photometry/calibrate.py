@@ -1,0 +1,234 @@
+"""Flux calibration of a photometered stack: which catalog, which stars, the zero point, the depth.
+
+The calibration stars are the measured sources of S/N >= ``min_snr`` without an
+:data:`~potpyri.photometry.flags.UNUSABLE_FOR_CALIBRATION` flag, cross-matched with the catalog
+stars of good photometry (:func:`~potpyri.photometry.zeropoint.crossmatch`); the zero point is
+their sigma-clipped weighted mean offset (:func:`~potpyri.photometry.zeropoint.fit_zeropoint`).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import numpy as np
+from astropy.io import fits
+from astropy.table import Table
+from astropy.time import Time
+from astropy.wcs import WCS
+
+from potpyri.catalogs.cache import Cone
+from potpyri.catalogs.choice import choose_catalog
+from potpyri.photometry.flags import UNUSABLE_FOR_CALIBRATION
+from potpyri.photometry.zeropoint import (
+    ZeroPoint,
+    crossmatch,
+    fit_zeropoint,
+    limiting_magnitude,
+)
+
+__all__ = [
+    "COLOR_PARTNER",
+    "Calibration",
+    "CatalogChoice",
+    "FluxKind",
+    "calibrate",
+    "catalog_name",
+    "decimal_year",
+    "field_cone",
+    "with_magnitudes",
+    "write_zeropoint_header",
+]
+
+
+class FluxKind(str, enum.Enum):
+    """Which fluxes are calibrated."""
+
+    psf = "psf"  #: PSFPHOT's total PSF-fit fluxes
+    aperture = "aperture"  #: APPPHOT's aperture-corrected fluxes
+
+    @property
+    def table(self) -> str:
+        """The stack extension holding these fluxes."""
+        return "PSFPHOT" if self is FluxKind.psf else "APPPHOT"
+
+
+#: The reference catalog of the zero point: ``auto`` (potpyri.catalogs.choice.choose_catalog) or
+#: a catalog by name (the survey spellings of the instrument files are accepted too).
+CatalogChoice = enum.Enum(
+    "CatalogChoice",
+    {
+        "auto": "auto",
+        "ps1": "ps1",
+        "sdss": "sdss",
+        "skymapper": "skymapper",
+        "2mass": "2mass",
+        "PS1": "ps1",
+        "SDSS": "sdss",
+        "SkyMapper": "skymapper",
+        "2MASS": "2mass",
+    },
+    type=str,
+)
+CatalogChoice.__module__ = __name__
+CatalogChoice.__doc__ = "The reference catalog of the zero point (auto: the reference's rule)."
+
+#: Second band for the optional colour term, per calibrated band.
+COLOR_PARTNER = {
+    "u": "g",
+    "g": "r",
+    "r": "i",
+    "i": "r",
+    "z": "i",
+    "y": "z",
+    "J": "K",
+    "H": "K",
+    "K": "J",
+}
+
+
+@dataclass
+class Calibration:
+    """A stack's zero point, the stars behind it and its depth."""
+
+    fit: ZeroPoint
+    zpstars: Table  #: the matched calibration stars (ZPSTARS), ``used`` where not clipped
+    shift: tuple[float, float]  #: offset (arcsec) between the WCS and the catalog, found first
+    limits: dict[int, float]  #: point-source limiting magnitude per S/N (3, 5, 10)
+    warnings: list[str]
+
+
+def field_cone(wcs: WCS, shape: tuple[int, int]) -> Cone:
+    """The cone (deg) around an image's centre that reaches its corner."""
+    ny, nx = shape
+    (ra_c, dec_c), corner = wcs.all_pix2world([[(nx - 1) / 2, (ny - 1) / 2], [0, 0]], 0)
+    radius = float(np.hypot((corner[0] - ra_c) * np.cos(np.deg2rad(dec_c)), corner[1] - dec_c))
+    return Cone(float(ra_c), float(dec_c), radius)
+
+
+def catalog_name(choice: CatalogChoice, band: str, dec: float, preference: str) -> str:
+    """The catalog to query: ``choice``, or for ``auto`` the reference's rule for ``band`` at
+    ``dec`` with the instrument's ``preference``. Raises ValueError when none calibrates it."""
+    if choice.value == "auto":
+        return choose_catalog(band, dec, preference)
+    return choice.value
+
+
+def decimal_year(mjd) -> float | None:
+    """The decimal year of an MJD (None when there is none)."""
+    try:
+        return float(Time(float(mjd), format="mjd").decimalyear)
+    except (TypeError, ValueError):
+        return None
+
+
+def calibrate(
+    sources: Table,
+    apphot: Table,
+    cat: Table,
+    wcs: WCS,
+    band: str,
+    flux: FluxKind,
+    *,
+    min_snr: float,
+    max_catalog_err_mag: float,
+    match_radius_arcsec: float,
+    search_radius_arcsec: float,
+    sigma: float,
+    color_term: bool,
+    skysig: float,
+    noise_area: float,
+    catalog: str,
+    cone: Cone,
+) -> Calibration:
+    """The zero point of ``sources`` (the PSFPHOT or APPPHOT table, as ``flux`` says) against
+    ``cat`` (columns ra, dec, source_id, ``<band>_mag``, ``<band>_err``).
+
+    ``apphot`` gives the sources' flags; ``skysig`` and ``noise_area`` (SKYSIG, NOISAREA) the
+    limiting magnitudes; ``catalog`` and ``cone`` name the catalog and the field in the message of
+    the ValueError raised when no star can be used.
+    """
+    psf = flux == FluxKind.psf
+    x_col = "x_fit" if psf else "x_centroid"
+    ok = np.isfinite(sources["mag_inst"]) & (sources["snr"] >= min_snr)
+    ap_flags = dict(zip(np.asarray(apphot["id"]), np.asarray(apphot["flags"]), strict=True))
+    bad_flags = np.array([ap_flags.get(i, 0) & UNUSABLE_FOR_CALIBRATION for i in sources["id"]])
+    ok &= bad_flags == 0
+    if psf:
+        ok &= np.asarray(sources["flags"]) == 0
+    cand = np.flatnonzero(ok)
+    mag_col, err_col = f"{band}_mag", f"{band}_err"
+    good_cat = np.isfinite(cat[mag_col]) & (
+        np.nan_to_num(cat[err_col], nan=0.0) <= max_catalog_err_mag
+    )
+    cat = cat[good_cat]
+    ra, dec = wcs.all_pix2world(
+        np.asarray(sources[x_col])[cand],
+        np.asarray(sources[x_col.replace("x", "y", 1)])[cand],
+        0,
+    )
+    i, j, shift = crossmatch(
+        ra, dec, cat["ra"], cat["dec"], radius=match_radius_arcsec, search=search_radius_arcsec
+    )
+    if len(i) == 0:
+        raise ValueError(f"no {catalog} star matches a measured source in {cone}")
+    src = sources[cand[i]]
+    color = None
+    partner = COLOR_PARTNER.get(band)
+    if color_term and partner and f"{partner}_mag" in cat.colnames:
+        color = np.asarray(cat[mag_col][j]) - np.asarray(cat[f"{partner}_mag"][j])
+    fit = fit_zeropoint(
+        src["mag_inst"],
+        src["mag_inst_err"],
+        cat[mag_col][j],
+        cat[err_col][j],
+        sigma=sigma,
+        color=color,
+        fit_color=color_term,
+    )
+    limits = {n: limiting_magnitude(fit.zp, skysig, noise_area, n) for n in (3, 5, 10)}
+    warnings = []
+    if fit.n_used < 10:
+        warnings.append(f"zero point from {fit.n_used} stars (< 10)")
+    if fit.error > 0.05:
+        warnings.append(f"zero-point uncertainty {fit.error:.3f} mag (> 0.05)")
+    zpstars = Table(
+        {
+            "id": src["id"],
+            "ra": cat["ra"][j],
+            "dec": cat["dec"][j],
+            "catalog_id": cat["source_id"][j],
+            "catalog_mag": cat[mag_col][j],
+            "catalog_err": cat[err_col][j],
+            "mag_inst": src["mag_inst"],
+            "mag_inst_err": src["mag_inst_err"],
+            "used": fit.used,
+        }
+    )
+    return Calibration(fit, zpstars, shift, limits, warnings)
+
+
+def with_magnitudes(table: Table, zp: float) -> Table:
+    """``table`` (APPPHOT or PSFPHOT) with calibrated ``mag`` and ``mag_err`` (which leaves the
+    zero point's uncertainty out)."""
+    table["mag"] = table["mag_inst"] + zp
+    table["mag_err"] = table["mag_inst_err"]
+    return table
+
+
+def write_zeropoint_header(
+    header: fits.Header, fit: ZeroPoint, catalog: str, band: str, limits: dict
+) -> None:
+    """The zero-point and limiting-magnitude keywords (docs/keywords.yaml)."""
+    header["ZPTMAG"] = (round(fit.zp, 5), "AB zero point: m = -2.5 log10(e-/s) + ZPTMAG")
+    header["ZPTMUCER"] = (round(fit.error, 5), "zero-point uncertainty, mag")
+    header["ZPTNSTAR"] = (fit.n_used, "stars used for the zero point")
+    header["ZPTSCAT"] = (round(fit.scatter, 5), "star-to-star scatter of the zero point, mag")
+    header["ZPTCAT"] = (catalog[:60], "zero-point catalog")
+    header["ZPTBAND"] = (band, "catalog band")
+    header["ZPCOLTRM"] = (round(fit.color_term, 5), "colour-term coefficient (0: none fitted)")
+    for n, value in limits.items():
+        header[f"M{n}SIGMA"] = (
+            round(value, 4) if np.isfinite(value) else -99.0,
+            f"{n}-sigma point-source limiting magnitude",
+        )
