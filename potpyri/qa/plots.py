@@ -220,7 +220,8 @@ def zeropoint_png(
     title: str,
     colour_label: str = "catalog colour",
 ) -> bytes:
-    """Catalog vs instrumental magnitudes, and residuals vs colour and magnitude (clipped marked)."""
+    """Catalog vs instrumental magnitudes, and residuals vs colour and vs magnitude (clipped stars
+    marked)."""
     fig = Figure(figsize=(12, 3.8))
     axes = fig.subplots(1, 3, gridspec_kw={"wspace": 0.38})
     resid = cat_mag - inst_mag - zp

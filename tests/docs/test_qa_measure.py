@@ -81,7 +81,9 @@ def test_catalog_offsets_are_recovered():
 
 
 def test_qc_flags():
-    from potpyri.steps.qa import Qa, qc_flags
+    from potpyri.steps.qa import Qa
+
+    from potpyri.qa.flags import qc_flags
 
     cfg = Qa.Config()
     good = {
