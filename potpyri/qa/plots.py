@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import matplotlib
 import numpy as np
@@ -10,15 +11,31 @@ from matplotlib.figure import Figure
 
 from potpyri.qa.measure import Match, MoffatFit
 
-__all__ = ["astrometry_png", "frames_astrometry_png", "preview_png", "psf_png", "zeropoint_png"]
+__all__ = [
+    "astrometry_png",
+    "figure_png",
+    "frames_astrometry_png",
+    "preview_png",
+    "psf_png",
+    "zeropoint_png",
+]
 
 _DPI = 90
 
 
+def figure_png(fig: Figure, **savefig: Any) -> bytes:
+    """PNG bytes of a figure, drawn with ``fig.savefig(..., format="png", **savefig)``.
+
+    Build the figure with ``matplotlib.figure.Figure`` (no pyplot: no global state, no backend
+    to select, nothing to close). The bytes are the same on every run for the same figure.
+    """
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", **savefig)
+    return buffer.getvalue()
+
+
 def _png(fig: Figure) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=_DPI, bbox_inches="tight", metadata={"Software": None})
-    return buf.getvalue()
+    return figure_png(fig, dpi=_DPI, bbox_inches="tight", metadata={"Software": None})
 
 
 def preview_png(
