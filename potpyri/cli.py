@@ -288,7 +288,7 @@ _VALUES = {
     "phot_sn_max": ("photometry", "photometry.sn_max={}"),
     "fwhm_init": ("photometry", "photometry.fwhm_init={}"),
     "bkg_sub": ("skysub", "skysub.method={}"),
-    "out_size": ("resample", "resample.out_size={}"),
+    "out_size": ("resample", "resample.out_size_px={}"),
     "fine_align_catalog": ("align", "align.catalog={}"),
 }
 
@@ -349,7 +349,7 @@ def main_pipeline(argv: list[str] | None = None) -> None:
     if args.fieldcenter:
         ra, dec = args.fieldcenter
         overrides += _if_step(
-            "resample", f"resample.fieldcenter=[{ra},{dec}]", "fieldcenter", STEPS
+            "resample", f"resample.fieldcenter_deg=[{ra},{dec}]", "fieldcenter", STEPS
         )
     main(overrides + extra)
 

@@ -12,15 +12,15 @@ The reference writes ``*_reproj.fits`` (the resampled SCI only) and ``*_data.fit
 SCI with MASK and UNCERT, derived from it). Here one file, ``*_reproj.fits``, holds all three
 (SCI, MASK, UNCERT on the grid): the same pixels are not written twice.
 
-The user-facing options live on ``resample``: ``resample.fieldcenter=[ra,dec]`` and
-``resample.out_size=N`` (reference ``--fieldcenter`` and ``--out-size``); ``resample_grid``
+The user-facing options live on ``resample``: ``resample.fieldcenter_deg=[ra,dec]`` and
+``resample.out_size_px=N`` (reference ``--fieldcenter`` and ``--out-size``); ``resample_grid``
 reads them (declared in its ``depends_on``).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from astropy.io import fits
@@ -40,6 +40,7 @@ from potpyri.framework.step import (
     register_step,
 )
 from potpyri.stacking.combine import background_variance
+from potpyri.stacking.grid_choice import dispersion_outliers, grid_pixel_scale
 from potpyri.stacking.resample import Grid, grid_for_frames, quiet_wcs, resample_frame
 
 __all__ = ["Resample", "ResampleGrid"]
@@ -51,17 +52,19 @@ class ResampleGrid(Step):
 
     @dataclass
     class Config(StepConfig):
-        max_offset: float = 1.0  #: frames farther than this × frame diagonal from the others are left out of the union
-        dispersion_nsigma: float = 5.0  #: frames whose RADISP/DEDISP lie this many clipped sigmas above the target's median are dropped (reference)
-        dispersion_floor: float = (
-            0.1  #: ... and only when that dispersion also exceeds this many pixels
-        )
+        renamed: ClassVar[dict[str, str]] = {
+            "max_offset": "max_offset_diagonals",
+            "dispersion_floor": "dispersion_floor_px",
+        }
+        max_offset_diagonals: float = 1.0  #: leave out frames this far (× diagonal) from the rest
+        dispersion_nsigma: float = 5.0  #: drop frames this many sigmas above the median dispersion
+        dispersion_floor_px: float = 0.1  #: ... when that dispersion also exceeds this many pixels
 
     version = "2"
     scope = Scope.target
     depends_on = (
-        "resample.fieldcenter",
-        "resample.out_size",
+        "resample.fieldcenter_deg",
+        "resample.out_size_px",
         "instrument.pixscale",
         "align.keep_all_astro",
     )
@@ -81,8 +84,10 @@ class ResampleGrid(Step):
                     )
                 wcses.append(wcs.celestial)
                 shapes.append((int(header["NAXIS2"]), int(header["NAXIS1"])))
-        scale, how = self._pixel_scale(frames[0], wcses)
-        rejected = self._dispersion_outliers(dispersions, scale)
+        scale, how = grid_pixel_scale(
+            str(frames[0].meta.get("binning", "")), self.context.instrument.pixscale, wcses
+        )
+        rejected = self._dispersion_cut(dispersions, scale)
         kept = [n for n, frame in enumerate(frames) if frame.id not in rejected]
         frames, wcses, shapes = (
             [frames[n] for n in kept],
@@ -90,13 +95,18 @@ class ResampleGrid(Step):
             [shapes[n] for n in kept],
         )
         resample_cfg = self.context.cfg.resample
-        center = resample_cfg.fieldcenter
+        center = resample_cfg.fieldcenter_deg
         center = (
             tuple(float(v) for v in OmegaConf.to_object(center)) if center is not None else None
         )
-        size = int(resample_cfg.out_size) if resample_cfg.out_size is not None else None
+        size = int(resample_cfg.out_size_px) if resample_cfg.out_size_px is not None else None
         grid, outliers = grid_for_frames(
-            wcses, shapes, scale, center=center, size=size, max_offset=self.config.max_offset
+            wcses,
+            shapes,
+            scale,
+            center=center,
+            size=size,
+            max_offset=self.config.max_offset_diagonals,
         )
         warnings = [
             f"{frames[i].id}: far from the target's other frames, left out of the grid"
@@ -137,32 +147,13 @@ class ResampleGrid(Step):
             )
         ]
 
-    def _dispersion_outliers(
+    def _dispersion_cut(
         self, values: dict[str, tuple[float, float]], scale: float
     ) -> dict[str, str]:
-        """The reference's astrometric cut: frames whose RADISP or DEDISP (arcsec, by frame id) lie
-        more than ``dispersion_nsigma`` sigma-clipped deviations above the median of the target's
-        frames (three frames or more), and above ``dispersion_floor`` pixels of ``scale`` arcsec.
-        Returns id -> reason; with ``align.keep_all_astro`` the frames are kept (warnings only)."""
-        from astropy.stats import sigma_clipped_stats
-
-        if len(values) < 3:
-            return {}
-        found: dict[str, str] = {}
-        for axis, name in enumerate(("RADISP", "DEDISP")):
-            column = np.array([v[axis] for v in values.values()])
-            _, median, std = sigma_clipped_stats(
-                column, sigma=3.0, stdfunc="mad_std"
-            )  # robust for a few frames
-            limit = max(
-                median + self.config.dispersion_nsigma * std, self.config.dispersion_floor * scale
-            )
-            for frame_id, value in values.items():
-                if value[axis] > limit and frame_id not in found:
-                    found[frame_id] = (
-                        f"{frame_id}: {name} {value[axis]:.3f}\" beyond the target's cut "
-                        f'{limit:.3f}" (median {median:.3f}" + {self.config.dispersion_nsigma:g} sigma)'
-                    )
+        """The reference's astrometric cut (id -> reason); with ``align.keep_all_astro`` the
+        frames are kept (warnings only)."""
+        cfg = self.config
+        found = dispersion_outliers(values, scale, cfg.dispersion_nsigma, cfg.dispersion_floor_px)
         if self.context.cfg.align.keep_all_astro:
             for frame_id in found:
                 self.log.warning("%s (kept: align.keep_all_astro)", found[frame_id])
@@ -171,16 +162,6 @@ class ResampleGrid(Step):
             self.log.warning("%s; dropped", reason)
         return found
 
-    def _pixel_scale(self, frame: Item, wcses: list) -> tuple[float, str]:
-        """Instrument pixel scale × binning; the frames' own WCS scale if the binning is unreadable."""
-        binning = re.findall(r"\d", str(frame.meta.get("binning", "")))
-        pixscale = self.context.instrument.pixscale
-        if len(binning) == 2 and pixscale:
-            factor = np.sqrt(int(binning[0]) * int(binning[1]))
-            return float(pixscale) * float(factor), "instrument pixscale x binning"
-        scales = [np.sqrt(abs(np.linalg.det(w.pixel_scale_matrix))) * 3600 for w in wcses]
-        return float(np.median(scales)), "median of the frames' WCS"  # binning unreadable
-
 
 @register_step("resample")
 class Resample(Step):
@@ -188,16 +169,17 @@ class Resample(Step):
 
     @dataclass
     class Config(StepConfig):
-        order: int = (
-            3  #: SCI interpolation: 3 cubic spline (sharp PSF), 1 bilinear (as reproject_interp)
-        )
-        fieldcenter: list[float] | None = (
-            None  #: grid centre [ra, dec], degrees (reference --fieldcenter)
-        )
-        out_size: int | None = None  #: grid of out_size × out_size pixels (reference --out-size)
-        map_step: int = 16  #: spacing of the exact pixel mapping, interpolated in between, pixels
+        renamed: ClassVar[dict[str, str]] = {
+            "fieldcenter": "fieldcenter_deg",
+            "out_size": "out_size_px",
+            "map_step": "map_step_px",
+        }
+        order: int = 3  #: SCI interpolation: 3 cubic spline, 1 bilinear (as reproject_interp)
+        fieldcenter_deg: list[float] | None = None  #: grid centre [ra, dec] (--fieldcenter)
+        out_size_px: int | None = None  #: grid of N × N pixels (reference --out-size)
+        map_step_px: int = 16  #: spacing of the exact pixel mapping, interpolated in between
 
-    version = "2"  # 2: BKGVAR, the frame's background variance (the stack's frame weight)
+    version = "2"
     scope = Scope.frame
 
     def references(self, task: Task, items: list[Item]) -> list[Item]:
@@ -234,7 +216,7 @@ class Resample(Step):
                 wcs.celestial,
                 grid,
                 order=self.config.order,
-                step=self.config.map_step,
+                step=self.config.map_step_px,
             )
         covered = float((mask & 1 == 0).mean())
         if covered == 0:
@@ -245,9 +227,8 @@ class Resample(Step):
         )
         header["RESCOVER"] = (round(covered, 4), "fraction of the grid this frame covers")
         bkg_var = background_variance(err, mask == 0)
-        if np.isfinite(
-            bkg_var
-        ):  # (no positive uncertainty anywhere: the stack measures it per block)
+        # No positive uncertainty anywhere (NaN): the stack measures it per block.
+        if np.isfinite(bkg_var):
             header["BKGVAR"] = (
                 float(f"{bkg_var:.6g}"),
                 "median variance of the resampled pixels, e-^2",
