@@ -55,7 +55,7 @@ def run_job(cfg: DictConfig) -> None:
     from potpyri.framework.recipe import recipe_text
     from potpyri.framework.runner import RunAborted, run_pipeline, write_summary
     from potpyri.framework.summary import print_summary
-    from potpyri.qa.report import write_report
+    from potpyri.report import write_report
 
     try:
         validate(cfg)

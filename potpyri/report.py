@@ -2,7 +2,9 @@
 
 The per-stack figures and values come from the ``qa`` step's items (its PNGs are published next to
 this page); the per-frame table, the QC flags and the run summary come from the runner's items and
-records, which only the caller of the runner has, so the page is written after the run.
+records, which only the caller of the runner has, so the page is written after the run (by the
+command line: this module reads the runner's result, so it sits beside the CLI, not in the
+science package :mod:`potpyri.qa`).
 """
 
 from __future__ import annotations
