@@ -19,6 +19,7 @@ from potpyri.qa.catalog import COLOURS, CatalogAccess, catalog_colour, stack_cat
 from potpyri.qa.flags import QcLimits, frame_dispersion_flags, qc_flags
 from potpyri.qa.measure import (
     Match,
+    MoffatFit,
     detect_sources,
     fit_moffat_profile,
     match_catalog,
@@ -126,25 +127,7 @@ def review_stack(
     cat_xy = None
     match = None
     if catalog is not None:
-        x, y = wcs.world_to_pixel_values(
-            np.asarray(catalog["ra"], float), np.asarray(catalog["dec"], float)
-        )
-        cat_xy = np.column_stack([x, y])
-        ny, nx = sci.shape
-        inside = (x > -0.5) & (x < nx - 0.5) & (y > -0.5) & (y < ny - 0.5)
-        measured["n_catalog_inside"] = int(inside.sum())
-        match = match_catalog(
-            sources, wcs, catalog["ra"], catalog["dec"], settings.match_radius_arcsec
-        )
-        rra, rdec = match.rms()
-        measured.update(
-            n_catalog=len(catalog),
-            n_matched=match.n,
-            rms_ra=rra,
-            rms_dec=rdec,
-            median_dra=float(np.median(match.dra)) if match.n else None,
-            median_ddec=float(np.median(match.ddec)) if match.n else None,
-        )
+        cat_xy, match = _match_stack(stack, sources, catalog, settings, measured)
         figures["astrometry"] = (
             f"{stem}.astrometry.png",
             astrometry_png(match, sci.shape, f"{stem}: stack vs {catalog_name}"),
@@ -160,34 +143,14 @@ def review_stack(
     measured["psf_source"] = source
     measured["n_psf_stars"] = n_psf
     if n_psf:
-        fit = fit_moffat_profile(stamp, oversampling)
-        sx, sy = stamp_sigmas(stamp)
-        asym = abs(sx - sy) / max(sx, sy) if np.isfinite(sx) and max(sx, sy) > 0 else None
-        measured.update(
-            psf_sigma_x=sx / oversampling,
-            psf_sigma_y=sy / oversampling,
-            psf_asymmetry=asym,
-            moffat_fwhm=fit.fwhm if fit else None,
-            moffat_alpha=fit.alpha if fit else None,
-        )
+        fit = _psf_shape(stamp, oversampling, measured)
         figures["psf"] = (f"{stem}.psf.png", psf_png(stamp, fit, f"{stem}: {source}", pixscale))
     else:
         meta["missing"]["psf"] = "no isolated unsaturated star to build a PSF stamp from"
 
     if stack.zp_stars is not None:
-        cat_mag, inst_mag, colour, used, ids = stack.zp_stars
-        colour_label = "catalog colour"
-        zp_catalog = str(values.get("ZPTCAT", ""))
-        if colour is None and ids is not None and zp_catalog in COLOURS:
-            colour, colour_label = catalog_colour(zp_catalog, ids, wcs, sci.shape, access)
-        zp = float(values.get("ZPTMAG", np.median((cat_mag - inst_mag)[used])))
-        zperr = float(values.get("ZPTMUCER", np.nan))
-        measured["n_zp_stars"] = int(used.sum())
-        title = f"{stem}: zero point"
-        figures["zeropoint"] = (
-            f"{stem}.zeropoint.png",
-            zeropoint_png(cat_mag, inst_mag, colour, used, zp, zperr, title, colour_label),
-        )
+        png = _zeropoint_figure(stack, access, f"{stem}: zero point", measured)
+        figures["zeropoint"] = (f"{stem}.zeropoint.png", png)
     else:
         meta["missing"]["zeropoint"] = "not available (step zeropoint did not run)"
     if "M5SIGMA" not in values:
@@ -207,6 +170,67 @@ def review_stack(
     meta["warnings"] = qc_flags(values, measured, stack.psfstars, settings, stem, cut_px)
     meta["warnings"] += frame_dispersion_flags(meta["frames"], cut_px, stem)
     return StackReview(meta, figures)
+
+
+def _match_stack(
+    stack: StackFile,
+    sources: Table,
+    catalog: Table,
+    settings: ReviewSettings,
+    measured: dict[str, Any],
+) -> tuple[np.ndarray, Match]:
+    """Catalog positions on the stack and the detections matched to them (adds to ``measured``)."""
+    wcs = stack.wcs
+    x, y = wcs.world_to_pixel_values(
+        np.asarray(catalog["ra"], float), np.asarray(catalog["dec"], float)
+    )
+    cat_xy = np.column_stack([x, y])
+    ny, nx = stack.sci.shape
+    inside = (x > -0.5) & (x < nx - 0.5) & (y > -0.5) & (y < ny - 0.5)
+    measured["n_catalog_inside"] = int(inside.sum())
+    match = match_catalog(sources, wcs, catalog["ra"], catalog["dec"], settings.match_radius_arcsec)
+    rra, rdec = match.rms()
+    measured.update(
+        n_catalog=len(catalog),
+        n_matched=match.n,
+        rms_ra=rra,
+        rms_dec=rdec,
+        median_dra=float(np.median(match.dra)) if match.n else None,
+        median_ddec=float(np.median(match.ddec)) if match.n else None,
+    )
+    return cat_xy, match
+
+
+def _psf_shape(stamp: np.ndarray, oversampling: int, measured: dict[str, Any]) -> MoffatFit | None:
+    """Moffat fit and second-moment widths of a PSF stamp (adds them to ``measured``)."""
+    fit = fit_moffat_profile(stamp, oversampling)
+    sx, sy = stamp_sigmas(stamp)
+    asym = abs(sx - sy) / max(sx, sy) if np.isfinite(sx) and max(sx, sy) > 0 else None
+    measured.update(
+        psf_sigma_x=sx / oversampling,
+        psf_sigma_y=sy / oversampling,
+        psf_asymmetry=asym,
+        moffat_fwhm=fit.fwhm if fit else None,
+        moffat_alpha=fit.alpha if fit else None,
+    )
+    return fit
+
+
+def _zeropoint_figure(
+    stack: StackFile, access: CatalogAccess, title: str, measured: dict[str, Any]
+) -> bytes:
+    """The zero-point figure of the stack's zero-point stars (adds their count to ``measured``);
+    colours from the zero-point catalog when the table has none."""
+    values = stack.values
+    cat_mag, inst_mag, colour, used, ids = stack.zp_stars
+    colour_label = "catalog colour"
+    zp_catalog = str(values.get("ZPTCAT", ""))
+    if colour is None and ids is not None and zp_catalog in COLOURS:
+        colour, colour_label = catalog_colour(zp_catalog, ids, stack.wcs, stack.sci.shape, access)
+    zp = float(values.get("ZPTMAG", np.median((cat_mag - inst_mag)[used])))
+    zperr = float(values.get("ZPTMUCER", np.nan))
+    measured["n_zp_stars"] = int(used.sum())
+    return zeropoint_png(cat_mag, inst_mag, colour, used, zp, zperr, title, colour_label)
 
 
 def review_frames(
