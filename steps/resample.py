@@ -1,20 +1,12 @@
 """resample_grid and resample: every frame of a target onto one common grid (``*_reproj.fits``).
 
-Design (why two steps): the grid depends on all of a target's frames, the resampling of a frame on
-that frame and the grid only. ``resample_grid`` is target-scoped and cheap (WCS corners only): it
-returns a small ``grid`` item (a header) per target. ``resample`` is frame-scoped: its
-:meth:`Resample.references` hands each frame its target's grid, so every frame is resampled by
-the executor in parallel, written as soon as it is done (memory of one frame per worker), cached
-on its own (a changed frame re-runs only itself and the grid, not the others' resampling unless
-the grid moved), and a frame that cannot be resampled is set aside alone.
-
-The reference writes ``*_reproj.fits`` (the resampled SCI only) and ``*_data.fits`` (the same
-SCI with MASK and UNCERT, derived from it). Here one file, ``*_reproj.fits``, holds all three
-(SCI, MASK, UNCERT on the grid): the same pixels are not written twice.
-
-The user-facing options live on ``resample``: ``resample.fieldcenter_deg=[ra,dec]`` and
-``resample.out_size_px=N`` (reference ``--fieldcenter`` and ``--out-size``); ``resample_grid``
-reads them (declared in its ``depends_on``).
+Two steps because the grid depends on all of a target's frames, the resampling of a frame on that
+frame and the grid only: ``resample_grid`` (target scope, WCS corners only) writes a small
+``grid`` item per target; ``resample`` (frame scope) resamples each frame onto it in parallel,
+cached on its own, and sets aside a frame that cannot be resampled alone. One file,
+``*_reproj.fits``, holds SCI, MASK and UNCERT on the grid (the reference's ``*_reproj.fits`` and
+``*_data.fits``). The user-facing options ``fieldcenter_deg`` and ``out_size_px`` (reference
+``--fieldcenter``, ``--out-size``) live on ``resample``; ``resample_grid`` reads them.
 """
 
 from __future__ import annotations
@@ -22,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-import numpy as np
 from astropy.io import fits
 from omegaconf import OmegaConf
 
@@ -39,9 +30,9 @@ from potpyri.framework.step import (
     Task,
     register_step,
 )
-from potpyri.stacking.combine import background_variance
+from potpyri.stacking.frame_files import CannotResample, read_geometry, resample_file
 from potpyri.stacking.grid_choice import dispersion_outliers, grid_pixel_scale
-from potpyri.stacking.resample import Grid, grid_for_frames, quiet_wcs, resample_frame
+from potpyri.stacking.resample import Grid, grid_for_frames
 
 __all__ = ["Resample", "ResampleGrid"]
 
@@ -71,81 +62,47 @@ class ResampleGrid(Step):
 
     def run(self, task: Task) -> list[Output]:
         frames = task.inputs
-        wcses, shapes, dispersions = [], [], {}
-        for frame in frames:
-            with fits.open(frame.path("image")) as hdul:
-                primary, header = hdul[0].header, hdul["SCI"].header
-                if "RADISP" in primary and "DEDISP" in primary:  # written by align
-                    dispersions[frame.id] = (float(primary["RADISP"]), float(primary["DEDISP"]))
-                wcs = quiet_wcs(header)
-                if not wcs.has_celestial:
-                    raise StepFailed(
-                        f"{frame.path('image').name}: no celestial WCS in the SCI header"
-                    )
-                wcses.append(wcs.celestial)
-                shapes.append((int(header["NAXIS2"]), int(header["NAXIS1"])))
-        scale, how = grid_pixel_scale(
-            str(frames[0].meta.get("binning", "")), self.context.instrument.pixscale, wcses
+        try:
+            geometry = [read_geometry(frame.path("image")) for frame in frames]
+        except CannotResample as exc:
+            raise StepFailed(str(exc)) from None
+        binning = str(frames[0].meta.get("binning", ""))
+        wcses = [g.wcs for g in geometry]
+        scale, how = grid_pixel_scale(binning, self.context.instrument.pixscale, wcses)
+        dispersions = {f.id: g.dispersion for f, g in zip(frames, geometry, strict=True)}
+        rejected = self._dispersion_cut(
+            {k: v for k, v in dispersions.items() if v is not None}, scale
         )
-        rejected = self._dispersion_cut(dispersions, scale)
         kept = [n for n, frame in enumerate(frames) if frame.id not in rejected]
-        frames, wcses, shapes = (
-            [frames[n] for n in kept],
-            [wcses[n] for n in kept],
-            [shapes[n] for n in kept],
-        )
-        resample_cfg = self.context.cfg.resample
-        center = resample_cfg.fieldcenter_deg
-        center = (
-            tuple(float(v) for v in OmegaConf.to_object(center)) if center is not None else None
-        )
-        size = int(resample_cfg.out_size_px) if resample_cfg.out_size_px is not None else None
+        frames, geometry = [frames[n] for n in kept], [geometry[n] for n in kept]
+        options = self.context.cfg.resample
+        center = options.fieldcenter_deg
+        center = tuple(map(float, OmegaConf.to_object(center))) if center is not None else None
+        size = int(options.out_size_px) if options.out_size_px is not None else None
         grid, outliers = grid_for_frames(
-            wcses,
-            shapes,
+            [g.wcs for g in geometry],
+            [g.shape for g in geometry],
             scale,
             center=center,
             size=size,
             max_offset=self.config.max_offset_diagonals,
         )
-        warnings = [
-            f"{frames[i].id}: far from the target's other frames, left out of the grid"
-            for i in outliers
-        ]
-        warnings += list(rejected.values())
+        far = ": far from the target's other frames, left out of the grid"
+        warnings = [frames[i].id + far for i in outliers] + list(rejected.values())
         header = grid.header()
         header["PIXSCALE"] = (scale, f"[arcsec] {how}")
         header["NFRAMES"] = (len(frames), "frames the grid was built for")
         ny, nx = grid.shape
-        self.log.info(
-            '%s: grid %d x %d at %.4f"/px centred on %.6f %+.6f',
-            task.id,
-            nx,
-            ny,
-            scale,
-            *grid.wcs.wcs.crval,
-        )
-        meta = {
-            k: frames[0].meta.get(k)
-            for k in ("target", "filter", "amp", "binning", "time", "targtype")
-        }
+        where = '%s: grid %d x %d at %.4f"/px centred on %.6f %+.6f'
+        self.log.info(where, task.id, nx, ny, scale, *grid.wcs.wcs.crval)
+        keys = ("target", "filter", "amp", "binning", "time", "targtype")
+        meta = {k: frames[0].meta.get(k) for k in keys}
         meta.update(
-            {
-                "frames": [f.id for f in frames],
-                "shape": [ny, nx],
-                "warnings": warnings,
-                "rejected": rejected,
-            }
+            frames=[f.id for f in frames], shape=[ny, nx], warnings=warnings, rejected=rejected
         )
         name = stack_filename(meta).removesuffix(".stk.fits") + ".grid.fits"
-        return [
-            Output(
-                task.id,
-                "grid",
-                meta,
-                {"grid": Product(name, fits.HDUList([fits.PrimaryHDU(header=header)]), None)},
-            )
-        ]
+        product = Product(name, fits.HDUList([fits.PrimaryHDU(header=header)]), None)
+        return [Output(task.id, "grid", meta, {"grid": product})]
 
     def _dispersion_cut(
         self, values: dict[str, tuple[float, float]], scale: float
@@ -203,36 +160,12 @@ class Resample(Step):
             raise StepFailed(rejected[item.id])
         grid = Grid.from_header(fits.getheader(task.refs[0].path("grid")))
         source = item.path("image")
-        with fits.open(source) as hdul:
-            header = hdul[0].header.copy()
-            wcs = quiet_wcs(hdul["SCI"].header)
-            if not wcs.has_celestial:
-                raise StepFailed(f"{source.name}: no celestial WCS in the SCI header")
-            err_name = "UNCERT" if "UNCERT" in hdul else "ERR"
-            sci, mask, err = resample_frame(
-                hdul["SCI"].data,
-                hdul["MASK"].data,
-                hdul[err_name].data,
-                wcs.celestial,
-                grid,
-                order=self.config.order,
-                step=self.config.map_step_px,
+        try:
+            header, sci, mask, err, bkg_var = resample_file(
+                source, grid, self.config.order, self.config.map_step_px
             )
-        covered = float((mask & 1 == 0).mean())
-        if covered == 0:
-            raise StepFailed(f"{source.name}: does not overlap its target's grid")
-        header["RESAMPLE"] = (
-            "cubic spline" if self.config.order == 3 else "bilinear",
-            "interpolation of SCI",
-        )
-        header["RESCOVER"] = (round(covered, 4), "fraction of the grid this frame covers")
-        bkg_var = background_variance(err, mask == 0)
-        # No positive uncertainty anywhere (NaN): the stack measures it per block.
-        if np.isfinite(bkg_var):
-            header["BKGVAR"] = (
-                float(f"{bkg_var:.6g}"),
-                "median variance of the resampled pixels, e-^2",
-            )
+        except CannotResample as exc:
+            raise StepFailed(str(exc)) from None
         product = make_frame(sci, mask, err, header, wcs_header=grid.header())
         name = source.name.removesuffix(".fits") + "_reproj.fits"
         meta = {**item.meta, "grid": task.refs[0].id, "bkg_var": bkg_var}
