@@ -30,7 +30,7 @@ from potpyri.framework.runner import RunAborted, write_summary
 from potpyri.framework.step import STEPS
 from potpyri.framework.summary import print_summary
 from potpyri.pipeline import ConfigError, check_recipe, rename_args, run_pipeline, validate
-from potpyri.qa.report import write_report
+from potpyri.report import write_report
 from potpyri.schema import instrument_names
 from potpyri.sim.demo import prepare_demo
 
@@ -283,7 +283,7 @@ _OPTIONS = {
     "phot_sn_max": ("photometry", "photometry.sn_max={}"),
     "fwhm_init": ("photometry", "photometry.fwhm_init_px={}"),
     "bkg_sub": ("skysub", "skysub.method={}"),
-    "out_size": ("resample", "resample.out_size={}"),
+    "out_size": ("resample", "resample.out_size_px={}"),
     "fine_align_catalog": ("align", "align.catalog={}"),
 }
 
@@ -338,7 +338,7 @@ def main_pipeline(argv: list[str] | None = None) -> None:
     if args.fieldcenter:
         ra, dec = args.fieldcenter
         overrides += _if_step(
-            "resample", f"resample.fieldcenter=[{ra},{dec}]", "fieldcenter", STEPS
+            "resample", f"resample.fieldcenter_deg=[{ra},{dec}]", "fieldcenter", STEPS
         )
     main(overrides + extra)
 

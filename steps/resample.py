@@ -1,28 +1,19 @@
 """resample_grid and resample: every frame of a target onto one common grid (``*_reproj.fits``).
 
-Design (why two steps): the grid depends on all of a target's frames, the resampling of a frame on
-that frame and the grid only. ``resample_grid`` is target-scoped and cheap (WCS corners only): it
-returns a small ``grid`` item (a header) per target. ``resample`` is frame-scoped: its
-:meth:`Resample.references` hands each frame its target's grid, so every frame is resampled by
-the executor in parallel, written as soon as it is done (memory of one frame per worker), cached
-on its own (a changed frame re-runs only itself and the grid, not the others' resampling unless
-the grid moved), and a frame that cannot be resampled is set aside alone.
-
-The reference writes ``*_reproj.fits`` (the resampled SCI only) and ``*_data.fits`` (the same
-SCI with MASK and UNCERT, derived from it). Here one file, ``*_reproj.fits``, holds all three
-(SCI, MASK, UNCERT on the grid): the same pixels are not written twice.
-
-The user-facing options live on ``resample``: ``resample.fieldcenter=[ra,dec]`` and
-``resample.out_size=N`` (reference ``--fieldcenter`` and ``--out-size``); ``resample_grid``
-reads them (declared in its ``depends_on``).
+Two steps because the grid depends on all of a target's frames, the resampling of a frame on that
+frame and the grid only: ``resample_grid`` (target scope, WCS corners only) writes a small
+``grid`` item per target; ``resample`` (frame scope) resamples each frame onto it in parallel,
+cached on its own, and sets aside a frame that cannot be resampled alone. One file,
+``*_reproj.fits``, holds SCI, MASK and UNCERT on the grid (the reference's ``*_reproj.fits`` and
+``*_data.fits``). The user-facing options ``fieldcenter_deg`` and ``out_size_px`` (reference
+``--fieldcenter``, ``--out-size``) live on ``resample``; ``resample_grid`` reads them.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+from typing import ClassVar
 
-import numpy as np
 from astropy.io import fits
 from omegaconf import OmegaConf
 
@@ -40,8 +31,9 @@ from potpyri.framework.step import (
     Task,
     register_step,
 )
-from potpyri.stacking.combine import background_variance
-from potpyri.stacking.resample import Grid, grid_for_frames, resample_frame
+from potpyri.stacking.frame_files import CannotResample, read_geometry, resample_file
+from potpyri.stacking.grid_choice import dispersion_outliers, grid_pixel_scale
+from potpyri.stacking.resample import Grid, grid_for_frames
 
 __all__ = ["Resample", "ResampleGrid"]
 
@@ -52,118 +44,74 @@ class ResampleGrid(Step):
 
     @dataclass
     class Config(StepConfig):
-        max_offset: float = 1.0  #: frames farther than this × frame diagonal from the others are left out of the union
-        dispersion_nsigma: float = 5.0  #: frames whose RADISP/DEDISP lie this many clipped sigmas above the target's median are dropped (reference)
-        dispersion_floor: float = (
-            0.1  #: ... and only when that dispersion also exceeds this many pixels
-        )
+        renamed: ClassVar[dict[str, str]] = {
+            "max_offset": "max_offset_diagonals",
+            "dispersion_floor": "dispersion_floor_px",
+        }
+        max_offset_diagonals: float = 1.0  #: leave out frames this far (× diagonal) from the rest
+        dispersion_nsigma: float = 5.0  #: drop frames this many sigmas above the median dispersion
+        dispersion_floor_px: float = 0.1  #: ... when that dispersion also exceeds this many pixels
 
     version = "2"
     scope = Scope.target
     depends_on = (
-        "resample.fieldcenter",
-        "resample.out_size",
+        "resample.fieldcenter_deg",
+        "resample.out_size_px",
         "instrument.pixscale",
         "align.keep_all_astro",
     )
 
     def run(self, task: Task) -> list[Output]:
         frames = task.inputs
-        wcses, shapes, dispersions = [], [], {}
-        for frame in frames:
-            with fits.open(frame.path("image")) as hdul:
-                primary, header = hdul[0].header, hdul["SCI"].header
-                if "RADISP" in primary and "DEDISP" in primary:  # written by align
-                    dispersions[frame.id] = (float(primary["RADISP"]), float(primary["DEDISP"]))
-                wcs = header_wcs(header, celestial=False)
-                if not wcs.has_celestial:
-                    raise StepFailed(
-                        f"{frame.path('image').name}: no celestial WCS in the SCI header"
-                    )
-                wcses.append(wcs.celestial)
-                shapes.append((int(header["NAXIS2"]), int(header["NAXIS1"])))
-        scale, how = self._pixel_scale(frames[0], wcses)
-        rejected = self._dispersion_outliers(dispersions, scale)
+        try:
+            geometry = [read_geometry(frame.path("image")) for frame in frames]
+        except CannotResample as exc:
+            raise StepFailed(str(exc)) from None
+        binning = str(frames[0].meta.get("binning", ""))
+        wcses = [g.wcs for g in geometry]
+        scale, how = grid_pixel_scale(binning, self.context.instrument.pixscale, wcses)
+        dispersions = {f.id: g.dispersion for f, g in zip(frames, geometry, strict=True)}
+        rejected = self._dispersion_cut(
+            {k: v for k, v in dispersions.items() if v is not None}, scale
+        )
         kept = [n for n, frame in enumerate(frames) if frame.id not in rejected]
-        frames, wcses, shapes = (
-            [frames[n] for n in kept],
-            [wcses[n] for n in kept],
-            [shapes[n] for n in kept],
-        )
-        resample_cfg = self.context.cfg.resample
-        center = resample_cfg.fieldcenter
-        center = (
-            tuple(float(v) for v in OmegaConf.to_object(center)) if center is not None else None
-        )
-        size = int(resample_cfg.out_size) if resample_cfg.out_size is not None else None
+        frames, geometry = [frames[n] for n in kept], [geometry[n] for n in kept]
+        options = self.context.cfg.resample
+        center = options.fieldcenter_deg
+        center = tuple(map(float, OmegaConf.to_object(center))) if center is not None else None
+        size = int(options.out_size_px) if options.out_size_px is not None else None
         grid, outliers = grid_for_frames(
-            wcses, shapes, scale, center=center, size=size, max_offset=self.config.max_offset
+            [g.wcs for g in geometry],
+            [g.shape for g in geometry],
+            scale,
+            center=center,
+            size=size,
+            max_offset=self.config.max_offset_diagonals,
         )
-        warnings = [
-            f"{frames[i].id}: far from the target's other frames, left out of the grid"
-            for i in outliers
-        ]
-        warnings += list(rejected.values())
+        far = ": far from the target's other frames, left out of the grid"
+        warnings = [frames[i].id + far for i in outliers] + list(rejected.values())
         header = grid.header()
         header["PIXSCALE"] = (scale, f"[arcsec] {how}")
         header["NFRAMES"] = (len(frames), "frames the grid was built for")
         ny, nx = grid.shape
-        self.log.info(
-            '%s: grid %d x %d at %.4f"/px centred on %.6f %+.6f',
-            task.id,
-            nx,
-            ny,
-            scale,
-            *grid.wcs.wcs.crval,
-        )
-        meta = {
-            k: frames[0].meta.get(k)
-            for k in ("target", "filter", "amp", "binning", "time", "targtype")
-        }
+        where = '%s: grid %d x %d at %.4f"/px centred on %.6f %+.6f'
+        self.log.info(where, task.id, nx, ny, scale, *grid.wcs.wcs.crval)
+        keys = ("target", "filter", "amp", "binning", "time", "targtype")
+        meta = {k: frames[0].meta.get(k) for k in keys}
         meta.update(
-            {
-                "frames": [f.id for f in frames],
-                "shape": [ny, nx],
-                "warnings": warnings,
-                "rejected": rejected,
-            }
+            frames=[f.id for f in frames], shape=[ny, nx], warnings=warnings, rejected=rejected
         )
         name = stack_filename(meta).removesuffix(".stk.fits") + ".grid.fits"
-        return [
-            Output(
-                task.id,
-                "grid",
-                meta,
-                {"grid": Product(name, fits.HDUList([fits.PrimaryHDU(header=header)]), None)},
-            )
-        ]
+        product = Product(name, fits.HDUList([fits.PrimaryHDU(header=header)]), None)
+        return [Output(task.id, "grid", meta, {"grid": product})]
 
-    def _dispersion_outliers(
+    def _dispersion_cut(
         self, values: dict[str, tuple[float, float]], scale: float
     ) -> dict[str, str]:
-        """The reference's astrometric cut: frames whose RADISP or DEDISP (arcsec, by frame id) lie
-        more than ``dispersion_nsigma`` sigma-clipped deviations above the median of the target's
-        frames (three frames or more), and above ``dispersion_floor`` pixels of ``scale`` arcsec.
-        Returns id -> reason; with ``align.keep_all_astro`` the frames are kept (warnings only)."""
-        from astropy.stats import sigma_clipped_stats
-
-        if len(values) < 3:
-            return {}
-        found: dict[str, str] = {}
-        for axis, name in enumerate(("RADISP", "DEDISP")):
-            column = np.array([v[axis] for v in values.values()])
-            _, median, std = sigma_clipped_stats(
-                column, sigma=3.0, stdfunc="mad_std"
-            )  # robust for a few frames
-            limit = max(
-                median + self.config.dispersion_nsigma * std, self.config.dispersion_floor * scale
-            )
-            for frame_id, value in values.items():
-                if value[axis] > limit and frame_id not in found:
-                    found[frame_id] = (
-                        f"{frame_id}: {name} {value[axis]:.3f}\" beyond the target's cut "
-                        f'{limit:.3f}" (median {median:.3f}" + {self.config.dispersion_nsigma:g} sigma)'
-                    )
+        """The reference's astrometric cut (id -> reason); with ``align.keep_all_astro`` the
+        frames are kept (warnings only)."""
+        cfg = self.config
+        found = dispersion_outliers(values, scale, cfg.dispersion_nsigma, cfg.dispersion_floor_px)
         if self.context.cfg.align.keep_all_astro:
             for frame_id in found:
                 self.log.warning("%s (kept: align.keep_all_astro)", found[frame_id])
@@ -172,16 +120,6 @@ class ResampleGrid(Step):
             self.log.warning("%s; dropped", reason)
         return found
 
-    def _pixel_scale(self, frame: Item, wcses: list) -> tuple[float, str]:
-        """Instrument pixel scale × binning; the frames' own WCS scale if the binning is unreadable."""
-        binning = re.findall(r"\d", str(frame.meta.get("binning", "")))
-        pixscale = self.context.instrument.pixscale
-        if len(binning) == 2 and pixscale:
-            factor = np.sqrt(int(binning[0]) * int(binning[1]))
-            return float(pixscale) * float(factor), "instrument pixscale x binning"
-        scales = [np.sqrt(abs(np.linalg.det(w.pixel_scale_matrix))) * 3600 for w in wcses]
-        return float(np.median(scales)), "median of the frames' WCS"  # binning unreadable
-
 
 @register_step("resample")
 class Resample(Step):
@@ -189,16 +127,17 @@ class Resample(Step):
 
     @dataclass
     class Config(StepConfig):
-        order: int = (
-            3  #: SCI interpolation: 3 cubic spline (sharp PSF), 1 bilinear (as reproject_interp)
-        )
-        fieldcenter: list[float] | None = (
-            None  #: grid centre [ra, dec], degrees (reference --fieldcenter)
-        )
-        out_size: int | None = None  #: grid of out_size × out_size pixels (reference --out-size)
-        map_step: int = 16  #: spacing of the exact pixel mapping, interpolated in between, pixels
+        renamed: ClassVar[dict[str, str]] = {
+            "fieldcenter": "fieldcenter_deg",
+            "out_size": "out_size_px",
+            "map_step": "map_step_px",
+        }
+        order: int = 3  #: SCI interpolation: 3 cubic spline, 1 bilinear (as reproject_interp)
+        fieldcenter_deg: list[float] | None = None  #: grid centre [ra, dec] (--fieldcenter)
+        out_size_px: int | None = None  #: grid of N × N pixels (reference --out-size)
+        map_step_px: int = 16  #: spacing of the exact pixel mapping, interpolated in between
 
-    version = "2"  # 2: BKGVAR, the frame's background variance (the stack's frame weight)
+    version = "2"
     scope = Scope.frame
 
     def references(self, task: Task, items: list[Item]) -> list[Item]:
@@ -222,37 +161,12 @@ class Resample(Step):
             raise StepFailed(rejected[item.id])
         grid = Grid.from_header(fits.getheader(task.refs[0].path("grid")))
         source = item.path("image")
-        with fits.open(source) as hdul:
-            header = hdul[0].header.copy()
-            wcs = header_wcs(hdul["SCI"].header, celestial=False)
-            if not wcs.has_celestial:
-                raise StepFailed(f"{source.name}: no celestial WCS in the SCI header")
-            err_name = "UNCERT" if "UNCERT" in hdul else "ERR"
-            sci, mask, err = resample_frame(
-                hdul["SCI"].data,
-                hdul["MASK"].data,
-                hdul[err_name].data,
-                wcs.celestial,
-                grid,
-                order=self.config.order,
-                step=self.config.map_step,
+        try:
+            header, sci, mask, err, bkg_var = resample_file(
+                source, grid, self.config.order, self.config.map_step_px
             )
-        covered = float((mask & 1 == 0).mean())
-        if covered == 0:
-            raise StepFailed(f"{source.name}: does not overlap its target's grid")
-        header["RESAMPLE"] = (
-            "cubic spline" if self.config.order == 3 else "bilinear",
-            "interpolation of SCI",
-        )
-        header["RESCOVER"] = (round(covered, 4), "fraction of the grid this frame covers")
-        bkg_var = background_variance(err, mask == 0)
-        if np.isfinite(
-            bkg_var
-        ):  # (no positive uncertainty anywhere: the stack measures it per block)
-            header["BKGVAR"] = (
-                float(f"{bkg_var:.6g}"),
-                "median variance of the resampled pixels, e-^2",
-            )
+        except CannotResample as exc:
+            raise StepFailed(str(exc)) from None
         product = make_frame(sci, mask, err, header, wcs_header=grid.header())
         name = source.name.removesuffix(".fits") + "_reproj.fits"
         meta = {**item.meta, "grid": task.refs[0].id, "bkg_var": bkg_var}

@@ -1,1 +1,4 @@
-"""Quality assessment: quick independent measurements, figures, and the run's HTML report."""
+"""Quality assessment of a stack: quick independent measurements, figures and QC flags.
+
+The run's HTML page that shows them is :mod:`potpyri.report` (it reads the runner's result).
+"""

@@ -85,7 +85,8 @@ class Match:
 def match_catalog(
     sources: Table, wcs, ra: np.ndarray, dec: np.ndarray, radius_arcsec: float
 ) -> Match:
-    """Nearest catalog star within ``radius_arcsec`` of each detection (one-to-one, nearest wins)."""
+    """Nearest catalog star within ``radius_arcsec`` of each detection (one to one: the nearest
+    detection wins a catalog star)."""
     from scipy.spatial import cKDTree
 
     empty = Match(*(np.zeros(0),) * 4)

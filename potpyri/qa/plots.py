@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import matplotlib
 import numpy as np
@@ -10,15 +11,31 @@ from matplotlib.figure import Figure
 
 from potpyri.qa.measure import Match, MoffatFit
 
-__all__ = ["astrometry_png", "frames_astrometry_png", "preview_png", "psf_png", "zeropoint_png"]
+__all__ = [
+    "astrometry_png",
+    "figure_png",
+    "frames_astrometry_png",
+    "preview_png",
+    "psf_png",
+    "zeropoint_png",
+]
 
 _DPI = 90
 
 
+def figure_png(fig: Figure, **savefig: Any) -> bytes:
+    """PNG bytes of a figure, drawn with ``fig.savefig(..., format="png", **savefig)``.
+
+    Build the figure with ``matplotlib.figure.Figure`` (no pyplot: no global state, no backend
+    to select, nothing to close). The bytes are the same on every run for the same figure.
+    """
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", **savefig)
+    return buffer.getvalue()
+
+
 def _png(fig: Figure) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=_DPI, bbox_inches="tight", metadata={"Software": None})
-    return buf.getvalue()
+    return figure_png(fig, dpi=_DPI, bbox_inches="tight", metadata={"Software": None})
 
 
 def preview_png(
@@ -111,6 +128,21 @@ def psf_png(stamp: np.ndarray, fit: MoffatFit | None, title: str, pixscale: floa
     return _png(fig)
 
 
+def _residual_vectors(ax, match: Match, scale: float, width: float):
+    """Residual vectors drawn ten times longer than a ``scale`` arcsec key would be."""
+    return ax.quiver(
+        match.x,
+        match.y,
+        match.dra,
+        match.ddec,
+        angles="xy",
+        scale_units="width",
+        scale=scale * 10,
+        width=width,
+        color="tab:purple",
+    )
+
+
 def astrometry_png(match: Match, shape: tuple[int, int], title: str) -> bytes:
     """Residual vectors (detected minus catalog) across the field, and their histogram."""
     fig = Figure(figsize=(10, 4.2))
@@ -119,17 +151,7 @@ def astrometry_png(match: Match, shape: tuple[int, int], title: str) -> bytes:
     sep = np.hypot(match.dra, match.ddec)
     if match.n:
         scale = max(float(np.percentile(sep, 90)), 1e-3)
-        q = ax1.quiver(
-            match.x,
-            match.y,
-            match.dra,
-            match.ddec,
-            angles="xy",
-            scale_units="width",
-            scale=scale * 10,
-            width=0.004,
-            color="tab:purple",
-        )
+        q = _residual_vectors(ax1, match, scale, width=0.004)
         ax1.quiverkey(
             q, 0.75, 0.93, scale, f'{scale:.3f}"', labelpos="E", fontproperties={"size": 8}
         )
@@ -176,17 +198,7 @@ def frames_astrometry_png(matches: list[tuple[str, Match, tuple[int, int]]], tit
     scale = max(float(np.percentile(seps, 90)), 1e-3)
     for ax, (name, match, (ny, nx)) in zip(axes, matches, strict=False):
         if match.n:
-            ax.quiver(
-                match.x,
-                match.y,
-                match.dra,
-                match.ddec,
-                angles="xy",
-                scale_units="width",
-                scale=scale * 10,
-                width=0.006,
-                color="tab:purple",
-            )
+            _residual_vectors(ax, match, scale, width=0.006)
         rra, rdec = match.rms()
         sigma = f'σ {rra:.3f}"/{rdec:.3f}"' if match.n > 1 else "σ —"
         ax.set_title(f"{name.split('.fits')[0]}\n{match.n} stars, {sigma}", fontsize=8)
@@ -220,7 +232,8 @@ def zeropoint_png(
     title: str,
     colour_label: str = "catalog colour",
 ) -> bytes:
-    """Catalog vs instrumental magnitudes, and residuals vs colour and magnitude (clipped marked)."""
+    """Catalog vs instrumental magnitudes, and residuals vs colour and vs magnitude (clipped stars
+    marked)."""
     fig = Figure(figsize=(12, 3.8))
     axes = fig.subplots(1, 3, gridspec_kw={"wspace": 0.38})
     resid = cat_mag - inst_mag - zp

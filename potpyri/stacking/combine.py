@@ -25,11 +25,11 @@ __all__ = [
     "row_blocks",
 ]
 
-METHODS = ("median", "mean", "sigclip")
+METHODS = ("median", "mean", "sigclip")  #: the combinations :func:`combine_block` knows
 
 #: Bytes of working memory per input pixel of a block in :func:`combine_block` (inputs: data 4,
-#: error 4, valid 1; temporaries: at most ~4 float32 arrays of the block's size alive at once).
-#: Measured with tracemalloc (tests/stacking/test_stack.py checks it stays below this).
+#: error 4, valid 1; temporaries: at most ~4 float32 arrays of the block's size alive at once;
+#: tests/stacking/test_stack.py checks it with tracemalloc).
 BYTES_PER_ELEMENT = 28
 
 # n × Var(median of n unit normals): 1 for n <= 2, π/2 for n -> ∞. n = 3..25 from 4e5 Monte Carlo
@@ -109,9 +109,8 @@ def combine_block(
         ``mean``/``sigclip`` only: one weight per frame (e.g. its background inverse variance)
         instead of each pixel's own inverse variance. Per-pixel weights that include a star's
         photon noise differ across the star (and between frames of different seeing), so the
-        frames' profiles are mixed unevenly and bright stars lose flux (0.2-1.6% on a simulated
-        MMIRS night, 9% for a 2e6 e- star on a dark sky); frame weights do not depend on the
-        pixel's value. The uncertainty is then ``sqrt(Σ wᵢ² σᵢ²) / Σ wᵢ``.
+        frames' profiles are mixed unevenly and bright stars lose flux; frame weights do not
+        depend on the pixel's value. The uncertainty is then ``sqrt(Σ wᵢ² σᵢ²) / Σ wᵢ``.
 
     Returns
     -------

@@ -19,10 +19,10 @@ How a frame is resampled, and why it is fast:
   most the 2×2 output pixels around it). Output pixels whose footprint leaves the frame get bit 1.
 * The uncertainty is propagated as a variance: for a linear interpolation ``y = Σ wᵢ xᵢ`` the
   variance is ``Σ wᵢ² σᵢ²``. For the bilinear kernel this is computed exactly; for the cubic
-  spline it is the variance of the nearest input pixel times the kernel's ``Σ wᵢ²`` at the pixel's
-  sub-pixel phase (separable, closed form), i.e. the noise is taken as uniform over the kernel. The output uncertainty is therefore the true
-  per-pixel noise of the resampled image (neighbouring pixels are correlated, as with any
-  interpolation).
+  spline it is the variance of the nearest input pixel times the kernel's ``Σ wᵢ²`` at the
+  pixel's sub-pixel phase (separable, closed form), i.e. the noise is taken as uniform over the
+  kernel. The output uncertainty is therefore the true per-pixel noise of the resampled image
+  (neighbouring pixels are correlated, as with any interpolation).
 * Only the output rows and columns the frame covers are computed, in row blocks.
 
 Values are interpolated as surface brightness (electrons per input pixel), as
@@ -379,8 +379,9 @@ def resample_frame(
             source, xy, order=order, prefilter=False, mode="mirror", output=np.float32
         )
         if order == 3:
-            # The kernel's Σ wᵢ² times the variance of the nearest input pixel (the one of largest
-            # weight): the noise is taken as locally uniform over the kernel, as the factor assumes.
+            # The kernel's Σ wᵢ² times the variance of the nearest input pixel (the one of
+            # largest weight): the noise is taken as locally uniform over the kernel, as the
+            # factor assumes.
             var = variance[
                 ry.astype(np.intp).clip(0, ny_in - 1), rx.astype(np.intp).clip(0, nx_in - 1)
             ]

@@ -14,7 +14,9 @@ import subprocess
 import pytest
 
 _CHECK = """<script>window.addEventListener("load", () => {
-  const bad = [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.getAttribute("src"));
+  const bad = [...document.images]
+    .filter(i => !(i.complete && i.naturalWidth > 0))
+    .map(i => i.getAttribute("src"));
   document.body.setAttribute("data-missing", JSON.stringify(bad));
   document.body.setAttribute("data-images", String(document.images.length));
   console.log("potpyri-check-done");

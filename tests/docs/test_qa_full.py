@@ -12,7 +12,10 @@ from potpyri.sim.night import simulate_night
 from tests.docs.test_qa_report import _parse
 from tests.framework.helpers import potpyri
 
-STEPS = "[ingest,bias,dark,flat,process,cosmic_rays,skysub,astrometry,align,stack,stack_wcs,photometry,zeropoint,qa]"
+STEPS = (
+    "[ingest,bias,dark,flat,process,cosmic_rays,skysub,astrometry,align,stack,stack_wcs,"
+    "photometry,zeropoint,qa]"
+)
 
 
 @pytest.mark.slow
@@ -37,7 +40,8 @@ def test_full_report_sections_are_filled(tmp_path):
     for key in ("ZPTMAG", "ZPTMUCER", "FWHM", "NPSFSTAR", "RADISP", "DEDISP", "M5SIGMA"):
         assert meta["header"][key] == header[key]
     assert f"M5SIGMA = {header['M5SIGMA']:.4g}" in html
-    # The QA's own measurements agree with the pipeline's: PSF stars, FWHM (ePSF incl. pixel) within 10 %.
+    # The QA's own measurements agree with the pipeline's: PSF stars, FWHM (ePSF incl. pixel)
+    # within 10 %.
     assert meta["measured"]["n_psf_stars"] == header["NPSFSTAR"]
     assert meta["measured"]["moffat_fwhm"] == pytest.approx(header["EPSFFWHM"], rel=0.10)
     assert meta["measured"]["n_matched"] >= 5 and meta["measured"]["rms_ra"] < 0.1

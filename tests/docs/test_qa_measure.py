@@ -81,7 +81,9 @@ def test_catalog_offsets_are_recovered():
 
 
 def test_qc_flags():
-    from potpyri.steps.qa import Qa, qc_flags
+    from potpyri.steps.qa import Qa
+
+    from potpyri.qa.flags import qc_flags
 
     cfg = Qa.Config()
     good = {
@@ -145,7 +147,7 @@ def test_a_broken_stack_is_reported_not_set_aside(tmp_path):
 
     from potpyri.framework.runner import RunResult, TaskRecord
     from potpyri.framework.step import Item, StepContext, Task
-    from potpyri.qa.report import write_report
+    from potpyri.report import write_report
 
     path = tmp_path / "t.r.stk.fits"
     fits.HDUList([fits.PrimaryHDU()]).writeto(path)  # no SCI extension

@@ -72,7 +72,8 @@ def test_interpolation_error_against_truth_is_no_larger_than_reproject(scene):
     def rms(a):
         return float(np.sqrt(np.mean((a - truth)[common] ** 2)))
 
-    # Measured: cubic 0.17 of reproject's error here (0.12 at 2048²); our bilinear equals reproject's.
+    # Measured: cubic 0.17 of reproject's error here (0.12 at 2048²); our bilinear equals
+    # reproject's.
     assert rms(cubic) < 0.3 * rms(theirs), (rms(cubic), rms(theirs))
     assert rms(bilinear) <= 1.01 * rms(theirs)
     np.testing.assert_allclose(bilinear[common], theirs[common], atol=1e-3 * float(truth.max()))
@@ -172,7 +173,8 @@ def test_grid_covers_the_union_north_up_at_the_binned_scale():
 
 
 def test_fk5_frames_land_where_reproject_puts_them(scene):
-    """FK5 (J2000) headers differ from the ICRS grid by ~20 mas: the mapping converts, as reproject does."""
+    """FK5 (J2000) headers differ from the ICRS grid by ~20 mas: the mapping converts, as reproject
+    does."""
     from reproject import reproject_interp
 
     image, _, grid, _ = scene

@@ -19,7 +19,8 @@ SHAPE = (200, 240)
 
 
 def _frames(n: int, rng: np.random.Generator, *, exptimes=None):
-    """n frames of a constant 2 e-/s scene with Poisson-like noise, in electrons, and their errors."""
+    """n frames of a constant 2 e-/s scene with Poisson-like noise, in electrons, and their
+    errors."""
     exptimes = np.asarray(
         exptimes if exptimes is not None else [60.0 * (1 + k % 3) for k in range(n)], np.float32
     )
@@ -57,7 +58,8 @@ def test_noise_matches_input_uncertainties_and_masked_pixels_leave_nothing(metho
     value, uncertainty, n_used = combine_block(data * scale, error * scale, valid.copy(), method)
     pull = (value - rate) / uncertainty
     assert n_used.min() >= 4 and n_used.max() == 9
-    # The sky noise the uncertainties predict, within 5 % (measured: mean 0.994, sigclip 1.014, median 1.026).
+    # The sky noise the uncertainties predict, within 5 % (measured: mean 0.994, sigclip 1.014,
+    # median 1.026).
     assert abs(pull.std() - 1.0) < 0.05, pull.std()
     assert abs(pull.mean()) < 0.05
     assert np.abs(pull).max() < 5.5  # 48 000 pixels: a 5σ Gaussian tail is ~0.03 pixels

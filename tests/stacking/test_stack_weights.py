@@ -43,8 +43,8 @@ def test_frame_weights_keep_a_bright_star_flux_and_pixel_weights_do_not():
             _flux(combine_block(data, error, valid.copy(), "mean", frame_weight=weights)[0]) / FLUX
             - 1
         )
-    # The star's own noise on the mean of 5 frames: sqrt(FLUX + 61² (SKY + RN²)) / sqrt(5) / FLUX ~ 0.06%
-    # per seed; over 8 seeds the mean is good to ~0.02%.
+    # The star's own noise on the mean of 5 frames: sqrt(FLUX + 61² (SKY + RN²)) / sqrt(5) / FLUX
+    # ~ 0.06% per seed; over 8 seeds the mean is good to ~0.02%.
     assert abs(np.mean(frame)) < 1e-3, frame
     # The bias the frame weights remove: -8.8% here (seeing 1.6-2.6 px sigma, a 2e6 e- star on a
     # 400 e- sky); different per-pixel weights mix the frames' different profiles unevenly.

@@ -2,7 +2,9 @@
 
 The per-stack figures and values come from the ``qa`` step's items (its PNGs are published next to
 this page); the per-frame table, the QC flags and the run summary come from the runner's items and
-records, which only the caller of the runner has, so the page is written after the run.
+records, which only the caller of the runner has, so the page is written after the run (by the
+command line: this module reads the runner's result, so it sits beside the CLI, not in the
+science package :mod:`potpyri.qa`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from potpyri import __version__
 from potpyri.framework.products import write_atomic
 from potpyri.framework.runner import RunResult
 from potpyri.framework.summary import step_totals
+from potpyri.qa.stack_file import HEADER_VALUES
 
 __all__ = ["frame_rows", "qc_warnings", "write_report"]
 
@@ -52,15 +55,21 @@ _LABELS = {
 }
 
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:1.5em auto;max-width:1250px;color:#222;padding:0 1em}
-h1{font-size:1.6em;margin-bottom:.2em} h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:1.5em auto;
+max-width:1250px;color:#222;padding:0 1em}
+h1{font-size:1.6em;margin-bottom:.2em}
+h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
 h3{margin-bottom:.3em} .meta{color:#555;font-size:.92em}
-table{border-collapse:collapse;font-size:.88em;margin:.5em 0} th,td{border:1px solid #ddd;padding:3px 8px;text-align:left}
+table{border-collapse:collapse;font-size:.88em;margin:.5em 0}
+th,td{border:1px solid #ddd;padding:3px 8px;text-align:left}
 th{background:#f3f3f3} td.num{text-align:right;font-variant-numeric:tabular-nums}
 .flags li{color:#a00} .ok{color:#070} .na{color:#777;font-style:italic}
-figure{display:inline-block;margin:.4em .6em .8em 0;vertical-align:top} figure img{max-width:100%;border:1px solid #ddd}
-.stack{display:flex;flex-wrap:wrap;gap:.8em;align-items:flex-start} .values{flex:0 0 auto;max-width:560px}
-figcaption{font-size:.85em;color:#555;max-width:620px} .fig-preview img{width:470px} .fig-psf img,.fig-astrometry img{width:620px}
+figure{display:inline-block;margin:.4em .6em .8em 0;vertical-align:top}
+figure img{max-width:100%;border:1px solid #ddd}
+.stack{display:flex;flex-wrap:wrap;gap:.8em;align-items:flex-start}
+.values{flex:0 0 auto;max-width:560px}
+figcaption{font-size:.85em;color:#555;max-width:620px} .fig-preview img{width:470px}
+.fig-psf img,.fig-astrometry img{width:620px}
 .fig-zeropoint img{width:900px} nav a{margin-right:1em} .aside{color:#a00}
 """
 
@@ -187,7 +196,8 @@ def write_report(
 
 
 def qc_warnings(result: RunResult) -> list[str]:
-    """Warnings the steps recorded (``meta["warnings"]``), one per line, in run order, deduplicated."""
+    """Warnings the steps recorded (``meta["warnings"]``), one per line, in run order, without
+    repeats."""
     seen: dict[str, None] = {}
     for rec in result.records:
         if rec.status in ("ran", "cached") and rec.note:
@@ -241,7 +251,7 @@ def frame_rows(result: RunResult) -> list[dict[str, Any]]:
     return rows
 
 
-# -- HTML pieces -------------------------------------------------------------------------------------
+# -- HTML pieces -----------------------------------------------------------------------------------
 
 
 def _stack_section(stack, qa, ran_qa: bool) -> list[str]:
@@ -257,8 +267,6 @@ def _stack_section(stack, qa, ran_qa: bool) -> list[str]:
     meta = qa.meta
     values = meta.get("header", {})
     measured = meta.get("measured", {})
-    from potpyri.steps.qa import HEADER_VALUES
-
     # Stored metadata comes back with sorted keys: show it in the step's order.
     rows = [
         [k, values[k]]
@@ -276,34 +284,33 @@ def _stack_section(stack, qa, ran_qa: bool) -> list[str]:
         + "</div>"
     )
     captions = {
-        "preview": "Stack, asinh stretch. Blue circles: catalog (Gaia) stars at their catalog positions "
-        "through the stack's WCS; red crosses: sources detected on the stack.",
+        "preview": "Stack, asinh stretch. Blue circles: catalog (Gaia) stars at their catalog "
+        "positions through the stack's WCS; red crosses: sources detected on the stack.",
         "psf": "PSF stamp and radial profile with the fitted Moffat function.",
-        "astrometry": "Astrometric residuals of the stack (detected minus catalog position): vectors "
-        "across the field and histogram of separations.",
-        "frames": "Astrometric residuals (detected minus Gaia) of each input frame, same vector scale.",
-        "zeropoint": "Zero-point fit: catalog vs instrumental magnitudes; residuals vs colour and vs "
-        "magnitude. Crosses: clipped stars.",
+        "astrometry": "Astrometric residuals of the stack (detected minus catalog position): "
+        "vectors across the field and histogram of separations.",
+        "frames": "Astrometric residuals (detected minus Gaia) of each input frame, same vector "
+        "scale.",
+        "zeropoint": "Zero-point fit: catalog vs instrumental magnitudes; residuals vs colour and "
+        "vs magnitude. Crosses: clipped stars.",
     }
     for role in ("preview", "psf", "astrometry", "frames", "zeropoint"):
         png = meta.get("plots", {}).get(role)
         if png:
             out.append(
                 f'<figure class="fig-{role}"><a href="{_e(png)}"><img src="{_e(png)}" '
-                f'alt="{_e(role)} of {_e(name)}"></a><figcaption>{_e(captions[role])}</figcaption></figure>'
+                f'alt="{_e(role)} of {_e(name)}"></a>'
+                f"<figcaption>{_e(captions[role])}</figcaption></figure>"
             )
         else:
             why = meta.get("missing", {}).get(role, "not available")
             out.append(f'<p class="na">{_e(role)}: {_e(why)}</p>')
     out.append("</div>")
     limits = [f"{k} = {_fmt(values[k])}" for k in ("M3SIGMA", "M5SIGMA", "M10SIGMA") if k in values]
+    no_limits = meta.get("missing", {}).get("limits", "not available")
     out.append(
         "<p>Limiting magnitudes: "
-        + (
-            _e(", ".join(limits))
-            if limits
-            else f'<span class="na">{_e(meta.get("missing", {}).get("limits", "not available"))}</span>'
-        )
+        + (_e(", ".join(limits)) if limits else f'<span class="na">{_e(no_limits)}</span>')
         + "</p>"
     )
     for w in meta.get("warnings", []):
