@@ -6,15 +6,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from potpyri.calibration.apply import read_master, subtract_dark
+from potpyri.calibration.apply import apply_master, read_master
 from potpyri.calibration.masks import BAD
 from potpyri.calibration.masters import (
+    CombineMethod,
     Electrons,
     bad_pixels_from_flat,
     mask_sources,
     remove_gradient,
 )
-from potpyri.framework.step import Item, Output, Task, register_step
+from potpyri.framework.step import Item, Output, Step, Task, register_step
+from potpyri.instruments.groups import calibration_group, filter_group
 from potpyri.stepkit.master import MasterConfig, MasterStep, find_master
 
 __all__ = ["Flat"]
@@ -26,7 +28,7 @@ class Flat(MasterStep):
 
     @dataclass
     class Config(MasterConfig):
-        method: str = "median"
+        method: CombineMethod = CombineMethod.median  #: median, mean or sigclip
         low: float = 0.5  #: pixels responding below this fraction are flagged bad
         high: float = 1.5  #: pixels responding above this factor are flagged bad
 
@@ -38,21 +40,12 @@ class Flat(MasterStep):
 
     def select(self, items: list[Item]) -> list[Item]:
         if self.uses() and self._from_science():
-            return [
-                i
-                for i in items
-                if i.ok
-                and i.kind == "frame"
-                and i.meta.get("type") == "SCIENCE"
-                and not i.meta.get("excluded")
-            ]
+            return Step.select(self, items)  # the science frames, as every science step takes
         return super().select(items)
 
     def group_key(self, item: Item) -> str:
         meta = item.meta
-        return meta.get("caltype") or f"{meta['filter']}_{meta['amp']}_{meta['binning']}".replace(
-            " ", "_"
-        )
+        return meta.get("caltype") or filter_group(meta)
 
     def _from_science(self) -> bool:
         """Sky flats from the dithered science frames: near-infrared instruments whose reference
@@ -80,7 +73,7 @@ class Flat(MasterStep):
 
     def references(self, task: Task, items: list[Item]) -> list[Item]:
         first = task.inputs[0].meta
-        caltype = f"{first['amp']}_{first['binning']}"
+        caltype = calibration_group(first)
         found = [
             find_master(items, "bias", caltype),
             find_master(items, "dark", caltype, float(first["exp"])),
@@ -88,14 +81,10 @@ class Flat(MasterStep):
         return [f for f in found if f is not None]
 
     def prepare(self, exposure: Electrons, item: Item, task: Task) -> Electrons:
-        for ref in task.refs:
-            master = read_master(ref)
-            if ref.meta["cal"] == "bias":
-                exposure = Electrons(
-                    exposure.data - master.data, exposure.variance + master.variance
-                )
-            else:
-                exposure = subtract_dark(exposure, master, ref.meta, float(item.meta["exp"]))
+        exptime = float(item.meta["exp"])
+        for ref in task.refs:  # the group's master bias and dark
+            master = read_master(ref.path("image"))
+            exposure = apply_master(exposure, ref.meta["cal"], master, ref.meta, exptime)
         if (
             item.meta.get("type") == "SCIENCE"
         ):  # a sky flat: no sources, no frame-to-frame sky gradient

@@ -9,10 +9,11 @@ missing master skips that correction with a warning in the summary, never silent
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
-from potpyri.calibration.apply import apply_flat, read_master, subtract_dark
+from potpyri.calibration.apply import apply_master, photon_variance, read_master
 from potpyri.calibration.masks import BAD, SATURATED, grow, static_mask
 from potpyri.calibration.masters import to_electrons
 from potpyri.calibration.sky_noise import excess_sky_variance
@@ -30,6 +31,7 @@ from potpyri.framework.step import (
     Task,
     register_step,
 )
+from potpyri.instruments.groups import calibration_group, filter_group
 from potpyri.stepkit.master import closest_master, find_master, masters_on_disk
 
 __all__ = ["Process"]
@@ -41,17 +43,12 @@ class Process(Step):
 
     @dataclass
     class Config(StepConfig):
-        saturation_fraction: float = (
-            1.0  #: flag pixels above this fraction of instrument.saturation
-        )
-        grow: int = 1  #: flag neighbours within this radius of bad/saturated pixels (bit 8), pixels
-        sky_noise: bool = (
-            True  #: add the measured sky noise the noise model lacks to the uncertainty
-        )
+        renamed: ClassVar[dict[str, str]] = {"grow": "grow_px"}  # old -> new
+        saturation_fraction: float = 1.0  #: flag pixels above this fraction of the saturation
+        grow_px: int = 1  #: flag neighbours within this radius of bad/saturated pixels (bit 8)
+        sky_noise: bool = True  #: add the measured sky noise the noise model lacks
         sky_noise_min: float = 1.02  #: sky pull scatter above which that noise is added
-        sky_noise_max: float = (
-            1.5  #: above this the sky has structure, not noise: model kept, warning
-        )
+        sky_noise_max: float = 1.5  #: above this the sky has structure: model kept, warning
 
     version = "6"
     scope = Scope.frame
@@ -63,9 +60,9 @@ class Process(Step):
 
     def references(self, task: Task, items: list[Item]) -> list[Item]:
         meta = task.inputs[0].meta
-        group = f"{meta['amp']}_{meta['binning']}"
+        group = calibration_group(meta)
         exptime = float(meta.get("exp") or 0.0)
-        flat_group = f"{meta.get('filter')}_{group}".replace(" ", "_")
+        flat_group = filter_group(meta)
         found = {
             "bias": find_master(items, "bias", group),
             "dark": find_master(items, "dark", group, exptime),
@@ -116,7 +113,7 @@ class Process(Step):
                 warnings.append(f"{cal} correction skipped ({reason})")
                 header[f"{cal.upper()}COR"] = ("SKIPPED", f"{cal} correction: {reason}")
                 continue
-            master = read_master(ref)
+            master = read_master(ref.path("image"))
             if ref.meta.get("external"):
                 if master.data.shape != exposure.data.shape:
                     warnings.append(
@@ -129,31 +126,20 @@ class Process(Step):
                     )
                     continue
                 warnings.append(
-                    f"no {cal} exposures in this run: used red/cals/{ref.meta['file']} from an earlier run"
+                    f"no {cal} exposures in this run: used red/cals/{ref.meta['file']} from an "
+                    "earlier run"
                 )
-            if (
-                cal == "flat"
-            ):  # Poisson noise of the light alone, once pedestal, bias and dark are gone
-                exposure.variance = exposure.variance + np.clip(
-                    np.nan_to_num(exposure.data), 0, None
-                )
+            if cal == "flat":  # Poisson noise of the light alone, once bias and dark are gone
+                exposure.variance = exposure.variance + photon_variance(exposure.data)
                 poisson_added = True
-            if cal == "bias":
-                exposure.data, exposure.variance = (
-                    exposure.data - master.data,
-                    exposure.variance + master.variance,
-                )
-            elif cal == "dark":
-                exposure = subtract_dark(exposure, master, ref.meta, float(item.meta["exp"]))
-            else:
-                exposure = apply_flat(exposure, master)
+            exposure = apply_master(exposure, cal, master, ref.meta, float(item.meta["exp"]))
             mask |= master.mask
             header[f"{cal.upper()}COR"] = (ref.meta["file"][:68], f"master {cal} applied")
         if not poisson_added:
-            exposure.variance = exposure.variance + np.clip(np.nan_to_num(exposure.data), 0, None)
+            exposure.variance = exposure.variance + photon_variance(exposure.data)
         mask[~np.isfinite(exposure.data)] |= BAD
         mask |= static_mask(instrument, self.context.data_path, mask.shape)
-        mask = grow(mask, self.config.grow)
+        mask = grow(mask, self.config.grow_px)
         header["BUNIT"] = ("electron", "pixel unit")
         header["GAIN"] = (1.0, "e-/ADU after gain correction")
         header["RDNOISE"] = (
@@ -195,7 +181,7 @@ class Process(Step):
 
 
 def _refuse_empty(data: np.ndarray) -> None:
-    """Set aside a frame that holds no image: all NaN, or one value everywhere (a failed readout)."""
+    """Set aside a frame that holds no image: all NaN, or one value everywhere (failed readout)."""
     finite = data[np.isfinite(data)]
     if finite.size == 0:
         raise StepFailed("no finite pixel (a NaN-filled frame)")

@@ -16,7 +16,7 @@ __all__ = ["sky_pull_scatter", "excess_sky_variance"]
 
 
 def sky_pull_scatter(sci: np.ndarray, uncert: np.ndarray, bad: np.ndarray, box: int = 64) -> float:
-    """Robust scatter of (image - local sky) / uncertainty over good pixels (1.0 for an exact model)."""
+    """Robust scatter of (image - local sky) / uncertainty over good pixels (1.0: exact model)."""
     from photutils.background import Background2D
 
     box = int(min(box, *sci.shape))

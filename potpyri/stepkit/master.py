@@ -9,7 +9,13 @@ from typing import ClassVar
 import numpy as np
 from astropy.io import fits
 
-from potpyri.calibration.masters import Electrons, combine_exposures, to_electrons
+from potpyri.calibration.apply import photon_variance
+from potpyri.calibration.masters import (
+    CombineMethod,
+    Electrons,
+    combine_exposures,
+    to_electrons,
+)
 from potpyri.framework.step import Item, Output, Product, Scope, Step, StepConfig, StepFailed, Task
 
 __all__ = ["MasterConfig", "MasterStep", "closest_master", "find_master", "masters_on_disk"]
@@ -19,11 +25,9 @@ __all__ = ["MasterConfig", "MasterStep", "closest_master", "find_master", "maste
 class MasterConfig(StepConfig):
     """Fields every master-calibration step has."""
 
-    method: str = "sigclip"  #: median, mean or sigclip
+    method: CombineMethod = CombineMethod.sigclip  #: median, mean or sigclip
     sigma: float = 3.0  #: sigclip rejection threshold, in uncertainties
-    min_frames: int = (
-        3  #: fewer exposures than this: no master (the correction is skipped, with a warning)
-    )
+    min_frames: int = 3  #: fewer exposures: no master (the correction is skipped, with a warning)
 
 
 class MasterStep(Step):
@@ -72,16 +76,14 @@ class MasterStep(Step):
                 headers.setdefault(item.id, raw.header)
                 exposure = self.prepare(to_electrons(raw, poisson=False), item, task)
                 if self.photons:  # Poisson noise of the light only, not of a detector pedestal
-                    exposure.variance = exposure.variance + np.clip(
-                        np.nan_to_num(exposure.data), 0, None
-                    )
+                    exposure.variance = exposure.variance + photon_variance(exposure.data)
                 return exposure
 
             return load
 
         value, uncertainty, stddev = combine_exposures(
             [loader(i) for i in task.inputs],
-            method=self.config.method,
+            method=CombineMethod(self.config.method).value,
             sigma=self.config.sigma,
             normalise=self.normalise,
         )

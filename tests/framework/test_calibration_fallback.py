@@ -1,4 +1,5 @@
-"""Calibrations a night lacks are taken from the compatible masters an earlier run left in red/cals."""
+"""Calibrations a night lacks are taken from the compatible masters an earlier run left in
+red/cals."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 from astropy.io import fits
-from potpyri.steps.ingest import classify
+from potpyri.instruments.classify import classify
 
 from potpyri.instruments.base import Reader
 from potpyri.instruments.single import parse_section

@@ -10,7 +10,7 @@ from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS
 from photutils.centroids import centroid_2dg
-from potpyri.steps.ingest import classify
+from potpyri.instruments.classify import classify
 
 from potpyri.instruments.gmos import GmosReader
 from potpyri.sim.night import simulate_night
