@@ -16,7 +16,8 @@ from potpyri.calibration.masters import (
     remove_gradient,
 )
 from potpyri.framework.step import Item, Output, Step, Task, register_step
-from potpyri.instruments.groups import calibration_group, filter_group
+from potpyri.instruments.classify import flats_from_science
+from potpyri.instruments.groups import calibration_group, filter_group, sky_flat_group
 from potpyri.stepkit.master import MasterConfig, MasterStep, find_master
 
 __all__ = ["Flat"]
@@ -39,23 +40,16 @@ class Flat(MasterStep):
     photons = True
 
     def select(self, items: list[Item]) -> list[Item]:
-        if self.uses() and self._from_science():
+        if self.uses() and flats_from_science(self.context.instrument):
             return Step.select(self, items)  # the science frames, as every science step takes
         return super().select(items)
 
     def group_key(self, item: Item) -> str:
-        meta = item.meta
-        return meta.get("caltype") or filter_group(meta)
-
-    def _from_science(self) -> bool:
-        """Sky flats from the dithered science frames: near-infrared instruments whose reference
-        has no flat-frame rule (MMIRS, FourStar)."""
-        instrument = self.context.instrument
-        regime = getattr(instrument.wavelength, "value", instrument.wavelength)
-        return regime == "NIR" and not instrument.classify.flat.keywords
+        return item.meta.get("caltype") or filter_group(item.meta)
 
     def run(self, task: Task) -> list[Output]:
-        if not (self._from_science() and len(task.inputs) > self.config.min_frames):
+        sky_flats = flats_from_science(self.context.instrument)
+        if not (sky_flats and len(task.inputs) > self.config.min_frames):
             return super().run(task)
         # Sky flats: each frame gets a flat made from the *other* frames, so that a frame is never
         # divided by its own noise (which would make it look better than its uncertainty says).
@@ -64,7 +58,7 @@ class Flat(MasterStep):
             others = Task(task.id, [i for i in task.inputs if i is not item], task.refs)
             (out,) = super().run(others)
             out.id = f"{out.id}__{item.id}"
-            out.meta["caltype"] = f"{task.id}:{item.id}"
+            out.meta["caltype"] = sky_flat_group(task.id, item.id)
             product = out.products["image"]
             product.filename = f"mflat_{task.id}.{item.id.split('.fits')[0]}.fits"
             out.meta["file"] = product.filename

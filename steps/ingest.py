@@ -41,9 +41,9 @@ __all__ = ["Ingest"]
 class RawMode(str, enum.Enum):
     """Raw file-name mode of the reference CLI (``--proc``): picks ``instrument.raw_format``."""
 
-    raw = "raw"  #: files as they come off the telescope
-    archive = "archive"  #: files as an observatory archive names them
-    dragons = "dragons"  #: files as DRAGONS (Gemini) names them
+    raw = "raw"  #: the glob ``instrument.raw_format.raw``
+    archive = "archive"  #: the glob ``instrument.raw_format.archive``
+    dragons = "dragons"  #: the glob ``instrument.raw_format.dragons``
 
 
 @register_step("ingest")

@@ -30,9 +30,9 @@ from potpyri.framework.step import (
     Task,
     register_step,
 )
-from potpyri.instruments.groups import filter_group
+from potpyri.instruments.classify import is_near_infrared
 from potpyri.stepkit.frame_io import copy_hdus
-from potpyri.stepkit.master import find_master
+from potpyri.stepkit.master import frame_flat
 
 __all__ = ["NirSky"]
 
@@ -53,19 +53,13 @@ class NirSky(Step):
     depends_on = ("instrument.wavelength",)
 
     def select(self, items: list[Item]) -> list[Item]:
-        regime = getattr(
-            self.context.instrument.wavelength, "value", self.context.instrument.wavelength
-        )
-        return super().select(items) if regime == "NIR" else []
+        return super().select(items) if is_near_infrared(self.context.instrument) else []
 
     def references(self, task: Task, items: list[Item]) -> list[Item]:
         """The flats the frames were divided by (each frame's own sky flat, else its group's)."""
         found = []
         for frame in task.inputs:
-            group = filter_group(frame.meta)
-            flat = find_master(items, "flat", f"{group}:{frame.id}") or find_master(
-                items, "flat", group
-            )
+            flat = frame_flat(items, frame)
             if flat is not None and flat not in found:
                 found.append(flat)
         return found

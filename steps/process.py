@@ -14,7 +14,7 @@ from typing import ClassVar
 import numpy as np
 
 from potpyri.calibration.apply import apply_master, photon_variance, read_master
-from potpyri.calibration.masks import BAD, SATURATED, grow, static_mask
+from potpyri.calibration.masks import BAD, grow, raw_mask, static_mask
 from potpyri.calibration.masters import to_electrons
 from potpyri.calibration.sky_noise import excess_sky_variance
 from potpyri.framework.naming import frame_filename
@@ -32,7 +32,7 @@ from potpyri.framework.step import (
     register_step,
 )
 from potpyri.instruments.groups import calibration_group, filter_group
-from potpyri.stepkit.master import closest_master, find_master, masters_on_disk
+from potpyri.stepkit.master import closest_master, find_master, frame_flat, masters_on_disk
 
 __all__ = ["Process"]
 
@@ -66,7 +66,7 @@ class Process(Step):
         found = {
             "bias": find_master(items, "bias", group),
             "dark": find_master(items, "dark", group, exptime),
-            "flat": self._flat(items, flat_group, task.inputs[0].id),
+            "flat": frame_flat(items, task.inputs[0]),
         }
         for cal, caltype in (("bias", group), ("dark", group), ("flat", flat_group)):
             wanted = getattr(self.context.instrument, cal) and self.context.cfg[cal].enabled
@@ -84,21 +84,13 @@ class Process(Step):
             )
         return self._seen_on_disk[cal, caltype]
 
-    @staticmethod
-    def _flat(items: list[Item], group: str, frame: str) -> Item | None:
-        """The frame's own sky flat (made without it) if there is one, else the group's flat."""
-        return find_master(items, "flat", f"{group}:{frame}") or find_master(items, "flat", group)
-
     def run(self, task: Task) -> list[Output]:
         item = task.inputs[0]
         instrument = self.context.instrument
         raw = self.context.reader().read(self.context.data_path / item.meta["raw"])
         _refuse_empty(raw.data)
-        mask = np.zeros(raw.data.shape, dtype=np.uint8)
-        mask[~np.isfinite(raw.data) | (np.broadcast_to(raw.gain, raw.data.shape) <= 0)] |= (
-            BAD  # no data (CCD gaps)
-        )
-        mask[raw.data >= self.config.saturation_fraction * instrument.saturation] |= SATURATED
+        saturation_adu = self.config.saturation_fraction * instrument.saturation
+        mask = raw_mask(raw.data, raw.gain, saturation_adu)
         exposure = to_electrons(raw, poisson=False)
         header = raw.header
         masters = {ref.meta["cal"]: ref for ref in task.refs}

@@ -20,7 +20,9 @@ __all__ = [
     "classify",
     "describe",
     "disambiguate",
+    "flats_from_science",
     "group_keys",
+    "is_near_infrared",
     "set_aside_other_target",
     "unreadable",
 ]
@@ -106,6 +108,17 @@ def classify(header: fits.Header, instrument, exptime: float) -> tuple[str, str]
             )
         return "SCIENCE", ""
     return "UNKNOWN", "matches no classification rule"
+
+
+def is_near_infrared(instrument) -> bool:
+    """Whether the instrument observes in the near infrared (``wavelength: NIR``)."""
+    return getattr(instrument.wavelength, "value", instrument.wavelength) == "NIR"
+
+
+def flats_from_science(instrument) -> bool:
+    """Sky flats from the dithered science frames: near-infrared instruments whose reference
+    has no flat-frame rule (MMIRS, FourStar)."""
+    return is_near_infrared(instrument) and not instrument.classify.flat.keywords
 
 
 def header_value(header: fits.Header, keyword: str, default: Any) -> Any:

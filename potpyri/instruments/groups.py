@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["calibration_group", "filter_group"]
+__all__ = ["calibration_group", "filter_group", "sky_flat_group"]
 
 
 def calibration_group(meta: Mapping[str, Any]) -> str:
@@ -20,3 +20,8 @@ def calibration_group(meta: Mapping[str, Any]) -> str:
 def filter_group(meta: Mapping[str, Any]) -> str:
     """``{filter}_{amp}_{binning}``, blanks as ``_``: frames that share a flat or fringe frame."""
     return f"{meta['filter']}_{calibration_group(meta)}".replace(" ", "_")
+
+
+def sky_flat_group(group: str, frame_id: str) -> str:
+    """The group of the sky flat made for one frame of ``group`` (from the others)."""
+    return f"{group}:{frame_id}"

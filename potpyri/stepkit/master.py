@@ -17,8 +17,16 @@ from potpyri.calibration.masters import (
     to_electrons,
 )
 from potpyri.framework.step import Item, Output, Product, Scope, Step, StepConfig, StepFailed, Task
+from potpyri.instruments.groups import filter_group, sky_flat_group
 
-__all__ = ["MasterConfig", "MasterStep", "closest_master", "find_master", "masters_on_disk"]
+__all__ = [
+    "MasterConfig",
+    "MasterStep",
+    "closest_master",
+    "find_master",
+    "frame_flat",
+    "masters_on_disk",
+]
 
 
 @dataclass
@@ -156,6 +164,14 @@ def find_master(
             and i.meta.get("caltype") == caltype
         ],
         exptime,
+    )
+
+
+def frame_flat(items: list[Item], frame: Item) -> Item | None:
+    """The frame's own sky flat (made without it) if there is one, else its group's flat."""
+    group = filter_group(frame.meta)
+    return find_master(items, "flat", sky_flat_group(group, frame.id)) or find_master(
+        items, "flat", group
     )
 
 
