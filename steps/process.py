@@ -15,7 +15,7 @@ import numpy as np
 
 from potpyri.calibration.apply import apply_master, photon_variance, read_master
 from potpyri.calibration.masks import BAD, grow, raw_mask, static_mask
-from potpyri.calibration.masters import to_electrons
+from potpyri.calibration.masters import Electrons, to_electrons
 from potpyri.calibration.sky_noise import excess_sky_variance
 from potpyri.framework.naming import frame_filename
 from potpyri.framework.products import make_frame
@@ -93,8 +93,36 @@ class Process(Step):
         mask = raw_mask(raw.data, raw.gain, saturation_adu)
         exposure = to_electrons(raw, poisson=False)
         header = raw.header
+        warnings: list[str] = []
+        exposure, mask = self._calibrate(exposure, mask, header, task, warnings)
+        mask[~np.isfinite(exposure.data)] |= BAD
+        mask |= static_mask(instrument, self.context.data_path, mask.shape)
+        mask = grow(mask, self.config.grow_px)
+        header["BUNIT"] = ("electron", "pixel unit")
+        header["GAIN"] = (1.0, "e-/ADU after gain correction")
+        header["RDNOISE"] = (
+            float(np.median(raw.rdnoise)),
+            "read noise, electrons (median over amplifiers)",
+        )
+        sci = np.nan_to_num(exposure.data, nan=0.0)
+        uncert = np.sqrt(np.nan_to_num(exposure.variance, nan=np.inf))
+        if self.config.sky_noise:
+            uncert = self._add_sky_noise(sci, uncert, mask, header, warnings)
+        for text in warnings:
+            self.log.warning("%s: %s", item.id, text)
+        frame = make_frame(sci, mask, uncert, header)
+        meta = {**item.meta, "warnings": warnings} if warnings else dict(item.meta)
+        name = frame_filename(item.meta, item.id)
+        return [Output(item.id, "frame", meta, {"image": Product(name, frame, "workspace")})]
+
+    def _calibrate(
+        self, exposure: Electrons, mask: np.ndarray, header, task: Task, warnings: list[str]
+    ) -> tuple[Electrons, np.ndarray]:
+        """Apply the task's masters in order (bias, dark, flat) and the photon noise; a missing or
+        incompatible master is skipped with a warning and a ``*COR = SKIPPED`` header card."""
+        instrument = self.context.instrument
+        item = task.inputs[0]
         masters = {ref.meta["cal"]: ref for ref in task.refs}
-        warnings = []
         poisson_added = False
         for cal in ("bias", "dark", "flat"):
             if not getattr(instrument, cal):
@@ -129,25 +157,7 @@ class Process(Step):
             header[f"{cal.upper()}COR"] = (ref.meta["file"][:68], f"master {cal} applied")
         if not poisson_added:
             exposure.variance = exposure.variance + photon_variance(exposure.data)
-        mask[~np.isfinite(exposure.data)] |= BAD
-        mask |= static_mask(instrument, self.context.data_path, mask.shape)
-        mask = grow(mask, self.config.grow_px)
-        header["BUNIT"] = ("electron", "pixel unit")
-        header["GAIN"] = (1.0, "e-/ADU after gain correction")
-        header["RDNOISE"] = (
-            float(np.median(raw.rdnoise)),
-            "read noise, electrons (median over amplifiers)",
-        )
-        sci = np.nan_to_num(exposure.data, nan=0.0)
-        uncert = np.sqrt(np.nan_to_num(exposure.variance, nan=np.inf))
-        if self.config.sky_noise:
-            uncert = self._add_sky_noise(sci, uncert, mask, header, warnings)
-        for text in warnings:
-            self.log.warning("%s: %s", item.id, text)
-        frame = make_frame(sci, mask, uncert, header)
-        meta = {**item.meta, "warnings": warnings} if warnings else dict(item.meta)
-        name = frame_filename(item.meta, item.id)
-        return [Output(item.id, "frame", meta, {"image": Product(name, frame, "workspace")})]
+        return exposure, mask
 
     def _add_sky_noise(
         self, sci: np.ndarray, uncert: np.ndarray, mask: np.ndarray, header, warnings: list[str]
