@@ -14,9 +14,9 @@ from typing import ClassVar
 import numpy as np
 
 from potpyri.calibration.apply import apply_master, photon_variance, read_master
-from potpyri.calibration.masks import BAD, grow, raw_mask, static_mask
+from potpyri.calibration.masks import BAD, grow, no_image_reason, raw_mask, static_mask
 from potpyri.calibration.masters import Electrons, to_electrons
-from potpyri.calibration.sky_noise import excess_sky_variance
+from potpyri.calibration.sky_noise import added_sky_variance
 from potpyri.framework.naming import frame_filename
 from potpyri.framework.products import make_frame
 from potpyri.framework.step import (
@@ -88,7 +88,8 @@ class Process(Step):
         item = task.inputs[0]
         instrument = self.context.instrument
         raw = self.context.reader().read(self.context.data_path / item.meta["raw"])
-        _refuse_empty(raw.data)
+        if reason := no_image_reason(raw.data):
+            raise StepFailed(reason)
         saturation_adu = self.config.saturation_fraction * instrument.saturation
         mask = raw_mask(raw.data, raw.gain, saturation_adu)
         exposure = to_electrons(raw, poisson=False)
@@ -100,10 +101,8 @@ class Process(Step):
         mask = grow(mask, self.config.grow_px)
         header["BUNIT"] = ("electron", "pixel unit")
         header["GAIN"] = (1.0, "e-/ADU after gain correction")
-        header["RDNOISE"] = (
-            float(np.median(raw.rdnoise)),
-            "read noise, electrons (median over amplifiers)",
-        )
+        rdnoise = float(np.median(raw.rdnoise))
+        header["RDNOISE"] = (rdnoise, "read noise, electrons (median over amplifiers)")
         sci = np.nan_to_num(exposure.data, nan=0.0)
         uncert = np.sqrt(np.nan_to_num(exposure.variance, nan=np.inf))
         if self.config.sky_noise:
@@ -127,11 +126,11 @@ class Process(Step):
         for cal in ("bias", "dark", "flat"):
             if not getattr(instrument, cal):
                 continue
-            ref = masters.get(cal)
+            ref, card = masters.get(cal), f"{cal.upper()}COR"
             if ref is None:
                 reason = "disabled" if not self.context.cfg[cal].enabled else "no master"
                 warnings.append(f"{cal} correction skipped ({reason})")
-                header[f"{cal.upper()}COR"] = ("SKIPPED", f"{cal} correction: {reason}")
+                header[card] = ("SKIPPED", f"{cal} correction: {reason}")
                 continue
             master = read_master(ref.path("image"))
             if ref.meta.get("external"):
@@ -140,10 +139,7 @@ class Process(Step):
                         f"{cal} correction skipped (red/cals/{ref.meta['file']} has shape "
                         f"{master.data.shape}, the frame {exposure.data.shape})"
                     )
-                    header[f"{cal.upper()}COR"] = (
-                        "SKIPPED",
-                        f"{cal} correction: incompatible master",
-                    )
+                    header[card] = ("SKIPPED", f"{cal} correction: incompatible master")
                     continue
                 warnings.append(
                     f"no {cal} exposures in this run: used red/cals/{ref.meta['file']} from an "
@@ -154,7 +150,7 @@ class Process(Step):
                 poisson_added = True
             exposure = apply_master(exposure, cal, master, ref.meta, float(item.meta["exp"]))
             mask |= master.mask
-            header[f"{cal.upper()}COR"] = (ref.meta["file"][:68], f"master {cal} applied")
+            header[card] = (ref.meta["file"][:68], f"master {cal} applied")
         if not poisson_added:
             exposure.variance = exposure.variance + photon_variance(exposure.data)
         return exposure, mask
@@ -164,28 +160,16 @@ class Process(Step):
     ) -> np.ndarray:
         """The reference's empirical sky noise: where the sky scatters more than the noise model
         says, the missing variance is added to every pixel (recorded as SKYPULL and SKYNOISE)."""
-        scatter, variance = excess_sky_variance(sci, uncert, mask > 0)
+        low, high = self.config.sky_noise_min, self.config.sky_noise_max
+        scatter, added = added_sky_variance(sci, uncert, mask > 0, low, high)
         header["SKYPULL"] = (round(scatter, 4), "sky scatter / modelled noise, before SKYNOISE")
-        added = 0.0
-        if scatter > self.config.sky_noise_max:
+        if scatter > high:
             warnings.append(
                 f"sky scatter {scatter:.2f}x the noise model (a crowded or structured field): "
                 "uncertainty left as modelled"
             )
-        elif scatter > self.config.sky_noise_min:
-            added = variance
+        if added is not None:
             uncert = np.sqrt(uncert**2 + added).astype(np.float32)
-        header["SKYNOISE"] = (
-            round(float(np.sqrt(added)), 3),
-            "measured sky noise added in quadrature, e-",
-        )
+        noise = round(float(np.sqrt(added or 0.0)), 3)
+        header["SKYNOISE"] = (noise, "measured sky noise added in quadrature, e-")
         return uncert
-
-
-def _refuse_empty(data: np.ndarray) -> None:
-    """Set aside a frame that holds no image: all NaN, or one value everywhere (failed readout)."""
-    finite = data[np.isfinite(data)]
-    if finite.size == 0:
-        raise StepFailed("no finite pixel (a NaN-filled frame)")
-    if finite.min() == finite.max():
-        raise StepFailed(f"every pixel is {finite.min():g} ADU (a constant frame, no image)")

@@ -5,7 +5,29 @@ COSMIC_RAY = 2  #: cosmic-ray hit
 SATURATED = 4  #: saturated or non-linear pixel
 NEIGHBOUR = 8  #: neighbour of a flagged pixel (grown mask)
 
-__all__ = ["BAD", "COSMIC_RAY", "NEIGHBOUR", "SATURATED", "grow", "raw_mask", "static_mask"]
+__all__ = [
+    "BAD",
+    "COSMIC_RAY",
+    "NEIGHBOUR",
+    "SATURATED",
+    "grow",
+    "no_image_reason",
+    "raw_mask",
+    "static_mask",
+]
+
+
+def no_image_reason(data) -> str:
+    """Why a raw image holds no image ('' when it does): all NaN, or one value everywhere (a
+    failed readout)."""
+    import numpy as np
+
+    finite = data[np.isfinite(data)]
+    if finite.size == 0:
+        return "no finite pixel (a NaN-filled frame)"
+    if finite.min() == finite.max():
+        return f"every pixel is {finite.min():g} ADU (a constant frame, no image)"
+    return ""
 
 
 def raw_mask(data, gain, saturation_adu: float):
