@@ -7,14 +7,14 @@ L.A.Cosmic (astroscrappy), then star cores unflagged and faint track pixels adde
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
-from astropy.io import fits
 
 from potpyri.calibration.cosmic_rays import detect_cosmic_rays
 from potpyri.calibration.masks import COSMIC_RAY, grow
 from potpyri.framework.step import Output, Product, Scope, Step, StepConfig, Task, register_step
-from potpyri.stepkit.frame_io import copy_hdus
+from potpyri.stepkit.frame_io import read_product
 
 __all__ = ["CosmicRays"]
 
@@ -25,17 +25,14 @@ class CosmicRays(Step):
 
     @dataclass
     class Config(StepConfig):
+        renamed: ClassVar[dict[str, str]] = {"grow": "grow_px"}  # old -> new
         sigclip: float = 4.5  #: Laplacian-to-noise detection limit
         sigfrac: float = 0.15  #: fraction of sigclip for neighbouring pixels
         objlim: float = 5.0  #: contrast limit between a CR and an underlying star
         niter: int = 4  #: iterations of detection and cleaning
-        source_ring_nsig: float = (
-            10.0  #: unflag groups whose 2-4 px ring is this many sigma above sky (star cores)
-        )
-        tail_nsig: float = (
-            2.0  #: add neighbours of hits this many sigma above their local sky (track tails)
-        )
-        grow: int = 1  #: flag neighbours within this radius of a cosmic ray (mask bit 8), pixels
+        source_ring_nsig: float = 10.0  #: unflag groups whose 2-4 px ring is this far above sky
+        tail_nsig: float = 2.0  #: add neighbours of hits this far above their local sky (tails)
+        grow_px: int = 1  #: flag neighbours within this radius of a cosmic ray (mask bit 8)
 
     version = "4"
     scope = Scope.frame
@@ -43,8 +40,7 @@ class CosmicRays(Step):
 
     def run(self, task: Task) -> list[Output]:
         item = task.inputs[0]
-        with fits.open(item.path("image")) as hdul:
-            frame = copy_hdus(hdul)
+        frame = read_product(item.path("image"))
         sci, mask, uncert = frame["SCI"].data, frame["MASK"].data, frame["UNCERT"].data
         # The image is in electrons; process recorded the read noise (electrons) in the header.
         readnoise = float(
@@ -64,7 +60,7 @@ class CosmicRays(Step):
             tail_nsig=c.tail_nsig,
         )
         frame["MASK"].data = grow(
-            mask | np.where(crmask, COSMIC_RAY, 0).astype(np.uint8), self.config.grow, COSMIC_RAY
+            mask | np.where(crmask, COSMIC_RAY, 0).astype(np.uint8), self.config.grow_px, COSMIC_RAY
         )
         frame[0].header["NCRPIX"] = (int(crmask.sum()), "pixels flagged as cosmic rays")
         name = item.path("image").name

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from potpyri.calibration.apply import read_master
+from potpyri.calibration.apply import read_master, subtract_bias
 from potpyri.calibration.masks import BAD
 from potpyri.calibration.masters import Electrons, hot_pixels_from_dark
 from potpyri.framework.step import Item, Task, register_step
@@ -17,7 +17,8 @@ __all__ = ["Dark"]
 
 @register_step("dark")
 class Dark(MasterStep):
-    """Bias-subtracted (where the instrument has biases) combination of darks of one exposure time."""
+    """Bias-subtracted (where the instrument has biases) combination of darks of one exposure
+    time."""
 
     @dataclass
     class Config(MasterConfig):
@@ -36,8 +37,7 @@ class Dark(MasterStep):
 
     def prepare(self, exposure: Electrons, item: Item, task: Task) -> Electrons:
         if task.refs:
-            bias = read_master(task.refs[0])
-            return Electrons(exposure.data - bias.data, exposure.variance + bias.variance)
+            return subtract_bias(exposure, read_master(task.refs[0].path("image")))
         return exposure
 
     def finish(self, value: np.ndarray, stddev: np.ndarray, task: Task) -> tuple[np.ndarray, dict]:

@@ -6,15 +6,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from potpyri.calibration.apply import read_master, subtract_dark
+from potpyri.calibration.apply import apply_master, read_master
 from potpyri.calibration.masks import BAD
 from potpyri.calibration.masters import (
+    CombineMethod,
     Electrons,
     bad_pixels_from_flat,
     mask_sources,
     remove_gradient,
 )
-from potpyri.framework.step import Item, Output, Task, register_step
+from potpyri.framework.step import Item, Output, Step, Task, register_step
+from potpyri.instruments.classify import flats_from_science
+from potpyri.instruments.groups import calibration_group, filter_group, sky_flat_group
 from potpyri.stepkit.master import MasterConfig, MasterStep, find_master
 
 __all__ = ["Flat"]
@@ -26,7 +29,7 @@ class Flat(MasterStep):
 
     @dataclass
     class Config(MasterConfig):
-        method: str = "median"
+        method: CombineMethod = CombineMethod.median  #: median, mean or sigclip
         low: float = 0.5  #: pixels responding below this fraction are flagged bad
         high: float = 1.5  #: pixels responding above this factor are flagged bad
 
@@ -37,32 +40,16 @@ class Flat(MasterStep):
     photons = True
 
     def select(self, items: list[Item]) -> list[Item]:
-        if self.uses() and self._from_science():
-            return [
-                i
-                for i in items
-                if i.ok
-                and i.kind == "frame"
-                and i.meta.get("type") == "SCIENCE"
-                and not i.meta.get("excluded")
-            ]
+        if self.uses() and flats_from_science(self.context.instrument):
+            return Step.select(self, items)  # the science frames, as every science step takes
         return super().select(items)
 
     def group_key(self, item: Item) -> str:
-        meta = item.meta
-        return meta.get("caltype") or f"{meta['filter']}_{meta['amp']}_{meta['binning']}".replace(
-            " ", "_"
-        )
-
-    def _from_science(self) -> bool:
-        """Sky flats from the dithered science frames: near-infrared instruments whose reference
-        has no flat-frame rule (MMIRS, FourStar)."""
-        instrument = self.context.instrument
-        regime = getattr(instrument.wavelength, "value", instrument.wavelength)
-        return regime == "NIR" and not instrument.classify.flat.keywords
+        return item.meta.get("caltype") or filter_group(item.meta)
 
     def run(self, task: Task) -> list[Output]:
-        if not (self._from_science() and len(task.inputs) > self.config.min_frames):
+        sky_flats = flats_from_science(self.context.instrument)
+        if not (sky_flats and len(task.inputs) > self.config.min_frames):
             return super().run(task)
         # Sky flats: each frame gets a flat made from the *other* frames, so that a frame is never
         # divided by its own noise (which would make it look better than its uncertainty says).
@@ -71,7 +58,7 @@ class Flat(MasterStep):
             others = Task(task.id, [i for i in task.inputs if i is not item], task.refs)
             (out,) = super().run(others)
             out.id = f"{out.id}__{item.id}"
-            out.meta["caltype"] = f"{task.id}:{item.id}"
+            out.meta["caltype"] = sky_flat_group(task.id, item.id)
             product = out.products["image"]
             product.filename = f"mflat_{task.id}.{item.id.split('.fits')[0]}.fits"
             out.meta["file"] = product.filename
@@ -80,7 +67,7 @@ class Flat(MasterStep):
 
     def references(self, task: Task, items: list[Item]) -> list[Item]:
         first = task.inputs[0].meta
-        caltype = f"{first['amp']}_{first['binning']}"
+        caltype = calibration_group(first)
         found = [
             find_master(items, "bias", caltype),
             find_master(items, "dark", caltype, float(first["exp"])),
@@ -88,14 +75,10 @@ class Flat(MasterStep):
         return [f for f in found if f is not None]
 
     def prepare(self, exposure: Electrons, item: Item, task: Task) -> Electrons:
-        for ref in task.refs:
-            master = read_master(ref)
-            if ref.meta["cal"] == "bias":
-                exposure = Electrons(
-                    exposure.data - master.data, exposure.variance + master.variance
-                )
-            else:
-                exposure = subtract_dark(exposure, master, ref.meta, float(item.meta["exp"]))
+        exptime = float(item.meta["exp"])
+        for ref in task.refs:  # the group's master bias and dark
+            master = read_master(ref.path("image"))
+            exposure = apply_master(exposure, ref.meta["cal"], master, ref.meta, exptime)
         if (
             item.meta.get("type") == "SCIENCE"
         ):  # a sky flat: no sources, no frame-to-frame sky gradient

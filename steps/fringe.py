@@ -1,16 +1,17 @@
 """fringe: a fringe frame per filter/amplifier/binning from the night's science frames, fitted
-and subtracted from each of them (red filters only: ``fringe.bands``)."""
+and subtracted from each of them (red filters only: ``fringe.bands``;
+:mod:`potpyri.calibration.fringe`)."""
 
 from __future__ import annotations
 
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from typing import ClassVar
 
-import bottleneck as bn
 import numpy as np
 from astropy.io import fits
-from scipy import ndimage
 
+from potpyri.calibration.fringe import NoSkyLevel, fringe_pattern, fringe_residual, fringe_scale
 from potpyri.framework.step import (
     Item,
     Output,
@@ -22,6 +23,7 @@ from potpyri.framework.step import (
     Task,
     register_step,
 )
+from potpyri.instruments.groups import filter_group
 from potpyri.stepkit.frame_io import copy_hdus
 
 __all__ = ["Fringe"]
@@ -33,11 +35,10 @@ class Fringe(Step):
 
     @dataclass
     class Config(StepConfig):
-        bands: list[str] = field(
-            default_factory=lambda: ["z", "Z", "Y"]
-        )  #: filters starting with these fringe
+        renamed: ClassVar[dict[str, str]] = {"smooth": "smooth_px"}  # old -> new
+        bands: list[str] = field(default_factory=lambda: ["z", "Z", "Y"])  #: fringing filters
         min_frames: int = 3  #: fewer frames cannot separate fringes from sources
-        smooth: int = 65  #: median-filter size for the smooth sky removed before fitting, pixels
+        smooth_px: int = 65  #: median-filter size of the smooth sky removed before fitting
         source_nsigma: float = 3.0  #: pixels this far above the sky are masked as sources
 
     version = "1"
@@ -48,7 +49,7 @@ class Fringe(Step):
         return [i for i in super().select(items) if str(i.meta.get("filter", "")).startswith(bands)]
 
     def group_key(self, item: Item) -> str:
-        return f"{item.meta['filter']}_{item.meta['amp']}_{item.meta['binning']}".replace(" ", "_")
+        return filter_group(item.meta)
 
     def run(self, task: Task) -> list[Output]:
         frames = task.inputs
@@ -59,59 +60,35 @@ class Fringe(Step):
             )
         with ExitStack() as stack:
             hduls = [stack.enter_context(fits.open(f.path("image"))) for f in frames]
-            residuals = [
-                self._residual(h["SCI"].data.astype(np.float32), h["MASK"].data) for h in hduls
-            ]
-            pattern = bn.nanmedian(np.stack([r / s for r, s in residuals]), axis=0)
-            pattern = np.nan_to_num(pattern - bn.nanmedian(pattern))
+            try:
+                residuals = [
+                    fringe_residual(
+                        h["SCI"].data.astype(np.float32),
+                        h["MASK"].data,
+                        self.config.smooth_px,
+                        self.config.source_nsigma,
+                    )
+                    for h in hduls
+                ]
+            except NoSkyLevel as exc:
+                raise StepFailed(str(exc)) from None
+            pattern = fringe_pattern(residuals)
             outputs = []
             for item, hdul, (residual, _) in zip(frames, hduls, residuals, strict=True):
-                good = np.isfinite(residual)
-                scale = float(
-                    (pattern[good] * residual[good]).sum() / max((pattern[good] ** 2).sum(), 1e-30)
-                )
+                scale = fringe_scale(pattern, residual)
                 frame = copy_hdus(hdul)
                 frame["SCI"].data = (frame["SCI"].data - scale * pattern).astype(np.float32)
                 frame[0].header["FRINGSCL"] = (scale, "fringe frame scale subtracted, electrons")
-                outputs.append(
-                    Output(
-                        item.id,
-                        "frame",
-                        dict(item.meta),
-                        {"image": Product(item.path("image").name, frame, "workspace")},
-                    )
-                )
+                product = Product(item.path("image").name, frame, "workspace")
+                outputs.append(Output(item.id, "frame", dict(item.meta), {"image": product}))
         name = f"mfringe_{task.id}.fits"
+        pattern_hdus = fits.HDUList([fits.PrimaryHDU(pattern.astype(np.float32))])
         outputs.append(
             Output(
                 f"mfringe_{task.id}",
                 "calibration",
                 {"cal": "fringe", "caltype": task.id, "file": name},
-                {
-                    "image": Product(
-                        name, fits.HDUList([fits.PrimaryHDU(pattern.astype(np.float32))]), "cals"
-                    )
-                },
+                {"image": Product(name, pattern_hdus, "cals")},
             )
         )
         return outputs
-
-    def _residual(self, sci: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, float]:
-        """Frame minus its smooth sky, sources and flagged pixels as NaN; and the sky level."""
-        small = sci[::4, ::4]
-        smooth = ndimage.zoom(
-            ndimage.median_filter(small, size=max(3, self.config.smooth // 4)),
-            (sci.shape[0] / small.shape[0], sci.shape[1] / small.shape[1]),
-            order=1,
-        )
-        smooth = smooth[: sci.shape[0], : sci.shape[1]]
-        residual = sci - smooth
-        noise = 1.4826 * float(bn.nanmedian(np.abs(residual[mask == 0])))
-        sources = ndimage.binary_dilation(
-            residual > self.config.source_nsigma * noise, iterations=2
-        )
-        residual = np.where(sources | (mask > 0), np.nan, residual)
-        level = float(bn.nanmedian(smooth))
-        if not level > 0:
-            raise StepFailed("fringe: a frame has no positive sky level")
-        return residual, level

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from astropy.io import fits
 
-from potpyri.calibration.masks import BAD
-from potpyri.calibration.running_sky import running_skies
+from potpyri.calibration.running_sky import FlatsOnDisk, running_skies, subtract_sky
 from potpyri.framework.step import (
     Item,
     Output,
@@ -30,8 +30,9 @@ from potpyri.framework.step import (
     Task,
     register_step,
 )
+from potpyri.instruments.classify import is_near_infrared
 from potpyri.stepkit.frame_io import copy_hdus
-from potpyri.stepkit.master import find_master
+from potpyri.stepkit.master import frame_flat
 
 __all__ = ["NirSky"]
 
@@ -42,33 +43,23 @@ class NirSky(Step):
 
     @dataclass
     class Config(StepConfig):
+        renamed: ClassVar[dict[str, str]] = {"dilate": "dilate_px"}  # old -> new
         source_nsigma: float = 3.0  #: pixels this far above the sky are masked as sources
-        dilate: int = 3  #: source masks are grown by this many pixels
+        dilate_px: int = 3  #: source masks are grown by this many pixels
         min_frames: int = 3  #: fewer frames in a group cannot make a sky (the group is set aside)
 
-    version = (
-        "3"  # 2: sky from the counts before differing flats; 3: bad pixels not grown (no sky holes)
-    )
+    version = "3"
     scope = Scope.target
     depends_on = ("instrument.wavelength",)
 
     def select(self, items: list[Item]) -> list[Item]:
-        regime = getattr(
-            self.context.instrument.wavelength, "value", self.context.instrument.wavelength
-        )
-        return super().select(items) if regime == "NIR" else []
+        return super().select(items) if is_near_infrared(self.context.instrument) else []
 
     def references(self, task: Task, items: list[Item]) -> list[Item]:
         """The flats the frames were divided by (each frame's own sky flat, else its group's)."""
         found = []
         for frame in task.inputs:
-            meta = frame.meta
-            group = f"{meta.get('filter')}_{meta.get('amp')}_{meta.get('binning')}".replace(
-                " ", "_"
-            )
-            flat = find_master(items, "flat", f"{group}:{frame.id}") or find_master(
-                items, "flat", group
-            )
+            flat = frame_flat(items, frame)
             if flat is not None and flat not in found:
                 found.append(flat)
         return found
@@ -91,16 +82,12 @@ class NirSky(Step):
                     [h["MASK"].data for h in hduls],
                     flats,
                     nsigma=self.config.source_nsigma,
-                    dilate=self.config.dilate,
+                    dilate=self.config.dilate_px,
                 )
                 for item, hdul, (sky, level) in zip(frames, hduls, skies, strict=True):
                     frame = copy_hdus(hdul)
-                    hole = ~np.isfinite(sky)
-                    frame["SCI"].data = np.where(hole, 0.0, frame["SCI"].data - sky).astype(
-                        np.float32
-                    )
-                    frame["MASK"].data = frame["MASK"].data | np.where(hole, BAD, 0).astype(
-                        np.uint8
+                    frame["SCI"].data, frame["MASK"].data = subtract_sky(
+                        frame["SCI"].data, frame["MASK"].data, sky
                     )
                     frame[0].header["NIRSKY"] = (len(frames) - 1, "frames in the subtracted sky")
                     name = item.path("image").name
@@ -129,7 +116,7 @@ class NirSky(Step):
                 raise StepFailed(f"{task.id}: {exc}") from None
         return outputs
 
-    def _flats(self, hduls: list[fits.HDUList], task: Task) -> tuple[_Flats | None, str]:
+    def _flats(self, hduls: list[fits.HDUList], task: Task) -> tuple[FlatsOnDisk | None, str]:
         """The frames' flats (by their FLATCOR header) when they differ, else None; and a warning
         when they differ but one cannot be read (the sky is then taken after the flats)."""
         names = [str(h[0].header.get("FLATCOR", "")) for h in hduls]
@@ -145,17 +132,4 @@ class NirSky(Step):
                     "frames' different flats (their star wings may bias the star fluxes)"
                 )
             paths.append(ref.path("image"))
-        return _Flats(paths), ""
-
-
-class _Flats:
-    """The frames' flats, read from disk when used (one at a time in memory, not one per frame)."""
-
-    def __init__(self, paths: list) -> None:
-        self.paths = paths
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, n: int) -> np.ndarray:
-        return fits.getdata(self.paths[n], "SCI").astype(np.float32)
+        return FlatsOnDisk(paths), ""

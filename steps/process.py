@@ -9,13 +9,14 @@ missing master skips that correction with a warning in the summary, never silent
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
-from potpyri.calibration.apply import apply_flat, read_master, subtract_dark
-from potpyri.calibration.masks import BAD, SATURATED, grow, static_mask
-from potpyri.calibration.masters import to_electrons
-from potpyri.calibration.sky_noise import excess_sky_variance
+from potpyri.calibration.apply import apply_master, photon_variance, read_master
+from potpyri.calibration.masks import BAD, grow, no_image_reason, raw_mask, static_mask
+from potpyri.calibration.masters import Electrons, to_electrons
+from potpyri.calibration.sky_noise import added_sky_variance
 from potpyri.framework.naming import frame_filename
 from potpyri.framework.products import make_frame
 from potpyri.framework.step import (
@@ -30,7 +31,8 @@ from potpyri.framework.step import (
     Task,
     register_step,
 )
-from potpyri.stepkit.master import closest_master, find_master, masters_on_disk
+from potpyri.instruments.groups import calibration_group, filter_group
+from potpyri.stepkit.master import closest_master, find_master, frame_flat, masters_on_disk
 
 __all__ = ["Process"]
 
@@ -41,17 +43,12 @@ class Process(Step):
 
     @dataclass
     class Config(StepConfig):
-        saturation_fraction: float = (
-            1.0  #: flag pixels above this fraction of instrument.saturation
-        )
-        grow: int = 1  #: flag neighbours within this radius of bad/saturated pixels (bit 8), pixels
-        sky_noise: bool = (
-            True  #: add the measured sky noise the noise model lacks to the uncertainty
-        )
+        renamed: ClassVar[dict[str, str]] = {"grow": "grow_px"}  # old -> new
+        saturation_fraction: float = 1.0  #: flag pixels above this fraction of the saturation
+        grow_px: int = 1  #: flag neighbours within this radius of bad/saturated pixels (bit 8)
+        sky_noise: bool = True  #: add the measured sky noise the noise model lacks
         sky_noise_min: float = 1.02  #: sky pull scatter above which that noise is added
-        sky_noise_max: float = (
-            1.5  #: above this the sky has structure, not noise: model kept, warning
-        )
+        sky_noise_max: float = 1.5  #: above this the sky has structure: model kept, warning
 
     version = "6"
     scope = Scope.frame
@@ -63,13 +60,13 @@ class Process(Step):
 
     def references(self, task: Task, items: list[Item]) -> list[Item]:
         meta = task.inputs[0].meta
-        group = f"{meta['amp']}_{meta['binning']}"
+        group = calibration_group(meta)
         exptime = float(meta.get("exp") or 0.0)
-        flat_group = f"{meta.get('filter')}_{group}".replace(" ", "_")
+        flat_group = filter_group(meta)
         found = {
             "bias": find_master(items, "bias", group),
             "dark": find_master(items, "dark", group, exptime),
-            "flat": self._flat(items, flat_group, task.inputs[0].id),
+            "flat": frame_flat(items, task.inputs[0]),
         }
         for cal, caltype in (("bias", group), ("dark", group), ("flat", flat_group)):
             wanted = getattr(self.context.instrument, cal) and self.context.cfg[cal].enabled
@@ -87,79 +84,25 @@ class Process(Step):
             )
         return self._seen_on_disk[cal, caltype]
 
-    @staticmethod
-    def _flat(items: list[Item], group: str, frame: str) -> Item | None:
-        """The frame's own sky flat (made without it) if there is one, else the group's flat."""
-        return find_master(items, "flat", f"{group}:{frame}") or find_master(items, "flat", group)
-
     def run(self, task: Task) -> list[Output]:
         item = task.inputs[0]
         instrument = self.context.instrument
         raw = self.context.reader().read(self.context.data_path / item.meta["raw"])
-        _refuse_empty(raw.data)
-        mask = np.zeros(raw.data.shape, dtype=np.uint8)
-        mask[~np.isfinite(raw.data) | (np.broadcast_to(raw.gain, raw.data.shape) <= 0)] |= (
-            BAD  # no data (CCD gaps)
-        )
-        mask[raw.data >= self.config.saturation_fraction * instrument.saturation] |= SATURATED
+        if reason := no_image_reason(raw.data):
+            raise StepFailed(reason)
+        saturation_adu = self.config.saturation_fraction * instrument.saturation
+        mask = raw_mask(raw.data, raw.gain, saturation_adu)
         exposure = to_electrons(raw, poisson=False)
         header = raw.header
-        masters = {ref.meta["cal"]: ref for ref in task.refs}
-        warnings = []
-        poisson_added = False
-        for cal in ("bias", "dark", "flat"):
-            if not getattr(instrument, cal):
-                continue
-            ref = masters.get(cal)
-            if ref is None:
-                reason = "disabled" if not self.context.cfg[cal].enabled else "no master"
-                warnings.append(f"{cal} correction skipped ({reason})")
-                header[f"{cal.upper()}COR"] = ("SKIPPED", f"{cal} correction: {reason}")
-                continue
-            master = read_master(ref)
-            if ref.meta.get("external"):
-                if master.data.shape != exposure.data.shape:
-                    warnings.append(
-                        f"{cal} correction skipped (red/cals/{ref.meta['file']} has shape "
-                        f"{master.data.shape}, the frame {exposure.data.shape})"
-                    )
-                    header[f"{cal.upper()}COR"] = (
-                        "SKIPPED",
-                        f"{cal} correction: incompatible master",
-                    )
-                    continue
-                warnings.append(
-                    f"no {cal} exposures in this run: used red/cals/{ref.meta['file']} from an earlier run"
-                )
-            if (
-                cal == "flat"
-            ):  # Poisson noise of the light alone, once pedestal, bias and dark are gone
-                exposure.variance = exposure.variance + np.clip(
-                    np.nan_to_num(exposure.data), 0, None
-                )
-                poisson_added = True
-            if cal == "bias":
-                exposure.data, exposure.variance = (
-                    exposure.data - master.data,
-                    exposure.variance + master.variance,
-                )
-            elif cal == "dark":
-                exposure = subtract_dark(exposure, master, ref.meta, float(item.meta["exp"]))
-            else:
-                exposure = apply_flat(exposure, master)
-            mask |= master.mask
-            header[f"{cal.upper()}COR"] = (ref.meta["file"][:68], f"master {cal} applied")
-        if not poisson_added:
-            exposure.variance = exposure.variance + np.clip(np.nan_to_num(exposure.data), 0, None)
+        warnings: list[str] = []
+        exposure, mask = self._calibrate(exposure, mask, header, task, warnings)
         mask[~np.isfinite(exposure.data)] |= BAD
         mask |= static_mask(instrument, self.context.data_path, mask.shape)
-        mask = grow(mask, self.config.grow)
+        mask = grow(mask, self.config.grow_px)
         header["BUNIT"] = ("electron", "pixel unit")
         header["GAIN"] = (1.0, "e-/ADU after gain correction")
-        header["RDNOISE"] = (
-            float(np.median(raw.rdnoise)),
-            "read noise, electrons (median over amplifiers)",
-        )
+        rdnoise = float(np.median(raw.rdnoise))
+        header["RDNOISE"] = (rdnoise, "read noise, electrons (median over amplifiers)")
         sci = np.nan_to_num(exposure.data, nan=0.0)
         uncert = np.sqrt(np.nan_to_num(exposure.variance, nan=np.inf))
         if self.config.sky_noise:
@@ -171,33 +114,62 @@ class Process(Step):
         name = frame_filename(item.meta, item.id)
         return [Output(item.id, "frame", meta, {"image": Product(name, frame, "workspace")})]
 
+    def _calibrate(
+        self, exposure: Electrons, mask: np.ndarray, header, task: Task, warnings: list[str]
+    ) -> tuple[Electrons, np.ndarray]:
+        """Apply the task's masters in order (bias, dark, flat) and the photon noise; a missing or
+        incompatible master is skipped with a warning and a ``*COR = SKIPPED`` header card."""
+        instrument = self.context.instrument
+        item = task.inputs[0]
+        masters = {ref.meta["cal"]: ref for ref in task.refs}
+        poisson_added = False
+        for cal in ("bias", "dark", "flat"):
+            if not getattr(instrument, cal):
+                continue
+            ref, card = masters.get(cal), f"{cal.upper()}COR"
+            if ref is None:
+                reason = "disabled" if not self.context.cfg[cal].enabled else "no master"
+                warnings.append(f"{cal} correction skipped ({reason})")
+                header[card] = ("SKIPPED", f"{cal} correction: {reason}")
+                continue
+            master = read_master(ref.path("image"))
+            if ref.meta.get("external"):
+                if master.data.shape != exposure.data.shape:
+                    warnings.append(
+                        f"{cal} correction skipped (red/cals/{ref.meta['file']} has shape "
+                        f"{master.data.shape}, the frame {exposure.data.shape})"
+                    )
+                    header[card] = ("SKIPPED", f"{cal} correction: incompatible master")
+                    continue
+                warnings.append(
+                    f"no {cal} exposures in this run: used red/cals/{ref.meta['file']} from an "
+                    "earlier run"
+                )
+            if cal == "flat":  # Poisson noise of the light alone, once bias and dark are gone
+                exposure.variance = exposure.variance + photon_variance(exposure.data)
+                poisson_added = True
+            exposure = apply_master(exposure, cal, master, ref.meta, float(item.meta["exp"]))
+            mask |= master.mask
+            header[card] = (ref.meta["file"][:68], f"master {cal} applied")
+        if not poisson_added:
+            exposure.variance = exposure.variance + photon_variance(exposure.data)
+        return exposure, mask
+
     def _add_sky_noise(
         self, sci: np.ndarray, uncert: np.ndarray, mask: np.ndarray, header, warnings: list[str]
     ) -> np.ndarray:
         """The reference's empirical sky noise: where the sky scatters more than the noise model
         says, the missing variance is added to every pixel (recorded as SKYPULL and SKYNOISE)."""
-        scatter, variance = excess_sky_variance(sci, uncert, mask > 0)
+        low, high = self.config.sky_noise_min, self.config.sky_noise_max
+        scatter, added = added_sky_variance(sci, uncert, mask > 0, low, high)
         header["SKYPULL"] = (round(scatter, 4), "sky scatter / modelled noise, before SKYNOISE")
-        added = 0.0
-        if scatter > self.config.sky_noise_max:
+        if scatter > high:
             warnings.append(
                 f"sky scatter {scatter:.2f}x the noise model (a crowded or structured field): "
                 "uncertainty left as modelled"
             )
-        elif scatter > self.config.sky_noise_min:
-            added = variance
+        if added is not None:
             uncert = np.sqrt(uncert**2 + added).astype(np.float32)
-        header["SKYNOISE"] = (
-            round(float(np.sqrt(added)), 3),
-            "measured sky noise added in quadrature, e-",
-        )
+        noise = round(float(np.sqrt(added or 0.0)), 3)
+        header["SKYNOISE"] = (noise, "measured sky noise added in quadrature, e-")
         return uncert
-
-
-def _refuse_empty(data: np.ndarray) -> None:
-    """Set aside a frame that holds no image: all NaN, or one value everywhere (a failed readout)."""
-    finite = data[np.isfinite(data)]
-    if finite.size == 0:
-        raise StepFailed("no finite pixel (a NaN-filled frame)")
-    if finite.min() == finite.max():
-        raise StepFailed(f"every pixel is {finite.min():g} ADU (a constant frame, no image)")

@@ -1,21 +1,21 @@
 """satellites: find straight trails (satellites, aircraft) and flag them bad in the frame's MASK.
 
 Pixels standing ``threshold`` noise levels above a local background, after removing compact
-sources, vote in a Hough transform (scikit-image); a line with enough votes, as long as a good part
-of the frame, is masked over ``width`` pixels on either side.
+sources, vote in a Hough transform; a line with enough votes, as long as a good part of the
+frame, is masked over ``width_px`` pixels on either side (:mod:`potpyri.calibration.trails`).
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
-from astropy.io import fits
 
 from potpyri.calibration.masks import BAD
+from potpyri.calibration.trails import find_trails, trail_pixels
 from potpyri.framework.step import Output, Product, Scope, Step, StepConfig, Task, register_step
-from potpyri.stepkit.frame_io import copy_hdus
+from potpyri.stepkit.frame_io import read_product
 
 __all__ = ["Satellites"]
 
@@ -26,11 +26,13 @@ class Satellites(Step):
 
     @dataclass
     class Config(StepConfig):
+        renamed: ClassVar[dict[str, str]] = {  # old -> new
+            "min_length": "min_length_fraction",
+            "width": "width_px",
+        }
         threshold: float = 2.0  #: pixels above this many noise levels vote
-        min_length: float = (
-            0.5  #: a trail crosses at least this fraction of the frame's shorter side
-        )
-        width: float = 6.0  #: pixels masked on either side of the trail's centre line
+        min_length_fraction: float = 0.5  #: a trail crosses this much of the shorter side
+        width_px: float = 6.0  #: pixels masked on either side of the trail's centre line
         max_trails: int = 3  #: at most this many trails per frame
 
     version = "1"
@@ -38,74 +40,16 @@ class Satellites(Step):
 
     def run(self, task: Task) -> list[Output]:
         item = task.inputs[0]
-        with fits.open(item.path("image")) as hdul:
-            frame = copy_hdus(hdul)
+        frame = read_product(item.path("image"))
         sci, mask = frame["SCI"].data, frame["MASK"].data
-        trails = find_trails(
-            sci, mask, self.config.threshold, self.config.min_length, self.config.max_trails
-        )
-        flagged = np.zeros(sci.shape, bool)
-        yy, xx = np.mgrid[0 : sci.shape[0], 0 : sci.shape[1]]
-        for angle, dist in trails:
-            flagged |= np.abs(xx * np.cos(angle) + yy * np.sin(angle) - dist) <= self.config.width
+        c = self.config
+        trails = find_trails(sci, mask, c.threshold, c.min_length_fraction, c.max_trails)
+        flagged = trail_pixels(sci.shape, trails, c.width_px)
         frame["MASK"].data = mask | np.where(flagged, BAD, 0).astype(np.uint8)
         frame[0].header["NTRAILS"] = (len(trails), "satellite trails masked")
         if trails:
             self.log.info(
                 "%s: %d trail(s) masked (%d pixels)", item.id, len(trails), int(flagged.sum())
             )
-        return [
-            Output(
-                item.id,
-                "frame",
-                dict(item.meta),
-                {"image": Product(item.path("image").name, frame, "workspace")},
-            )
-        ]
-
-
-def find_trails(
-    sci: np.ndarray, mask: np.ndarray, threshold: float, min_length: float, max_trails: int
-) -> list[tuple[float, float]]:
-    """Straight trails as (angle, distance) in Hough normal form, ``x cos a + y sin a = d``."""
-    from scipy import ndimage
-    from skimage.transform import hough_line, hough_line_peaks
-
-    small = 4  # vote on a 4x-binned image: faster, and a trail a few pixels wide becomes a line
-    ny, nx = (s // small * small for s in sci.shape)
-    good = np.where(mask[:ny, :nx] == 0, sci[:ny, :nx], np.nan)
-    with warnings.catch_warnings():  # wholly masked blocks (CCD gaps) are expected
-        warnings.simplefilter("ignore", RuntimeWarning)
-        level = np.nanmedian(good)
-        sigma = 1.4826 * np.nanmedian(np.abs(good - level))
-        # Winsorise at 5 sigma, then average: a faint trail (a few sigma a pixel) adds up in the
-        # mean where a median would drop it, while stars and residual hits cannot dominate a bin.
-        capped = np.minimum(good, level + 5 * sigma)
-        binned = np.nanmean(capped.reshape(ny // small, small, nx // small, small), axis=(1, 3))
-    background = ndimage.median_filter(np.nan_to_num(binned, nan=np.nanmedian(binned)), size=15)
-    residual = np.nan_to_num(binned - background)
-    noise = 1.4826 * np.median(np.abs(residual - np.median(residual))) or 1.0
-    votes = residual > threshold * noise
-    # Compact sources (stars, galaxies) are round blobs, noise is single pixels: keep only
-    # elongated or long connected pieces (a trail broken up by noise survives as its pieces).
-    labels, count = ndimage.label(votes)
-    if count:
-        keep = np.zeros(count + 1, bool)
-        for n, region in enumerate(ndimage.find_objects(labels), start=1):
-            long_side = max(region[0].stop - region[0].start, region[1].stop - region[1].start)
-            short_side = min(region[0].stop - region[0].start, region[1].stop - region[1].start)
-            keep[n] = long_side >= 8 or long_side >= 3 * short_side >= 3
-        votes = keep[labels]
-    accumulator, angles, distances = hough_line(
-        votes, theta=np.linspace(-np.pi / 2, np.pi / 2, 360, endpoint=False)
-    )
-    needed = min_length * min(votes.shape)
-    trails = []
-    for _, angle, dist in zip(
-        *hough_line_peaks(accumulator, angles, distances, num_peaks=max_trails, threshold=needed),
-        strict=True,
-    ):
-        trails.append(
-            (float(angle), float(dist * small + (small - 1) / 2 * (np.cos(angle) + np.sin(angle))))
-        )
-    return trails
+        product = Product(item.path("image").name, frame, "workspace")
+        return [Output(item.id, "frame", dict(item.meta), {"image": product})]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from astropy.io import fits
 
 from potpyri.calibration.mesh_background import mesh_background
 from potpyri.framework.step import Output, Product, Scope, Step, StepConfig, Task, register_step
-from potpyri.stepkit.frame_io import copy_hdus
+from potpyri.stepkit.frame_io import read_product
 
 __all__ = ["SkySub"]
 
@@ -28,31 +29,33 @@ class SkySub(Step):
 
     @dataclass
     class Config(StepConfig):
+        renamed: ClassVar[dict[str, str]] = {  # old -> new
+            "box_size": "box_size_px",
+            "filter_size": "filter_size_boxes",
+            "source_grow": "source_grow_px",
+        }
         method: SkyMethod = SkyMethod.local  #: background model (reference --bkg-sub)
-        box_size: int = 64  #: mesh box size, pixels
-        filter_size: int = 3  #: median filter over boxes
+        box_size_px: int = 64  #: mesh box size
+        filter_size_boxes: int = 3  #: median filter over boxes
         sigma: float = 3.0  #: clipping of sources inside each box
         source_nsigma: float = 3.0  #: sources (>= 5 px this far above a first background) masked
-        source_grow: int = (
-            8  #: source masks grown by this many px (their wings, see mesh_background)
-        )
+        source_grow_px: int = 8  #: source masks grown by this much (their wings)
 
-    version = "2"  # 2: sources and their wings masked before the mesh (bright stars lost ~0.14%)
+    version = "2"
     scope = Scope.frame
 
     def run(self, task: Task) -> list[Output]:
         item = task.inputs[0]
-        with fits.open(item.path("image")) as hdul:
-            frame = copy_hdus(hdul)
+        frame = read_product(item.path("image"))
         sci, mask = frame["SCI"].data, frame["MASK"].data
         background = mesh_background(
             sci,
             mask,
-            self.config.box_size,
-            self.config.filter_size,
+            self.config.box_size_px,
+            self.config.filter_size_boxes,
             self.config.sigma,
             self.config.source_nsigma,
-            self.config.source_grow,
+            self.config.source_grow_px,
         )
         frame["SCI"].data = (sci - background).astype(np.float32)
         frame[0].header["SKYSUB"] = (self.config.method.value, "background model subtracted")

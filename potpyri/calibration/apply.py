@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
 
 from potpyri.calibration.masters import Electrons
-from potpyri.framework.step import Item
 
-__all__ = ["Master", "apply_flat", "read_master", "subtract_dark"]
+__all__ = [
+    "Master",
+    "apply_flat",
+    "apply_master",
+    "photon_variance",
+    "read_master",
+    "subtract_bias",
+    "subtract_dark",
+]
 
 
 @dataclass
@@ -21,12 +29,12 @@ class Master(Electrons):
     mask: np.ndarray = None  # type: ignore[assignment]
 
 
-def read_master(item: Item) -> Master:
+def read_master(path: str | Path) -> Master:
     """Load a master calibration product (SCI, MASK, UNCERT); repeated calls reuse it."""
-    return _read_master(str(item.path("image")))
+    return _read_master(str(path))
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=4)  # keyed by the path's text
 def _read_master(path: str) -> Master:
     with fits.open(path) as hdul:
         return Master(
@@ -34,6 +42,11 @@ def _read_master(path: str) -> Master:
             hdul["UNCERT"].data.astype(np.float32) ** 2,
             hdul["MASK"].data.astype(np.uint8),
         )
+
+
+def subtract_bias(exposure: Electrons, bias: Master) -> Electrons:
+    """Subtract a master bias, adding its variance."""
+    return Electrons(exposure.data - bias.data, exposure.variance + bias.variance)
 
 
 def subtract_dark(exposure: Electrons, dark: Master, dark_meta: dict, exptime: float) -> Electrons:
@@ -55,3 +68,20 @@ def apply_flat(exposure: Electrons, flat: Master) -> Electrons:
         data = exposure.data / response
         variance = exposure.variance / response**2 + data**2 * flat.variance / response**2
     return Electrons(data, variance)
+
+
+def apply_master(
+    exposure: Electrons, cal: str, master: Master, master_meta: dict, exptime: float
+) -> Electrons:
+    """Apply one master of kind ``cal`` ('bias', 'dark' or 'flat') to an exposure of ``exptime``
+    seconds; ``master_meta`` describes the master (a dark's exposure time and bias state)."""
+    if cal == "bias":
+        return subtract_bias(exposure, master)
+    if cal == "dark":
+        return subtract_dark(exposure, master, master_meta, exptime)
+    return apply_flat(exposure, master)
+
+
+def photon_variance(data: np.ndarray) -> np.ndarray:
+    """Poisson variance of the light in an image in electrons (negative and NaN pixels: 0)."""
+    return np.clip(np.nan_to_num(data), 0, None)

@@ -1,17 +1,9 @@
 """Cosmic-ray masks: L.A.Cosmic (astroscrappy) detections, cleaned of star cores, grown into tails.
 
-L.A.Cosmic flags the cores of bright stars when they are undersampled (FWHM below ~2.5 px), because
-they are then as sharp as a hit. A star has wings and a hit has none, so a flagged group whose
-surrounding ring stands far above the local sky is a source, not a cosmic ray. Conversely the
-faint pixels of a track beside a bright one have a negative Laplacian and escape L.A.Cosmic's
-neighbour growth; they are recovered by value, against the local sky, one ring at a time.
-
-L.A.Cosmic's iterations after the first are local: each decision depends on pixels within ~8 px
-(the Laplacian, the 7×7 noise median, the 5×5 then 9×9 fine-structure medians, two neighbour
-growths), and between iterations only the pixels within 2 px of the new hits change (their 5×5
-masked-mean cleaning). So :func:`lacosmic` runs iteration 1 on the whole image and the later ones
-on boxes around the previous iteration's new hits: the same mask as astroscrappy's ``niter``
-loop (checked pixel for pixel in the tests) for about half the work.
+L.A.Cosmic flags the cores of undersampled bright stars (they are as sharp as a hit); a star has
+wings and a hit has none, so a flagged group whose surrounding ring stands far above the local
+sky is unflagged. The faint pixels of a track beside a bright one escape L.A.Cosmic's neighbour
+growth (negative Laplacian); they are added by value against the local sky.
 """
 
 from __future__ import annotations
@@ -78,6 +70,13 @@ def lacosmic(
     margin: int = 8,
 ) -> np.ndarray:
     """astroscrappy's L.A.Cosmic mask, with iterations 2.. run only around the newest hits.
+
+    Iterations after the first are local: each decision depends on pixels within ~8 px (the
+    Laplacian, the 7x7 noise median, the 5x5 and 9x9 fine-structure medians, two neighbour
+    growths), and between iterations only pixels within 2 px of new hits change (their 5x5
+    masked-mean cleaning). So iteration 1 runs on the whole image and the later ones on boxes
+    around the previous iteration's new hits: the same mask as astroscrappy's ``niter`` loop
+    for less work.
 
     Parameters
     ----------
@@ -149,7 +148,7 @@ def lacosmic(
 
 def _stop_dilate5_leak() -> None:
     """Work around a leak in astroscrappy 1.x: ``utils.dilate5`` never frees its output buffer
-    (1 byte per pixel per call, measured), and ``detect_cosmics`` calls it once per call to grow
+    (1 byte per pixel per call), and ``detect_cosmics`` calls it once per call to grow
     the saturated-pixel mask. potpyri passes ``satlevel=inf`` (saturation is masked already), so
     that mask is empty and its dilation is empty too: return that without calling the leaking
     function. Any non-empty input still goes to astroscrappy's own ``dilate5``."""

@@ -5,7 +5,40 @@ COSMIC_RAY = 2  #: cosmic-ray hit
 SATURATED = 4  #: saturated or non-linear pixel
 NEIGHBOUR = 8  #: neighbour of a flagged pixel (grown mask)
 
-__all__ = ["BAD", "COSMIC_RAY", "NEIGHBOUR", "SATURATED", "grow", "static_mask"]
+__all__ = [
+    "BAD",
+    "COSMIC_RAY",
+    "NEIGHBOUR",
+    "SATURATED",
+    "grow",
+    "no_image_reason",
+    "raw_mask",
+    "static_mask",
+]
+
+
+def no_image_reason(data) -> str:
+    """Why a raw image holds no image ('' when it does): all NaN, or one value everywhere (a
+    failed readout)."""
+    import numpy as np
+
+    finite = data[np.isfinite(data)]
+    if finite.size == 0:
+        return "no finite pixel (a NaN-filled frame)"
+    if finite.min() == finite.max():
+        return f"every pixel is {finite.min():g} ADU (a constant frame, no image)"
+    return ""
+
+
+def raw_mask(data, gain, saturation_adu: float):
+    """The mask of a raw image in ADU: BAD where there is no data (non-finite, or no amplifier:
+    gain <= 0, as in CCD gaps) and SATURATED at or above ``saturation_adu``."""
+    import numpy as np
+
+    mask = np.zeros(data.shape, dtype=np.uint8)
+    mask[~np.isfinite(data) | (np.broadcast_to(gain, data.shape) <= 0)] |= BAD
+    mask[data >= saturation_adu] |= SATURATED
+    return mask
 
 
 def grow(mask, radius: int, bits: int = BAD | COSMIC_RAY | SATURATED):

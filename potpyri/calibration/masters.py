@@ -2,12 +2,13 @@
 
 Each input is assembled by the instrument's reader (overscan-subtracted, trimmed, in electrons)
 and written once into a memory-mapped cube; the cube is then combined one block of rows at a time
-with :func:`potpyri.stacking.combine.combine_block`, so memory grows with one block per frame, not with
-one frame per frame.
+with :func:`potpyri.stacking.combine.combine_block`, so memory grows with one block per frame,
+not with one frame per frame.
 """
 
 from __future__ import annotations
 
+import enum
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from potpyri.instruments import RawImage
 from potpyri.stacking.combine import combine_block
 
 __all__ = [
+    "CombineMethod",
     "Electrons",
     "bad_pixels_from_flat",
     "combine_exposures",
@@ -28,6 +30,14 @@ __all__ = [
     "remove_gradient",
     "to_electrons",
 ]
+
+
+class CombineMethod(str, enum.Enum):
+    """How the exposures of a master are combined, pixel by pixel."""
+
+    median = "median"
+    mean = "mean"
+    sigclip = "sigclip"  #: mean after rejecting outliers beyond ``sigma`` uncertainties
 
 
 @dataclass
@@ -39,7 +49,7 @@ class Electrons:
 
 
 def to_electrons(raw: RawImage, *, poisson: bool = True) -> Electrons:
-    """Gain-correct a reader's ADU image; variance from read noise and (optionally) Poisson noise."""
+    """Gain-correct a reader's ADU image; variance from read noise and (optionally) Poisson."""
     data = (raw.data * raw.gain).astype(np.float32)
     variance = np.broadcast_to(np.asarray(raw.rdnoise, np.float32) ** 2, data.shape).astype(
         np.float32

@@ -1,14 +1,11 @@
 """Mesh background of a frame with the sources' faint wings masked (pure arrays, no framework).
 
-Why the sources are masked before the mesh, not only clipped inside it: a box's sigma-clipped
-median keeps every pixel of a bright star's wings that lies below the clip (a few e- per pixel
-over tens of pixels), so the box's background is pulled up around bright stars; after the 3x3
-median filter and the spline the background is high inside a star's aperture and less so in its
-annulus, and the star loses flux. On a simulated MMIRS K night (5 dithers, seed 1) the
-background's over-subtraction inside stars' apertures exceeded that in their annuli by
-0.88 +- 0.14 e-/px (about -0.14% of the flux); masking pixels 3 sigma above a first background
-(groups of >= 5), grown by 8 px, removes it. A box that is mostly source (dense fields) is filled from its
-neighbours by photutils (``exclude_percentile``).
+Sources are masked before the mesh, not only clipped inside it: a box's sigma-clipped median
+keeps every pixel of a bright star's wings below the clip, which pulls the background up inside
+the star's aperture more than in its annulus, and the star loses flux. Pixels well above a first
+background (groups of ``min_pixels``), grown by ``grow`` px, are therefore masked and the mesh
+computed again. A box that is mostly source (dense fields) is filled from its neighbours by
+photutils (``exclude_percentile``).
 """
 
 from __future__ import annotations
@@ -77,8 +74,8 @@ def mesh_background(
     if source_nsigma is None:
         return first.background.astype(np.float32)
     sources = ((sci - first.background) > source_nsigma * first.background_rms) & ~bad
-    # Sources are groups of >= min_pixels connected pixels; single noise peaks (0.13% of the sky
-    # at 3 sigma) would otherwise, grown, mask a quarter of the frame.
+    # Sources are groups of >= min_pixels connected pixels; single noise peaks, grown, would
+    # otherwise mask much of the frame.
     labels, n = ndimage.label(sources)
     if n:
         big = np.bincount(labels.ravel(), minlength=n + 1) >= min_pixels

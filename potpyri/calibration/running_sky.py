@@ -3,32 +3,27 @@
 Each frame's sky is the median of the *other* frames, each scaled by its own sky level, with
 sources masked (a source at one dither position is sky at another).
 
-Why the sky is taken in the detector's counts when the frames have different flats: a sky flat
-made from the science frames (``flat`` step, one per frame, each made without that frame) still
-holds the faint wings of every *other* frame's sources, which the source masks miss. The flats of
-frames ``m != n`` are therefore slightly high at the pixels where frame ``n`` has its stars; a sky
-for ``n`` built from those frames *after* their own flats is low at exactly those pixels, and
-frame ``n``'s stars gain flux. Measured on a simulated MMIRS K night (5 dithers of 30 s, sky
-1000 e-/s/px, seed 1) against the truth: +3.6% of the flux within 4 FWHM of stars of 1e5-3e5 e-
-(about 5000 e- a star whatever its flux); neither the flats alone (+0.3 +- 0.4%) nor the running
-sky alone with the true flat (-0.5 +- 0.5%) does it. The frames' counts before their flats,
-``sci * flat``, all carry the same pixel response, so their median is the sky in frame ``n``'s
-counts; divided by frame ``n``'s own flat, no other frame's flat enters frame ``n`` (star excess
--0.3 +- 0.5%). It also leaves the flats' pixel noise out of the sky: the stack's sky noise fell
-from 4.46 to 3.42 e-/s/px.
+When the frames have different flats (per-frame sky flats, each made without its frame), each
+flat still holds the faint wings of the other frames' sources; a sky built from the other frames
+*after* their flats is then low where this frame has its stars, and the stars gain flux. The sky
+is therefore taken from the frames' counts before their flats (``sci * flat``, which share one
+pixel response) and divided by the frame's own flat, so no other frame's flat enters it; this
+also keeps the flats' pixel noise out of the sky.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from os import PathLike
 
 import bottleneck as bn
 import numpy as np
+from astropy.io import fits
 from scipy import ndimage
 
-from potpyri.calibration.masks import COSMIC_RAY, NEIGHBOUR, SATURATED
+from potpyri.calibration.masks import BAD, COSMIC_RAY, NEIGHBOUR, SATURATED
 
-__all__ = ["running_skies", "source_mask"]
+__all__ = ["FlatsOnDisk", "running_skies", "source_mask", "subtract_sky"]
 
 
 def source_mask(
@@ -38,9 +33,7 @@ def source_mask(
     saturated pixels, grown by ``dilate`` pixels, and on every other flagged pixel (``mask > 0``).
 
     Only light is grown: a static bad pixel or column sits at the same detector position in
-    every dither, so growing it left the sky undefined around it in every frame (on a simulated
-    MMIRS K night, 1.7% of each frame's pixels became BAD instead of 0.11%, and after the
-    5-dither stack 20% of the pixels lacked a frame).
+    every dither, so growing it would leave the sky undefined around it in every frame.
     """
     good = np.where(mask == 0, sci, np.nan)
     noise = 1.4826 * float(bn.nanmedian(np.abs(good - level)))
@@ -104,3 +97,27 @@ def _response(flat: np.ndarray) -> np.ndarray:
     """A flat as a divisor: NaN where it holds no response."""
     flat = np.asarray(flat, np.float32)
     return np.where(np.isfinite(flat) & (flat > 0), flat, np.float32(np.nan))
+
+
+def subtract_sky(
+    sci: np.ndarray, mask: np.ndarray, sky: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``sci - sky`` (float32) and the mask; where the sky is undefined (no other frame saw sky
+    there) the pixel is set to 0 and flagged BAD."""
+    hole = ~np.isfinite(sky)
+    sci = np.where(hole, 0.0, sci - sky).astype(np.float32)
+    return sci, mask | np.where(hole, BAD, 0).astype(np.uint8)
+
+
+class FlatsOnDisk:
+    """The frames' flats (the ``flats`` of :func:`running_skies`), read from their files when
+    used: one at a time in memory, not one per frame."""
+
+    def __init__(self, paths: Sequence[str | PathLike]) -> None:
+        self.paths = list(paths)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, n: int) -> np.ndarray:
+        return fits.getdata(self.paths[n], "SCI").astype(np.float32)

@@ -12,11 +12,11 @@ import warnings
 
 import numpy as np
 
-__all__ = ["sky_pull_scatter", "excess_sky_variance"]
+__all__ = ["added_sky_variance", "excess_sky_variance", "sky_pull_scatter"]
 
 
 def sky_pull_scatter(sci: np.ndarray, uncert: np.ndarray, bad: np.ndarray, box: int = 64) -> float:
-    """Robust scatter of (image - local sky) / uncertainty over good pixels (1.0 for an exact model)."""
+    """Robust scatter of (image - local sky) / uncertainty over good pixels (1.0: exact model)."""
     from photutils.background import Background2D
 
     box = int(min(box, *sci.shape))
@@ -43,3 +43,15 @@ def excess_sky_variance(
         return scatter, 0.0
     good = ~bad & np.isfinite(uncert) & (uncert > 0)
     return scatter, float((scatter**2 - 1.0) * np.median(uncert[good] ** 2))
+
+
+def added_sky_variance(
+    sci: np.ndarray, uncert: np.ndarray, bad: np.ndarray, min_scatter: float, max_scatter: float
+) -> tuple[float, float | None]:
+    """``(scatter, variance)`` as :func:`excess_sky_variance`, the variance None when it is not to
+    be added: the model explains the sky (scatter up to ``min_scatter``) or the sky has structure
+    rather than noise (scatter above ``max_scatter``)."""
+    scatter, variance = excess_sky_variance(sci, uncert, bad)
+    if scatter > max_scatter or not scatter > min_scatter:
+        return scatter, None
+    return scatter, variance

@@ -37,7 +37,8 @@ def get_reader(name: str) -> type[Reader]:
         return READERS[name]
     except KeyError:
         raise ValueError(
-            f"instrument.reader={name!r} is not a registered reader (known: {', '.join(sorted(READERS))})"
+            f"instrument.reader={name!r} is not a registered reader "
+            f"(known: {', '.join(sorted(READERS))})"
         ) from None
 
 

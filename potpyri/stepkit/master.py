@@ -9,21 +9,33 @@ from typing import ClassVar
 import numpy as np
 from astropy.io import fits
 
-from potpyri.calibration.masters import Electrons, combine_exposures, to_electrons
+from potpyri.calibration.apply import photon_variance
+from potpyri.calibration.masters import (
+    CombineMethod,
+    Electrons,
+    combine_exposures,
+    to_electrons,
+)
 from potpyri.framework.step import Item, Output, Product, Scope, Step, StepConfig, StepFailed, Task
+from potpyri.instruments.groups import filter_group, sky_flat_group
 
-__all__ = ["MasterConfig", "MasterStep", "closest_master", "find_master", "masters_on_disk"]
+__all__ = [
+    "MasterConfig",
+    "MasterStep",
+    "closest_master",
+    "find_master",
+    "frame_flat",
+    "masters_on_disk",
+]
 
 
 @dataclass
 class MasterConfig(StepConfig):
     """Fields every master-calibration step has."""
 
-    method: str = "sigclip"  #: median, mean or sigclip
+    method: CombineMethod = CombineMethod.sigclip  #: median, mean or sigclip
     sigma: float = 3.0  #: sigclip rejection threshold, in uncertainties
-    min_frames: int = (
-        3  #: fewer exposures than this: no master (the correction is skipped, with a warning)
-    )
+    min_frames: int = 3  #: fewer exposures: no master (the correction is skipped, with a warning)
 
 
 class MasterStep(Step):
@@ -72,16 +84,14 @@ class MasterStep(Step):
                 headers.setdefault(item.id, raw.header)
                 exposure = self.prepare(to_electrons(raw, poisson=False), item, task)
                 if self.photons:  # Poisson noise of the light only, not of a detector pedestal
-                    exposure.variance = exposure.variance + np.clip(
-                        np.nan_to_num(exposure.data), 0, None
-                    )
+                    exposure.variance = exposure.variance + photon_variance(exposure.data)
                 return exposure
 
             return load
 
         value, uncertainty, stddev = combine_exposures(
             [loader(i) for i in task.inputs],
-            method=self.config.method,
+            method=CombineMethod(self.config.method).value,
             sigma=self.config.sigma,
             normalise=self.normalise,
         )
@@ -154,6 +164,14 @@ def find_master(
             and i.meta.get("caltype") == caltype
         ],
         exptime,
+    )
+
+
+def frame_flat(items: list[Item], frame: Item) -> Item | None:
+    """The frame's own sky flat (made without it) if there is one, else its group's flat."""
+    group = filter_group(frame.meta)
+    return find_master(items, "flat", sky_flat_group(group, frame.id)) or find_master(
+        items, "flat", group
     )
 
 

@@ -253,7 +253,7 @@ def test_full_disk_keeps_the_previous_products_and_stops_clearly(tmp_path, monke
     # A changed recipe must rewrite the products; half-way through one of them the disk is full.
     writer = _DiskFull(runner_module.write_content, fail_on)
     monkeypatch.setattr(runner_module, "write_content", writer)
-    changed = ("stack.method=mean",) if fail_on.endswith(".stk.fits") else ("process.grow=2",)
+    changed = ("stack.method=mean",) if fail_on.endswith(".stk.fits") else ("process.grow_px=2",)
     with pytest.raises(RunAborted) as caught:
         _run(data_path, *changed)
     message = str(caught.value)

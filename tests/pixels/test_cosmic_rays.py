@@ -1,4 +1,5 @@
-"""Cosmic rays on a simulated GMOS-N night: injected hits found, clean sky and star cores left alone."""
+"""Cosmic rays on a simulated GMOS-N night: injected hits found, clean sky and star cores left
+alone."""
 
 from __future__ import annotations
 

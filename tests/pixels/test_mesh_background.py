@@ -1,4 +1,5 @@
-"""skysub's mesh background is not pulled up by bright stars' wings (potpyri.calibration.mesh_background)."""
+"""skysub's mesh background is not pulled up by bright stars' wings
+(potpyri.calibration.mesh_background)."""
 
 from __future__ import annotations
 

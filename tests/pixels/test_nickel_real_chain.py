@@ -33,7 +33,8 @@ def reduced(tmp_path_factory):
     data_path = tmp_path_factory.mktemp("nickel")
     shutil.copytree(RAW, data_path / "raw")
     before = _hashes(data_path / "raw")
-    # The calibration chain of issue 4 (no reference catalog of these real fields is available offline).
+    # The calibration chain of issue 4 (no reference catalog of these real fields is available
+    # offline).
     cfg = compose_config(
         "instrument=nickel",
         f"data_path={data_path}",
@@ -52,7 +53,8 @@ def test_all_files_classified(reduced):
     notes = {r.task: r.note for r in result.records if r.step == "process"}
     # Every calibration applied (no "skipped" notes); only the globular cluster's sky is flagged.
     assert {task: note for task, note in notes.items() if note} == {
-        "d1059.fits": "sky scatter 2.18x the noise model (a crowded or structured field): uncertainty left as modelled"
+        "d1059.fits": "sky scatter 2.18x the noise model (a crowded or structured field): "
+        "uncertainty left as modelled"
     }
 
 

@@ -1,5 +1,6 @@
 """Every instrument: a simulated small night ingested and calibrated through the pipeline, each
-processed frame compared with the truth sky (electrons) pixel by pixel, in units of its uncertainty."""
+processed frame compared with the truth sky (electrons) pixel by pixel, in units of its
+uncertainty."""
 
 from __future__ import annotations
 

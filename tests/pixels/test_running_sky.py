@@ -1,5 +1,5 @@
-"""The running NIR sky (potpyri.calibration.running_sky) must not hand a frame's stars back to it through the
-other frames' sky flats.
+"""The running NIR sky (potpyri.calibration.running_sky) must not hand a frame's stars back to it
+through the other frames' sky flats.
 
 Five dithered frames of one field on a detector with a fixed pixel response; each frame is divided
 by a sky flat made, as the ``flat`` step does, from the *other* frames with their sources masked
@@ -103,7 +103,7 @@ def test_static_bad_pixels_leave_no_hole_around_them():
     undefined on them (no frame sees sky there) but defined right next to them; a cosmic ray is
     grown like a source, and its frame's sky comes from the others."""
     rng = np.random.default_rng(5)
-    # Bounded noise: no pixel passes the 3-sigma source cut by chance (only the bad ones are masked).
+    # Bounded noise: no pixel passes the 3-sigma source cut by chance (only bad ones are masked).
     scis = [
         (1000.0 * (1 + 0.02 * n) + rng.uniform(-10, 10, (40, 40))).astype(np.float32)
         for n in range(4)

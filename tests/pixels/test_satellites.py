@@ -1,4 +1,5 @@
-"""Satellite trails on a simulated GMOS-N night: the one injected trail is masked, nothing else is."""
+"""Satellite trails on a simulated GMOS-N night: the one injected trail is masked, nothing else
+is."""
 
 from __future__ import annotations
 

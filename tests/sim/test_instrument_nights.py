@@ -9,9 +9,9 @@ import json
 import numpy as np
 import pytest
 from astropy.io import fits
-from potpyri.steps.ingest import classify
 
 from potpyri.instruments.base import Reader
+from potpyri.instruments.classify import classify
 from potpyri.instruments.single import parse_section
 from potpyri.sim.formats.base import FORMATS, Setup
 from potpyri.sim.night import simulate_night

@@ -10,8 +10,8 @@ from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS
 from photutils.centroids import centroid_2dg
-from potpyri.steps.ingest import classify
 
+from potpyri.instruments.classify import classify
 from potpyri.instruments.gmos import GmosReader
 from potpyri.sim.night import simulate_night
 from potpyri.sim.scene import moffat_alpha, sky_image
