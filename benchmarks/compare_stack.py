@@ -31,7 +31,7 @@ _OURS = r"""
 import json, logging, sys, time
 from pathlib import Path
 from astropy.io import fits
-from potpyri.framework.products import write_content
+from potpyri.files import write_content
 from potpyri.framework.step import Item, StepContext, Task
 from potpyri.steps.stack import Stack, StackMethod
 paths, method, out, memory_mb = json.loads(sys.argv[1])

@@ -22,8 +22,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from potpyri.files import write_atomic
 from potpyri.framework.logutil import interactive
-from potpyri.framework.products import write_atomic
 from potpyri.framework.provenance import read_recipe
 from potpyri.framework.recipe import recipe_text
 from potpyri.framework.runner import RunAborted, write_summary

@@ -21,7 +21,7 @@ from typing import Any
 from astropy.io import fits
 
 from potpyri import __version__
-from potpyri.framework.products import write_atomic
+from potpyri.files import write_atomic
 from potpyri.framework.runner import RunResult
 from potpyri.framework.summary import step_totals
 from potpyri.qa.stack_file import HEADER_VALUES

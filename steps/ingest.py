@@ -8,8 +8,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from potpyri.framework.naming import ut_date
-from potpyri.framework.products import safe_name
+from potpyri.files import safe_name
 from potpyri.framework.step import (
     Item,
     Output,
@@ -110,7 +109,7 @@ class Ingest(Step):
             if meta.get("excluded"):
                 self.log.warning("%s: %s; set aside", raw.id, meta["excluded"])
             metas.append(meta)
-        for note in disambiguate(metas, safe_name):
+        for note in disambiguate(metas):
             self.log.warning("%s", note)
         outputs = [
             Output(raw.id, "frame", meta) for raw, meta in zip(task.inputs, metas, strict=True)
@@ -133,8 +132,8 @@ class Ingest(Step):
             header = reader.header(path)
         except Exception as exc:  # truncated, not FITS, bad compression: never crash the run
             return unreadable(exc)
-        meta = describe(header, self.context.instrument, lambda v: ut_date(v) != "00000000")
-        meta.update(group_keys(meta, safe_name))
+        meta = describe(header, self.context.instrument)
+        meta.update(group_keys(meta))
         return meta
 
     def _file_list_path(self) -> Path:

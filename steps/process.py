@@ -17,8 +17,6 @@ from potpyri.calibration.apply import apply_master, photon_variance, read_master
 from potpyri.calibration.masks import BAD, grow, no_image_reason, raw_mask, static_mask
 from potpyri.calibration.masters import Electrons, to_electrons
 from potpyri.calibration.sky_noise import added_sky_variance
-from potpyri.framework.naming import frame_filename
-from potpyri.framework.products import make_frame
 from potpyri.framework.step import (
     Item,
     Output,
@@ -32,7 +30,9 @@ from potpyri.framework.step import (
     register_step,
 )
 from potpyri.instruments.groups import calibration_group, filter_group
+from potpyri.stepkit.frame_io import make_frame
 from potpyri.stepkit.master import closest_master, find_master, frame_flat, masters_on_disk
+from potpyri.stepkit.naming import frame_filename
 
 __all__ = ["Process"]
 

@@ -17,9 +17,6 @@ from typing import ClassVar
 from astropy.io import fits
 from omegaconf import OmegaConf
 
-from potpyri.astrometry.wcsio import header_wcs
-from potpyri.framework.naming import stack_filename
-from potpyri.framework.products import make_frame
 from potpyri.framework.step import (
     Item,
     Output,
@@ -34,6 +31,8 @@ from potpyri.framework.step import (
 from potpyri.stacking.frame_files import CannotResample, read_geometry, resample_file
 from potpyri.stacking.grid_choice import dispersion_outliers, grid_pixel_scale
 from potpyri.stacking.resample import Grid, grid_for_frames
+from potpyri.stepkit.frame_io import make_frame
+from potpyri.stepkit.naming import stack_filename
 
 __all__ = ["Resample", "ResampleGrid"]
 

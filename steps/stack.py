@@ -16,8 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.io import fits
 
-from potpyri.framework.naming import stack_filename
-from potpyri.framework.products import make_frame
 from potpyri.framework.step import (
     Output,
     Product,
@@ -29,6 +27,8 @@ from potpyri.framework.step import (
     register_step,
 )
 from potpyri.stacking.stack import FrameShapeMismatch, grid_mismatch, stack_frames, stack_header
+from potpyri.stepkit.frame_io import make_frame
+from potpyri.stepkit.naming import stack_filename
 
 __all__ = ["Stack", "StackMethod"]
 

@@ -16,10 +16,10 @@ import numpy as np
 from astropy.table import Table
 from omegaconf import OmegaConf
 
+from potpyri.astrometry.epoch import mjd_epoch
 from potpyri.astrometry.wcsio import header_wcs
-from potpyri.catalogs import CatalogUnavailable, query
 from potpyri.catalogs.cache import Cone
-from potpyri.catalogs.choice import band_of, read_user_catalog
+from potpyri.catalogs.choice import band_of
 from potpyri.framework.step import (
     Item,
     Output,
@@ -35,9 +35,8 @@ from potpyri.photometry.calibrate import (
     CatalogChoice,
     FluxKind,
     calibrate,
-    catalog_name,
-    decimal_year,
     field_cone,
+    reference_stars,
     with_magnitudes,
     write_zeropoint_header,
 )
@@ -117,19 +116,7 @@ class Zeropoint(Step):
         except ValueError as exc:
             raise StepFailed(f"{path.name}: {exc}") from None
         fit = cal.fit
-        self.log.info(
-            '%s: ZP %.4f ± %.4f (%s %s, %d stars, scatter %.3f, WCS offset %.1f" %.1f"), '
-            "M5SIGMA %.2f",
-            path.name,
-            fit.zp,
-            fit.error,
-            catalog,
-            band,
-            fit.n_used,
-            fit.scatter,
-            *cal.shift,
-            cal.limits[5],
-        )
+        self.log.info("%s: %s", path.name, cal.summary(catalog, band))
         write_zeropoint_header(header, fit, catalog, band, cal.limits)
         tables = {}
         for name in ("APPPHOT", "PSFPHOT"):
@@ -165,31 +152,18 @@ class Zeropoint(Step):
 
     def _catalog(self, band: str, cone: Cone, item: Item) -> tuple[str, Table]:
         """The catalog's name and its stars in ``cone`` (a user's file, or a survey query)."""
-        cfg = self.config
-        if cfg.catalog_file:
-            try:
-                table = read_user_catalog(cfg.catalog_file, band, cone)
-            except (OSError, ValueError) as exc:
-                raise StepFailed(f"zeropoint.catalog_file: {exc}") from None
-            return f"file:{Path(cfg.catalog_file).name}", table
-        preference = str(self.context.instrument.get("catalog_zp", "PS1"))
-        try:
-            name = catalog_name(cfg.catalog, band, cone.dec, preference)
-        except ValueError as exc:
-            raise StepFailed(f"{item.id}: {exc}") from None
         settings = self.context.cfg.catalog
         try:
-            table = query(
-                name,
-                cone.ra,
-                cone.dec,
-                cone.radius,
-                epoch=decimal_year(item.meta.get("time")),
+            return reference_stars(
+                band,
+                cone,
+                choice=self.config.catalog,
+                catalog_file=self.config.catalog_file,
+                preference=str(self.context.instrument.get("catalog_zp", "PS1")),
+                epoch=mjd_epoch(item.meta.get("time")),
                 cache_dir=OmegaConf.select(settings, "cache_dir"),
                 offline=bool(settings.offline),
+                label=item.id,
             )
-        except CatalogUnavailable as exc:
+        except ValueError as exc:
             raise StepFailed(str(exc)) from None
-        if f"{band}_mag" not in table.colnames:
-            raise StepFailed(f"{name} has no {band} band (cone {cone})")
-        return name, table

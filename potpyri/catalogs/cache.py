@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
-from potpyri.framework.products import write_atomic
+from potpyri.files import write_atomic
 
 __all__ = ["CatalogCache", "CatalogUnavailable", "Cone", "default_cache_dir"]
 

@@ -27,10 +27,10 @@ from typing import Any
 from astropy.io import fits
 from omegaconf import DictConfig, OmegaConf
 
+from potpyri.files import write_content
 from potpyri.framework.cache import Cache, is_stale
 from potpyri.framework.executors import make_executor
 from potpyri.framework.logutil import progress
-from potpyri.framework.products import write_content
 from potpyri.framework.provenance import digest, embed_recipe, stamp
 from potpyri.framework.step import STEPS, Item, Scope, Step, StepContext, StepFailed, Task
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
 from typing import Any
 
 from astropy.io import fits
 
+from potpyri.files import safe_name, ut_date
 from potpyri.instruments.groups import calibration_group
 
 __all__ = [
@@ -42,13 +42,11 @@ def unreadable(exc: Exception) -> dict:
     }
 
 
-def describe(
-    header: fits.Header, instrument, readable_date: Callable[[Any], bool]
-) -> dict[str, Any]:
+def describe(header: fits.Header, instrument) -> dict[str, Any]:
     """Facts of one raw file for the file list (type, target, filter, amp, binning, exp, time).
 
-    ``readable_date`` tells whether a header date can name the frame's files (science frames
-    without one are BAD). The group keys are left to :func:`group_keys`.
+    Science frames without a date that can name their files are BAD. The group keys are left
+    to :func:`group_keys`.
     """
     kw = instrument.keywords
     target = str(header.get(kw.target, "")).strip()
@@ -72,7 +70,7 @@ def describe(
         kind, reason = "BAD", _keyword_problem(header, kw.exptime, "exposure time")
     elif kind in ("SCIENCE", "FLAT") and not filt:
         kind, reason = "BAD", _keyword_problem(header, kw.filter, "filter")
-    elif kind == "SCIENCE" and not readable_date(header_value(header, kw.mjd, "")):
+    elif kind == "SCIENCE" and ut_date(header_value(header, kw.mjd, "")) == "00000000":
         kind, reason = "BAD", _keyword_problem(header, kw.mjd, "date")
     meta = {
         "type": kind,
@@ -128,24 +126,24 @@ def header_value(header: fits.Header, keyword: str, default: Any) -> Any:
     return header.get(keyword, default)
 
 
-def group_keys(meta: dict[str, Any], name_form: Callable[[str], str]) -> dict[str, str]:
+def group_keys(meta: dict[str, Any]) -> dict[str, str]:
     """``targtype`` (science frames stacked together) and ``caltype`` (calibrations combined
-    together) of a frame; ``name_form`` is how a header value appears in file names."""
+    together) of a frame, from the header values as they appear in file names."""
     kind = meta["type"]
     keys = {"targtype": "", "caltype": ""}
     if kind == "SCIENCE":
         keys["targtype"] = (
-            f"{name_form(meta['target'])}_{name_form(meta['filter'])}_{calibration_group(meta)}"
+            f"{safe_name(meta['target'])}_{safe_name(meta['filter'])}_{calibration_group(meta)}"
         )
     elif kind == "FLAT":
-        keys["caltype"] = f"{name_form(meta['filter'])}_{calibration_group(meta)}"
+        keys["caltype"] = f"{safe_name(meta['filter'])}_{calibration_group(meta)}"
     elif kind in ("BIAS", "DARK"):
         keys["caltype"] = calibration_group(meta)
     return keys
 
 
-def disambiguate(metas: list[dict], name_form: Callable[[str], str]) -> list[str]:
-    """Give header values that share a file-name form (``name_form``) distinct names.
+def disambiguate(metas: list[dict]) -> list[str]:
+    """Give header values that share a file-name form (``safe_name``) distinct names.
 
     ``'SN 1'`` and ``'SN/1'`` both become ``SN_1``: left alone they would be stacked together and
     written to one file. Each such value (but one already in that form) gets a digest of its own
@@ -157,7 +155,7 @@ def disambiguate(metas: list[dict], name_form: Callable[[str], str]) -> list[str
         forms: dict[str, set[str]] = {}
         for meta in metas:
             if meta["type"] not in ("BAD", "UNKNOWN", "SPEC") and meta.get(key):
-                forms.setdefault(name_form(meta[key]), set()).add(meta[key])
+                forms.setdefault(safe_name(meta[key]), set()).add(meta[key])
         # A value already in its file-name form ('r') keeps it; the others ('../r') are renamed.
         clashes = {
             value: f"{form[:57]}_{hashlib.sha256(value.encode()).hexdigest()[:6]}"
@@ -174,7 +172,7 @@ def disambiguate(metas: list[dict], name_form: Callable[[str], str]) -> list[str
             if meta.get(key) in clashes:
                 meta[f"header_{key}"] = meta[key]
                 meta[key] = clashes[meta[key]]
-                meta.update(group_keys(meta, name_form))
+                meta.update(group_keys(meta))
     return notes
 
 

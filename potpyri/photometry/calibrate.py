@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
 from astropy.table import Table
-from astropy.time import Time
 from astropy.wcs import WCS
 
+from potpyri.catalogs import CatalogUnavailable, query
 from potpyri.catalogs.cache import Cone
-from potpyri.catalogs.choice import choose_catalog
+from potpyri.catalogs.choice import choose_catalog, read_user_catalog
 from potpyri.photometry.flags import UNUSABLE_FOR_CALIBRATION
 from potpyri.photometry.zeropoint import (
     ZeroPoint,
@@ -34,8 +35,8 @@ __all__ = [
     "FluxKind",
     "calibrate",
     "catalog_name",
-    "decimal_year",
     "field_cone",
+    "reference_stars",
     "with_magnitudes",
     "write_zeropoint_header",
 ]
@@ -97,6 +98,15 @@ class Calibration:
     limits: dict[int, float]  #: point-source limiting magnitude per S/N (3, 5, 10)
     warnings: list[str]
 
+    def summary(self, catalog: str, band: str) -> str:
+        """One log line: the zero point, the stars behind it, the WCS offset and the depth."""
+        fit = self.fit
+        return (
+            f"ZP {fit.zp:.4f} ± {fit.error:.4f} ({catalog} {band}, {fit.n_used:d} stars, "
+            f'scatter {fit.scatter:.3f}, WCS offset {self.shift[0]:.1f}" {self.shift[1]:.1f}"), '
+            f"M5SIGMA {self.limits[5]:.2f}"
+        )
+
 
 def field_cone(wcs: WCS, shape: tuple[int, int]) -> Cone:
     """The cone (deg) around an image's centre that reaches its corner."""
@@ -112,14 +122,6 @@ def catalog_name(choice: CatalogChoice, band: str, dec: float, preference: str) 
     if choice.value == "auto":
         return choose_catalog(band, dec, preference)
     return choice.value
-
-
-def decimal_year(mjd) -> float | None:
-    """The decimal year of an MJD (None when there is none)."""
-    try:
-        return float(Time(float(mjd), format="mjd").decimalyear)
-    except (TypeError, ValueError):
-        return None
 
 
 def calibrate(
@@ -232,3 +234,40 @@ def write_zeropoint_header(
             round(value, 4) if np.isfinite(value) else -99.0,
             f"{n}-sigma point-source limiting magnitude",
         )
+
+
+def reference_stars(
+    band: str,
+    cone: Cone,
+    *,
+    choice: CatalogChoice,
+    catalog_file: str | None,
+    preference: str,
+    epoch: float | None,
+    cache_dir: str | None,
+    offline: bool,
+    label: str,
+) -> tuple[str, Table]:
+    """The calibration catalog's name and its stars in ``cone``: a user's file, or a survey.
+
+    Raises ``ValueError`` with the one-line reason (``label`` names the stack) when there is none.
+    """
+    if catalog_file:
+        try:
+            table = read_user_catalog(catalog_file, band, cone)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"zeropoint.catalog_file: {exc}") from None
+        return f"file:{Path(catalog_file).name}", table
+    try:
+        name = catalog_name(choice, band, cone.dec, preference)
+    except ValueError as exc:
+        raise ValueError(f"{label}: {exc}") from None
+    try:
+        table = query(
+            name, cone.ra, cone.dec, cone.radius, epoch=epoch, cache_dir=cache_dir, offline=offline
+        )
+    except CatalogUnavailable as exc:
+        raise ValueError(str(exc)) from None
+    if f"{band}_mag" not in table.colnames:
+        raise ValueError(f"{name} has no {band} band (cone {cone})")
+    return name, table

@@ -2,42 +2,34 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 from astropy.table import Table
+from matplotlib.figure import Figure
 
 from potpyri.photometry.measure import PhotometryResult
 from potpyri.photometry.zeropoint import ZeroPoint
+from potpyri.qa.plots import figure_png
 
 __all__ = ["epsf_png", "zp_png"]
 
 
 def epsf_png(res: PhotometryResult, name: str) -> bytes:
     """PNG of the ePSF (log stretch) with its FWHM and Gaussian sigmas in the title."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(4.5, 4.2))
+    fig = Figure(figsize=(4.5, 4.2))
+    ax = fig.subplots()
     image = np.clip(res.epsf / res.epsf.max(), 1e-4, None)
     ax.imshow(np.log10(image), origin="lower", cmap="viridis")
     sigma_x, sigma_y = res.gauss_sigma
     ax.set_title(
         f"{name}\nFWHM {res.fwhm:.2f} px, sigma x {sigma_x:.2f} y {sigma_y:.2f}", fontsize=8
     )
-    return _png(fig, plt)
+    return figure_png(fig, dpi=90)
 
 
 def zp_png(zpstars: Table, fit: ZeroPoint, label: str, name: str) -> bytes:
     """PNG of catalog minus instrumental magnitude against catalog magnitude (``label``, AB)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.6))
+    fig = Figure(figsize=(5, 3.6))
+    ax = fig.subplots()
     delta = zpstars["catalog_mag"] - zpstars["mag_inst"]
     used = np.asarray(zpstars["used"], bool)
     ax.errorbar(
@@ -55,12 +47,4 @@ def zp_png(zpstars: Table, fit: ZeroPoint, label: str, name: str) -> bytes:
     ax.set_ylabel("catalog - instrumental")
     ax.set_title(f"{name}: ZP {fit.zp:.3f} ± {fit.error:.3f}", fontsize=8)
     ax.legend(fontsize=7)
-    return _png(fig, plt)
-
-
-def _png(fig, plt) -> bytes:
-    """The figure as PNG bytes (90 dpi); the figure is closed."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90)
-    plt.close(fig)
-    return buffer.getvalue()
+    return figure_png(fig, dpi=90)

@@ -19,7 +19,7 @@ from astropy.table import Table, vstack
 from astropy.time import Time, TimeDelta
 from astropy.wcs import WCS
 
-from potpyri.framework.products import write_atomic
+from potpyri.files import write_atomic
 from potpyri.sim import formats
 from potpyri.sim.catalogs import seed_catalog_cache
 from potpyri.sim.detector import add_cosmic_rays, bleed, make_detector

@@ -9,8 +9,8 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from potpyri.stacking.combine import background_variance
 from potpyri.astrometry.wcsio import header_wcs
+from potpyri.stacking.combine import background_variance
 from potpyri.stacking.resample import Grid, resample_frame
 
 __all__ = ["FrameGeometry", "CannotResample", "read_geometry", "resample_file"]

@@ -20,7 +20,7 @@ from omegaconf import OmegaConf
 from photutils.psf import fit_fwhm
 
 from potpyri.astrometry.wcsio import header_wcs
-from potpyri.framework.products import write_content
+from potpyri.files import write_content
 from potpyri.framework.step import STEPS, Item, StepContext, Task
 from potpyri.pipeline import run_pipeline, validate
 from potpyri.sim.night import simulate_night

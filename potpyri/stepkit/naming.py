@@ -4,23 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from astropy.time import Time
+from potpyri.files import safe_name, ut_date
 
-from potpyri.framework.products import safe_name
-
-__all__ = ["frame_filename", "stack_filename", "ut_date"]
-
-
-def ut_date(mjd: Any) -> str:
-    """``YYYYMMDD`` of an MJD or an ISO date (``'00000000'`` if it is missing or malformed)."""
-    try:
-        return Time(float(mjd), format="mjd").strftime("%Y%m%d")
-    except (TypeError, ValueError):
-        pass
-    try:
-        return Time(str(mjd).strip(), format="isot").strftime("%Y%m%d")
-    except ValueError:
-        return "00000000"
+__all__ = ["frame_filename", "stack_filename"]
 
 
 def _stem(meta: dict[str, Any]) -> str:

@@ -1,4 +1,7 @@
-"""Writing products: atomic file writes, safe names from header values, the frame model."""
+"""Files: atomic writes, and file names made safe from header values.
+
+The lowest layer: the framework, the steps and the science packages all write through it.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +10,19 @@ import os
 import re
 import tempfile
 import unicodedata
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from astropy.io import fits
 from astropy.table import Table
+from astropy.time import Time
 
 __all__ = [
     "atomic_path",
-    "make_frame",
     "safe_name",
+    "ut_date",
     "write_atomic",
     "write_content",
 ]
@@ -96,42 +98,13 @@ def write_atomic(content: Any, path: str | os.PathLike) -> Path:
     return path
 
 
-def make_frame(
-    sci: np.ndarray,
-    mask: np.ndarray,
-    uncert: np.ndarray,
-    header: fits.Header | None = None,
-    *,
-    err_name: str = "UNCERT",
-    wcs_header: fits.Header | None = None,
-) -> fits.HDUList:
-    """The pipeline's frame product: an empty primary HDU (header) and SCI, MASK, UNCERT/ERR.
-
-    SCI and the uncertainty are float32 in electrons; MASK is uint8 with the reference's bits
-    (1 bad, 2 cosmic ray, 4 saturated, 8 neighbour). The WCS of ``wcs_header`` (default:
-    ``header``) is copied to every extension.
-    """
-    from astropy.wcs import WCS, FITSFixedWarning
-
-    primary = fits.PrimaryHDU(header=header.copy() if header is not None else None)
-    source = wcs_header if wcs_header is not None else header
-    wcs_cards = fits.Header()
-    if source is not None:
-        try:
-            with (
-                warnings.catch_warnings()
-            ):  # astropy's header repairs (DATE-OBS from MJD) are noise here
-                warnings.simplefilter("ignore", FITSFixedWarning)
-                wcs = WCS(source)
-            if wcs.has_celestial:
-                wcs_cards = wcs.to_header(relax=True)
-        except Exception:  # a header without a usable WCS keeps none
-            wcs_cards = fits.Header()
-    hdus = [primary]
-    for name, data in (
-        ("SCI", sci.astype(np.float32)),
-        ("MASK", mask.astype(np.uint8)),
-        (err_name, uncert.astype(np.float32)),
-    ):
-        hdus.append(fits.ImageHDU(data=data, header=wcs_cards.copy(), name=name))
-    return fits.HDUList(hdus)
+def ut_date(mjd: Any) -> str:
+    """``YYYYMMDD`` of an MJD or an ISO date (``'00000000'`` if it is missing or malformed)."""
+    try:
+        return Time(float(mjd), format="mjd").strftime("%Y%m%d")
+    except (TypeError, ValueError):
+        pass
+    try:
+        return Time(str(mjd).strip(), format="isot").strftime("%Y%m%d")
+    except ValueError:
+        return "00000000"
