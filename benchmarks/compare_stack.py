@@ -33,7 +33,8 @@ from pathlib import Path
 from astropy.io import fits
 from potpyri.files import write_content
 from potpyri.framework.step import Item, StepContext, Task
-from potpyri.steps.stack import Stack, StackMethod
+from potpyri.stacking.combine import CombineMethod
+from potpyri.steps.stack import Stack
 paths, method, out, memory_mb = json.loads(sys.argv[1])
 def hwm():  # this process's peak RSS (ru_maxrss would inherit the parent's at fork)
     return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]) / 1024
@@ -42,7 +43,7 @@ items = [Item(Path(p).name, "frame", {"exp": float(fits.getval(p, "EXPTIME")), "
               "filter": "r", "amp": "1", "binning": "11", "time": "60480.0"}, {"image": p}) for p in paths]
 ctx = StepContext(cfg=None, instrument=None, data_path=Path("."), log=logging.getLogger("bench"))
 start, cpu = time.perf_counter(), time.process_time()
-step = Stack(Stack.Config(method=StackMethod(method), memory_mb=memory_mb), ctx)
+step = Stack(Stack.Config(method=CombineMethod(method), memory_mb=memory_mb), ctx)
 (output,) = step.run(Task("bench", items))
 write_content(output.products["stack"].content, Path(out))
 print(json.dumps({"seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu,

@@ -9,7 +9,6 @@ import numpy as np
 from potpyri.calibration.apply import apply_master, read_master
 from potpyri.calibration.masks import BAD
 from potpyri.calibration.masters import (
-    CombineMethod,
     Electrons,
     bad_pixels_from_flat,
     mask_sources,
@@ -18,6 +17,7 @@ from potpyri.calibration.masters import (
 from potpyri.framework.step import Item, Output, Step, Task, register_step
 from potpyri.instruments.classify import flats_from_science
 from potpyri.instruments.groups import calibration_group, filter_group, sky_flat_group
+from potpyri.stacking.combine import CombineMethod
 from potpyri.stepkit.master import MasterConfig, MasterStep, find_master
 
 __all__ = ["Flat"]

@@ -15,6 +15,7 @@ from typing import ClassVar
 
 from omegaconf import OmegaConf
 
+from potpyri.astrometry.epoch import mjd_epoch
 from potpyri.framework.step import (
     Item,
     Output,
@@ -25,7 +26,7 @@ from potpyri.framework.step import (
     Task,
     register_step,
 )
-from potpyri.qa.catalog import CatalogAccess, epoch_of
+from potpyri.qa.catalog import CatalogAccess
 from potpyri.qa.review import failed_review, review_stack
 from potpyri.qa.stack_file import read_stack
 
@@ -97,7 +98,7 @@ class Qa(Step):
             access = CatalogAccess(
                 cache_dir=catalog.cache_dir,
                 offline=bool(catalog.offline) or not self.config.online,
-                epoch=epoch_of(item.meta.get("time")),
+                epoch=mjd_epoch(item.meta.get("time")),
             )
             frames = [(frame.id, frame.path("image")) for frame in task.refs]
             review = review_stack(

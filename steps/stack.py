@@ -10,7 +10,6 @@ mean), so PSF photometry on it drifts with S/N.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,19 +25,12 @@ from potpyri.framework.step import (
     Task,
     register_step,
 )
+from potpyri.stacking.combine import CombineMethod
 from potpyri.stacking.stack import FrameShapeMismatch, grid_mismatch, stack_frames, stack_header
 from potpyri.stepkit.frame_io import make_frame
 from potpyri.stepkit.naming import stack_filename
 
-__all__ = ["Stack", "StackMethod"]
-
-
-class StackMethod(str, enum.Enum):
-    """How pixels are combined."""
-
-    median = "median"
-    mean = "mean"
-    sigclip = "sigclip"
+__all__ = ["Stack"]
 
 
 @register_step("stack")
@@ -48,7 +40,7 @@ class Stack(Step):
     @dataclass
     class Config(StepConfig):
         #: sigclip (default), mean (both weighted by frame) or median (the reference's)
-        method: StackMethod = StackMethod.sigclip
+        method: CombineMethod = CombineMethod.sigclip
         sigma: float = 3.0  #: sigclip rejection threshold, in uncertainties
         maxiters: int = 5  #: sigclip iterations
         memory_mb: float = 64.0  #: working memory of the row blocks (all frames), MB

@@ -8,7 +8,6 @@ not with one frame per frame.
 
 from __future__ import annotations
 
-import enum
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,7 +20,6 @@ from potpyri.instruments import RawImage
 from potpyri.stacking.combine import combine_block
 
 __all__ = [
-    "CombineMethod",
     "Electrons",
     "bad_pixels_from_flat",
     "combine_exposures",
@@ -30,14 +28,6 @@ __all__ = [
     "remove_gradient",
     "to_electrons",
 ]
-
-
-class CombineMethod(str, enum.Enum):
-    """How the exposures of a master are combined, pixel by pixel."""
-
-    median = "median"
-    mean = "mean"
-    sigclip = "sigclip"  #: mean after rejecting outliers beyond ``sigma`` uncertainties
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from astropy.wcs import WCS
 
 from potpyri.catalogs import CatalogUnavailable, query
 
-__all__ = ["COLOURS", "CatalogAccess", "catalog_colour", "epoch_of", "stack_catalog"]
+__all__ = ["COLOURS", "CatalogAccess", "catalog_colour", "stack_catalog"]
 
 #: Colour shown against the zero-point residuals, per catalog: (blue band, red band).
 COLOURS = {
@@ -31,13 +30,6 @@ class CatalogAccess:
     cache_dir: str | Path | None  #: the catalog cache (the astrometry step fills it)
     offline: bool  #: answer from the cache only
     epoch: float | None = None  #: epoch to propagate proper motions to, Julian years
-
-
-def epoch_of(mjd) -> float | None:
-    """Julian epoch of an MJD (None if it is not a number)."""
-    with contextlib.suppress(TypeError, ValueError):
-        return 2000.0 + (float(mjd) - 51544.5) / 365.25
-    return None
 
 
 def stack_catalog(

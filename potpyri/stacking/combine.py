@@ -8,6 +8,7 @@ do not pile up in the process's resident memory either).
 
 from __future__ import annotations
 
+import enum
 import os
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from astropy.io import fits
 
 __all__ = [
     "BYTES_PER_ELEMENT",
+    "CombineMethod",
     "METHODS",
     "RowReader",
     "background_variance",
@@ -25,7 +27,16 @@ __all__ = [
     "row_blocks",
 ]
 
-METHODS = ("median", "mean", "sigclip")  #: the combinations :func:`combine_block` knows
+
+class CombineMethod(str, enum.Enum):
+    """How frames are combined, pixel by pixel (masters and stacks alike)."""
+
+    median = "median"
+    mean = "mean"
+    sigclip = "sigclip"  #: mean after rejecting outliers beyond ``sigma`` uncertainties
+
+
+METHODS = tuple(m.value for m in CombineMethod)  #: the combinations :func:`combine_block` knows
 
 #: Bytes of working memory per input pixel of a block in :func:`combine_block` (inputs: data 4,
 #: error 4, valid 1; temporaries: at most ~4 float32 arrays of the block's size alive at once;

@@ -11,13 +11,13 @@ from astropy.io import fits
 
 from potpyri.calibration.apply import photon_variance
 from potpyri.calibration.masters import (
-    CombineMethod,
     Electrons,
     combine_exposures,
     to_electrons,
 )
 from potpyri.framework.step import Item, Output, Product, Scope, Step, StepConfig, StepFailed, Task
 from potpyri.instruments.groups import filter_group, sky_flat_group
+from potpyri.stacking.combine import CombineMethod
 
 __all__ = [
     "MasterConfig",

@@ -10,10 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.io import fits
-from potpyri.steps.stack import Stack, StackMethod
+from potpyri.steps.stack import Stack
 
 from potpyri.framework.step import Item, StepContext, Task
-from potpyri.stacking.combine import BYTES_PER_ELEMENT, combine_block, median_variance_ratio
+from potpyri.stacking.combine import (
+    BYTES_PER_ELEMENT,
+    CombineMethod,
+    combine_block,
+    median_variance_ratio,
+)
 
 SHAPE = (200, 240)
 
@@ -175,7 +180,7 @@ def test_stack_step_is_independent_of_the_row_blocks(tmp_path):
     )
     results = []
     for memory_mb in (0.05, 1000.0):  # 1 row a block vs the largest blocks the step allows
-        step = Stack(Stack.Config(method=StackMethod.sigclip, memory_mb=memory_mb), context)
+        step = Stack(Stack.Config(method=CombineMethod.sigclip, memory_mb=memory_mb), context)
         (out,) = step.run(Task("t", items))
         hdul = out.products["stack"].content
         results.append([hdul[name].data.copy() for name in ("SCI", "MASK", "ERR")])

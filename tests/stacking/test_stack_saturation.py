@@ -7,10 +7,11 @@ import logging
 
 import numpy as np
 from astropy.io import fits
-from potpyri.steps.stack import Stack, StackMethod
+from potpyri.steps.stack import Stack
 
 from potpyri.calibration.masks import BAD, COSMIC_RAY, SATURATED
 from potpyri.framework.step import Item, StepContext, Task
+from potpyri.stacking.combine import CombineMethod
 
 
 def test_saturation_in_any_input_is_kept_in_the_stack_mask(tmp_path):
@@ -43,7 +44,7 @@ def test_saturation_in_any_input_is_kept_in_the_stack_mask(tmp_path):
     context = StepContext(
         cfg=None, instrument=None, data_path=tmp_path, log=logging.getLogger("test")
     )
-    for method in (StackMethod.median, StackMethod.mean):
+    for method in (CombineMethod.median, CombineMethod.mean):
         (out,) = Stack(Stack.Config(method=method, memory_mb=0.001), context).run(Task("t", items))
         hdul = out.products["stack"].content
         mask, sci = hdul["MASK"].data, hdul["SCI"].data
