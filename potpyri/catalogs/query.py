@@ -225,9 +225,11 @@ def _gaia(cone: Cone) -> Table:
     from astroquery.gaia import Gaia
 
     adql = (
-        "SELECT source_id, ra, dec, ra_error, dec_error, pmra, pmdec, pmra_error, pmdec_error, parallax, "
-        "phot_g_mean_mag, phot_bp_mean_mag, phot_rp_mean_mag, ref_epoch FROM gaiadr3.gaia_source "
-        f"WHERE 1 = CONTAINS(POINT('ICRS', ra, dec), CIRCLE('ICRS', {cone.ra}, {cone.dec}, {cone.radius}))"
+        "SELECT source_id, ra, dec, ra_error, dec_error, pmra, pmdec, pmra_error, pmdec_error, "
+        "parallax, phot_g_mean_mag, phot_bp_mean_mag, phot_rp_mean_mag, ref_epoch "
+        "FROM gaiadr3.gaia_source "
+        "WHERE 1 = CONTAINS(POINT('ICRS', ra, dec), "
+        f"CIRCLE('ICRS', {cone.ra}, {cone.dec}, {cone.radius}))"
     )
     return Gaia.launch_job_async(adql).get_results()
 

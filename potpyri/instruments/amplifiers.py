@@ -17,26 +17,12 @@ from pathlib import Path
 import numpy as np
 from astropy.wcs import FITSFixedWarning
 
-from potpyri.instruments.base import RawImage, Reader, open_raw
+from potpyri.instruments.base import LINEAR_WCS_KEYS, RawImage, Reader, open_raw
 from potpyri.instruments.single import parse_section
 
 __all__ = ["AmplifierReader"]
 
-_WCS_KEYS = (
-    "CTYPE1",
-    "CTYPE2",
-    "CRVAL1",
-    "CRVAL2",
-    "CRPIX1",
-    "CRPIX2",
-    "CD1_1",
-    "CD1_2",
-    "CD2_1",
-    "CD2_2",
-    "RADESYS",
-    "RADECSYS",
-    "EQUINOX",
-)
+_WCS_KEYS = (*LINEAR_WCS_KEYS, "RADESYS", "RADECSYS", "EQUINOX")
 
 
 class AmplifierReader(Reader):

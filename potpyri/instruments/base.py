@@ -12,7 +12,22 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-__all__ = ["RawImage", "Reader", "open_raw", "unpacked_copy"]
+__all__ = ["LINEAR_WCS_KEYS", "RawImage", "Reader", "open_raw", "unpacked_copy"]
+
+#: The header keywords of a linear celestial WCS (projection, reference point, CD matrix), in
+#: the order the readers copy them from an amplifier's header.
+LINEAR_WCS_KEYS = (
+    "CTYPE1",
+    "CTYPE2",
+    "CRVAL1",
+    "CRVAL2",
+    "CRPIX1",
+    "CRPIX2",
+    "CD1_1",
+    "CD1_2",
+    "CD2_1",
+    "CD2_2",
+)
 
 
 def open_raw(path: Path, unpacked: Path | None = None, **kwargs) -> fits.HDUList:

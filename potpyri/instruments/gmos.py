@@ -17,7 +17,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import FITSFixedWarning
 
-from potpyri.instruments.base import RawImage, Reader, open_raw
+from potpyri.instruments.base import LINEAR_WCS_KEYS, RawImage, Reader, open_raw
 from potpyri.instruments.single import parse_section
 
 __all__ = ["GmosReader"]
@@ -25,20 +25,7 @@ __all__ = ["GmosReader"]
 CHIP_WIDTH = 2048  # unbinned columns per CCD
 GAPS = (33, 41)  # unbinned pixels between CCDs 1-2 and 2-3
 FIELD_WIDTH_2X2 = {"GMOS-N": 2108, "GMOS-S": 2128}
-_WCS_KEYS = (
-    "CTYPE1",
-    "CTYPE2",
-    "CRVAL1",
-    "CRVAL2",
-    "CRPIX1",
-    "CRPIX2",
-    "CD1_1",
-    "CD1_2",
-    "CD2_1",
-    "CD2_2",
-    "RADECSYS",
-    "EQUINOX",
-)
+_WCS_KEYS = (*LINEAR_WCS_KEYS, "RADECSYS", "EQUINOX")
 
 
 class GmosReader(Reader):
