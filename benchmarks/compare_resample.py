@@ -3,11 +3,11 @@
 Two entry points:
 
 * :func:`compare_resample` (called by ``benchmarks/run.py`` with a reduced night's frames): for up
-  to ``max_frames`` frames, the time of :func:`potpyri.stacking.resample.resample_frame` (SCI, MASK and
-  UNCERT together; cubic spline and bilinear) and of ``reproject_interp`` (SCI only, bilinear,
-  its defaults, as the reference pipeline calls it) onto the same grid, and how far apart their
-  images are. The grid is the frames' union grid turned by ``rotate_deg`` so that the mapping is
-  never trivial, even for frames that are already on a common grid.
+  to ``max_frames`` frames, the time of :func:`potpyri.stacking.resample.resample_frame` (SCI,
+  MASK and UNCERT together; cubic spline and bilinear) and of ``reproject_interp`` (SCI only,
+  bilinear, its defaults, as the reference pipeline calls it) onto the same grid, and how far
+  apart their images are. The grid is the frames' union grid turned by ``rotate_deg`` so that the
+  mapping is never trivial, even for frames that are already on a common grid.
 * :func:`truth_comparison` (run by this script): a noise-free frame rendered by the simulator
   through a TAN-SIP WCS (~1.5 px distortion at the corners), resampled by both, each compared
   with the same sources rendered directly on the output grid (the truth). Interpolation error is
@@ -204,7 +204,8 @@ def truth_comparison(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Script entry: the truth comparison (and ``--inputs`` frames through :func:`compare_resample`)."""
+    """Script entry: the truth comparison (and ``--inputs`` frames through
+    :func:`compare_resample`)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=2048, help="simulated frame size, pixels")
     parser.add_argument("--inputs", nargs="*", help="frame files to time as well")

@@ -1,8 +1,9 @@
 """The stack step against ``ccdproc.combine`` on the same frames: wall time and peak memory.
 
 Each method runs in a fresh Python subprocess, so that peak RSS (``VmHWM`` of
-``/proc/self/status``, Linux) is its own; the RSS after the imports (before any pixel is read) is reported too, and the difference is
-what the combination costs. Both read the frames from disk and write their result to disk.
+``/proc/self/status``, Linux) is its own; the RSS after the imports (before any pixel is read) is
+reported too, and the difference is what the combination costs. Both read the frames from disk
+and write their result to disk.
 
 * potpyri: the ``stack`` step itself (row blocks, pread), methods ``median`` and ``sigclip``.
 * ccdproc: ``combine(method="median", sigma_clip=True, 3σ low/high, scale=1/EXPTIME)`` on
@@ -27,8 +28,22 @@ from astropy.io import fits
 
 __all__ = ["compare_stack", "make_frames", "stack_memory"]
 
+#: What both measured scripts (run after it) share: this process's peak RSS and the JSON line
+#: they print.
+_MEASURE = r"""
+import json, sys, time
+def hwm():  # this process's peak RSS (ru_maxrss would inherit the parent's at fork)
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmHWM"))
+    return int(line.split()[1]) / 1024
+def report(start, cpu, base):
+    print(json.dumps({"seconds": time.perf_counter() - start,
+                      "cpu_seconds": time.process_time() - cpu,
+                      "peak_rss_mb": hwm(), "base_rss_mb": base}))
+"""
+
 _OURS = r"""
-import json, logging, sys, time
+import logging
 from pathlib import Path
 from astropy.io import fits
 from potpyri.files import write_content
@@ -36,31 +51,26 @@ from potpyri.framework.step import Item, StepContext, Task
 from potpyri.stacking.combine import CombineMethod
 from potpyri.steps.stack import Stack
 paths, method, out, memory_mb = json.loads(sys.argv[1])
-def hwm():  # this process's peak RSS (ru_maxrss would inherit the parent's at fork)
-    return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]) / 1024
 base = hwm()
-items = [Item(Path(p).name, "frame", {"exp": float(fits.getval(p, "EXPTIME")), "target": "bench",
-              "filter": "r", "amp": "1", "binning": "11", "time": "60480.0"}, {"image": p}) for p in paths]
+meta = {"target": "bench", "filter": "r", "amp": "1", "binning": "11", "time": "60480.0"}
+items = [Item(Path(p).name, "frame", {"exp": float(fits.getval(p, "EXPTIME")), **meta},
+              {"image": p}) for p in paths]
 ctx = StepContext(cfg=None, instrument=None, data_path=Path("."), log=logging.getLogger("bench"))
 start, cpu = time.perf_counter(), time.process_time()
 step = Stack(Stack.Config(method=CombineMethod(method), memory_mb=memory_mb), ctx)
 (output,) = step.run(Task("bench", items))
 write_content(output.products["stack"].content, Path(out))
-print(json.dumps({"seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu,
-                  "peak_rss_mb": hwm(),
-                  "base_rss_mb": base}))
+report(start, cpu, base)
 """
 
 _CCDPROC = r"""
-import json, sys, time, warnings
+import warnings
 import numpy as np
 from astropy.io import fits
 from astropy.nddata import CCDData
 from astropy.stats import mad_std
 from ccdproc import combine
 paths, out = json.loads(sys.argv[1])
-def hwm():  # this process's peak RSS (ru_maxrss would inherit the parent's at fork)
-    return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]) / 1024
 base = hwm()
 start, cpu = time.perf_counter(), time.process_time()
 with warnings.catch_warnings():
@@ -69,22 +79,23 @@ with warnings.catch_warnings():
     for p in paths:
         with fits.open(p) as h:
             err = "UNCERT" if "UNCERT" in h else "ERR"
-        frames.append(CCDData.read(p, hdu="SCI", hdu_mask="MASK", hdu_uncertainty=err, unit="electron",
-                                   hdu_flags=None))
+        frames.append(CCDData.read(p, hdu="SCI", hdu_mask="MASK", hdu_uncertainty=err,
+                                   unit="electron", hdu_flags=None))
     scale = [1.0 / float(fits.getval(p, "EXPTIME")) for p in paths]
-    result = combine(frames, method="median", scale=scale, sigma_clip=True, sigma_clip_low_thresh=3,
-                     sigma_clip_high_thresh=3, sigma_clip_func=np.ma.median, sigma_clip_dev_func=mad_std)
+    result = combine(frames, method="median", scale=scale, sigma_clip=True,
+                     sigma_clip_low_thresh=3, sigma_clip_high_thresh=3,
+                     sigma_clip_func=np.ma.median, sigma_clip_dev_func=mad_std)
     del frames
     result.write(out, overwrite=True)
-print(json.dumps({"seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu,
-                  "peak_rss_mb": hwm(),
-                  "base_rss_mb": base}))
+report(start, cpu, base)
 """
 
 
 def _run(code: str, *args) -> dict:
     proc = subprocess.run(
-        [sys.executable, "-c", code, json.dumps(list(args))], capture_output=True, text=True
+        [sys.executable, "-c", _MEASURE + code, json.dumps(list(args))],
+        capture_output=True,
+        text=True,
     )
     if proc.returncode != 0:
         raise RuntimeError(

@@ -24,6 +24,7 @@ ran; otherwise the table says "n/a (step not available)".
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -279,7 +280,8 @@ def accuracy(result: dict[str, Any], night: Path) -> dict[str, str]:
         if "ZPTMAG" in header:
             truth, spread = truth_zeropoint(truth_dir, inputs)
             zp.append(
-                f"{header['ZPTMAG'] - truth:+.3f} ± {header['ZPTMUCER']:.3f} ({header['ZPTNSTAR']} stars)"
+                f"{header['ZPTMAG'] - truth:+.3f} ± {header['ZPTMUCER']:.3f} "
+                f"({header['ZPTNSTAR']} stars)"
             )
         if "psfphot" in item["files"] and "ZPTMAG" in header:
             p = stack_photometry(Table.read(item["files"]["psfphot"]), stars, band)
@@ -307,23 +309,23 @@ def photometry_rate(result: dict[str, Any], rows: list[dict[str, Any]]) -> str:
 
 
 def stack_vs_ccdproc(result: dict[str, Any]) -> str:
-    """The stack step alone against ccdproc.combine (engineer C's benchmarks/compare_stack.py)."""
-    try:
-        sys.path.insert(0, str(HERE))
-        from compare_stack import compare_stack  # type: ignore[import-not-found]
-    except ImportError:
-        return "n/a (benchmarks/compare_stack.py not available yet)"
-    return json.dumps(_call(compare_stack, result), default=str)
+    """The stack step alone against ccdproc.combine (benchmarks/compare_stack.py)."""
+    return _comparison("compare_stack", result)
 
 
 def resample_vs_reproject(result: dict[str, Any]) -> str:
-    """The resample step against reproject_interp (engineer C's benchmarks/compare_resample.py)."""
+    """The resample step against reproject_interp (benchmarks/compare_resample.py)."""
+    return _comparison("compare_resample", result)
+
+
+def _comparison(name: str, result: dict[str, Any]) -> str:
+    """Run ``benchmarks/<name>.py``'s function of the same name on the run's frames, as JSON."""
+    sys.path.insert(0, str(HERE))
     try:
-        sys.path.insert(0, str(HERE))
-        from compare_resample import compare_resample  # type: ignore[import-not-found]
+        module = importlib.import_module(name)
     except ImportError:
-        return "n/a (benchmarks/compare_resample.py not available yet)"
-    return json.dumps(_call(compare_resample, result), default=str)
+        return f"n/a (benchmarks/{name}.py not available)"
+    return json.dumps(_call(getattr(module, name), result), default=str)
 
 
 def _call(fn, result: dict[str, Any]) -> Any:
@@ -380,7 +382,8 @@ def run_reference(night: Path, out: Path, timeout: float) -> dict[str, Any]:
     if found and not (shims / "sex").exists():
         (shims / "sex").write_text(
             "#!/bin/sh\n"
-            f'if [ "$1" = "-h" ]; then "{found}" -h 2>&1 | sed "s/source-extractor/sex/g" >&2; exit 0; fi\n'
+            f'if [ "$1" = "-h" ]; then "{found}" -h 2>&1 '
+            '| sed "s/source-extractor/sex/g" >&2; exit 0; fi\n'
             f'exec "{found}" "$@"\n'
         )
         (shims / "sex").chmod(0o755)
@@ -428,7 +431,8 @@ def machine() -> str:
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     return (
-        f"{platform.system()} {platform.release()}, {os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, "
+        f"{platform.system()} {platform.release()}, {os.cpu_count()} cores ({cpu}), "
+        f"{mem:.0f} GiB RAM, "
         f"Python {platform.python_version()}, load average at start {load}"
     )
 
@@ -486,7 +490,8 @@ def main(argv: list[str] | None = None) -> int:
     for frames in frames_list:
         night, sim_seconds = simulate(out, frames, args.quick, args.seed)
         print(
-            f"\nnight: {night} ({frames} frames per target and filter; simulated in {sim_seconds:.0f} s)"
+            f"\nnight: {night} ({frames} frames per target and filter; "
+            f"simulated in {sim_seconds:.0f} s)"
         )
         for workers in workers_list:
             run_dir = out / f"run-{night.name}-w{workers}"
@@ -525,7 +530,8 @@ def main(argv: list[str] | None = None) -> int:
         report["reference"] = run_reference(night, out, args.reference_timeout)
         ref = report["reference"]
         print(
-            f"reference: exit {ref['exit']} after {ref['wall_seconds']:.0f} s ({ref['log']}); last lines:"
+            f"reference: exit {ref['exit']} after {ref['wall_seconds']:.0f} s ({ref['log']}); "
+            "last lines:"
         )
         print("\n".join(f"    {line}" for line in ref["log_tail"]))
     (out / "results.json").write_text(json.dumps(report, indent=1, default=str))
@@ -547,10 +553,12 @@ def print_run(run: dict[str, Any]) -> None:
             f"{row['cpu_s']:8.1f} {row['peak_rss_mb']:12.0f}"
         )
     print(
-        f"{'total':<44} {run['wall_seconds']:8.1f} {run['cpu_seconds']:8.1f} {run['peak_rss_mb']:12.0f}"
+        f"{'total':<44} {run['wall_seconds']:8.1f} {run['cpu_seconds']:8.1f} "
+        f"{run['peak_rss_mb']:12.0f}"
     )
     print(
-        f"frames per minute: {run['frames_per_minute']:.2f}; per-frame steps: {run['per_frame_seconds']:.1f} s"
+        f"frames per minute: {run['frames_per_minute']:.2f}; "
+        f"per-frame steps: {run['per_frame_seconds']:.1f} s"
     )
     for label, value in run["accuracy"].items():
         print(f"{label}: {value}")
