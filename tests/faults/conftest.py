@@ -70,8 +70,8 @@ def pytest_terminal_summary(terminalreporter):
         write(f"  {kind:<20}{_TRIED[kind]:>7}{_PASSED[kind]:>8}")
     write(f"  {'total':<20}{sum(_TRIED.values()):>7}{sum(_PASSED.values()):>8}")
     write(
-        f"  raw folders hashed before/after: {LEDGER.raw_checked} checks of {LEDGER.raw_files_checked} "
-        f"files; raw files changed: {LEDGER.raw_files_changed}"
+        f"  raw folders hashed before/after: {LEDGER.raw_checked} checks of "
+        f"{LEDGER.raw_files_checked} files; raw files changed: {LEDGER.raw_files_changed}"
     )
     write(
         f"  products compared with an undisturbed run: {LEDGER.products_compared}; "

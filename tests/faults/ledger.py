@@ -23,7 +23,8 @@ class Ledger:
     raw_files_changed: int = 0
     products_compared: int = 0
     products_lost: int = 0
-    #: per interrupted run: (case, cache entries complete when the signal came, entries of a full run)
+    #: per interrupted run: (case, cache entries complete when the signal came, entries of a
+    #: full run)
     interrupted: list[tuple[str, int, int]] = field(default_factory=list)
 
 
@@ -42,7 +43,8 @@ def raw_digest(raw: Path) -> dict[str, str]:
 
 
 def watch(data_path: Path) -> Path:
-    """Record ``data_path/raw`` now (before any run); the suite's fixture checks it after the test."""
+    """Record ``data_path/raw`` now (before any run); the suite's fixture checks it after the
+    test."""
     raw = Path(data_path) / "raw"
     LEDGER.raw_dirs[raw] = raw_digest(raw)
     return raw
@@ -60,7 +62,8 @@ def check_raw(raw: Path, *, forget: bool) -> list[str]:
 
 
 def night(data_path: Path, **kwargs) -> Path:
-    """A tiny toycam night (tests/framework/tiny.py) in ``data_path``, watched; returns data_path."""
+    """A tiny toycam night (tests/framework/tiny.py) in ``data_path``, watched; returns
+    data_path."""
     write_tiny_night(data_path, **kwargs)
     watch(data_path)
     return data_path

@@ -1,4 +1,5 @@
-"""Bad input: every broken file gets one log line naming it and the reason, is set aside, the run goes on.
+"""Bad input: every broken file gets one log line naming it and the reason, is set aside, the run
+goes on.
 
 One tiny toycam night holds good frames and every kind of bad file at once, and is reduced once
 (in-process, the whole default pipeline); each case then checks its own file.

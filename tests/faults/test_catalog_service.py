@@ -1,4 +1,5 @@
-"""A catalog service that times out or answers garbage: retried with back-off, never cached, one clear error.
+"""A catalog service that times out or answers garbage: retried with back-off, never cached, one
+clear error.
 
 The fake service replaces astroquery's own query methods (the network boundary); the catalog
 layer above it (retries, checks, cache, parser) is the production code.

@@ -1,4 +1,5 @@
-"""Concurrency: two runs on one data path at once, and a joblib sweep of 4 jobs sharing upstream steps.
+"""Concurrency: two runs on one data path at once, and a joblib sweep of 4 jobs sharing upstream
+steps.
 
 Every upstream task must be produced exactly once over all the runs (the others find it cached,
 never half-written), and every product must equal the one an undisturbed run makes.

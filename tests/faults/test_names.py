@@ -1,4 +1,5 @@
-"""Names from headers (OBJECT, FILTER) never write outside data_path/red/ and never collide silently.
+"""Names from headers (OBJECT, FILTER) never write outside data_path/red/ and never collide
+silently.
 
 One tiny night, one frame for each hostile OBJECT value, reduced once through the whole default
 pipeline; each name then checks its own stack.

@@ -13,19 +13,17 @@ from tests.conftest import SHARED
 
 LAYOUTS = SHARED / "data" / "gmos_layouts"
 STRUCTURAL = ("EXTNAME", "EXTVER", "DETSEC", "CCDSEC", "CCDSUM", "CCDNAME")
+#: (format, detector as the layout files name it, simulator variant, binning)
 CASES = [
-    ("gmos-n", "HAM", "ham", 1),
-    ("gmos-n", "HAM", "ham", 2),
-    ("gmos-n", "HAM", "ham", 4),
-    ("gmos-s", "HAM", "ham", 1),
-    ("gmos-s", "HAM", "ham", 2),
-    ("gmos-s", "HAM", "ham", 4),
-    ("gmos-n", "e2v", "e2v", 1),
-    ("gmos-n", "e2v", "e2v", 2),
-    ("gmos-n", "EEV", "eev", 1),
-    ("gmos-n", "EEV", "eev", 2),
-    ("gmos-s", "EEV", "eev", 1),
-    ("gmos-s", "EEV", "eev", 2),
+    (fmt, detector, detector.lower(), binning)
+    for fmt, detector, binnings in (
+        ("gmos-n", "HAM", (1, 2, 4)),
+        ("gmos-s", "HAM", (1, 2, 4)),
+        ("gmos-n", "e2v", (1, 2)),
+        ("gmos-n", "EEV", (1, 2)),
+        ("gmos-s", "EEV", (1, 2)),
+    )
+    for binning in binnings
 ]
 pytestmark = pytest.mark.skipif(not LAYOUTS.is_dir(), reason=f"shared data not found at {LAYOUTS}")
 

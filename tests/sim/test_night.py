@@ -16,6 +16,7 @@ from potpyri.instruments.gmos import GmosReader
 from potpyri.sim.night import simulate_night
 from potpyri.sim.scene import moffat_alpha, sky_image
 from tests.conftest import compose_config
+from tests.sim.test_instrument_nights import EXPECTED
 
 
 def test_files_names_and_compression(gmos_night):
@@ -30,20 +31,11 @@ def test_files_names_and_compression(gmos_night):
 
 def test_every_file_classified_as_intended(gmos_night):
     instrument = compose_config("instrument=gmos", "data_path=/x").instrument
-    expected = {
-        "bias": "BIAS",
-        "flat": "FLAT",
-        "science": "SCIENCE",
-        "spectrum": "SPEC",
-        "acquisition": "UNKNOWN",
-        "bad": "BAD",
-        "short": "BAD",
-    }
     reader = GmosReader(instrument)
     for row, path in zip(gmos_night.frames, gmos_night.raw_files, strict=True):
         header = reader.header(path)
         kind, _ = classify(header, instrument, float(header["EXPTIME"]))
-        assert kind == expected[row["kind"]], (path.name, row["kind"], kind)
+        assert kind == EXPECTED[row["kind"]], (path.name, row["kind"], kind)
 
 
 def test_same_seed_same_bytes(tmp_path):
@@ -151,7 +143,8 @@ def _measure(night, row, stars, reader, flat, bad):
 
 
 def test_pipeline_never_imports_the_simulator():
-    """Truth must not leak: no science module mentions potpyri.sim (the CLI's demo dispatch aside)."""
+    """Truth must not leak: no science module mentions potpyri.sim (the CLI's demo dispatch
+    aside)."""
     from pathlib import Path
 
     repo = Path(__file__).resolve().parents[2]
