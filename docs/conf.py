@@ -39,9 +39,8 @@ def _write_generated() -> None:
         "keywords.rst": keywords_rst(),
     }.items():
         target = out / name
-        if (
-            not target.exists() or target.read_text() != text
-        ):  # unchanged files keep the build incremental
+        # Unchanged files keep the build incremental.
+        if not target.exists() or target.read_text() != text:
             target.write_text(text)
 
 
