@@ -134,7 +134,8 @@ def _raw_answer(
 
 
 def _truth_mag(stars: Table, band: str) -> np.ndarray:
-    """Truth magnitude for a survey band (PS1 y is the truth Y; SkyMapper v lies between u and g)."""
+    """Truth magnitude for a survey band (PS1 y is the truth Y; SkyMapper v lies between u and
+    g)."""
     if band == "v":
         return 0.5 * (np.asarray(stars["mag_u"], float) + np.asarray(stars["mag_g"], float))
     return np.asarray(stars[f"mag_{band.upper() if band == 'y' else band}"], float)

@@ -13,6 +13,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``potpyri-sim``."""
     from potpyri.sim.formats.base import FORMATS
     from potpyri.sim.night import simulate_night
+    from potpyri.sim.truth import DENSITY_R22, R_FAINT
 
     parser = argparse.ArgumentParser(prog="potpyri-sim", description=__doc__.splitlines()[0])
     parser.add_argument("instrument", help=f"raw format: {', '.join(sorted(FORMATS))}")
@@ -34,11 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--density",
         type=float,
-        default=1.2,
+        default=DENSITY_R22,
         help="stars per arcmin^2 brighter than r=22 (~1 high latitude, several at |b|~20-30 deg)",
     )
     parser.add_argument(
-        "--r-faint", type=float, default=24.5, help="faintest simulated r magnitude"
+        "--r-faint", type=float, default=R_FAINT, help="faintest simulated r magnitude"
     )
     args = parser.parse_args(argv)
     if args.instrument.lower() not in FORMATS:

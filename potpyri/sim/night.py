@@ -25,7 +25,7 @@ from potpyri.sim.catalogs import seed_catalog_cache
 from potpyri.sim.detector import add_cosmic_rays, bleed, make_detector
 from potpyri.sim.formats.base import FORMATS, FrameMeta, Geometry, RawFormat, Setup, write_raw
 from potpyri.sim.scene import fringe_pattern, render_sources, sky_image, trail_image
-from potpyri.sim.truth import EXTINCTION, SKY_AB, make_field
+from potpyri.sim.truth import DENSITY_R22, EXTINCTION, R_FAINT, SKY_AB, make_field
 
 __all__ = ["NightResult", "expected_image", "simulate_night", "true_wcs"]
 
@@ -58,8 +58,8 @@ def simulate_night(
     binning: tuple[int, int] | None = None,
     variant: str | None = None,
     rejects: bool = True,
-    density_r22: float = 1.2,
-    r_faint: float = 24.5,
+    density_r22: float = DENSITY_R22,
+    r_faint: float = R_FAINT,
 ) -> NightResult:
     """Simulate one night of ``fmt`` (a registered raw format, e.g. ``gmos-n``).
 

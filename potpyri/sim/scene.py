@@ -92,7 +92,8 @@ def _moffat_pixels(x0, x1, y0, y1, xc, yc, alpha, q=1.0, pa=0.0, beta=BETA) -> n
 
 
 def sky_image(shape: tuple[int, int], level: float, gradient: tuple[float, float]) -> np.ndarray:
-    """Sky in electrons: ``level`` at the centre with fractional gradients per full width in x, y."""
+    """Sky in electrons: ``level`` at the centre with fractional gradients per full width in x
+    and y."""
     ny, nx = shape
     yy, xx = np.mgrid[0:ny, 0:nx]
     return level * (1.0 + gradient[0] * (xx / nx - 0.5) + gradient[1] * (yy / ny - 0.5))

@@ -1,11 +1,20 @@
-"""The truth model of a simulated field: stars and galaxies with positions, motions and AB magnitudes."""
+"""The truth model of a simulated field: stars and galaxies with positions, motions and AB
+magnitudes."""
 
 from __future__ import annotations
 
 import numpy as np
 from astropy.table import Table
 
-__all__ = ["BANDS", "EXTINCTION", "SKY_AB", "make_field", "magnitudes"]
+__all__ = [
+    "BANDS",
+    "DENSITY_R22",
+    "EXTINCTION",
+    "R_FAINT",
+    "SKY_AB",
+    "make_field",
+    "magnitudes",
+]
 
 #: Bands the simulator knows, with their AB sky brightness (mag/arcsec², dark sky; NIR at a
 #: good site) and extinction coefficient (mag/airmass).
@@ -32,6 +41,11 @@ EXTINCTION = {
     "K": 0.08,
 }
 BANDS = tuple(SKY_AB)
+
+#: Default star density: stars per arcmin² brighter than r = 22 (~1 at high galactic latitude).
+DENSITY_R22 = 1.2
+#: Default faintest simulated r magnitude (AB).
+R_FAINT = 24.5
 
 
 def magnitudes(r: np.ndarray, g_r: np.ndarray) -> dict[str, np.ndarray]:
@@ -63,8 +77,8 @@ def make_field(
     radius_deg: float,
     *,
     r_bright: float = 14.0,
-    r_faint: float = 24.5,
-    density_r22: float = 1.2,
+    r_faint: float = R_FAINT,
+    density_r22: float = DENSITY_R22,
     galaxy_fraction: float = 0.15,
 ) -> Table:
     """Stars (and some galaxies) uniformly over a cone, with realistic number counts.

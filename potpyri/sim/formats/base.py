@@ -32,6 +32,7 @@ __all__ = [
     "FRAME_KINDS",
     "FrameMeta",
     "Geometry",
+    "SITES",
     "RawFormat",
     "Setup",
     "register_format",
@@ -51,6 +52,15 @@ FRAME_KINDS = (
     "bad",
     "short",
 )
+
+#: Observatory sites as (longitude deg, latitude deg, height m), for airmass and header keywords.
+SITES = {
+    "Keck": (-155.47833, 19.82833, 4160.0),
+    "Gemini-North": (-155.46906, 19.82381, 4213.0),
+    "Gemini-South": (-70.73669, -30.24075, 2722.0),
+    "Magellan": (-70.69208, -29.01418, 2380.0),
+    "MMT": (-110.88456, 31.68877, 2606.0),
+}
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from astropy.io import fits
 
-from potpyri.sim.formats.base import FrameMeta, Setup, register_format
+from potpyri.sim.formats.base import SITES, FrameMeta, Setup, register_format
 from potpyri.sim.formats.generic import Amp, AmplifierFormat
 
 __all__ = ["Binospec"]
@@ -23,14 +23,11 @@ class Binospec(AmplifierFormat):
 
     name = "binospec"
     instrument = "binospec"
-    wavelength = "OPT"
     filters = {"g": "g_filter", "r": "r_filter", "i": "i_filter", "z": "z_filter"}
     calibrations = ("flat",)
-    flat_kind = "dome"
-    min_exptime = 1.0
     full_well = 120000.0
     zeropoint_ab = {"g": 28.1, "r": 28.3, "i": 28.0, "z": 27.2}
-    site = (-110.88456, 31.68877, 2606.0)
+    site = SITES["MMT"]
     pixscale_unbinned = 0.24
     amps = (
         Amp(0, 0, 2048, 4112, 1.02, 4.0, 1005.0, False, 0),
@@ -40,7 +37,6 @@ class Binospec(AmplifierFormat):
     )
     crop = (208, 1789, 3695, 4731)
     window = (1800, 1800)
-    default_setup = Setup(binning=(1, 1), size="small")
 
     def filename(self, meta: FrameMeta, setup: Setup) -> str:
         stamp = meta.date_obs.strftime("%Y.%m%d.%H%M%S")

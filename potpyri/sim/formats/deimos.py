@@ -10,8 +10,13 @@ from __future__ import annotations
 
 from astropy.io import fits
 
-from potpyri.sim.formats.base import FrameMeta, Setup, register_format
-from potpyri.sim.formats.generic import Amp, AmplifierFormat, sexagesimal
+from potpyri.sim.formats.base import SITES, FrameMeta, Setup, register_format
+from potpyri.sim.formats.generic import (
+    Amp,
+    AmplifierFormat,
+    koa_filename,
+    koa_time_and_pointing,
+)
 
 __all__ = ["Deimos"]
 
@@ -22,15 +27,11 @@ class Deimos(AmplifierFormat):
 
     name = "deimos"
     instrument = "deimos"
-    wavelength = "OPT"
     filters = {"g": "g", "r": "R", "i": "I", "z": "Z"}
-    calibrations = ("bias", "flat")
-    flat_kind = "dome"
     fringe_bands = ("z",)
-    min_exptime = 1.0
     full_well = 100000.0
     zeropoint_ab = {"g": 28.0, "r": 28.4, "i": 28.2, "z": 27.5}
-    site = (-155.47833, 19.82833, 4160.0)
+    site = SITES["Keck"]
     pixscale_unbinned = 0.1185
     amps = tuple(
         Amp(
@@ -48,15 +49,12 @@ class Deimos(AmplifierFormat):
     )
     crop = (0, 0, 4096, 8372)
     window = (2048, 2048)
-    default_setup = Setup(binning=(1, 1), size="small")
 
     def filename(self, meta: FrameMeta, setup: Setup) -> str:
-        seconds = int(round((meta.date_obs.mjd % 1) * 86400))
-        return f"DE.{meta.date_obs.strftime('%Y%m%d')}.{seconds:05d}.fits.gz"
+        return koa_filename("DE", meta)
 
     def primary_header(self, meta: FrameMeta, setup: Setup) -> fits.Header:
         bx, by = self._binning(setup)
-        ra, dec = sexagesimal(meta.ra, meta.dec)
         kind = meta.kind
         spectral = kind == "spectrum"
         head = fits.Header()
@@ -81,14 +79,7 @@ class Deimos(AmplifierFormat):
                 "EXPTIME": float(meta.exptime),
                 "BINNING": f"{bx},{by}",
                 "NVIDINP": len(self.amps),
-                "DATE-OBS": meta.date_obs.strftime("%Y-%m-%d"),
-                "UTC": meta.date_obs.strftime("%H:%M:%S.%f")[:11],
-                "MJD-OBS": meta.date_obs.mjd,
-                "MJD": meta.date_obs.mjd,
-                "RA": ra,
-                "DEC": dec,
-                "AIRMASS": round(meta.airmass, 3),
-                "ROTPOSN": meta.position_angle,
+                **koa_time_and_pointing(meta, "UTC"),
             }
         )
         if kind == "flat":

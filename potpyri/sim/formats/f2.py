@@ -11,36 +11,28 @@ from __future__ import annotations
 import numpy as np
 from astropy.io import fits
 
-from potpyri.sim.formats.base import FrameMeta, Setup, register_format
-from potpyri.sim.formats.generic import Amp, AmplifierFormat
+from potpyri.sim.formats.base import SITES, FrameMeta, Setup, register_format
+from potpyri.sim.formats.generic import Amp, InfraredArrayFormat
 
 __all__ = ["Flamingos2"]
 
 
 @register_format
-class Flamingos2(AmplifierFormat):
+class Flamingos2(InfraredArrayFormat):
     """Flamingos-2 imaging: one 2k×2k HAWAII-2 array."""
 
     name = "f2"
     instrument = "f2"
-    wavelength = "NIR"
     filters = {"Y": "Y_G0811", "J": "J_G0802", "H": "H_G0803", "K": "Ks_G0804"}
-    calibrations = ("dark", "flat")
-    flat_kind = "dome"
-    min_exptime = 1.0
     dark_current = 0.5
     full_well = 155000.0
     zeropoint_ab = {"Y": 26.0, "J": 26.3, "H": 26.4, "K": 26.0}
-    site = (-70.73669, -30.24075, 2722.0)
+    site = SITES["Gemini-South"]
     pixscale_unbinned = 0.1792
     amps = (Amp(0, 0, 2048, 2048, 4.44, 11.7, 3000.0, True),)
     crop = (0, 0, 2048, 2048)
-    window = (1024, 1024)
-    small_binning = (1, 1)
-    overscan = 0
     cube = True
     dtype = np.int32
-    default_setup = Setup(binning=(1, 1), size="small")
 
     def filename(self, meta: FrameMeta, setup: Setup) -> str:
         return f"S{meta.date_obs.strftime('%Y%m%d')}S{meta.number:04d}.fits.bz2"

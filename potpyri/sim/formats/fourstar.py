@@ -9,7 +9,7 @@ frames (no flat frames in the night), darks remove the pedestal.
 
 from __future__ import annotations
 
-from potpyri.sim.formats.base import FrameMeta, Setup, register_format
+from potpyri.sim.formats.base import SITES, FrameMeta, Setup, register_format
 from potpyri.sim.formats.generic import Amp
 from potpyri.sim.formats.mmirs import Mmirs
 
@@ -22,11 +22,9 @@ class FourStar(Mmirs):
 
     name = "fourstar"
     instrument = "fourstar"
-    filters = {"J": "J", "H": "H", "K": "Ks"}
-    dark_current = 0.05
     full_well = 110000.0
     zeropoint_ab = {"J": 25.9, "H": 26.0, "K": 25.6}
-    site = (-70.69208, -29.01418, 2380.0)
+    site = SITES["Magellan"]
     pixscale_unbinned = 0.159
     amps = (Amp(0, 0, 2048, 2048, 2.65, 25.5, 4000.0, True),)
     crop = (0, 0, 2048, 2048)

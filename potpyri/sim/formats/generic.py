@@ -21,7 +21,14 @@ from astropy.io import fits
 
 from potpyri.sim.formats.base import FrameMeta, Geometry, RawFormat, Setup
 
-__all__ = ["Amp", "AmplifierFormat", "sexagesimal"]
+__all__ = [
+    "Amp",
+    "AmplifierFormat",
+    "InfraredArrayFormat",
+    "koa_filename",
+    "koa_time_and_pointing",
+    "sexagesimal",
+]
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,29 @@ def sexagesimal(ra_deg: float, dec_deg: float) -> tuple[str, str]:
     ra = Angle(ra_deg, "deg").to_string("hour", sep=":", precision=2, pad=True)
     dec = Angle(dec_deg, "deg").to_string("deg", sep=":", precision=1, alwayssign=True, pad=True)
     return ra, dec
+
+
+def koa_filename(prefix: str, meta: FrameMeta) -> str:
+    """The Keck Observatory Archive's file name, ``PREFIX.YYYYMMDD.SSSSS.fits.gz`` (seconds of
+    the UT day)."""
+    seconds = int(round((meta.date_obs.mjd % 1) * 86400))
+    return f"{prefix}.{meta.date_obs.strftime('%Y%m%d')}.{seconds:05d}.fits.gz"
+
+
+def koa_time_and_pointing(meta: FrameMeta, time_key: str) -> dict:
+    """The date, time, pointing and rotator keywords of a Keck optical imager's primary header,
+    in the order KOA writes them (``time_key`` is ``"UT"`` on LRIS, ``"UTC"`` on DEIMOS)."""
+    ra, dec = sexagesimal(meta.ra, meta.dec)
+    return {
+        "DATE-OBS": meta.date_obs.strftime("%Y-%m-%d"),
+        time_key: meta.date_obs.strftime("%H:%M:%S.%f")[:11],
+        "MJD-OBS": meta.date_obs.mjd,
+        "MJD": meta.date_obs.mjd,
+        "RA": ra,
+        "DEC": dec,
+        "AIRMASS": round(meta.airmass, 3),
+        "ROTPOSN": meta.position_angle,
+    }
 
 
 def _bias_structure(amp_index: int, shape: tuple[int, int]) -> np.ndarray:
@@ -74,7 +104,9 @@ class AmplifierFormat(RawFormat):
 
     # -- geometry --------------------------------------------------------------------------------
     def _binning(self, setup: Setup) -> tuple[int, int]:
-        return self.small_binning if setup.size == "small" else tuple(setup.binning)  # type: ignore[return-value]
+        if setup.size == "small":
+            return self.small_binning
+        return tuple(setup.binning)  # type: ignore[return-value]
 
     def _region(self, setup: Setup) -> tuple[int, int, int, int]:
         """The unbinned (y0, x0, ny, nx) region read into the mosaic."""
@@ -204,3 +236,14 @@ class AmplifierFormat(RawFormat):
     def extname(self, n: int) -> str | None:
         """EXTNAME of amplifier ``n``'s HDU."""
         return None
+
+
+class InfraredArrayFormat(AmplifierFormat):
+    """One infrared array (HAWAII-2/-2RG): no overscan, darks remove the reset pedestal, and the
+    small read-out is an unbinned 1k×1k window."""
+
+    wavelength = "NIR"
+    calibrations = ("dark", "flat")
+    window = (1024, 1024)
+    small_binning = (1, 1)
+    overscan = 0

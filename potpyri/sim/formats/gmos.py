@@ -25,7 +25,14 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.io import fits
 
-from potpyri.sim.formats.base import FrameMeta, Geometry, RawFormat, Setup, register_format
+from potpyri.sim.formats.base import (
+    SITES,
+    FrameMeta,
+    Geometry,
+    RawFormat,
+    Setup,
+    register_format,
+)
 
 __all__ = ["GmosNorth", "GmosSouth"]
 
@@ -38,7 +45,8 @@ class _Detector:
     detector: str
     gains: tuple[float, ...]
     rdnoises: tuple[float, ...]
-    #: per extension, in file order: (CCD, amplifier within the CCD from the left, overscan on the right)
+    #: per extension, in file order: (CCD, amplifier within the CCD from the left,
+    #: overscan on the right)
     layout: tuple[tuple[int, int, bool], ...]
 
 
@@ -96,13 +104,9 @@ class _Gmos(RawFormat):
     """What GMOS-N and GMOS-S share; subclasses give the site, prefix and field width."""
 
     instrument = "gmos"
-    wavelength = "OPT"
     filters = _FILTERS
-    calibrations = ("bias", "flat")
     flat_kind = "twilight"
     fringe_bands = ("z",)
-    min_exptime = 1.0
-    dark_current = 0.0
     full_well = 140000.0
     default_setup = Setup(binning=(4, 4), size="small", variant="ham")
     prefix = "N"
@@ -148,7 +152,8 @@ class _Gmos(RawFormat):
         )
 
     def _amplifiers(self, setup: Setup):
-        """Per extension: (CCD, amplifier in CCD, full-mosaic x start (binned), width, overscan right)."""
+        """Per extension: (CCD, amplifier in CCD, full-mosaic x start (binned), width, overscan
+        right)."""
         bx, _ = self._binning(setup)
         det = self._detector(setup)
         layout = (
@@ -209,6 +214,11 @@ class _Gmos(RawFormat):
             xshift = (x0 - crop_start) - (0 if right else _OVERSCAN)
             cd = self._header_cd(meta, geometry)
             names = _CHIP_NAMES[(self.prefix, setup.variant or "ham")]
+            if det.amps_per_chip == 4:
+                amp_name = f"{names[chip]}, {det.amps_per_chip - k}"
+            else:
+                side = "left" if right else "right"
+                amp_name = f"{names[chip].replace('DD ML2AR CCD42-90-1-F43 ', '')}, {side}"
             header.update(
                 {
                     "CTYPE1": "RA---TAN",
@@ -225,9 +235,7 @@ class _Gmos(RawFormat):
                     "EQUINOX": 2000.0,
                     "MJD-OBS": meta.date_obs.mjd,
                     "CCDNAME": names[chip],
-                    "AMPNAME": f"{names[chip]}, {det.amps_per_chip - k}"
-                    if det.amps_per_chip == 4
-                    else f"{names[chip].replace('DD ML2AR CCD42-90-1-F43 ', '')}, {'left' if right else 'right'}",
+                    "AMPNAME": amp_name,
                     "GAIN": gain,
                     "RDNOISE": rdnoise,
                     "CCDSIZE": f"[1:{det.chip_width},1:{det.chip_height}]",
@@ -260,6 +268,7 @@ class _Gmos(RawFormat):
             else ("open2-8" if kind == "bias" else self.filters.get(meta.band, "open2-8"))
         )
         start = meta.date_obs
+        obsid = f"G{self.prefix}-2024A-Q-101-{meta.extra.get('target_index', 0) + 1}"
         head = fits.Header()
         head.update(
             {
@@ -268,8 +277,8 @@ class _Gmos(RawFormat):
                 "OBSTYPE": obstype,
                 "OBSCLASS": obsclass,
                 "GEMPRGID": f"G{self.prefix}-2024A-Q-101",
-                "OBSID": f"G{self.prefix}-2024A-Q-101-{meta.extra.get('target_index', 0) + 1}",
-                "DATALAB": f"G{self.prefix}-2024A-Q-101-{meta.extra.get('target_index', 0) + 1}-{meta.number:03d}",
+                "OBSID": obsid,
+                "DATALAB": f"{obsid}-{meta.number:03d}",
                 "OBSERVER": "Synthetic Observatory",
                 "OBSERVAT": self.observatory,
                 "TELESCOP": self.observatory,
@@ -316,7 +325,7 @@ class GmosNorth(_Gmos):
     observatory = "Gemini-North"
     crop_width_2x2 = 2108
     pixscale_unbinned = 0.0807
-    site = (-155.46906, 19.82381, 4213.0)
+    site = SITES[observatory]
 
 
 @register_format
@@ -328,4 +337,4 @@ class GmosSouth(_Gmos):
     observatory = "Gemini-South"
     crop_width_2x2 = 2128
     pixscale_unbinned = 0.0800
-    site = (-70.73669, -30.24075, 2722.0)
+    site = SITES[observatory]

@@ -1,4 +1,5 @@
-"""Magellan IMACS f/4 imaging: one file per CCD (``iff0012c2.fits``), as the Carnegie archive has it.
+"""Magellan IMACS f/4 imaging: one file per CCD (``iff0012c2.fits``), as the Carnegie archive
+has it.
 
 Assumptions (no real IMACS header in shared data): the 8-CCD f/4 mosaic is read chip by chip into
 separate files; the simulator writes the two central CCDs of the top row (c2, c3; 2k×4k each,
@@ -12,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from astropy.io import fits
 
-from potpyri.sim.formats.base import FrameMeta, Setup, register_format
+from potpyri.sim.formats.base import SITES, FrameMeta, Setup, register_format
 from potpyri.sim.formats.generic import Amp, AmplifierFormat, sexagesimal
 
 __all__ = ["Imacs"]
@@ -24,14 +25,12 @@ class Imacs(AmplifierFormat):
 
     name = "imacs"
     instrument = "imacs"
-    wavelength = "OPT"
     filters = {"g": "Sloan_g", "r": "Sloan_r", "i": "Sloan_i", "z": "Sloan_z"}
     calibrations = ("flat",)
     flat_kind = "twilight"
-    min_exptime = 1.0
     full_well = 150000.0
     zeropoint_ab = {"g": 27.4, "r": 27.6, "i": 27.4, "z": 26.6}
-    site = (-70.69208, -29.01418, 2380.0)
+    site = SITES["Magellan"]
     pixscale_unbinned = 0.111
     amps = (
         Amp(0, 0, 2048, 4096, 0.90, 4.0, 760.0, True, 1),
@@ -40,13 +39,13 @@ class Imacs(AmplifierFormat):
     crop = (0, 0, 4096, 4156)
     window = (1800, 1800)
     primary_data = True
-    default_setup = Setup(binning=(1, 1), size="small")
 
     def filename(self, meta: FrameMeta, setup: Setup) -> str:
         return f"iff{meta.number:04d}c1.fits"
 
     def split_files(self, hdul: fits.HDUList, meta: FrameMeta, setup: Setup):
-        """One file per chip (``iff0012c2.fits``, ``iff0012c3.fits``), with the chip's mosaic region."""
+        """One file per chip (``iff0012c2.fits``, ``iff0012c3.fits``), with the chip's mosaic
+        region."""
         regions = {amp.chip + 1: self._mosaic_slices(amp, setup) for amp in self.amps}
         return [
             (

@@ -12,8 +12,13 @@ from __future__ import annotations
 
 from astropy.io import fits
 
-from potpyri.sim.formats.base import FrameMeta, Setup, register_format
-from potpyri.sim.formats.generic import Amp, AmplifierFormat, sexagesimal
+from potpyri.sim.formats.base import SITES, FrameMeta, Setup, register_format
+from potpyri.sim.formats.generic import (
+    Amp,
+    AmplifierFormat,
+    koa_filename,
+    koa_time_and_pointing,
+)
 
 __all__ = ["LrisBlue", "LrisRed"]
 
@@ -30,24 +35,18 @@ _KOAIMTYP = {
 
 class _Lris(AmplifierFormat):
     instrument = "lris"
-    wavelength = "OPT"
-    calibrations = ("bias", "flat")
-    flat_kind = "dome"
     min_exptime = 15.0
     full_well = 120000.0
     pixscale_unbinned = 0.135
-    site = (-155.47833, 19.82833, 4160.0)
-    default_setup = Setup(binning=(1, 1), size="small")
+    site = SITES["Keck"]
     side = "red"
     prefix = "LR"
 
     def filename(self, meta: FrameMeta, setup: Setup) -> str:
-        seconds = int(round((meta.date_obs.mjd % 1) * 86400))
-        return f"{self.prefix}.{meta.date_obs.strftime('%Y%m%d')}.{seconds:05d}.fits.gz"
+        return koa_filename(self.prefix, meta)
 
     def primary_header(self, meta: FrameMeta, setup: Setup) -> fits.Header:
         bx, by = self._binning(setup)
-        ra, dec = sexagesimal(meta.ra, meta.dec)
         kind = meta.kind
         filt = self.filters.get(meta.band, "clear") if kind not in ("bias",) else "clear"
         head = fits.Header()
@@ -74,14 +73,7 @@ class _Lris(AmplifierFormat):
                 "BINNING": f"{bx},{by}",
                 "NUMAMPS": len(self.amps),
                 "AMPMODE": "SINGLE:B",
-                "DATE-OBS": meta.date_obs.strftime("%Y-%m-%d"),
-                "UT": meta.date_obs.strftime("%H:%M:%S.%f")[:11],
-                "MJD-OBS": meta.date_obs.mjd,
-                "MJD": meta.date_obs.mjd,
-                "RA": ra,
-                "DEC": dec,
-                "AIRMASS": round(meta.airmass, 3),
-                "ROTPOSN": meta.position_angle,
+                **koa_time_and_pointing(meta, "UT"),
                 "FILTER": filt,
                 "REDFILT" if self.side == "red" else "BLUFILT": filt,
             }

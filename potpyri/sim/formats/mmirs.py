@@ -13,19 +13,18 @@ from __future__ import annotations
 import numpy as np
 from astropy.io import fits
 
-from potpyri.sim.formats.base import FrameMeta, Setup, register_format
-from potpyri.sim.formats.generic import Amp, AmplifierFormat
+from potpyri.sim.formats.base import SITES, FrameMeta, Setup, register_format
+from potpyri.sim.formats.generic import Amp, InfraredArrayFormat
 
 __all__ = ["Mmirs"]
 
 
 @register_format
-class Mmirs(AmplifierFormat):
+class Mmirs(InfraredArrayFormat):
     """MMIRS: one 2k×2k HAWAII-2 array (extension 1)."""
 
     name = "mmirs"
     instrument = "mmirs"
-    wavelength = "NIR"
     filters = {"J": "J", "H": "H", "K": "Ks"}
     calibrations = ("dark",)
     flat_kind = "sky"
@@ -33,15 +32,11 @@ class Mmirs(AmplifierFormat):
     dark_current = 0.05
     full_well = 120000.0
     zeropoint_ab = {"J": 26.2, "H": 26.3, "K": 25.9}
-    site = (-110.88456, 31.68877, 2606.0)
+    site = SITES["MMT"]
     pixscale_unbinned = 0.202
     amps = (Amp(0, 0, 2048, 2048, 2.68, 12.0, 2500.0, True),)
     crop = (4, 4, 2040, 2040)
-    window = (1024, 1024)
-    small_binning = (1, 1)
-    overscan = 0
     dtype = np.float32
-    default_setup = Setup(binning=(1, 1), size="small")
 
     def filename(self, meta: FrameMeta, setup: Setup) -> str:
         return f"{meta.object_name.replace(' ', '_')}.{meta.number:04d}.fits"

@@ -16,40 +16,32 @@ from __future__ import annotations
 import numpy as np
 from astropy.io import fits
 
-from potpyri.sim.formats.base import FrameMeta, Setup, register_format
-from potpyri.sim.formats.generic import Amp, AmplifierFormat, sexagesimal
+from potpyri.sim.formats.base import SITES, FrameMeta, Setup, register_format
+from potpyri.sim.formats.generic import Amp, InfraredArrayFormat, koa_filename, sexagesimal
 
 __all__ = ["Mosfire"]
 
 
 @register_format
-class Mosfire(AmplifierFormat):
+class Mosfire(InfraredArrayFormat):
     """MOSFIRE: one 2k×2k HAWAII-2RG array."""
 
     name = "mosfire"
     instrument = "mosfire"
-    wavelength = "NIR"
     filters = {"Y": "Y", "J": "J", "H": "H", "K": "Ks"}
-    calibrations = ("dark", "flat")
-    flat_kind = "dome"
-    min_exptime = 1.0
     dark_current = 0.01
     full_well = 130000.0
     zeropoint_ab = {"Y": 26.6, "J": 26.8, "H": 26.9, "K": 26.5}
-    site = (-155.47833, 19.82833, 4160.0)
+    site = SITES["Keck"]
     pixscale_unbinned = 0.1799
     amps = (Amp(0, 0, 2048, 2048, 2.15, 14.0, 1500.0, True),)
     crop = (0, 0, 2048, 2048)
     window = (2048, 2048)  # no windowed read-out: see the module docstring
-    small_binning = (1, 1)
-    overscan = 0
     primary_data = True
     dtype = np.int32
-    default_setup = Setup(binning=(1, 1), size="small")
 
     def filename(self, meta: FrameMeta, setup: Setup) -> str:
-        seconds = int(round((meta.date_obs.mjd % 1) * 86400))
-        return f"MF.{meta.date_obs.strftime('%Y%m%d')}.{seconds:05d}.fits.gz"
+        return koa_filename("MF", meta)
 
     def primary_header(self, meta: FrameMeta, setup: Setup) -> fits.Header:
         kind = meta.kind
