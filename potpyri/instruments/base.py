@@ -17,16 +17,8 @@ __all__ = ["LINEAR_WCS_KEYS", "RawImage", "Reader", "open_raw", "unpacked_copy"]
 #: The header keywords of a linear celestial WCS (projection, reference point, CD matrix), in
 #: the order the readers copy them from an amplifier's header.
 LINEAR_WCS_KEYS = (
-    "CTYPE1",
-    "CTYPE2",
-    "CRVAL1",
-    "CRVAL2",
-    "CRPIX1",
-    "CRPIX2",
-    "CD1_1",
-    "CD1_2",
-    "CD2_1",
-    "CD2_2",
+    *(f"{key}{axis}" for key in ("CTYPE", "CRVAL", "CRPIX") for axis in (1, 2)),
+    *(f"CD{row}_{column}" for row in (1, 2) for column in (1, 2)),
 )
 
 
