@@ -20,7 +20,7 @@ from astropy.io import fits
 from potpyri.pipeline import run_pipeline, validate
 from tests.conftest import compose_config
 from tests.faults.ledger import compared, night
-from tests.framework.helpers import potpyri
+from tests.framework.helpers import potpyri, sweep_jobs
 from tests.framework.tiny import SEARCHPATH
 
 pytestmark = pytest.mark.fault("concurrency")
@@ -121,8 +121,7 @@ def test_joblib_sweep_of_four_jobs_produces_upstream_once(tmp_path):
         "stack.sigma=2.0,2.5,3.0,3.5",
         check=True,
     )
-    (sweep,) = (data_path / "red" / "multirun").iterdir()
-    jobs = sorted((p for p in sweep.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+    jobs = sweep_jobs(data_path)
     assert len(jobs) == 4, proc.stderr
     runs = [_records(job / "summary.json") for job in jobs]
     ran = _once_each(runs, UPSTREAM)
