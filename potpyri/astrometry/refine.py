@@ -12,7 +12,7 @@ from astropy.wcs import WCS
 
 from potpyri.astrometry.wcsio import pixel_scale, project_inside
 
-__all__ = ["RefineResult", "match_pairs", "refine_wcs", "residuals_arcsec"]
+__all__ = ["RefineResult", "match_pairs", "radial_sip_cards", "refine_wcs", "residuals_arcsec"]
 
 
 @dataclass
@@ -254,12 +254,7 @@ def _fit_radial(x, y, ref: SkyCoord, size, radial: bool) -> WCS:
             {
                 "CTYPE1": "RA---TAN-SIP",
                 "CTYPE2": "DEC--TAN-SIP",
-                "A_ORDER": 3,
-                "B_ORDER": 3,
-                "A_3_0": k,
-                "A_1_2": k,
-                "B_2_1": k,
-                "B_0_3": k,
+                **radial_sip_cards(k),
             }
         )
     with warnings.catch_warnings():
@@ -296,3 +291,8 @@ def _robust_std(values: np.ndarray) -> float:
         return float("nan")
     mad = np.median(np.abs(values - np.median(values)))
     return float(1.4826 * mad)
+
+
+def radial_sip_cards(k: float) -> dict[str, float]:
+    """SIP cards of a pure radial (third-order) distortion: x' = x (1 + k r^2), likewise y."""
+    return {"A_ORDER": 3, "B_ORDER": 3, "A_3_0": k, "A_1_2": k, "B_2_1": k, "B_0_3": k}

@@ -19,6 +19,7 @@ from astropy.table import Table, vstack
 from astropy.time import Time, TimeDelta
 from astropy.wcs import WCS
 
+from potpyri.astrometry.refine import radial_sip_cards
 from potpyri.files import write_atomic
 from potpyri.sim import formats
 from potpyri.sim.catalogs import seed_catalog_cache
@@ -439,12 +440,7 @@ def true_wcs(
             "CD1_2": cd[0, 1],
             "CD2_1": cd[1, 0],
             "CD2_2": cd[1, 1],
-            "A_ORDER": 3,
-            "B_ORDER": 3,
-            "A_3_0": k,
-            "A_1_2": k,
-            "B_2_1": k,
-            "B_0_3": k,
+            **radial_sip_cards(k),
         }
     )
     return WCS(header)

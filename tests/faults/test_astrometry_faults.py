@@ -22,23 +22,12 @@ from potpyri.catalogs.cache import Cone
 from potpyri.pipeline import run_pipeline, validate
 from tests.conftest import compose_config
 from tests.faults.ledger import check_raw, watch
-from tests.framework.tiny import SEARCHPATH
+from tests.framework.tiny import SEARCHPATH, toy_wcs_cards
 
 pytestmark = pytest.mark.fault("bad input")
 
 NY, NX, N = 128, 120, 25
-HEAD = {
-    "CTYPE1": "RA---TAN",
-    "CTYPE2": "DEC--TAN",
-    "CRVAL1": 150.0,
-    "CRVAL2": 2.0,
-    "CRPIX1": 60.0,
-    "CRPIX2": 64.0,
-    "CD1_1": -0.2 / 3600,
-    "CD1_2": 0.0,
-    "CD2_1": 0.0,
-    "CD2_2": 0.2 / 3600,
-}
+HEAD = toy_wcs_cards()
 FAILS = {
     "elsewhere.fits": "astrometry failed: the built-in matcher found no pattern",
     "no_wcs.fits": "no header WCS to take the pointing from",

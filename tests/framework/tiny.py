@@ -58,19 +58,26 @@ def write_tiny_night(
                     "FILTER": "r",
                     "EXPTIME": exptime,
                     "MJD-OBS": 60480.1 + n * 0.001,
-                    "CTYPE1": "RA---TAN",
-                    "CTYPE2": "DEC--TAN",
-                    "CRVAL1": 150.0 + t,
-                    "CRVAL2": 2.0,
-                    "CRPIX1": 60.0,
-                    "CRPIX2": 64.0,
-                    "CD1_1": -0.2 / 3600,
-                    "CD1_2": 0.0,
-                    "CD2_1": 0.0,
-                    "CD2_2": 0.2 / 3600,
+                    **toy_wcs_cards(150.0 + t),
                 }
             )
             path = raw / f"toy{t}{n:03d}.fits"
             fits.PrimaryHDU(adu, header).writeto(path)
             paths.append(path)
     return paths
+
+
+def toy_wcs_cards(ra_deg: float = 150.0) -> dict[str, float | str]:
+    """The toy camera's TAN WCS: 0.2 arcsec pixels, north up, east left, centred near (60, 64)."""
+    return {
+        "CTYPE1": "RA---TAN",
+        "CTYPE2": "DEC--TAN",
+        "CRVAL1": ra_deg,
+        "CRVAL2": 2.0,
+        "CRPIX1": 60.0,
+        "CRPIX2": 64.0,
+        "CD1_1": -0.2 / 3600,
+        "CD1_2": 0.0,
+        "CD2_1": 0.0,
+        "CD2_2": 0.2 / 3600,
+    }

@@ -8,7 +8,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 
 from tests.framework.helpers import potpyri, run_dirs, statuses, summary
-from tests.framework.tiny import SEARCHPATH, write_tiny_night
+from tests.framework.tiny import SEARCHPATH, toy_wcs_cards, write_tiny_night
 
 
 def test_fieldcenter_and_out_size_set_the_stack_grid(tmp_path):
@@ -36,20 +36,7 @@ def test_fieldcenter_and_out_size_set_the_stack_grid(tmp_path):
         np.testing.assert_allclose(wcs.wcs.crval, [ra, dec])
         np.testing.assert_allclose(wcs.all_world2pix([[ra, dec]], 0)[0], [47.5, 47.5], atol=1e-6)
         # The star at frame pixel (30.3, 40.7) lands where the grid's WCS puts its sky position.
-        frame = WCS(
-            fits.Header(
-                {
-                    "CTYPE1": "RA---TAN",
-                    "CTYPE2": "DEC--TAN",
-                    "CRVAL1": 150.0,
-                    "CRVAL2": 2.0,
-                    "CRPIX1": 60.0,
-                    "CRPIX2": 64.0,
-                    "CD1_1": -0.2 / 3600,
-                    "CD2_2": 0.2 / 3600,
-                }
-            )
-        )
+        frame = WCS(fits.Header(toy_wcs_cards()))
         x, y = wcs.all_world2pix(frame.all_pix2world([[30.3, 40.7]], 0), 0)[0]
         sci = hdul["SCI"].data
         iy, ix = int(round(y)), int(round(x))
