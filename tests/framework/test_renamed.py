@@ -90,11 +90,8 @@ def test_a_renamed_key_must_name_a_field():
     assert "toy_broken" not in STEPS
 
 
-@pytest.fixture
-def stack_renamed(monkeypatch):
-    """The real ``stack`` step, as if its ``method`` had been called ``combine`` before."""
-    monkeypatch.setattr(STEPS["stack"].Config, "renamed", {"combine": "method"})
-    return "potpyri: warning: stack.combine is deprecated; use stack.method"
+#: A real rename of this release: the old name still works, with one warning.
+ALIGN_WARNING = "potpyri: warning: align.match_radius is deprecated; use align.match_radius_arcsec"
 
 
 def _job(capsys, *args: str) -> tuple[dict, str]:
@@ -104,20 +101,20 @@ def _job(capsys, *args: str) -> tuple[dict, str]:
     return yaml.safe_load(out), err
 
 
-def test_the_command_line_warns_once_and_composes_the_new_key(stack_renamed, capsys):
-    job, err = _job(capsys, "instrument=imacs", "data_path=X", "stack.combine=mean")
-    assert job["stack"]["method"] == "mean" and "combine" not in job["stack"]
-    assert "renamed" not in job["stack"]
-    assert _warnings(err) == [stack_renamed]
+def test_the_command_line_warns_once_and_composes_the_new_key(capsys):
+    job, err = _job(capsys, "instrument=imacs", "data_path=X", "align.match_radius=3.5")
+    assert job["align"]["match_radius_arcsec"] == 3.5 and "match_radius" not in job["align"]
+    assert "renamed" not in job["align"]
+    assert _warnings(err) == [ALIGN_WARNING]
 
 
-def test_an_old_recipe_file_runs_with_the_new_key(stack_renamed, capsys, tmp_path):
+def test_an_old_recipe_file_runs_with_the_new_key(capsys, tmp_path):
     recipe = yaml.safe_load(
         recipe_text(compose_config("instrument=imacs", f"data_path={tmp_path}"))
     )
-    del recipe["stack"]["method"]
-    recipe["stack"]["combine"] = "median"  # written by the release before the rename
+    del recipe["align"]["match_radius_arcsec"]
+    recipe["align"]["match_radius"] = 3.5  # written by the release before the rename
     (tmp_path / "old.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False))
     job, err = _job(capsys, "--recipe", str(tmp_path / "old.yaml"))
-    assert job["stack"]["method"] == "median" and "combine" not in job["stack"]
-    assert _warnings(err) == [stack_renamed]
+    assert job["align"]["match_radius_arcsec"] == 3.5 and "match_radius" not in job["align"]
+    assert _warnings(err) == [ALIGN_WARNING]
