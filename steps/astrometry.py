@@ -89,11 +89,13 @@ class Astrometry(Step):
         )
         epoch = frame_epoch(frame[0].header, item.meta.get("time"))
         ra, dec = pointing(start, sci.shape)
+        # A WCS the reader built from the pointing keywords is only as good as the pointing.
+        radius_arcsec = max(cfg.search_radius_arcsec, float(frame[0].header.get("PNTUNC", 0.0)))
         try:
             reference = gaia_reference(
                 ra,
                 dec,
-                field_radius_deg(sci.shape, scale) + cfg.search_radius_arcsec / 3600.0,
+                field_radius_deg(sci.shape, scale) + radius_arcsec / 3600.0,
                 epoch=epoch,
                 cache_dir=self.context.cfg.catalog.cache_dir,
                 offline=bool(self.context.cfg.catalog.offline),
@@ -104,7 +106,7 @@ class Astrometry(Step):
                 start,
                 reference,
                 scale_arcsec=scale,
-                search_radius_arcsec=cfg.search_radius_arcsec,
+                search_radius_arcsec=radius_arcsec,
                 method=SolveMethod(cfg.method).value,
                 index_dir=cfg.index_dir,
                 index_cache=index_cache(self.context),

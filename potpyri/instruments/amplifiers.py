@@ -18,7 +18,7 @@ import numpy as np
 from astropy.wcs import FITSFixedWarning
 
 from potpyri.instruments.base import LINEAR_WCS_KEYS, RawImage, Reader, open_raw
-from potpyri.instruments.single import parse_section
+from potpyri.instruments.sections import parse_section
 
 __all__ = ["AmplifierReader"]
 
@@ -28,7 +28,7 @@ _WCS_KEYS = (*LINEAR_WCS_KEYS, "RADESYS", "RADECSYS", "EQUINOX")
 class AmplifierReader(Reader):
     """Assemble amplifiers described by DETSEC/DATASEC/BIASSEC/CCDSUM into one mosaic."""
 
-    def read(self, path: Path) -> RawImage:
+    def assemble(self, path: Path) -> RawImage:
         with open_raw(path, self.unpacked) as hdul:
             header = self.classification_header(hdul)
             images = [h for h in hdul if h.data is not None and h.data.ndim in (2, 3)]

@@ -6,13 +6,38 @@ import hashlib
 import io
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from astropy.io import fits
 
-__all__ = ["LINEAR_WCS_KEYS", "RawImage", "Reader", "open_raw", "unpacked_copy"]
+__all__ = [
+    "COMMON_FIELDS",
+    "LINEAR_WCS_KEYS",
+    "RawImage",
+    "Reader",
+    "ReaderError",
+    "open_raw",
+    "unpacked_copy",
+]
+
+#: Instrument fields the pipeline reads whatever the reader; a reader lists the others it reads
+#: in :attr:`Reader.reads` (a test fails on a YAML field no code reads).
+COMMON_FIELDS = frozenset(
+    {
+        "defaults", "name", "reader", "wavelength", "pixscale", "saturation", "min_exptime",
+        "bias", "dark", "flat", "cr_bias", "raw_header_ext", "stack_method", "catalog_zp",
+        "out_size", "static_mask", "keywords", "classify", "raw_format", "pointing", "options",
+    }
+)  # fmt: skip
+
+
+class ReaderError(ValueError):
+    """A raw file the reader cannot read as configured; the message is one line naming the file
+    and the keyword or YAML field at fault."""
+
 
 #: The header keywords of a linear celestial WCS (projection, reference point, CD matrix), in
 #: the order the readers copy them from an amplifier's header.
@@ -90,12 +115,38 @@ class RawImage:
     rdnoise: np.ndarray
 
 
+@dataclass
+class NoOptions:
+    """A reader without settings of its own."""
+
+
 class Reader:
-    """Base class of raw-format readers; ``instrument`` is the instrument config node."""
+    """Base class of raw-format readers; ``instrument`` is the instrument config node.
+
+    A subclass implements :meth:`assemble`; :meth:`read` adds the starting sky WCS. Settings
+    particular to one reader live in its ``Options`` dataclass, filled from the YAML's
+    ``options:`` (an unknown option is an error, not ignored).
+    """
+
+    #: The reader's own settings, from ``instrument.options``.
+    Options: ClassVar[type] = NoOptions
+    #: Instrument fields this reader reads beyond :data:`COMMON_FIELDS`.
+    reads: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, instrument, unpacked: Path | None = None) -> None:
         self.instrument = instrument
         self.unpacked = unpacked  #: folder of decompressed copies of compressed raw files (or None)
+        self.options = self._options(getattr(instrument, "options", None) or {})
+
+    def _options(self, given) -> object:
+        known = {f.name for f in fields(self.Options)}
+        unknown = sorted(set(given) - known)
+        if unknown:
+            raise ValueError(
+                f"instrument.options.{unknown[0]} is not an option of reader "
+                f"{self.instrument.reader!r} (known: {', '.join(sorted(known)) or 'none'})"
+            )
+        return self.Options(**{key: _plain(value) for key, value in dict(given).items()})
 
     def header(self, path: Path) -> fits.Header:
         """The header carrying the classification keywords.
@@ -112,5 +163,81 @@ class Reader:
         return hdul[self.instrument.raw_header_ext].header.copy()
 
     def read(self, path: Path) -> RawImage:
-        """Read and assemble one raw file."""
+        """Read and assemble one raw file, with a starting sky WCS."""
+        image = self.assemble(path)
+        self.add_sky_wcs(image, path)
+        return image
+
+    def assemble(self, path: Path) -> RawImage:
+        """Assemble one raw file: amplifiers placed, overscan subtracted, trimmed."""
         raise NotImplementedError
+
+    def add_sky_wcs(self, image: RawImage, path: Path, offset_arcsec=(0.0, 0.0)) -> None:
+        """Give ``image`` a starting sky WCS from the pointing keywords where it has none (or
+        where ``pointing.use_header_wcs`` is off)."""
+        from potpyri.instruments.pointing import has_celestial_wcs, pointing_wcs
+
+        pointing = self.instrument.pointing
+        if pointing.use_header_wcs and has_celestial_wcs(image.header):
+            return
+        binning = str(image.header.get("CCDSUM", "1 1")).split()
+        xbin = int(binning[0]) if binning and binning[0].isdigit() else 1
+        try:
+            cards = pointing_wcs(
+                image.header,
+                pointing,
+                image.data.shape,
+                float(self.instrument.pixscale) * xbin,
+                offset_arcsec,
+            )
+        except ValueError as exc:
+            raise ReaderError(f"{Path(path).name}: {exc}") from None
+        for key in [k for k in image.header if k[:5] in ("CTYPE", "CUNIT") or k[:2] == "PC"]:
+            del image.header[key]
+        image.header.update(cards)
+
+    def amplifier_value(self, what: str, header: fits.Header, index: int, path: Path) -> float:
+        """Gain (``what='gain'``) or read noise (``'rdnoise'``) of amplifier ``index``.
+
+        From the YAML list (one value per amplifier, in the reader's amplifier order) or, where
+        that is empty, from the header keyword ``<what>_keyword``; never a silent default.
+        """
+        values = list(getattr(self.instrument, what) or [])
+        if values:
+            if index >= len(values):
+                raise ReaderError(
+                    f"{Path(path).name}: amplifier {index + 1} has no instrument.{what} value "
+                    f"({len(values)} given)"
+                )
+            return float(values[index])
+        keyword = getattr(self.instrument, f"{what}_keyword", "")
+        if not keyword:
+            raise ReaderError(
+                f"{Path(path).name}: no {what}: instrument.{what} is empty and "
+                f"instrument.{what}_keyword is not set"
+            )
+        try:
+            value = float(header[keyword])
+        except KeyError:
+            raise ReaderError(
+                f"{Path(path).name}: header keyword {keyword} ({what}, "
+                f"instrument.{what}_keyword) missing"
+            ) from None
+        except (TypeError, ValueError):
+            raise ReaderError(
+                f"{Path(path).name}: header keyword {keyword}={header[keyword]!r} ({what}) is "
+                "not a number"
+            ) from None
+        if not value > 0 and what == "gain":
+            raise ReaderError(f"{Path(path).name}: header keyword {keyword}={value} (gain) <= 0")
+        return value
+
+
+def _plain(value):
+    """An OmegaConf container as plain Python (options arrive as DictConfig/ListConfig)."""
+    try:
+        from omegaconf import OmegaConf
+
+        return OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+    except ImportError:  # pragma: no cover - omegaconf is a core dependency
+        return value

@@ -13,8 +13,9 @@ from typing import Any
 
 from astropy.io import fits
 
-from potpyri.files import safe_name, ut_date
+from potpyri.files import safe_name
 from potpyri.instruments.groups import calibration_group
+from potpyri.instruments.timing import frame_mjd
 
 __all__ = [
     "classify",
@@ -59,6 +60,7 @@ def describe(header: fits.Header, instrument) -> dict[str, Any]:
     except (TypeError, ValueError):
         exptime = float("nan")
     kind, reason = classify(header, instrument, exptime)
+    mjd = frame_mjd(header, kw.mjd, kw.time)
     # Frames this run cannot reduce: another instrument's, or missing a keyword they need.
     instrume = str(header.get("INSTRUME", "")).strip()
     if kind in REDUCED_TYPES and instrume and str(instrument.name).lower() not in instrume.lower():
@@ -70,7 +72,7 @@ def describe(header: fits.Header, instrument) -> dict[str, Any]:
         kind, reason = "BAD", _keyword_problem(header, kw.exptime, "exposure time")
     elif kind in ("SCIENCE", "FLAT") and not filt:
         kind, reason = "BAD", _keyword_problem(header, kw.filter, "filter")
-    elif kind == "SCIENCE" and ut_date(header_value(header, kw.mjd, "")) == "00000000":
+    elif kind == "SCIENCE" and mjd is None:
         kind, reason = "BAD", _keyword_problem(header, kw.mjd, "date")
     meta = {
         "type": kind,
@@ -79,7 +81,7 @@ def describe(header: fits.Header, instrument) -> dict[str, Any]:
         "amp": amp,
         "binning": binning,
         "exp": exptime,
-        "time": str(header_value(header, kw.mjd, "")),
+        "time": "" if mjd is None else f"{mjd:.6f}",
     }
     if reason:
         meta["excluded"] = reason
@@ -194,14 +196,28 @@ def _keyword_problem(header: fits.Header, keyword: str, what: str) -> str:
 
 
 def _matches(header: fits.Header, rule) -> bool:
-    if not rule.keywords:
+    """Whether ``header`` matches ``rule``: all of ``keywords``, one of ``any_keywords`` (when
+    given), none of ``not_keywords``. Values are case-insensitive regular expressions searched in
+    the header value, the reference's rule (MMIRS darks: OBJECT contains 'ark')."""
+    if not rule.keywords and not rule.any_keywords:
         return False
-    # The reference's rule: the value appears in the header's value, case-insensitively
-    # (MMIRS darks: OBJECT contains 'ark'; DEIMOS flats: OBSTYPE contains 'flat').
-    return all(
-        str(value).strip().lower() in str(header.get(key, "")).strip().lower()
-        for key, value in zip(rule.keywords, rule["values"], strict=False)  # .values: dict method
+    pairs = zip(rule.keywords, rule["values"], strict=False)  # rule.values: the dict method
+    if not all(_found(header, key, value) for key, value in pairs):
+        return False
+    if rule.any_keywords and not any(
+        _found(header, key, value)
+        for key, value in zip(rule.any_keywords, rule.any_values, strict=False)
+    ):
+        return False
+    return not any(
+        _found(header, key, value)
+        for key, value in zip(rule.not_keywords, rule.not_values, strict=False)
     )
+
+
+def _found(header: fits.Header, keyword: str, pattern: str) -> bool:
+    text = str(header.get(keyword, "")).strip()
+    return re.search(str(pattern).strip(), text, flags=re.IGNORECASE) is not None
 
 
 def _describe_rule(header: fits.Header, rule) -> str:

@@ -18,7 +18,7 @@ from astropy.io import fits
 from astropy.wcs import FITSFixedWarning
 
 from potpyri.instruments.base import LINEAR_WCS_KEYS, RawImage, Reader, open_raw
-from potpyri.instruments.single import parse_section
+from potpyri.instruments.sections import parse_section
 
 __all__ = ["GmosReader"]
 
@@ -31,7 +31,7 @@ _WCS_KEYS = (*LINEAR_WCS_KEYS, "RADECSYS", "EQUINOX")
 class GmosReader(Reader):
     """Assemble the amplifiers of a GMOS raw file (3, 6 or 12; any binning)."""
 
-    def read(self, path: Path) -> RawImage:
+    def assemble(self, path: Path) -> RawImage:
         with open_raw(path, self.unpacked) as hdul:
             primary = hdul[0].header.copy()
             amps = [h for h in hdul[1:] if h.name == "SCI" and h.data is not None]

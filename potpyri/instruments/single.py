@@ -7,26 +7,16 @@ from pathlib import Path
 import numpy as np
 
 from potpyri.instruments.base import RawImage, Reader, open_raw
+from potpyri.instruments.sections import parse_section
 
 __all__ = ["SingleReader", "parse_section"]
-
-
-def parse_section(section: str) -> tuple[slice, slice]:
-    """Turn a FITS section ``'[x1:x2,y1:y2]'`` (1-based, inclusive) into numpy slices (y, x)."""
-    try:
-        xpart, ypart = section.strip().strip("[]").split(",")
-        x1, x2 = (int(v) for v in xpart.split(":"))
-        y1, y2 = (int(v) for v in ypart.split(":"))
-    except ValueError:
-        raise ValueError(f"malformed FITS section {section!r}; expected '[x1:x2,y1:y2]'") from None
-    return slice(min(y1, y2) - 1, max(y1, y2)), slice(min(x1, x2) - 1, max(x1, x2))
 
 
 class SingleReader(Reader):
     """Read the image in ``raw_header_ext``; subtract the overscan median per row when
     ``instrument.biassec`` is set; trim to ``instrument.datasec`` when set (first entries)."""
 
-    def read(self, path: Path) -> RawImage:
+    def assemble(self, path: Path) -> RawImage:
         with open_raw(path, self.unpacked) as hdul:
             hdu = hdul[self.instrument.raw_header_ext]
             if hdu.data is None:

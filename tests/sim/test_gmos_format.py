@@ -7,7 +7,7 @@ import pytest
 from astropy.io import fits
 from astropy.time import Time
 
-from potpyri.instruments.single import parse_section
+from potpyri.instruments.sections import parse_section
 from potpyri.sim.formats.base import FORMATS, FrameMeta, Setup
 from tests.conftest import SHARED
 

@@ -12,7 +12,7 @@ from astropy.io import fits
 
 from potpyri.instruments.base import Reader
 from potpyri.instruments.classify import classify
-from potpyri.instruments.single import parse_section
+from potpyri.instruments.sections import parse_section
 from potpyri.sim.formats.base import FORMATS, Setup
 from potpyri.sim.night import simulate_night
 from tests.conftest import SHARED, compose_config
