@@ -13,7 +13,9 @@ __all__ = [
     "grow",
     "no_image_reason",
     "raw_mask",
+    "STATIC_MASK_ENV",
     "static_mask",
+    "static_mask_path",
 ]
 
 
@@ -57,12 +59,34 @@ def grow(mask, radius: int, bits: int = BAD | COSMIC_RAY | SATURATED):
     return (mask | np.where(near & ((mask & bits) == 0), NEIGHBOUR, 0)).astype(np.uint8)
 
 
+#: Environment variable naming a folder of static masks (e.g. the reference pipeline's).
+STATIC_MASK_ENV = "POTPYRI_STATIC_MASKS"
+
+
+def static_mask_path(name: str, data_path, folder: str | None):
+    """Where static mask ``name`` is: absolute, in ``data_path`` or in ``folder`` (else None)."""
+    from pathlib import Path
+
+    path = Path(name).expanduser()
+    if path.is_absolute():
+        return path if path.is_file() else None
+    for base in (data_path, folder):
+        if base and (Path(base) / path).is_file():
+            return Path(base) / path
+    return None
+
+
 def static_mask(instrument, data_path, shape):
     """The instrument's static bad-pixel mask as BAD bits (zeros when none is configured).
 
-    ``instrument.static_mask`` is a FITS file (absolute, or relative to ``data_path``) whose first
-    image is non-zero where pixels are bad; it must have the trimmed image's shape.
+    ``instrument.static_mask`` is a FITS file whose first image is non-zero where pixels are bad,
+    in the reader's output geometry. A relative name is looked for in ``data_path``, then in the
+    folder named by the environment variable ``POTPYRI_STATIC_MASKS`` (where the reference
+    pipeline's masks can be kept); a configured mask found nowhere is reported in one log line
+    and not applied.
     """
+    import logging
+    import os
     from pathlib import Path
 
     import numpy as np
@@ -70,8 +94,15 @@ def static_mask(instrument, data_path, shape):
 
     if not instrument.static_mask:
         return np.zeros(shape, np.uint8)
-    path = Path(instrument.static_mask).expanduser()
-    path = path if path.is_absolute() else Path(data_path) / path
+    path = static_mask_path(instrument.static_mask, data_path, os.environ.get(STATIC_MASK_ENV))
+    if path is None:
+        logging.getLogger("potpyri").warning(
+            "static mask %s not found in %s or $%s: not applied",
+            instrument.static_mask,
+            data_path,
+            STATIC_MASK_ENV,
+        )
+        return np.zeros(shape, np.uint8)
     with fits.open(path) as hdul:
         data = next(h.data for h in hdul if h.data is not None and h.data.ndim == 2)
     if data.shape != tuple(shape):
