@@ -87,7 +87,6 @@ def static_mask(instrument, data_path, shape):
     """
     import logging
     import os
-    from pathlib import Path
 
     import numpy as np
     from astropy.io import fits
