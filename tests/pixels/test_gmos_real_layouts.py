@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(not LAYOUTS.is_dir(), reason=f"shared data not f
 @pytest.mark.parametrize("name", sorted(p.name for p in LAYOUTS.glob("gmos-*")))
 def test_real_layouts_mosaic_to_the_imaging_field(name):
     reader = GmosReader(SimpleNamespace(raw_header_ext=0))
-    image = reader.read(LAYOUTS / name)
+    image = reader.assemble(LAYOUTS / name)
     binning = int(name.split("_")[3][0])
     rows = {"HAM": 4224, "e2v": 4608, "EEV": 4608}[name.split("_")[2]] // binning
     width = (2108 if name.startswith("gmos-n") else 2128) * 2 // binning
@@ -41,4 +41,4 @@ def test_hamamatsu_2x2_matches_the_reference_static_masks():
     ):
         with fits.open(MASKS / f"{mask}.staticmask.fits.fz") as hdul:
             shape = next(h.data.shape for h in hdul if h.data is not None)
-        assert reader.read(LAYOUTS / layout).data.shape == shape
+        assert reader.assemble(LAYOUTS / layout).data.shape == shape

@@ -99,7 +99,7 @@ def test_truth_is_self_consistent(gmos_night):
 
 def _measure(night, row, stars, reader, flat, bad):
     """Centroid offsets and flux pulls of the isolated bright stars of one frame."""
-    raw = reader.read(night.out_dir / "raw" / row["file"])
+    raw = reader.assemble(night.out_dir / "raw" / row["file"])
     cosmic = fits.getdata(night.truth_dir / "maps" / f"{row['file'].split('.fits')[0]}_cr.fits.fz")
     electrons = raw.data * raw.gain
     variance = np.clip(electrons, 0, None) + raw.rdnoise**2
