@@ -208,7 +208,9 @@ class LrisBlue(_Lris):
                     "CCDSUM": f"{bx} {by}",
                 }
             )
-            hdus.append(fits.ImageHDU(raw.astype(np.uint16), header, name=f"VidInp{n + 1}"))
+            hdu = fits.ImageHDU(raw.astype(np.uint16), header)
+            hdu.header["EXTNAME"] = f"VidInp{n + 1}"  # mixed case, as the real files
+            hdus.append(hdu)
         return fits.HDUList(hdus)
 
 
