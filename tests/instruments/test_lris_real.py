@@ -166,7 +166,7 @@ def test_starting_wcs_from_the_pointing_keywords(reader):
     # +y points at the position angle ROTPOSN (16.2 deg east of north).
     up = wcs.pixel_to_world((nx - 1) / 2, (ny - 1) / 2 + 100)
     assert centre.position_angle(up).deg == pytest.approx(head["ROTPOSN"], abs=0.01)
-    assert head["PNTUNC"] == 300.0 and head["WCSSRC"] == "pointing"
+    assert head["PNTUNC"] == 30.0 and head["WCSSRC"] == "pointing"
 
 
 MARK4 = REAL / "lris_red"
@@ -237,3 +237,16 @@ def test_simulated_mark4_file_has_the_spec_layout(tmp_path):
             assert head[f"AMPNM{n}"] == real[f"AMPNM{n}"].strip()
         assert not {"DETSEC", "DATASEC", "BIASSEC", "GAIN", "CTYPE1", "FILTER"} & set(head)
         assert head["TAPLINES"] == 4 and head["INSTRUME"] == "LRIS"
+
+
+def test_simulated_red_2009_file_reads_with_the_red_tables(reader, tmp_path):
+    """Red 2009-2021 (no real file): the blue MEF code path with the red side's cards."""
+    result = simulate_night("lris-red-mef", tmp_path, seed=5, frames=1)
+    path = result.raw_files[-1]
+    header = reader.header(path)
+    assert (header["LRISDET"], header["LRISFILT"]) == ("RED2", header["REDFILT"])
+    image = reader.read(path)
+    assert image.data.shape == tuple(result.frames.meta["shape"])
+    assert sorted(float(g) for g in np.unique(image.gain)) == pytest.approx([0.0, 1.18, 1.191])
+    with fits.open(path) as hdul:
+        assert hdul[1].data.shape == (900 + 10, 4 + 400 + 40)  # 20 post-lines, 7/80 columns

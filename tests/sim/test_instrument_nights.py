@@ -24,6 +24,7 @@ INSTRUMENTS = {
     "gmos-s": "GMOS",
     "lris-red": "LRIS",
     "lris-blue": "LRIS",
+    "lris-red-mef": "LRIS",
     "deimos": "DEIMOS",
     "binospec": "BINOSPEC",
     "imacs": "IMACS",

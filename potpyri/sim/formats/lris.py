@@ -9,6 +9,9 @@ Built from ``spec/real_formats.md`` section 4 and the real blue files in
   mirrored), CCDSUM, CCDNAME, AMPTYPE, VIDEOINP. No BIASSEC, GAIN, RDNOISE or sky WCS: the
   pre-/post-scan widths are PRECOL/POSTPIX (unbinned) in the primary. The CCDs are 41 unbinned
   columns apart (the files' own "ccd2gap" pane WCS), so the mosaic is 4096 x 4137 at 1x1.
+* ``lris-red-mef``: the red side 2009-2021, the same layout with the KOA page's red numbers
+  (PRECOL 7, POSTPIX 80, POSTLINE 20) and the reference's 200-column CCD gap (no real red file
+  was available: UNCERTAIN).
 * ``lris-red``: the red side since 2021 (Mark4): one LBNL 4k x 4k CCD (4114 x 4128 image pixels)
   read by four amplifiers (L2 lower left, U2 lower right, L1 upper left, U1 upper right) into the
   primary HDU, with prescan columns outside, the overscan strips of the left and right amplifiers
@@ -38,7 +41,7 @@ from potpyri.sim.formats.generic import (
     sexagesimal,
 )
 
-__all__ = ["LrisBlue", "LrisRed"]
+__all__ = ["LrisBlue", "LrisRed", "LrisRedMef"]
 
 #: KOA image types (KWT: undefined, focus, bias, flatlamp, polcal, object, arclamp, dark).
 _KOAIMTYP = {
@@ -67,6 +70,8 @@ _LAMPS = (
 )
 #: Blue CCD gap, unbinned columns (real files' "ccd2gap" WCS: VidInp3 CRVAL1G 2090.5 vs 2049.5).
 BLUE_GAP = 41
+#: Red 2009-2021 CCD gap: the reference's mosaic constant (no real red header seen; UNCERTAIN).
+RED_GAP = 200
 
 
 class _Lris(AmplifierFormat):
@@ -148,8 +153,10 @@ class LrisBlue(_Lris):
         Amp(3072 + BLUE_GAP, 0, 1024, 4096, 1.70, 3.6, 882.0, False, 1),
     )
     crop = (0, 0, 4096, 4096 + BLUE_GAP)
+    gap = BLUE_GAP  #: unbinned columns between the CCDs (not in DETSEC)
     precol = 50  #: unbinned prescan columns (real PRECOL)
     postpix = 80  #: unbinned post-scan columns (real POSTPIX)
+    postline = 0  #: unbinned post-scan rows (real POSTLINE)
     ccd_names = ("00151-14-1", "00152-19-1")
 
     def readout(
@@ -169,10 +176,10 @@ class LrisBlue(_Lris):
                 "PRECOL": self.precol,
                 "POSTPIX": self.postpix,
                 "PRELINE": 0,
-                "POSTLINE": 0,
+                "POSTLINE": self.postline,
             }
         )
-        pre, post = self.precol // bx, self.postpix // bx
+        pre, post, lines = -(-self.precol // bx), self.postpix // bx, self.postline // by
         hdus = [fits.PrimaryHDU(header=primary)]
         for n, amp in enumerate(self.amps):
             sl = self._mosaic_slices(amp, setup)
@@ -188,9 +195,12 @@ class LrisBlue(_Lris):
                 data = data[:, ::-1]
             prescan = bias[:, :1] + rng.normal(0.0, noise, (ny, pre))
             postscan = bias[:, :1] + rng.normal(0.0, noise, (ny, post))
-            raw = np.clip(np.round(np.hstack([prescan, data, postscan])), 0, self.adc_max)
+            raw = np.hstack([prescan, data, postscan])
+            if lines:  # post-scan rows after the data rows (red 2009-2021)
+                raw = np.vstack([raw, amp.bias + rng.normal(0.0, noise, (lines, raw.shape[1]))])
+            raw = np.clip(np.round(raw), 0, self.adc_max)
             # Detector position without the gap (DETSEC abuts the CCDs, spec 4.2).
-            x0 = max(amp.x0, rx) - (BLUE_GAP if amp.chip else 0)
+            x0 = max(amp.x0, rx) - (self.gap if amp.chip else 0)
             y0 = max(amp.y0, ry)
             x1, x2 = x0 + 1, x0 + nx * bx
             header = fits.Header()
@@ -212,6 +222,31 @@ class LrisBlue(_Lris):
             hdu.header["EXTNAME"] = f"VidInp{n + 1}"  # mixed case, as the real files
             hdus.append(hdu)
         return fits.HDUList(hdus)
+
+
+@register_format
+class LrisRedMef(LrisBlue):
+    """LRIS red side 2009-2021: two LBNL 2k x 4k CCDs, two amplifiers each, one VidInp extension
+    per amplifier, as the blue side (spec 4.1; no real red file was available: UNCERTAIN)."""
+
+    name = "lris-red-mef"
+    side = "red"
+    prefix = "LR"
+    filters = {"r": "R", "i": "I", "g": "G"}
+    zeropoint_ab = {"g": 27.9, "r": 28.3, "i": 28.1}
+    #: Gains/noise: Keck detectors page (2009-2021 version), amplifiers 1-4 in VIDEOINP order.
+    amps = (
+        Amp(0, 0, 1024, 4096, 1.255, 4.64, 1000.0, True, 0),
+        Amp(1024, 0, 1024, 4096, 1.180, 4.76, 1010.0, False, 0),
+        Amp(2048 + RED_GAP, 0, 1024, 4096, 1.191, 4.54, 990.0, True, 1),
+        Amp(3072 + RED_GAP, 0, 1024, 4096, 1.162, 4.62, 1005.0, False, 1),
+    )
+    crop = (0, 0, 4096, 4096 + RED_GAP)
+    gap = RED_GAP
+    precol = 7  #: KOA data-format page: 7 prescan, 80 post-scan columns, 20 post-scan rows
+    postpix = 80
+    postline = 20
+    ccd_names = ("19-3", "19-2")
 
 
 @register_format
