@@ -244,9 +244,12 @@ def test_simulated_red_2009_file_reads_with_the_red_tables(reader, tmp_path):
     result = simulate_night("lris-red-mef", tmp_path, seed=5, frames=1)
     path = result.raw_files[-1]
     header = reader.header(path)
-    assert (header["LRISDET"], header["LRISFILT"]) == ("RED2", header["REDFILT"])
+    assert (header["LRISDET"], header["LRISFILT"]) == ("RED4", header["REDFILT"])
     image = reader.read(path)
     assert image.data.shape == tuple(result.frames.meta["shape"])
-    assert sorted(float(g) for g in np.unique(image.gain)) == pytest.approx([0.0, 1.18, 1.191])
+    gains = sorted(float(g) for g in np.unique(image.gain))
+    assert gains == pytest.approx([0.0, 1.162, 1.18, 1.191, 1.255])
+    assert np.all(image.gain[:, 550:650] == 0)  # the 200-column gap at 2x2
     with fits.open(path) as hdul:
-        assert hdul[1].data.shape == (900 + 10, 4 + 400 + 40)  # 20 post-lines, 7/80 columns
+        # 20 post-lines and 7/80 columns (unbinned) around amplifier 2's 512 x 900 data.
+        assert hdul[2].data.shape == (900 + 10, 4 + 512 + 40)

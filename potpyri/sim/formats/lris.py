@@ -242,6 +242,7 @@ class LrisRedMef(LrisBlue):
         Amp(3072 + RED_GAP, 0, 1024, 4096, 1.162, 4.62, 1005.0, False, 1),
     )
     crop = (0, 0, 4096, 4096 + RED_GAP)
+    window = (1800, 2400)  # wider than high: the 200-column gap is a twelfth of the small frame
     gap = RED_GAP
     precol = 7  #: KOA data-format page: 7 prescan, 80 post-scan columns, 20 post-scan rows
     postpix = 80
