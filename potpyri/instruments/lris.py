@@ -220,7 +220,7 @@ class LrisReader(Reader):
                 raise ReaderError(f"{name}: primary header keyword {key} (overscan size) missing")
         postscan = int(header["POSTPIX"]) // xbin  # unbinned in the header (spec 4.2)
         if postscan < 1:
-            raise ReaderError(f"{name}: POSTPIX={header['POSTPIX']} leaves no post-scan column")
+            raise ReaderError(f"{name}: POSTPIX {header['POSTPIX']!r} leaves no post-scan column")
         gains = self._table("gain", side, name)
         noises = self._table("rdnoise", side, name)
         gap = self.options.chip_gap.get(side)
