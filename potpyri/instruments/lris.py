@@ -159,7 +159,7 @@ class LrisReader(Reader):
 
     # -- classification ---------------------------------------------------------------------------
     def classification_header(self, hdul: fits.HDUList) -> fits.Header:
-        """The primary header plus the derived LRISDET/LRISFILT/LRISEXP/LRISMJD cards."""
+        """The primary header plus the derived LRISDET/LRISFILT/LRISEXP/LRISMJD/LRISDISP cards."""
         header = hdul[0].header.copy()
         layout = lris_layout(hdul)
         side = _side(header, layout)
