@@ -10,8 +10,10 @@ from collections.abc import Callable
 
 from potpyri.instruments.amplifiers import AmplifierReader
 from potpyri.instruments.base import RawImage, Reader
+from potpyri.instruments.fourstar import FourStarReader
 from potpyri.instruments.gmos import GmosReader
 from potpyri.instruments.lris import LrisReader
+from potpyri.instruments.imacs import ImacsReader
 from potpyri.instruments.single import SingleReader
 
 __all__ = ["READERS", "RawImage", "Reader", "get_reader", "register_reader"]
@@ -47,3 +49,5 @@ register_reader("single")(SingleReader)
 register_reader("gmos")(GmosReader)
 register_reader("amplifiers")(AmplifierReader)
 register_reader("lris")(LrisReader)
+register_reader("imacs")(ImacsReader)
+register_reader("fourstar")(FourStarReader)
