@@ -12,8 +12,8 @@ from potpyri.instruments.amplifiers import AmplifierReader
 from potpyri.instruments.base import RawImage, Reader
 from potpyri.instruments.fourstar import FourStarReader
 from potpyri.instruments.gmos import GmosReader
-from potpyri.instruments.lris import LrisReader
 from potpyri.instruments.imacs import ImacsReader
+from potpyri.instruments.lris import LrisReader
 from potpyri.instruments.single import SingleReader
 
 __all__ = ["READERS", "RawImage", "Reader", "get_reader", "register_reader"]
