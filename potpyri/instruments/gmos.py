@@ -177,7 +177,7 @@ class GmosReader(Reader):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FITSFixedWarning)
             header.update(wcs)
-        header["CHIPGAP"] = (gap, "[unbinned px] gap between CCDs used by the reader")
+        header["CHIPGAP"] = (gap, "[unbinned px] gap between the CCDs")
         return RawImage(data, header, gain, rdnoise)
 
     @staticmethod
