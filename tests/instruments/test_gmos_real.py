@@ -16,7 +16,6 @@ from astropy.io import fits
 from astropy.time import Time
 from astropy.wcs import WCS, FITSFixedWarning
 
-from potpyri.instruments.base import Reader
 from potpyri.instruments.classify import classify
 from potpyri.instruments.gmos import CHIP_WIDTH, GmosReader, chip_start, image_extensions
 from potpyri.instruments.sections import read_section
@@ -332,4 +331,4 @@ def test_simulated_file_has_the_real_layout_and_keyword_set(
     simulated.writeto(tmp_path / "simulated.fits")
     image = GmosReader(instrument).assemble(tmp_path / "simulated.fits")
     assert image.data.shape == FORMATS[fmt]().geometry(setup).shape
-    assert Reader(instrument).header(tmp_path / "simulated.fits")["INSTRUME"] == fmt.upper()
+    assert GmosReader(instrument).header(tmp_path / "simulated.fits")["INSTRUME"] == fmt.upper()
