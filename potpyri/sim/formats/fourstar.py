@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from potpyri.sim.formats.base import SITES, FrameMeta, Setup, register_format
 from potpyri.sim.formats.generic import Amp
-from potpyri.sim.formats.mmirs import Mmirs
+from potpyri.sim.formats.mmirs import MmtInfraredArray as Mmirs
 
 __all__ = ["FourStar"]
 
