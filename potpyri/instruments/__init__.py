@@ -11,6 +11,7 @@ from collections.abc import Callable
 from potpyri.instruments.amplifiers import AmplifierReader
 from potpyri.instruments.base import RawImage, Reader
 from potpyri.instruments.binospec import BinospecReader
+from potpyri.instruments.deimos import DeimosReader
 from potpyri.instruments.gmos import GmosReader
 from potpyri.instruments.mmirs import MmirsReader
 from potpyri.instruments.single import SingleReader
@@ -49,3 +50,4 @@ register_reader("gmos")(GmosReader)
 register_reader("amplifiers")(AmplifierReader)
 register_reader("mmirs")(MmirsReader)
 register_reader("binospec")(BinospecReader)
+register_reader("deimos")(DeimosReader)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from potpyri.instruments.base import Reader
+from potpyri.instruments import get_reader
 from potpyri.instruments.classify import classify
 from potpyri.instruments.sections import parse_section
 from potpyri.sim.formats.base import FORMATS, Setup
@@ -28,6 +28,7 @@ INSTRUMENTS = {
     "binospec": "BINOSPEC",
     "imacs": "IMACS",
     "f2": "F2",
+    "mmirs": "MMIRS",
     "mosfire": "MOSFIRE",
     "fourstar": "FOURSTAR",
 }
@@ -52,11 +53,14 @@ EXCEPTIONS = {
 }
 #: Formats whose real files have no DETSEC/CCDSUM in every image HDU (their layout is tested in
 #: tests/instruments/test_<instrument>_real.py).
-REAL_LAYOUT_WITHOUT_DETSEC = {"binospec", "mmirs"}
+REAL_LAYOUT_WITHOUT_DETSEC = {"binospec", "deimos", "mmirs"}
+#: Formats that read whole CCDs of which the reference keeps a field.
+WHOLE_CCDS_READ = {"binospec"}
 STATIC_MASKS = {
     "lris-red": "lris.red.test.11",
     "lris-blue": "lris.blue.test.11",
     "binospec": "binospec.11",
+    "mmirs": "MMIRS",
     "mosfire": "mosfire.11",
     "f2": "f2.11",
 }
@@ -111,7 +115,7 @@ def test_amplifier_regions_add_up(night):
             if fmt not in REAL_LAYOUT_WITHOUT_DETSEC:
                 assert "CCDSUM" in hdu.header and "DETSEC" in hdu.header
     sensitive = shape[0] * shape[1]
-    if fmt.startswith("gmos") or fmt == "binospec":  # whole CCDs read; the reference keeps a field
+    if fmt.startswith("gmos") or fmt in WHOLE_CCDS_READ:  # the reference keeps a field
         assert area >= sensitive * 0.99
     elif fmt != "imacs":  # (IMACS: one chip per file)
         assert 0.9 * sensitive <= area <= sensitive * 1.0001
@@ -121,7 +125,7 @@ def test_amplifier_regions_add_up(night):
 def test_classification_by_the_reference_rules(night):
     fmt, result = night
     instrument = compose_config(f"instrument={FORMATS[fmt].instrument}", "data_path=/x").instrument
-    reader = Reader(instrument)
+    reader = get_reader(instrument.reader)(instrument)  # readers with options need their class
     kinds = set()
     for row, path in zip(result.frames, result.raw_files, strict=True):
         header = reader.header(path)
