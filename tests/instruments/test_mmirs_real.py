@@ -14,7 +14,7 @@ from astropy.time import Time
 
 from potpyri.instruments import get_reader
 from potpyri.instruments.base import COMMON_FIELDS, ReaderError
-from potpyri.instruments.classify import classify
+from potpyri.instruments.classify import classify, flats_from_science
 from potpyri.instruments.timing import frame_mjd
 from potpyri.sim.formats.base import FORMATS, FrameMeta, Setup
 from tests.conftest import SHARED, compose_config
@@ -128,7 +128,7 @@ def test_time_from_date_obs(instrument):
         ({}, "SCIENCE"),
         ({"IMAGETYP": "dark", "FILTER": "dark"}, "DARK"),
         ({"IMAGETYP": "dark", "DISPERSE": "HK"}, "DARK"),  # a dark keeps its type
-        ({"IMAGETYP": "flat", "DISPERSE": "open"}, "FLAT"),
+        ({"IMAGETYP": "flat", "DISPERSE": "open"}, "UNKNOWN"),  # flats come from science frames
         ({"IMAGETYP": "comp", "DISPERSE": "HK", "APTYPE": "longslit"}, "SPEC"),
         ({"APTYPE": "longslit", "DISPERSE": "J"}, "SPEC"),
         ({"APTYPE": "mos", "DISPERSE": "open"}, "UNKNOWN"),  # mask imaging (acquisition)
@@ -144,6 +144,7 @@ def test_yaml_fields_are_read(instrument):
     yaml_keys = {"name", "reader", "gain_keyword", "rdnoise", "options", "pointing"}
     assert yaml_keys <= COMMON_FIELDS | reader.reads
     assert not instrument.static_mask  # the reference's MMIRS mask masks every pixel
+    assert flats_from_science(instrument)  # no flat rule: sky flats from the science frames
 
 
 @pytest.mark.skipif(not MASKS.is_dir(), reason=f"shared data not found at {MASKS}")
