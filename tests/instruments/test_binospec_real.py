@@ -16,6 +16,7 @@ from astropy.time import Time
 from potpyri.instruments import get_reader
 from potpyri.instruments.base import COMMON_FIELDS
 from potpyri.instruments.classify import classify
+from potpyri.sim.formats import load_all
 from potpyri.sim.formats.base import FORMATS, FrameMeta, Setup
 from tests.conftest import SHARED, compose_config
 
@@ -23,6 +24,8 @@ FLAT = SHARED / "data" / "potpyri_reference" / "flats" / "mflat_r_2_11.fits.fz"
 MASKS = SHARED / "data" / "potpyri_reference" / "staticmasks"
 QY, QX, PRE, OVER = 40, 32, 6, 10  # small amplifiers: data rows/columns, prescan, overscan
 GAINS = [1.085, 1.046, 1.042, 0.975, 1.028, 1.115, 1.047, 1.045]
+
+load_all()  # the simulator formats register themselves on import
 
 
 @pytest.fixture
@@ -164,7 +167,17 @@ def test_simulated_file_has_the_spec_layout_and_the_real_keywords(tmp_path):
         assert {"DATASEC", "CCDSUM"} <= set(hdu.header)
         assert not {"DETSEC", "BIASSEC", "GAIN", "RDNOISE", "CTYPE1"} & set(hdu.header)
     real = set(fits.getheader(FLAT, 1))
-    structural = {"XTENSION", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "PCOUNT", "GCOUNT", "BZERO"}
+    structural = {
+        "XTENSION",
+        "BITPIX",
+        "NAXIS",
+        "NAXIS1",
+        "NAXIS2",
+        "PCOUNT",
+        "GCOUNT",
+        "BZERO",
+        "BSCALE",
+    }
     assert set(hdul[1].header) - structural <= real  # no keyword the real header lacks
     read = {"OBJECT", "EXPTIME", "FILTER", "MJD", "CCDSUM", "RA", "DEC", "POSANG", "MASK", "SCRN"}
     assert read <= set(hdul[1].header)

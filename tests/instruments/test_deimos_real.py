@@ -19,6 +19,7 @@ from potpyri.instruments.base import COMMON_FIELDS, ReaderError
 from potpyri.instruments.classify import classify
 from potpyri.instruments.deimos import kept_rows
 from potpyri.instruments.timing import frame_mjd
+from potpyri.sim.formats import load_all
 from potpyri.sim.formats.base import FORMATS, FrameMeta, Setup
 from tests.conftest import compose_config
 
@@ -26,6 +27,8 @@ ROWS = 40  # a window of detector rows 2001-2040, inside the imaging field
 PRE, POST = 12, 80
 GAINS = [1.228, 1.178, 1.708, 1.172, 1.164, 1.260, 1.247, 1.213]
 KOA_ADDED = {"MJD", "FILTER", "OBSMODE", "KOAIMTYP", "KOAID", "DETSEC01", "UT", "NEXTEN"}
+
+load_all()  # the simulator formats register themselves on import
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +106,8 @@ def test_amplifiers_placed_by_detsec_mirrored_overscan_subtracted(instrument, tm
         x = chip * 2048 + side * 1024 + np.arange(1024)
         # level 600 + 10·k after overscan, the detector-column ramp increasing left to right:
         # amplifier B is mirrored back
-        np.testing.assert_allclose(block, (600.0 + 10 * k + x / 1000.0)[None, :], atol=1e-3)
+        expected = np.broadcast_to(600.0 + 10 * k + x / 1000.0, block.shape)
+        np.testing.assert_allclose(block, expected, atol=1e-3)
         assert (image.gain[:, col : col + 1024] == GAINS[k]).all()
     # the gaps between CCDs are unread pixels (gain 0): 113, 81, 113 columns
     for left, width in ((2048, 113), (4096 + 113, 81), (6144 + 194, 113)):
@@ -153,7 +157,7 @@ def test_pointing_wcs_and_time_without_archive_keywords(instrument, tmp_path):
         ({}, "SCIENCE"),
         ({"OBSTYPE": "Bias", "HATCHPOS": "closed", "ELAPTIME": 0}, "BIAS"),
         ({"OBSTYPE": "Bias", "MOSMODE": "Spectral", "HATCHPOS": "closed"}, "BIAS"),  # trap
-        ({"OBSTYPE": "Dark", "HATCHPOS": "closed"}, "DARK"),
+        ({"OBSTYPE": "Dark", "HATCHPOS": "closed"}, "UNKNOWN"),  # dark: false (as the reference)
         ({"OBSTYPE": "DmFlat", "OBJECT": "dome flat"}, "FLAT"),
         ({"OBSTYPE": "IntFlat", "HATCHPOS": "closed", "LAMPS": "Qz"}, "FLAT"),
         ({"OBSTYPE": "SkyFlat"}, "FLAT"),
@@ -166,6 +170,14 @@ def test_pointing_wcs_and_time_without_archive_keywords(instrument, tmp_path):
 def test_frame_types(instrument, cards, expected):
     header = _primary(**cards)
     assert classify(header, instrument, float(header["ELAPTIME"]) or 1.0)[0] == expected
+
+
+def test_darks_typed_when_the_instrument_uses_them():
+    instrument = compose_config(
+        "instrument=deimos", "data_path=/x", "instrument.dark=true"
+    ).instrument
+    header = _primary(OBSTYPE="Dark", HATCHPOS="closed")
+    assert classify(header, instrument, 300.0)[0] == "DARK"
 
 
 def test_yaml_fields_are_read(instrument):
@@ -187,7 +199,17 @@ def test_simulated_file_has_the_spec_layout_and_keywords(instrument, tmp_path):
     assert {"DATE-OBS", "UTC", "DWFILNAM", "ELAPTIME", "BINNING", "NVIDINP", "AMPMODE"} <= set(
         primary
     )
-    structural = {"XTENSION", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "PCOUNT", "GCOUNT", "BZERO"}
+    structural = {
+        "XTENSION",
+        "BITPIX",
+        "NAXIS",
+        "NAXIS1",
+        "NAXIS2",
+        "PCOUNT",
+        "GCOUNT",
+        "BZERO",
+        "BSCALE",
+    }
     for n, hdu in enumerate(hdul[1:]):
         assert set(hdu.header) - structural == {"DATASEC", "DETSEC"}
         x1, x2 = (int(v) for v in hdu.header["DETSEC"].strip("[]").split(",")[0].split(":"))
