@@ -29,7 +29,7 @@ from astropy.io import fits
 from potpyri.instruments.base import RawImage, Reader, ReaderError, open_raw
 from potpyri.instruments.sections import read_section
 
-__all__ = ["CHIP_WIDTH", "DeimosReader", "chip_column", "kept_rows"]
+__all__ = ["CHIP_WIDTH", "DeimosReader", "ccd_number", "chip_column", "kept_rows"]
 
 CHIP_WIDTH = 2048  # unbinned columns per CCD (UCO design note: 2k × 4k CCDs)
 CHIP_HEIGHT = 4096
@@ -43,6 +43,13 @@ class DeimosOptions:
     gaps: list = field(default_factory=lambda: [113, 81, 113])
     #: First and last unbinned detector row (1-based) of the imaging field (reference).
     field_rows: list = field(default_factory=lambda: [1321, 3921])
+    #: CCDs (1-8; 1-4 in one row, 5-8 in the other) assembled: direct images fall on one row.
+    ccds: list = field(default_factory=lambda: [1, 2, 3, 4])
+
+
+def ccd_number(detsec) -> int:
+    """DEIMOS CCD (1-8) of an unbinned DETSEC: 4 CCDs of 2048 columns per row of 4096 rows."""
+    return detsec.cols.start // CHIP_WIDTH % 4 + 1 + 4 * (detsec.rows.start // CHIP_HEIGHT)
 
 
 def chip_column(detector_x0: int, gaps, xbin: int) -> int:
@@ -84,6 +91,11 @@ class DeimosReader(Reader):
             except (KeyError, ValueError):
                 raise ReaderError(f"{name}: keyword BINNING ('x,y') missing or malformed") from None
             amps = [self._amplifier(h, bx, by, header, name, path) for h in images]
+            amps = [a for a in amps if a is not None]
+            if not amps:
+                raise ReaderError(
+                    f"{name}: no image extension on CCDs {self.options.ccds} (instrument.options)"
+                )
         x0 = min(a[1] for a in amps)
         nx = max(a[1] + a[2].shape[1] for a in amps) - x0
         ny = max(a[2].shape[0] for a in amps)
@@ -104,6 +116,8 @@ class DeimosReader(Reader):
         raw = np.asarray(hdu.data, dtype=np.float32)
         datasec = read_section(head["DATASEC"])
         detsec = read_section(head["DETSEC"])
+        if ccd_number(detsec) not in self.options.ccds:
+            return None
         block = raw[datasec.rows, datasec.cols]
         overscan = raw[datasec.rows, datasec.cols.stop :]
         if overscan.shape[1] == 0:

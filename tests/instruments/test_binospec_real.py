@@ -13,6 +13,7 @@ import pytest
 from astropy.io import fits
 from astropy.time import Time
 
+from potpyri.calibration.masks import STATIC_MASK_ENV, static_mask
 from potpyri.instruments import get_reader
 from potpyri.instruments.base import COMMON_FIELDS
 from potpyri.instruments.classify import classify
@@ -144,6 +145,14 @@ def test_full_output_has_the_reference_static_mask_shape():
     assert FORMATS["binospec"]().geometry(Setup(size="full")).shape == mask.shape == (3695, 4731)
     # the reference mask covers the gap between the two fields (columns 1971-2764)
     assert mask[:, 1970:2764].all()
+
+
+@pytest.mark.skipif(not MASKS.is_dir(), reason=f"shared data not found at {MASKS}")
+def test_the_yaml_static_mask_is_found_and_applies(monkeypatch, tmp_path):
+    monkeypatch.setenv(STATIC_MASK_ENV, str(MASKS))
+    inst = compose_config("instrument=binospec", "data_path=/x").instrument
+    bad = static_mask(inst, tmp_path, (3695, 4731))
+    assert (bad[:, 1970:2764] != 0).all() and (bad == 0).mean() > 0.8
 
 
 def test_yaml_fields_are_read():

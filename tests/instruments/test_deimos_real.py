@@ -123,6 +123,15 @@ def test_binned_2x2(instrument, tmp_path):
     np.testing.assert_allclose(image.data[:, 1024 + 56 : 1024 + 56 + 512].mean(), 620 + 2.56, 0.01)
 
 
+def test_ccds_of_the_other_row_are_not_assembled(instrument, tmp_path):
+    path = _raw_file(tmp_path / "DE.20240618.34218.fits")
+    with fits.open(path, mode="update") as hdul:  # move CCD 4 (ext 7, 8) to CCD 8's place
+        for hdu in hdul[7:9]:
+            hdu.header["DETSEC"] = hdu.header["DETSEC"].replace("2001:2040", "6097:6136")
+    image = get_reader(instrument.reader)(instrument).assemble(path)
+    assert image.data.shape == (ROWS, 3 * 2048 + 113 + 81)
+
+
 def test_imaging_field_rows():
     rows = kept_rows(0, 4096, 1, [1321, 3921])  # a CCD read whole
     assert rows[0] == 1320 and rows.size == 2601
