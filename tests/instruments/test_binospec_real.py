@@ -8,8 +8,11 @@ and overscan rows after DATASEC, quadrant flips), with small amplifiers and fiel
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+import yaml
 from astropy.io import fits
 from astropy.time import Time
 
@@ -197,3 +200,10 @@ def test_simulated_file_has_the_spec_layout_and_the_real_keywords(tmp_path):
     assert image.data.shape == shape
     gain = image.gain > 0
     np.testing.assert_allclose(np.median((image.data * image.gain)[gain]), 5000.0, rtol=2e-3)
+
+
+def test_every_yaml_field_is_read_by_the_reader():
+    path = Path(__file__).resolve().parents[2] / "conf" / "instrument" / "binospec.yaml"
+    keys = set(yaml.safe_load(path.read_text()))
+    reader = get_reader(yaml.safe_load(path.read_text())["reader"])
+    assert keys <= COMMON_FIELDS | reader.reads, keys - COMMON_FIELDS - reader.reads

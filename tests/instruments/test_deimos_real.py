@@ -8,8 +8,11 @@ DATASEC; a slit-mask binary table after the images), read as a window of 40 dete
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+import yaml
 from astropy.io import fits
 from astropy.table import Table
 from astropy.time import Time
@@ -230,3 +233,10 @@ def test_simulated_file_has_the_spec_layout_and_keywords(instrument, tmp_path):
     read = image.gain > 0
     assert (read == geometry.sensitive).all()
     np.testing.assert_allclose(np.median((image.data * image.gain)[read]), 12000.0, rtol=2e-3)
+
+
+def test_every_yaml_field_is_read_by_the_reader():
+    path = Path(__file__).resolve().parents[2] / "conf" / "instrument" / "deimos.yaml"
+    keys = set(yaml.safe_load(path.read_text()))
+    reader = get_reader(yaml.safe_load(path.read_text())["reader"])
+    assert keys <= COMMON_FIELDS | reader.reads, keys - COMMON_FIELDS - reader.reads
