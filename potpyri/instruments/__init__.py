@@ -10,10 +10,13 @@ from collections.abc import Callable
 
 from potpyri.instruments.amplifiers import AmplifierReader
 from potpyri.instruments.base import RawImage, Reader
+from potpyri.instruments.binospec import BinospecReader
+from potpyri.instruments.deimos import DeimosReader
 from potpyri.instruments.fourstar import FourStarReader
 from potpyri.instruments.gmos import GmosReader
 from potpyri.instruments.imacs import ImacsReader
 from potpyri.instruments.lris import LrisReader
+from potpyri.instruments.mmirs import MmirsReader
 from potpyri.instruments.single import SingleReader
 
 __all__ = ["READERS", "RawImage", "Reader", "get_reader", "register_reader"]
@@ -51,3 +54,6 @@ register_reader("amplifiers")(AmplifierReader)
 register_reader("lris")(LrisReader)
 register_reader("imacs")(ImacsReader)
 register_reader("fourstar")(FourStarReader)
+register_reader("mmirs")(MmirsReader)
+register_reader("binospec")(BinospecReader)
+register_reader("deimos")(DeimosReader)
