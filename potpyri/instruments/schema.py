@@ -120,7 +120,6 @@ class InstrumentConfig:
     flat: bool = True  #: the instrument uses flat fields
     cr_bias: bool = True  #: reference flag: bias-subtract before cosmic-ray detection
     raw_header_ext: int = 0  #: extension holding the classification keywords
-    wcs_extension: int = 0  #: extension holding the header WCS
     datasec: list[str] = field(default_factory=list)  #: data section per chip where headers lack it
     biassec: list[str] = field(
         default_factory=list
