@@ -10,7 +10,9 @@ from collections.abc import Callable
 
 from potpyri.instruments.amplifiers import AmplifierReader
 from potpyri.instruments.base import RawImage, Reader
+from potpyri.instruments.f2 import F2Reader
 from potpyri.instruments.gmos import GmosReader
+from potpyri.instruments.mosfire import MosfireReader
 from potpyri.instruments.single import SingleReader
 
 __all__ = ["READERS", "RawImage", "Reader", "get_reader", "register_reader"]
@@ -45,3 +47,5 @@ def get_reader(name: str) -> type[Reader]:
 register_reader("single")(SingleReader)
 register_reader("gmos")(GmosReader)
 register_reader("amplifiers")(AmplifierReader)
+register_reader("f2")(F2Reader)
+register_reader("mosfire")(MosfireReader)
