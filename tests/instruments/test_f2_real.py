@@ -172,7 +172,9 @@ def test_real_darks_keep_their_int32_pixels(f2):
         assert np.array_equal(image.data, raw[0].astype(np.float32))
         assert 30 <= np.median(image.data) <= 36  # reset-subtracted: no bias level to remove
         assert image.data.max() > 65535 and image.data.min() < 0  # beyond 16 bits, negative
-        assert float(image.gain) == pytest.approx(4.44) and float(image.rdnoise) == pytest.approx(11.7)
+        assert float(image.gain) == pytest.approx(4.44) and float(image.rdnoise) == pytest.approx(
+            11.7
+        )
         header = reader.header(path)
         assert classify(header, instrument, float(header["EXPTIME"]))[0] == "DARK"
 
