@@ -105,10 +105,6 @@ class F2Reader(Reader):
             header.update(wcs)
         return RawImage(data, header, np.float32(gain), np.float32(table[lnrs]))
 
-    def classification_header(self, hdul: fits.HDUList) -> fits.Header:
-        """The primary header (all observation keywords live there)."""
-        return hdul[self.instrument.raw_header_ext].header.copy()
-
     @staticmethod
     def _lnrs(header: fits.Header, path: Path) -> int:
         try:
