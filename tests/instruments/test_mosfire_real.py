@@ -36,13 +36,16 @@ def mosfire():
 
 
 def _simulated(kind: str = "science", exptime: float = 30.0) -> fits.HDUList:
-    """One simulated raw file (flat 1000 e- field), as the simulator writes it."""
+    """One simulated raw file (flat 1000 e- field), as the simulator writes it, made two coadds
+    of half the time (TRUITIME 15 s x COADDONE 2)."""
     fmt = Mosfire()
     setup = Setup(size="full")
     meta = FrameMeta(kind, 7, "COSMOS", "K", exptime, Time("2024-06-18T10:00:00"), 150.1, 2.2)
-    geometry = fmt.geometry(setup)
-    electrons = np.where(geometry.sensitive, 1000.0, 0.0)  # the core's: no light on ref. pixels
-    return fmt.readout(electrons, meta, setup, np.random.default_rng(1))
+    electrons = np.full(fmt.geometry(setup).shape, 1000.0)
+    hdul = fmt.readout(electrons, meta, setup, np.random.default_rng(1))
+    hdul[0].header["TRUITIME"] = exptime / 2
+    hdul[0].header["COADDS"] = hdul[0].header["COADDONE"] = 2
+    return hdul
 
 
 def test_simulated_file_has_the_spec_layout_and_native_keywords():
@@ -62,8 +65,11 @@ def test_simulated_file_has_the_spec_layout_and_native_keywords():
     assert head["TRUITIME"] * head["COADDONE"] == pytest.approx(30.0)
 
 
-def test_primary_image_reads_with_sysgain_numreads_noise_and_reference_pixels(mosfire, tmp_path):
-    instrument, reader = mosfire
+def test_primary_image_reads_with_sysgain_numreads_noise_and_reference_pixels(tmp_path):
+    instrument = compose_config(
+        "instrument=mosfire", "data_path=/x", "instrument.options.reference_pixels=4"
+    ).instrument
+    reader = get_reader(instrument.reader)(instrument)
     path = tmp_path / "MF.20240618.36000.fits"
     _simulated().writeto(path)
     image = reader.read(path)
@@ -73,12 +79,18 @@ def test_primary_image_reads_with_sysgain_numreads_noise_and_reference_pixels(mo
     assert image.gain[:4].max() == image.gain[-4:].max() == image.gain[:, :4].max() == 0.0
     assert image.gain[:, -4:].max() == 0.0 and (image.gain == 0).sum() == 2048**2 - 2040**2
     assert float(image.rdnoise) == pytest.approx(5.8)  # NUMREADS=16 (POTPyRI table)
-    # 1000 e- / 2.15 e-/ADU over the 1500 ADU pedestal; the reference pixels see no light
+    # 1000 e- / 2.15 e-/ADU over the 1500 ADU pedestal
     assert np.median(image.data[4:-4, 4:-4]) == pytest.approx(1500 + 1000 / 2.15, abs=1.0)
-    assert np.median(image.data[:4]) == pytest.approx(1500, abs=1.0)
     header = reader.header(path)
     assert header["EXPTOT"] == pytest.approx(30.0)  # TRUITIME 15 x COADDONE 2
     assert image.header["CTYPE1"] == "RA---TAN" and "WCSSRC" not in image.header  # header WCS
+
+
+def test_reference_pixels_are_left_to_the_static_mask_by_default(mosfire, tmp_path):
+    instrument, reader = mosfire
+    assert instrument.options.reference_pixels == 0
+    _simulated().writeto(tmp_path / "f.fits")
+    assert np.all(reader.read(tmp_path / "f.fits").gain == np.float32(2.15))
 
 
 def test_image_in_an_extension_reads_the_same(mosfire, tmp_path):
