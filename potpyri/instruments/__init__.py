@@ -11,7 +11,10 @@ from collections.abc import Callable
 from potpyri.instruments.amplifiers import AmplifierReader
 from potpyri.instruments.base import RawImage, Reader
 from potpyri.instruments.f2 import F2Reader
+from potpyri.instruments.fourstar import FourStarReader
 from potpyri.instruments.gmos import GmosReader
+from potpyri.instruments.imacs import ImacsReader
+from potpyri.instruments.lris import LrisReader
 from potpyri.instruments.mosfire import MosfireReader
 from potpyri.instruments.single import SingleReader
 
@@ -47,5 +50,8 @@ def get_reader(name: str) -> type[Reader]:
 register_reader("single")(SingleReader)
 register_reader("gmos")(GmosReader)
 register_reader("amplifiers")(AmplifierReader)
+register_reader("lris")(LrisReader)
+register_reader("imacs")(ImacsReader)
+register_reader("fourstar")(FourStarReader)
 register_reader("f2")(F2Reader)
 register_reader("mosfire")(MosfireReader)

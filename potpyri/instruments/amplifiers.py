@@ -1,12 +1,14 @@
 """The generic amplifier reader: every image HDU with a DETSEC is one amplifier.
 
 Each amplifier's overscan (BIASSEC, when present) median is subtracted row by row, its data
-section (DATASEC, default the whole image) placed at its detector position (DETSEC in unbinned
-pixels, divided by CCDSUM binning) relative to the lowest DETSEC of the file; gains and read noise
-from each HDU's GAIN/RDNOISE (else the instrument's lists). Pixels no amplifier reads (gaps between
-CCDs) get gain 0, which the process step flags as bad. Images stored as (1, ny, nx) cubes are read
-as their first plane. The classification header (``raw_header_ext``) receives the mosaic's WCS,
-shifted from the first amplifier's.
+section (DATASEC, default the whole image) mirrored where DETSEC runs high-to-low and placed at
+its detector position (DETSEC in unbinned pixels, divided by CCDSUM binning) relative to the
+lowest DETSEC of the file. Gain and read noise come from the instrument's lists (one value per
+amplifier, in file order) or from the header keywords ``gain_keyword``/``rdnoise_keyword`` of
+the amplifier's HDU (else the primary header); never a default. Pixels no amplifier reads (gaps
+between CCDs) get gain 0, which the process step flags as bad. Images stored as (1, ny, nx) cubes
+are read as their first plane. The classification header (``raw_header_ext``) receives the
+mosaic's WCS, shifted from the first amplifier's.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from astropy.io import fits
 from astropy.wcs import FITSFixedWarning
 
-from potpyri.instruments.base import LINEAR_WCS_KEYS, RawImage, Reader, open_raw
-from potpyri.instruments.sections import parse_section
+from potpyri.instruments.base import LINEAR_WCS_KEYS, RawImage, Reader, ReaderError, open_raw
+from potpyri.instruments.sections import Section, parse_section, read_section
 
 __all__ = ["AmplifierReader"]
 
@@ -28,96 +31,77 @@ _WCS_KEYS = (*LINEAR_WCS_KEYS, "RADESYS", "RADECSYS", "EQUINOX")
 class AmplifierReader(Reader):
     """Assemble amplifiers described by DETSEC/DATASEC/BIASSEC/CCDSUM into one mosaic."""
 
+    reads = frozenset({"gain", "rdnoise", "gain_keyword", "rdnoise_keyword"})
+
     def assemble(self, path: Path) -> RawImage:
         with open_raw(path, self.unpacked) as hdul:
             header = self.classification_header(hdul)
             images = [h for h in hdul if h.data is not None and h.data.ndim in (2, 3)]
-            amps = [h for h in images if "DETSEC" in h.header] or images[
-                :1
-            ]  # one bare image: one amplifier
+            # one bare image without DETSEC: one amplifier
+            amps = [h for h in images if "DETSEC" in h.header] or images[:1]
             if not amps:
-                raise ValueError(f"{Path(path).name}: no image data")
+                raise ReaderError(f"{Path(path).name}: no image data")
             bx, by = (int(v) for v in str(amps[0].header.get("CCDSUM", "1 1")).split())
-            placed = []
-            for n, hdu in enumerate(amps):
-                head = hdu.header
-                raw = np.asarray(hdu.data[0] if hdu.data.ndim == 3 else hdu.data, dtype=np.float32)
-                rows, cols = (
-                    parse_section(head["DATASEC"])
-                    if "DATASEC" in head
-                    else (slice(0, raw.shape[0]), slice(0, raw.shape[1]))
-                )
-                data = raw[rows, cols]
-                if "BIASSEC" in head:
-                    data = (
-                        data
-                        - np.median(raw[parse_section(head["BIASSEC"])], axis=1, keepdims=True)[
-                            rows
-                        ]
-                    )
-                det_rows, det_cols = (
-                    parse_section(head["DETSEC"])
-                    if "DETSEC" in head
-                    else (slice(0, data.shape[0]), slice(0, data.shape[1]))
-                )
-                gain = _positive(
-                    head.get("GAIN"), header.get("GAIN"), self._listed(self.instrument.gain, n, 1.0)
-                )
-                # Real F2 headers say RDNOISE = 0: a header value is trusted only when positive.
-                rdnoise = _positive(
-                    head.get("RDNOISE"),
-                    header.get("RDNOISE"),
-                    self._listed(self.instrument.rdnoise, n, 0.0),
-                )
-                placed.append(
-                    (
-                        det_rows.start // by,
-                        det_cols.start // bx,
-                        data,
-                        gain,
-                        rdnoise,
-                        head,
-                        rows,
-                        cols,
-                    )
-                )
-        y0 = min(p[0] for p in placed)
-        x0 = min(p[1] for p in placed)
-        ny = max(p[0] + p[2].shape[0] for p in placed) - y0
-        nx = max(p[1] + p[2].shape[1] for p in placed) - x0
+            placed = [self._amplifier(hdu, n, header, path, bx, by) for n, hdu in enumerate(amps)]
+        y0 = min(p[0].rows.start for p in placed)
+        x0 = min(p[0].cols.start for p in placed)
+        ny = max(p[0].rows.stop for p in placed) - y0
+        nx = max(p[0].cols.stop for p in placed) - x0
         data = np.zeros((ny, nx), np.float32)
         gain = np.zeros_like(data)
         rdnoise = np.zeros_like(data)
-        for row0, col0, block, g, rn, _, _, _ in placed:
+        for place, block, g, rn, _ in placed:
             region = (
-                slice(row0 - y0, row0 - y0 + block.shape[0]),
-                slice(col0 - x0, col0 - x0 + block.shape[1]),
+                slice(place.rows.start - y0, place.rows.stop - y0),
+                slice(place.cols.start - x0, place.cols.stop - x0),
             )
-            data[region], gain[region], rdnoise[region] = block, g, rn
-        row0, col0, _, _, _, head, rows, cols = placed[0]
+            data[region], gain[region], rdnoise[region] = place.oriented(block), g, rn
+        place, _, _, _, head = placed[0]
         wcs = {k: head[k] for k in _WCS_KEYS if k in head}
-        if "CRPIX1" in wcs:
-            wcs["CRPIX1"] = head["CRPIX1"] + (col0 - x0) - cols.start
-            wcs["CRPIX2"] = head["CRPIX2"] + (row0 - y0) - rows.start
+        if "CRPIX1" in wcs and not (place.flip_x or place.flip_y):
+            rows, cols = _data_slices(head, head["NAXIS2"], head["NAXIS1"])
+            wcs["CRPIX1"] = head["CRPIX1"] + (place.cols.start - x0) - cols.start
+            wcs["CRPIX2"] = head["CRPIX2"] + (place.rows.start - y0) - rows.start
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FITSFixedWarning)
             header.update(wcs)
         header["CCDSUM"] = f"{bx} {by}"
         return RawImage(data, header, gain, rdnoise)
 
-    @staticmethod
-    def _listed(values, n: int, default: float) -> float:
-        if not values:
-            return default
-        return float(values[min(n, len(values) - 1)])
+    def _amplifier(self, hdu, n: int, primary: fits.Header, path: Path, bx: int, by: int):
+        """(binned DETSEC place, overscan-subtracted data block, gain, read noise, header)."""
+        head = hdu.header
+        raw = np.asarray(hdu.data[0] if hdu.data.ndim == 3 else hdu.data, dtype=np.float32)
+        rows, cols = _data_slices(head, *raw.shape)
+        data = raw[rows, cols]
+        if "BIASSEC" in head:
+            level = np.median(raw[parse_section(head["BIASSEC"])], axis=1, keepdims=True)
+            data = data - level[rows]
+        if "DETSEC" in head:
+            place = read_section(head["DETSEC"]).binned(bx, by)
+        else:
+            place = Section(slice(0, data.shape[0]), slice(0, data.shape[1]))
+        if place.shape != data.shape:
+            raise ReaderError(
+                f"{Path(path).name}: amplifier {n + 1}: DETSEC {head.get('DETSEC')} binned "
+                f"{bx}x{by} is {place.shape}, DATASEC gives {data.shape}"
+            )
+        values = [
+            self.amplifier_value(what, _holding(head, primary, self._keyword(what)), n, path)
+            for what in ("gain", "rdnoise")
+        ]
+        return place, data, values[0], values[1], head
+
+    def _keyword(self, what: str) -> str:
+        return getattr(self.instrument, f"{what}_keyword", "")
 
 
-def _positive(*candidates) -> float:
-    """The first candidate that is a positive number (the last one otherwise)."""
-    for value in candidates:
-        try:
-            if float(value) > 0:
-                return float(value)
-        except (TypeError, ValueError):
-            continue
-    return float(candidates[-1])
+def _data_slices(head: fits.Header, ny: int, nx: int) -> tuple[slice, slice]:
+    if "DATASEC" in head:
+        return parse_section(head["DATASEC"])
+    return slice(0, ny), slice(0, nx)
+
+
+def _holding(head: fits.Header, primary: fits.Header, keyword: str) -> fits.Header:
+    """The amplifier's header where it has ``keyword``, else the primary header."""
+    return head if keyword and keyword in head else primary

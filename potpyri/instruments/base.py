@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import warnings
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -174,14 +175,18 @@ class Reader:
 
     def add_sky_wcs(self, image: RawImage, path: Path, offset_arcsec=(0.0, 0.0)) -> None:
         """Give ``image`` a starting sky WCS from the pointing keywords where it has none (or
-        where ``pointing.use_header_wcs`` is off)."""
-        from potpyri.instruments.pointing import has_celestial_wcs, pointing_wcs
+        where ``pointing.use_header_wcs`` is off); none where the header has no pointing
+        keywords either."""
+        from potpyri.instruments.classify import header_value
+        from potpyri.instruments.pointing import NoPointing, has_celestial_wcs, pointing_wcs
 
         pointing = self.instrument.pointing
         if pointing.use_header_wcs and has_celestial_wcs(image.header):
             return
-        binning = str(image.header.get("CCDSUM", "1 1")).split()
-        xbin = int(binning[0]) if binning and binning[0].isdigit() else 1
+        # the binning as ingest reads it (a keyword, or a literal such as Nickel's "22")
+        named = header_value(image.header, self.instrument.keywords.binning, "")
+        binning = re.sub(r"\D", "", str(named or image.header.get("CCDSUM", "1 1")))
+        xbin = int(binning[0]) if binning else 1
         try:
             cards = pointing_wcs(
                 image.header,
@@ -190,6 +195,8 @@ class Reader:
                 float(self.instrument.pixscale) * xbin,
                 offset_arcsec,
             )
+        except NoPointing:
+            return  # calibration goes on; the astrometry step sets the frame aside by name
         except ValueError as exc:
             raise ReaderError(f"{Path(path).name}: {exc}") from None
         for key in [k for k in image.header if k[:5] in ("CTYPE", "CUNIT") or k[:2] == "PC"]:

@@ -50,6 +50,10 @@ def _is_number(text: str) -> bool:
     return True
 
 
+class NoPointing(ValueError):
+    """The header has no pointing keywords (as opposed to malformed ones)."""
+
+
 def pointing_wcs(
     header: fits.Header,
     pointing,
@@ -74,12 +78,14 @@ def pointing_wcs(
 
     Raises
     ------
+    NoPointing
+        One line naming the missing keyword.
     ValueError
-        One line naming the missing or malformed keyword.
+        One line naming the malformed keyword.
     """
     for key in (pointing.ra, pointing.dec):
         if header.get(key) in (None, ""):
-            raise ValueError(f"no sky WCS and no pointing keyword {key} (instrument.pointing)")
+            raise NoPointing(f"no sky WCS and no pointing keyword {key} (instrument.pointing)")
     ra = sky_angle(header[pointing.ra], pointing.ra_unit, pointing.ra, is_ra=True)
     dec = sky_angle(
         header[pointing.dec],

@@ -97,7 +97,7 @@ class Pointing:
     angle_offset_deg: float = 0.0  #: added to the header angle (instrument's zero point)
     flip_x: bool = True  #: east is towards -x at zero angle (north up, east left)
     flip_y: bool = False  #: north is towards -y at zero angle
-    uncertainty_arcsec: float = 600.0  #: pointing error to search; small telescopes: tens of arcmin
+    uncertainty_arcsec: float = 1800.0  #: pointing error searched; small telescopes: tens of arcmin
     use_header_wcs: bool = True  #: keep a celestial WCS the raw file already has
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from potpyri.instruments.base import RawImage, Reader, open_raw
+from potpyri.instruments.base import RawImage, Reader, ReaderError, open_raw
 from potpyri.instruments.sections import parse_section
 
 __all__ = ["SingleReader", "parse_section"]
@@ -14,13 +14,17 @@ __all__ = ["SingleReader", "parse_section"]
 
 class SingleReader(Reader):
     """Read the image in ``raw_header_ext``; subtract the overscan median per row when
-    ``instrument.biassec`` is set; trim to ``instrument.datasec`` when set (first entries)."""
+    ``instrument.biassec`` is set; trim to ``instrument.datasec`` when set (first entries).
+    Gain and read noise from the YAML lists or the keywords ``gain_keyword``/``rdnoise_keyword``.
+    """
+
+    reads = frozenset({"gain", "rdnoise", "gain_keyword", "rdnoise_keyword", "datasec", "biassec"})
 
     def assemble(self, path: Path) -> RawImage:
         with open_raw(path, self.unpacked) as hdul:
             hdu = hdul[self.instrument.raw_header_ext]
             if hdu.data is None:
-                raise ValueError(
+                raise ReaderError(
                     f"{Path(path).name}: extension {self.instrument.raw_header_ext} has no image"
                 )
             data = np.asarray(hdu.data, dtype=np.float32)
@@ -30,14 +34,6 @@ class SingleReader(Reader):
             data = data - np.median(overscan, axis=1, keepdims=True).astype(np.float32)
         if self.instrument.datasec:
             data = data[parse_section(self.instrument.datasec[0])]
-        gain = (
-            float(self.instrument.gain[0])
-            if self.instrument.gain
-            else float(header.get("GAIN", 1.0))
-        )
-        rdnoise = (
-            float(self.instrument.rdnoise[0])
-            if self.instrument.rdnoise
-            else float(header.get("RDNOISE", 0.0))
-        )
+        gain = self.amplifier_value("gain", header, 0, path)
+        rdnoise = self.amplifier_value("rdnoise", header, 0, path)
         return RawImage(data, header, np.float32(gain), np.float32(rdnoise))

@@ -33,6 +33,9 @@ __all__ = ["NightResult", "expected_image", "simulate_night", "true_wcs"]
 _NIGHT_START = Time("2024-06-18T23:30:00", scale="utc")
 _CAL_COUNT = 5
 _OVERHEAD_S = 30.0
+#: Extra radius (deg) of the catalog answers a night stores: the largest pointing uncertainty
+#: (instrument.pointing.uncertainty_arcsec) the astrometry step may search.
+CATALOG_MARGIN_DEG = 1.0
 formats.load_all()
 
 
@@ -168,7 +171,9 @@ def simulate_night(
             target.stars,
             target.ra,
             target.dec,
-            target.radius,
+            # The simulated sky is empty beyond the field, so this wider cone is still the true
+            # answer; it serves frames whose starting WCS is only as good as the pointing.
+            target.radius + CATALOG_MARGIN_DEG,
             epoch=_NIGHT_START.decimalyear,
             rng=streams.get("catalog", target.index),
         )

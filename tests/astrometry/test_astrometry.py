@@ -307,3 +307,25 @@ def test_main_pipeline_translates_the_astrometry_options(monkeypatch):
         "astrometry.enabled=false",
         "align.catalog=ps1",
     } <= set(seen)
+
+
+@pytest.mark.skipif(shutil.which("solve-field") is None, reason="astrometry.net not installed")
+def test_a_pointing_wcs_18_arcmin_off_solves_within_its_uncertainty(gmos_night, tmp_path):
+    """A starting WCS built from pointing keywords 17.8' off (a real Calar Alto CAFOS night was),
+    carrying the instrument's pointing uncertainty (PNTUNC, 30'): the step widens its search
+    and catalog cone to it and solves."""
+    night, _, cfg = gmos_night
+    path = _calibrated_frames(night.out_dir)[0]
+    truth = truth_wcs(night.out_dir, path.name.split(".")[-2] + ".fits.bz2")
+
+    def point_badly(frame):
+        replace_wcs(frame, perturbed(truth, 17.8 * 60, 1.0, 0.4))
+        frame[0].header["PNTUNC"] = 1800.0
+
+    item = _frame_item(path, tmp_path, point_badly)
+    (output,) = _step(Astrometry, night.out_dir, cfg, method="astrometry.net").run(
+        Task(item.id, [item])
+    )
+    sci = output.products["image"].content["SCI"]
+    solved, shape = WCS(sci.header), sci.data.shape
+    assert np.median(grid_residual_px(solved, truth, shape)) < 0.5

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 from astropy.io import fits
 
 from potpyri.instruments.gmos import GmosReader
-from tests.conftest import SHARED
+from tests.conftest import SHARED, compose_config
 
 LAYOUTS = SHARED / "data" / "gmos_layouts"
 MASKS = SHARED / "data" / "potpyri_reference" / "staticmasks"
@@ -18,7 +16,7 @@ pytestmark = pytest.mark.skipif(not LAYOUTS.is_dir(), reason=f"shared data not f
 
 @pytest.mark.parametrize("name", sorted(p.name for p in LAYOUTS.glob("gmos-*")))
 def test_real_layouts_mosaic_to_the_imaging_field(name):
-    reader = GmosReader(SimpleNamespace(raw_header_ext=0))
+    reader = GmosReader(compose_config("instrument=gmos", "data_path=/x").instrument)
     image = reader.assemble(LAYOUTS / name)
     binning = int(name.split("_")[3][0])
     rows = {"HAM": 4224, "e2v": 4608, "EEV": 4608}[name.split("_")[2]] // binning
@@ -34,7 +32,7 @@ def test_real_layouts_mosaic_to_the_imaging_field(name):
 
 
 def test_hamamatsu_2x2_matches_the_reference_static_masks():
-    reader = GmosReader(SimpleNamespace(raw_header_ext=0))
+    reader = GmosReader(compose_config("instrument=gmos", "data_path=/x").instrument)
     for layout, mask in (
         ("gmos-n_illum_HAM_22_12amp_v1.fits.bz2", "gmos-n.22"),
         ("gmos-s_illum_HAM_22_12amp_v1.fits.bz2", "gmos-s.22"),

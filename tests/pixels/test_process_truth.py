@@ -52,9 +52,7 @@ def test_classification_is_complete_and_right(reduced):
         f for f, i in frames.items() if i.meta["type"] == "SCIENCE" and not i.meta.get("excluded")
     )
     expected = sorted(science)
-    if (
-        fmt == "imacs"
-    ):  # IMACS's reference rules have no bad-frame rule: the flagged frame is science
+    if fmt in ("imacs", "fourstar"):  # no bad-frame keyword (spec §9.4, §10.4): science
         expected = sorted(science + [r["file"] for r in night.frames if r["kind"] == "bad"])
     assert got == expected
     assert result.by_status("process") == {"ran": len(expected)}

@@ -12,7 +12,8 @@ from potpyri.sim.formats.base import FORMATS, FrameMeta, Setup
 from tests.conftest import SHARED
 
 LAYOUTS = SHARED / "data" / "gmos_layouts"
-STRUCTURAL = ("EXTNAME", "EXTVER", "DETSEC", "CCDSEC", "CCDSUM", "CCDNAME")
+# EXTNAME/EXTVER: DRAGONS added them to these files; raw files have none (spec 2.1).
+STRUCTURAL = ("DETSEC", "CCDSEC", "CCDSUM", "CCDNAME")
 #: (format, detector as the layout files name it, simulator variant, binning)
 CASES = [
     (fmt, detector, detector.lower(), binning)

@@ -24,6 +24,7 @@ INSTRUMENTS = {
     "gmos-s": "GMOS",
     "lris-red": "LRIS",
     "lris-blue": "LRIS",
+    "lris-red-mef": "LRIS",
     "deimos": "DEIMOS",
     "binospec": "BINOSPEC",
     "imacs": "IMACS",
@@ -45,15 +46,16 @@ EXPECTED = {
     "short": "BAD",
 }
 EXCEPTIONS = {
-    ("imacs", "bad"): "SCIENCE",  # IMACS has no bad-frame rule in the reference
-    (
-        "imacs",
-        "spectrum",
-    ): "UNKNOWN",  # nor a spectroscopy rule: a grism frame is simply not science
+    ("imacs", "bad"): "SCIENCE",  # IMACS has no bad-frame keyword (spec §9.4)
+    ("fourstar", "bad"): "SCIENCE",  # nor FourStar (spec §10.4)
+    ("fourstar", "spectrum"): "UNKNOWN",  # no spectroscopy: simulated as a focus frame
 }
+#: Formats whose real files have no DETSEC/CCDSUM, and their gain and read-noise keywords.
+NO_DETSEC = {"imacs", "fourstar", "f2", "mosfire"}
+NOISE_KEYWORDS = {"imacs": ("EGAIN", "ENOISE")}
+#: (LRIS: the reference's masks are in its own mosaics, 111/200-column CCD gaps and a cropped
+#: Mark4 field; potpyri's blue mosaic has the real 41-column gap and Mark4 the whole CCD.)
 STATIC_MASKS = {
-    "lris-red": "lris.red.test.11",
-    "lris-blue": "lris.blue.test.11",
     "binospec": "binospec.11",
     "mmirs": "MMIRS",
     "mosfire": "mosfire.11",
@@ -91,6 +93,13 @@ def test_amplifier_regions_add_up(night):
         images = [h for h in hdul if h.data is not None and h.is_image]  # MOSFIRE: CSU tables
         assert images, "no image data"
         area = 0
+        if fmt == "lris-red":  # Mark4: one HDU, its amplifiers in DSECn cards (spec 4.2)
+            head, images = images[0].header, []
+            area = sum(
+                np.prod([s.stop - s.start for s in parse_section(head[key])])
+                for key in head
+                if key.startswith("DSEC")
+            )
         for hdu in images:
             data = hdu.data[0] if hdu.data.ndim == 3 else hdu.data
             rows, cols = (
@@ -103,9 +112,10 @@ def test_amplifier_regions_add_up(night):
             if "BIASSEC" in hdu.header:
                 overscan = data[parse_section(hdu.header["BIASSEC"])]
                 # The overscan holds the bias level and read noise only.
-                gain, noise = float(hdu.header["GAIN"]), float(hdu.header["RDNOISE"])
+                gain_key, noise_key = NOISE_KEYWORDS.get(fmt, ("GAIN", "RDNOISE"))
+                gain, noise = float(hdu.header[gain_key]), float(hdu.header[noise_key])
                 assert abs(np.std(overscan) - noise / gain) < 0.2 * noise / gain + 0.5
-            if fmt not in ("f2", "mosfire"):  # one array, no sections in the real files (spec)
+            if fmt not in NO_DETSEC:
                 assert "CCDSUM" in hdu.header and "DETSEC" in hdu.header
     sensitive = shape[0] * shape[1]
     if fmt.startswith("gmos"):  # GMOS reads whole CCDs; the reference keeps the central field
@@ -118,7 +128,7 @@ def test_amplifier_regions_add_up(night):
 def test_classification_by_the_reference_rules(night):
     fmt, result = night
     instrument = compose_config(f"instrument={FORMATS[fmt].instrument}", "data_path=/x").instrument
-    reader = get_reader(instrument.reader)(instrument)  # MOSFIRE: exposure from its reader
+    reader = get_reader(instrument.reader)(instrument)  # its classification header and options
     kinds = set()
     for row, path in zip(result.frames, result.raw_files, strict=True):
         header = reader.header(path)

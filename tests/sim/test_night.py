@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from types import SimpleNamespace
 
 import numpy as np
 from astropy.io import fits
@@ -26,7 +25,8 @@ def test_files_names_and_compression(gmos_night):
     with open(gmos_night.raw_files[0], "rb") as handle:
         assert handle.read(3) == b"BZh"
     with fits.open(gmos_night.raw_files[-1]) as hdul:
-        assert len(hdul) == 13 and all(h.header["EXTNAME"] == "SCI" for h in hdul[1:])
+        # Raw Gemini extensions have no EXTNAME (spec 2.1).
+        assert len(hdul) == 13 and all("EXTNAME" not in h.header for h in hdul[1:])
 
 
 def test_every_file_classified_as_intended(gmos_night):
@@ -84,7 +84,7 @@ def test_truth_is_self_consistent(gmos_night):
     stars = Table.read(gmos_night.truth_dir / "stars.ecsv")
     flat = fits.getdata(gmos_night.truth_dir / "maps" / "flat.fits.fz")
     bad = fits.getdata(gmos_night.truth_dir / "maps" / "badpix.fits.fz")
-    reader = GmosReader(SimpleNamespace(raw_header_ext=0))
+    reader = GmosReader(compose_config("instrument=gmos", "data_path=/x").instrument)
     offsets, pulls = [], []
     for row in frames[frames["kind"] == "science"]:
         if row["trail"] != "none":

@@ -1,21 +1,24 @@
 """GMOS-N and GMOS-S raw files, as the Gemini archive delivers them (``N20240618S0015.fits.bz2``).
 
-Layout (from the real raw headers in ``shared/data/gmos_layouts`` and the GMOS-S header in
-``shared/data/gmos_s_cutout``): an empty primary HDU with the observation keywords, then one
-``SCI`` extension per amplifier in detector order (EXTVER 1..N), each holding the amplifier's data
-and its overscan strip, with DETSEC/CCDSEC (unbinned), DATASEC/BIASSEC (binned, 1-based), CCDSUM,
-AMPNAME, CCDNAME, GAIN, RDNOISE and a per-extension TAN WCS. Three CCDs side by side:
-Hamamatsu (``ham``, default): 4 amplifiers per CCD, 2048×4224; e2v: 2 per CCD, 2048×4608;
-EEV: 1 per CCD, 2048×4608. Overscan: 32 binned columns, alternating right/left as in the files.
+Layout (spec ``real_formats.md`` section 2, checked against the real raw headers in
+``shared/data/real_raw/gmos_*``): an empty primary HDU with the observation keywords (``DETID``,
+``DETTYPE``, ``NAMPS``, ``DETNROI``...), then one image extension per amplifier **without
+EXTNAME/EXTVER** (``INHERIT=F``), in the real files' readout order (e2v: right amplifier of each
+CCD first), each holding the amplifier's data and its overscan strip, with DETSEC/CCDSEC
+(unbinned), DATASEC/BIASSEC (binned, 1-based), CCDSUM, AMPNAME, CCDNAME, GAIN, RDNOISE, MJD-OBS
+and a per-extension TAN WCS. Three CCDs side by side: Hamamatsu (``ham``, default): 4 amplifiers
+per CCD, 2048×4224; e2v: 2 per CCD, 2048×4608; EEV: 1 per CCD, 2048×4608. Overscan: 32 binned
+columns, on the side the real files have it.
 
-The focal-plane mosaic is the three CCDs with their gaps, cropped to the central imaging field
-(the reference's trimmed GMOS size: 2112×2108 for GMOS-N and 2112×2128 for GMOS-S at 2×2, the
-shapes of its static masks); columns outside the crop are vignetted (no light reaches them).
-``size="small"`` is the same field read 4×4 binned (a mode GMOS offers): 1056×1054 / 1056×1064.
-Orientation at PA 0: north up, east left. Assumptions where no real header says: chip gaps of
-33 and 41 unbinned pixels (from the per-extension CRPIX steps of the real files), bias levels
-600-900 ADU with a mild ramp, raw gains ~1.6-1.8 e-/ADU and read noise ~4 e- (the real
-GAINORIG/RONORIG), site of Gemini North/South.
+The focal-plane mosaic is the reader's output: the three CCDs with DRAGONS' physical gaps
+(``potpyri.instruments.gmos.TILE_GAPS``: 37 unbinned pixels EEV/e2v, 67 GMOS-N Hamamatsu, 61
+GMOS-S Hamamatsu), cropped to the central imaging field the reference keeps (2108 columns at 2×2
+for GMOS-N, 2128 for GMOS-S: the widths of its static masks; the reader's
+``options.field_width_2x2``); columns outside the crop are vignetted (no light reaches them).
+``size="small"`` is the same field read 4×4 binned (a mode GMOS offers). Orientation at PA 0:
+north up, east left (real raw WCS are mirror images of that, spec 2.5: a simulator-only
+simplification). Assumptions where no real header says: bias levels 600-900 ADU with a mild
+ramp, gains ~1.6-2.3 e-/ADU and read noise ~3.5-4.4 e- per amplifier (DRAGONS' look-up range).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.io import fits
 
+from potpyri.instruments.gmos import CHIP_WIDTH, TILE_GAPS, chip_start, mosaic_width
 from potpyri.sim.formats.base import (
     SITES,
     FrameMeta,
@@ -95,7 +99,16 @@ _CHIP_NAMES = {
 }
 #: GMOS-S EEV amplifiers read out with the overscan on the other side from GMOS-N's.
 _SOUTH_EEV_LAYOUT = ((0, 0, True), (1, 0, True), (2, 0, False))
-_GAPS = (33, 41)  # unbinned pixels between CCD 1-2 and CCD 2-3
+#: (DETID, DETTYPE) by (site prefix, variant), as in the real files (spec 2.1/2.2); GMOS-S never
+#: had the e2v DD CCDs: its simulated e2v variant borrows GMOS-N's identity.
+_DETIDS = {
+    ("N", "ham"): ("BI13-20-4k-1,BI12-09-4k-2,BI13-18-4k-2", "S10892-N"),
+    ("S", "ham"): ("BI5-36-4k-2,BI11-33-4k-1,BI12-34-4k-1", "S10892"),
+    ("N", "e2v"): ("e2v 10031-23-05,10031-01-03,10031-18-04", "SDSU II e2v DD CCD42-90"),
+    ("S", "e2v"): ("e2v 10031-23-05,10031-01-03,10031-18-04", "SDSU II e2v DD CCD42-90"),
+    ("N", "eev"): ("EEV9273-16-03EEV9273-20-04EEV9273-20-03", "SDSU II CCD"),
+    ("S", "eev"): ("EEV2037-06-03EEV8194-19-04EEV8261-07-04", "SDSU II CCD"),
+}
 _OVERSCAN = 32  # binned columns
 _FILTERS = {"g": "g_G0301", "r": "r_G0303", "i": "i_G0302", "z": "z_G0304"}
 
@@ -125,10 +138,13 @@ class _Gmos(RawFormat):
     def _detector(self, setup: Setup) -> _Detector:
         return _DETECTORS[setup.variant or "ham"]
 
+    def _gap(self, setup: Setup) -> int:
+        """Unbinned gap between the CCDs: the reader's DRAGONS table, by DETID."""
+        return TILE_GAPS[_DETIDS[(self.prefix, setup.variant or "ham")][0]]
+
     def _full_width(self, setup: Setup) -> int:
         bx, _ = self._binning(setup)
-        det = self._detector(setup)
-        return 3 * det.chip_width // bx + sum(g // bx for g in _GAPS)
+        return mosaic_width(self._gap(setup), bx)
 
     def _crop(self, setup: Setup) -> tuple[int, int]:
         """First full-mosaic column of the crop and the crop width (binned)."""
@@ -163,9 +179,10 @@ class _Gmos(RawFormat):
         )
         amp_width = det.chip_width // det.amps_per_chip // bx
         amps = []
+        assert det.chip_width == CHIP_WIDTH
         for chip, k, right in layout:
-            chip_start = chip * det.chip_width // bx + sum(g // bx for g in _GAPS[:chip])
-            amps.append((chip, k, chip_start + k * amp_width, amp_width, right))
+            x0 = chip_start(chip, self._gap(setup), bx) + k * amp_width
+            amps.append((chip, k, x0, amp_width, right))
         return amps
 
     # -- files -----------------------------------------------------------------------------------
@@ -205,8 +222,9 @@ class _Gmos(RawFormat):
                     f"[{_OVERSCAN + 1}:{width + _OVERSCAN},1:{ny}]",
                     f"[1:{_OVERSCAN},1:{ny}]",
                 )
-            hdu = fits.ImageHDU(raw, name="SCI", ver=n + 1)
+            hdu = fits.ImageHDU(raw)  # raw Gemini extensions have no EXTNAME/EXTVER
             header = hdu.header
+            header["INHERIT"] = (False, "inherit the primary header")
             cx0 = k * det.chip_width // det.amps_per_chip  # unbinned, within the CCD
             dx0 = chip * det.chip_width + cx0
             uw = det.chip_width // det.amps_per_chip
@@ -294,6 +312,8 @@ class _Gmos(RawFormat):
                 "TIME-OBS": start.strftime("%H:%M:%S.%f")[:10],
                 "DETECTOR": det.detector,
                 "DETSIZE": f"[1:{3 * det.chip_width},1:{det.chip_height}]",
+                "DETTYPE": _DETIDS[(self.prefix, setup.variant or "ham")][1],
+                "DETID": _DETIDS[(self.prefix, setup.variant or "ham")][0],
                 "NCCDS": 3,
                 "NAMPS": det.amps_per_chip,
                 "SHUTTER": shutter,
@@ -310,7 +330,6 @@ class _Gmos(RawFormat):
                 "GRATING": grating,
                 "DETNROI": 1,
                 "AIRMASS": round(meta.airmass, 3),
-                "NSCIEXT": 3 * det.amps_per_chip,
             }
         )
         return head
