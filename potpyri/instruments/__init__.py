@@ -12,11 +12,13 @@ from potpyri.instruments.amplifiers import AmplifierReader
 from potpyri.instruments.base import RawImage, Reader
 from potpyri.instruments.binospec import BinospecReader
 from potpyri.instruments.deimos import DeimosReader
+from potpyri.instruments.f2 import F2Reader
 from potpyri.instruments.fourstar import FourStarReader
 from potpyri.instruments.gmos import GmosReader
 from potpyri.instruments.imacs import ImacsReader
 from potpyri.instruments.lris import LrisReader
 from potpyri.instruments.mmirs import MmirsReader
+from potpyri.instruments.mosfire import MosfireReader
 from potpyri.instruments.single import SingleReader
 
 __all__ = ["READERS", "RawImage", "Reader", "get_reader", "register_reader"]
@@ -57,3 +59,5 @@ register_reader("fourstar")(FourStarReader)
 register_reader("mmirs")(MmirsReader)
 register_reader("binospec")(BinospecReader)
 register_reader("deimos")(DeimosReader)
+register_reader("f2")(F2Reader)
+register_reader("mosfire")(MosfireReader)
