@@ -221,4 +221,10 @@ def _found(header: fits.Header, keyword: str, pattern: str) -> bool:
 
 
 def _describe_rule(header: fits.Header, rule) -> str:
-    return ", ".join(f"{k}={header.get(k)!s}" for k in rule.keywords)
+    """The keywords that made ``rule`` match: all of ``keywords``, the matching ``any_keywords``."""
+    matched = [
+        key
+        for key, value in zip(rule.any_keywords, rule.any_values, strict=False)
+        if _found(header, key, value)
+    ]
+    return ", ".join(f"{k}={header.get(k)!s}" for k in [*rule.keywords, *matched])

@@ -131,3 +131,14 @@ def test_missing_and_malformed_pointing_keywords_are_told_apart():
     bad_angle = Pointing(position_angle="ROTPOSN")
     with pytest.raises(ValueError, match="ROTPOSN='up'"):
         pointing_wcs(fits.Header({"RA": 1.0, "DEC": 1.0, "ROTPOSN": "up"}), bad_angle, (9, 9), 1)
+
+
+def test_a_bad_frame_names_the_keyword_that_flagged_it():
+    from potpyri.instruments.classify import _describe_rule
+
+    rule = OmegaConf.structured(
+        Rule(any_keywords=["DECKER", "RAWGEMQA"], any_values=["closed", "fail"])
+    )
+    header = fits.Header({"DECKER": "Open", "RAWGEMQA": "FAIL"})
+    assert _matches_node(header, rule)
+    assert _describe_rule(header, rule) == "RAWGEMQA=FAIL"
