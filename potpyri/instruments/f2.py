@@ -107,15 +107,14 @@ class F2Reader(Reader):
 
     @staticmethod
     def _lnrs(header: fits.Header, path: Path) -> int:
+        value = header.get("LNRS")
+        if value is None:
+            raise ReaderError(f"{Path(path).name}: header keyword LNRS (read pairs) missing")
         try:
-            lnrs = int(header["LNRS"])
-        except KeyError:
-            raise ReaderError(
-                f"{Path(path).name}: header keyword LNRS (read pairs) missing"
-            ) from None
+            lnrs = int(value)
         except (TypeError, ValueError):
             raise ReaderError(
-                f"{Path(path).name}: header keyword LNRS={header['LNRS']!r} is not an integer"
+                f"{Path(path).name}: header keyword LNRS={value!r} is not an integer"
             ) from None
         if lnrs < 1:
             raise ReaderError(f"{Path(path).name}: header keyword LNRS={lnrs} < 1")
