@@ -10,15 +10,15 @@ and a per-extension TAN WCS. Three CCDs side by side: Hamamatsu (``ham``, defaul
 per CCD, 2048×4224; e2v: 2 per CCD, 2048×4608; EEV: 1 per CCD, 2048×4608. Overscan: 32 binned
 columns, on the side the real files have it.
 
-The focal-plane mosaic is the reader's output: the three CCDs with DRAGONS' physical gaps
-(``potpyri.instruments.gmos.TILE_GAPS``: 37 unbinned pixels EEV/e2v, 67 GMOS-N Hamamatsu, 61
-GMOS-S Hamamatsu), cropped to the central imaging field the reference keeps (2108 columns at 2×2
-for GMOS-N, 2128 for GMOS-S: the widths of its static masks; the reader's
-``options.field_width_2x2``); columns outside the crop are vignetted (no light reaches them).
-``size="small"`` is the same field read 4×4 binned (a mode GMOS offers). Orientation at PA 0:
-north up, east left (real raw WCS are mirror images of that, spec 2.5: a simulator-only
-simplification). Assumptions where no real header says: bias levels 600-900 ADU with a mild
-ramp, gains ~1.6-2.3 e-/ADU and read noise ~3.5-4.4 e- per amplifier (DRAGONS' look-up range).
+The focal-plane mosaic is the reader's output: the three CCDs where DRAGONS' measured geometry puts
+them (``potpyri.instruments.gmos.GEOMETRY``, whole binned pixels), cropped to the central imaging
+field the reference keeps (2108 columns at 2×2 for GMOS-N, 2128 for GMOS-S: the widths of its
+static masks; the reader's ``options.field_width_2x2``); columns outside the crop are vignetted (no
+light reaches them). ``size="small"`` is the same field read 4×4 binned (a mode GMOS offers).
+Orientation at PA 0: north up, east left (real raw WCS are mirror images of that, spec 2.5: a
+simulator-only simplification). Assumptions where no real header says: bias levels 600-900 ADU with
+a mild ramp, gains ~1.6-2.3 e-/ADU and read noise ~3.5-4.4 e- per amplifier (DRAGONS' look-up
+range).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.io import fits
 
-from potpyri.instruments.gmos import CHIP_WIDTH, TILE_GAPS, chip_start, mosaic_width
+from potpyri.instruments.gmos import CHIP_WIDTH, GEOMETRY, ChipGeometry, mosaic_width
 from potpyri.sim.formats.base import (
     SITES,
     FrameMeta,
@@ -138,13 +138,13 @@ class _Gmos(RawFormat):
     def _detector(self, setup: Setup) -> _Detector:
         return _DETECTORS[setup.variant or "ham"]
 
-    def _gap(self, setup: Setup) -> int:
-        """Unbinned gap between the CCDs: the reader's DRAGONS table, by DETID."""
-        return TILE_GAPS[_DETIDS[(self.prefix, setup.variant or "ham")][0]]
+    def chips(self, setup: Setup) -> ChipGeometry:
+        """Where the CCDs sit: the reader's DRAGONS geometry table, by DETID."""
+        return GEOMETRY[_DETIDS[(self.prefix, setup.variant or "ham")][0]]
 
     def _full_width(self, setup: Setup) -> int:
         bx, _ = self._binning(setup)
-        return mosaic_width(self._gap(setup), bx)
+        return mosaic_width(self.chips(setup), bx)
 
     def _crop(self, setup: Setup) -> tuple[int, int]:
         """First full-mosaic column of the crop and the crop width (binned)."""
@@ -156,10 +156,13 @@ class _Gmos(RawFormat):
         bx, by = self._binning(setup)
         det = self._detector(setup)
         crop, width = self._crop(setup)
-        sensitive = np.zeros((det.chip_height // by, width), bool)  # False in the gaps between CCDs
-        for _, _, x0, amp_width, _ in self._amplifiers(setup):
+        ny = det.chip_height // by
+        amplifiers = self._amplifiers(setup)
+        rows = max(y0 for _, _, _, y0, _, _ in amplifiers) + ny
+        sensitive = np.zeros((rows, width), bool)  # False in the gaps between and beside CCDs
+        for _, _, x0, y0, amp_width, _ in amplifiers:
             lo, hi = max(x0 - crop, 0), min(x0 - crop + amp_width, width)
-            sensitive[:, lo:hi] = hi > lo
+            sensitive[y0 : y0 + ny, lo:hi] = hi > lo
         return Geometry(
             shape=sensitive.shape,
             pixscale=self.pixscale_unbinned * bx,
@@ -168,9 +171,9 @@ class _Gmos(RawFormat):
         )
 
     def _amplifiers(self, setup: Setup):
-        """Per extension: (CCD, amplifier in CCD, full-mosaic x start (binned), width, overscan
-        right)."""
-        bx, _ = self._binning(setup)
+        """Per extension: (CCD, amplifier in CCD, full-mosaic x and y start (binned), width,
+        overscan right)."""
+        bx, by = self._binning(setup)
         det = self._detector(setup)
         layout = (
             _SOUTH_EEV_LAYOUT
@@ -180,9 +183,10 @@ class _Gmos(RawFormat):
         amp_width = det.chip_width // det.amps_per_chip // bx
         amps = []
         assert det.chip_width == CHIP_WIDTH
+        origins = self.chips(setup).origins(bx, by)
         for chip, k, right in layout:
-            x0 = chip_start(chip, self._gap(setup), bx) + k * amp_width
-            amps.append((chip, k, x0, amp_width, right))
+            x0, y0 = origins[chip]
+            amps.append((chip, k, x0 + k * amp_width, y0, amp_width, right))
         return amps
 
     # -- files -----------------------------------------------------------------------------------
@@ -199,12 +203,14 @@ class _Gmos(RawFormat):
         hdus = [fits.PrimaryHDU(header=self._primary(meta, setup))]
         geometry = self.geometry(setup)
         crpix_mosaic = geometry.crpix_or_center
-        for n, (chip, k, x0, width, right) in enumerate(self._amplifiers(setup)):
+        for n, (chip, k, x0, y0, width, right) in enumerate(self._amplifiers(setup)):
             gain, rdnoise = det.gains[n], det.rdnoises[n]
             signal = np.zeros((ny, width), np.float64)
             lo, hi = max(x0, crop_start), min(x0 + width, crop_start + crop_width)
             if hi > lo:  # the part of this amplifier inside the illuminated field
-                signal[:, lo - x0 : hi - x0] = electrons[:, lo - crop_start : hi - crop_start]
+                signal[:, lo - x0 : hi - x0] = electrons[
+                    y0 : y0 + ny, lo - crop_start : hi - crop_start
+                ]
             bias = (
                 600.0 + 25.0 * n + 8.0 * np.linspace(0.0, 1.0, ny)[:, None]
             )  # level with a slow ramp
@@ -242,7 +248,7 @@ class _Gmos(RawFormat):
                     "CTYPE1": "RA---TAN",
                     "CTYPE2": "DEC--TAN",
                     "CRPIX1": crpix_mosaic[0] - xshift,
-                    "CRPIX2": crpix_mosaic[1],
+                    "CRPIX2": crpix_mosaic[1] - y0,
                     "CRVAL1": meta.ra,
                     "CRVAL2": meta.dec,
                     "CD1_1": cd[0, 0],
