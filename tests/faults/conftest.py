@@ -1,6 +1,7 @@
 """The fault suite: every test's raw/ hashed before and after, cases counted per fault class.
 
-Tests declare their fault class with ``pytestmark = pytest.mark.fault("<class>")``; each test (each
+Tests declare their fault class with ``pytestmark = pytest.mark.fault("<class>")`` (silent
+failures also their issue-#18 item: ``fault("silent failures", item=3)``); each test (each
 parametrized case) is one case tried. At the end of the session a table gives, per class, the cases
 tried and passed, with the raw folders hashed and the products compared.
 """
@@ -11,9 +12,12 @@ from collections import Counter
 
 import pytest
 
-from tests.faults.ledger import CLASSES, LEDGER, check_raw
+from tests.faults.ledger import CLASSES, LEDGER, SILENT_FAILURES, check_raw
 
 _TRIED: Counter = Counter()
+_ITEM_TRIED: Counter = Counter()
+_ITEM_PASSED: Counter = Counter()
+_ITEM_OF: dict[str, int] = {}
 _PASSED: Counter = Counter()
 _CLASS_OF: dict[str, str] = {}
 _CALL_PASSED: set[str] = set()
@@ -31,6 +35,11 @@ def pytest_collection_modifyitems(config, items):
             if kind not in CLASSES:
                 raise pytest.UsageError(f"{item.nodeid}: unknown fault class {kind!r}")
             _CLASS_OF[item.nodeid] = kind
+            number = marker.kwargs.get("item")
+            if kind == "silent failures" and number not in SILENT_FAILURES:
+                raise pytest.UsageError(f"{item.nodeid}: silent failure without a valid item=")
+            if number is not None:
+                _ITEM_OF[item.nodeid] = number
 
 
 def pytest_runtest_logreport(report):
@@ -40,10 +49,16 @@ def pytest_runtest_logreport(report):
     if report.when == "call" or (report.when == "setup" and not report.passed):
         _TRIED[kind] += 1
         _PASSED[kind] += report.passed
+        number = _ITEM_OF.get(report.nodeid)
+        if number is not None:
+            _ITEM_TRIED[number] += 1
+            _ITEM_PASSED[number] += report.passed
         if report.passed:
             _CALL_PASSED.add(report.nodeid)
     elif report.when == "teardown" and not report.passed and report.nodeid in _CALL_PASSED:
         _PASSED[kind] -= 1  # the raw check failed after the test itself passed
+        if report.nodeid in _ITEM_OF:
+            _ITEM_PASSED[_ITEM_OF[report.nodeid]] -= 1
 
 
 @pytest.fixture(autouse=True)
@@ -77,5 +92,9 @@ def pytest_terminal_summary(terminalreporter):
         f"  products compared with an undisturbed run: {LEDGER.products_compared}; "
         f"lost or different: {LEDGER.products_lost}"
     )
+    if _ITEM_TRIED:
+        write("silent failures (issue #18): cases tried and passed per item")
+        for number, what in SILENT_FAILURES.items():
+            write(f"  {number:>2} {what:<52}{_ITEM_TRIED[number]:>5}{_ITEM_PASSED[number]:>6}")
     for case, done, total in LEDGER.interrupted:
         write(f"  {case}: signalled with {done}/{total} task products complete; resumed identical")

@@ -9,8 +9,31 @@ from pathlib import Path
 from tests.framework.tiny import write_tiny_night
 
 #: The fault classes of issue #9, in report order (a test declares its class with
-#: ``pytest.mark.fault(<class>)``).
-CLASSES = ("bad input", "names", "interruptions", "concurrency", "untrusted recipes")
+#: ``pytest.mark.fault(<class>)``), and issue #18's silent failures (``pytest.mark.fault("silent
+#: failures", item=<n>)``, n = the issue's item number).
+CLASSES = (
+    "bad input",
+    "names",
+    "interruptions",
+    "concurrency",
+    "untrusted recipes",
+    "silent failures",
+)
+#: Issue #18's items: what each fault is, as the ledger reports it.
+SILENT_FAILURES = {
+    1: "broken PSF published as a success",
+    2: "one bad calibration file disables a correction",
+    3: "wrong read noise silently masks data",
+    4: "frames dropped instead of passed through",
+    5: "no catalog where aperture photometry could give one",
+    6: "exit code 0 when nothing useful was made",
+    7: "stale products shown as current",
+    8: "false satellite trails at the edges",
+    9: "cross-host cache cleaning",
+    10: "smaller silent defaults found in the code",
+    11: "false detections in the catalogs",
+    12: "a satellite trail missed",
+}
 
 
 @dataclass
