@@ -15,8 +15,8 @@ them (``potpyri.instruments.gmos.GEOMETRY``, whole binned pixels), cropped to th
 field the reference keeps (2108 columns at 2×2 for GMOS-N, 2128 for GMOS-S: the widths of its
 static masks; the reader's ``options.field_width_2x2``); columns outside the crop are vignetted (no
 light reaches them). ``size="small"`` is the same field read 4×4 binned (a mode GMOS offers).
-Orientation at PA 0: north up, east left (real raw WCS are mirror images of that, spec 2.5: a
-simulator-only simplification). Assumptions where no real header says: bias levels 600-900 ADU with
+Orientation at PA 0 as in the real raw WCS (spec 2.5): +x west, +y south, a mirror image of north
+up, east left. Assumptions where no real header says: bias levels 600-900 ADU with
 a mild ramp, gains ~1.6-2.3 e-/ADU and read noise ~3.5-4.4 e- per amplifier (DRAGONS' look-up
 range).
 """
@@ -166,7 +166,8 @@ class _Gmos(RawFormat):
         return Geometry(
             shape=sensitive.shape,
             pixscale=self.pixscale_unbinned * bx,
-            orientation=((-1.0, 0.0), (0.0, 1.0)),
+            # Real raw WCS at PA 0 (spec 2.5): +x west, +y south (det CD > 0).
+            orientation=((-1.0, 0.0), (0.0, -1.0)),
             sensitive=sensitive,
         )
 
