@@ -20,7 +20,14 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import FITSFixedWarning
 
-from potpyri.instruments.base import LINEAR_WCS_KEYS, RawImage, Reader, ReaderError, open_raw
+from potpyri.instruments.base import (
+    LINEAR_WCS_KEYS,
+    RawImage,
+    Reader,
+    ReaderError,
+    image_hdus,
+    open_raw,
+)
 from potpyri.instruments.sections import Section, parse_section, read_section
 
 __all__ = ["AmplifierReader"]
@@ -36,7 +43,7 @@ class AmplifierReader(Reader):
     def assemble(self, path: Path) -> RawImage:
         with open_raw(path, self.unpacked) as hdul:
             header = self.classification_header(hdul)
-            images = [h for h in hdul if h.data is not None and h.data.ndim in (2, 3)]
+            images = image_hdus(hdul, ndims=(2, 3))
             # one bare image without DETSEC: one amplifier
             amps = [h for h in images if "DETSEC" in h.header] or images[:1]
             if not amps:

@@ -20,6 +20,9 @@ __all__ = [
     "RawImage",
     "Reader",
     "ReaderError",
+    "first_image_hdu",
+    "image_hdus",
+    "image_shape",
     "open_raw",
     "unpacked_copy",
 ]
@@ -38,6 +41,38 @@ COMMON_FIELDS = frozenset(
 class ReaderError(ValueError):
     """A raw file the reader cannot read as configured; the message is one line naming the file
     and the keyword or YAML field at fault."""
+
+
+def image_shape(header: fits.Header) -> tuple[int, ...]:
+    """The data shape a header declares, FITS axis order (NAXIS1 first)."""
+    return tuple(header.get(f"NAXIS{i}", 0) for i in range(1, header.get("NAXIS", 0) + 1))
+
+
+def image_hdus(
+    hdul: fits.HDUList, ndims: tuple[int, ...] = (2,), keywords: tuple[str, ...] = ()
+) -> list[fits.ImageHDU | fits.PrimaryHDU | fits.CompImageHDU]:
+    """The HDUs holding an image of ``ndims`` dimensions with every one of ``keywords`` in its
+    header, in file order. Raw files are read by content, never by EXTNAME, and from the headers
+    alone: no pixel of a skipped HDU is loaded."""
+    return [
+        hdu
+        for hdu in hdul
+        if hdu.is_image
+        and len(image_shape(hdu.header)) in ndims
+        and all(key in hdu.header for key in keywords)
+    ]
+
+
+def first_image_hdu(
+    hdul: fits.HDUList, path: Path, ndims: tuple[int, ...] = (2,)
+) -> tuple[fits.ImageHDU | fits.PrimaryHDU | fits.CompImageHDU, int]:
+    """The first HDU holding an image of ``ndims`` dimensions, and its index."""
+    for index, hdu in enumerate(hdul):
+        if hdu.is_image and len(image_shape(hdu.header)) in ndims:
+            return hdu, index
+    raise ReaderError(
+        f"{Path(path).name}: no {' or '.join(f'{n}-D' for n in ndims)} image in any HDU"
+    )
 
 
 #: The header keywords of a linear celestial WCS (projection, reference point, CD matrix), in

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from potpyri.instruments.base import RawImage, Reader, ReaderError, open_raw
+from potpyri.instruments.base import RawImage, Reader, ReaderError, image_hdus, open_raw
 from potpyri.instruments.sections import read_section
 
 __all__ = ["BinospecReader", "amplifier_level"]
@@ -72,7 +72,7 @@ class BinospecReader(Reader):
         name = Path(path).name
         with open_raw(path, self.unpacked) as hdul:
             header = self.classification_header(hdul)
-            amps = [h for h in hdul if h.data is not None and h.data.ndim == 2]
+            amps = image_hdus(hdul)
             if len(amps) != 8:
                 raise ReaderError(
                     f"{name}: {len(amps)} image extensions; a raw Binospec file has 8 amplifiers "

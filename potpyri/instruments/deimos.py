@@ -24,9 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from astropy.io import fits
 
-from potpyri.instruments.base import RawImage, Reader, ReaderError, open_raw
+from potpyri.instruments.base import RawImage, Reader, ReaderError, image_hdus, open_raw
 from potpyri.instruments.sections import read_section
 
 __all__ = ["CHIP_WIDTH", "DeimosReader", "ccd_number", "chip_column", "kept_rows"]
@@ -77,13 +76,7 @@ class DeimosReader(Reader):
         name = Path(path).name
         with open_raw(path, self.unpacked) as hdul:
             header = self.classification_header(hdul)
-            images = [
-                h
-                for h in hdul
-                if isinstance(h, (fits.ImageHDU, fits.PrimaryHDU, fits.CompImageHDU))
-                and h.data is not None
-                and h.data.ndim == 2
-            ]
+            images = image_hdus(hdul)
             if not images:
                 raise ReaderError(f"{name}: no image extension")
             try:

@@ -26,7 +26,15 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import FITSFixedWarning
 
-from potpyri.instruments.base import LINEAR_WCS_KEYS, RawImage, Reader, ReaderError, open_raw
+from potpyri.instruments.base import (
+    LINEAR_WCS_KEYS,
+    RawImage,
+    Reader,
+    ReaderError,
+    image_hdus,
+    image_shape,
+    open_raw,
+)
 
 __all__ = ["F2Reader", "image_hdu", "repaired_wcs"]
 
@@ -39,13 +47,9 @@ _CTYPES = {"CTYPE1": "RA---TAN", "CTYPE2": "DEC--TAN"}
 def image_hdu(hdul: fits.HDUList, path: Path) -> fits.ImageHDU | fits.PrimaryHDU:
     """The HDU holding the image, chosen by content: the first with 2-D data, or 3-D data of a
     single plane (F2's cube). Tables (MOSFIRE's CSU lists) and data-less HDUs are skipped."""
-    for hdu in hdul:
-        if not isinstance(hdu, (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)):
-            continue
-        shape = tuple(
-            hdu.header.get(f"NAXIS{i}", 0) for i in range(1, hdu.header.get("NAXIS", 0) + 1)
-        )
-        if len(shape) == 2 or (len(shape) == 3 and shape[2] == 1):
+    for hdu in image_hdus(hdul, ndims=(2, 3)):
+        shape = image_shape(hdu.header)
+        if len(shape) == 2 or shape[2] == 1:
             return hdu
     raise ReaderError(f"{Path(path).name}: no HDU holds a 2-D image (or a one-plane cube)")
 

@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from potpyri.instruments.base import RawImage, Reader, ReaderError, open_raw
-from potpyri.instruments.imacs import header_of, image_hdu
+from potpyri.instruments.base import RawImage, Reader, ReaderError, first_image_hdu, open_raw
+from potpyri.instruments.imacs import header_of
 
 __all__ = ["FourStarReader", "reference_corrected"]
 
@@ -75,7 +75,7 @@ class FourStarReader(Reader):
         return header
 
     def classification_header(self, hdul: fits.HDUList) -> fits.Header:
-        _, index = image_hdu(hdul, Path(hdul.filename() or "file"))
+        _, index = first_image_hdu(hdul, Path(hdul.filename() or "file"))
         return header_of(hdul, index)
 
     def chip(self, path: Path) -> int:
@@ -91,7 +91,7 @@ class FourStarReader(Reader):
     def assemble(self, path: Path) -> RawImage:
         chip = self.chip(path)
         with open_raw(path, self.unpacked) as hdul:
-            hdu, index = image_hdu(hdul, path)
+            hdu, index = first_image_hdu(hdul, path)
             header = header_of(hdul, index)
             raw = np.asarray(hdu.data, dtype=np.float32)
         border = self.options.reference_pixels

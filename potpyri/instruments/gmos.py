@@ -37,7 +37,14 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import FITSFixedWarning
 
-from potpyri.instruments.base import LINEAR_WCS_KEYS, RawImage, Reader, ReaderError, open_raw
+from potpyri.instruments.base import (
+    LINEAR_WCS_KEYS,
+    RawImage,
+    Reader,
+    ReaderError,
+    image_hdus,
+    open_raw,
+)
 from potpyri.instruments.sections import Section, read_section
 
 __all__ = [
@@ -179,14 +186,7 @@ class _Amp:
 
 def image_extensions(hdul: fits.HDUList) -> list[fits.ImageHDU]:
     """The amplifier extensions: 2-d images with DATASEC and DETSEC (raw files have no EXTNAME)."""
-    return [
-        hdu
-        for hdu in hdul[1:]
-        if hdu.is_image
-        and hdu.header.get("NAXIS") == 2
-        and "DATASEC" in hdu.header
-        and "DETSEC" in hdu.header
-    ]
+    return image_hdus(hdul[1:], keywords=("DATASEC", "DETSEC"))
 
 
 class GmosReader(Reader):

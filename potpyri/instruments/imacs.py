@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from potpyri.instruments.base import RawImage, Reader, ReaderError, open_raw
+from potpyri.instruments.base import RawImage, Reader, ReaderError, first_image_hdu, open_raw
 from potpyri.instruments.sections import Section, read_section
 
 __all__ = ["ImacsReader", "overscan_level"]
@@ -70,14 +70,6 @@ def overscan_level(raw: np.ndarray, data: Section, bias: Section) -> np.ndarray:
             :, data.cols.start - bias.cols.start : data.cols.stop - bias.cols.start
         ]
     return np.full((1, 1), np.median(overscan), raw.dtype)
-
-
-def image_hdu(hdul: fits.HDUList, path: Path) -> tuple[fits.ImageHDU | fits.PrimaryHDU, int]:
-    """The HDU holding the pixels, chosen by content (the first 2-D image), and its index."""
-    for index, hdu in enumerate(hdul):
-        if hdu.is_image and hdu.data is not None and hdu.data.ndim == 2:
-            return hdu, index
-    raise ReaderError(f"{Path(path).name}: no 2-D image in any HDU")
 
 
 def header_of(hdul: fits.HDUList, index: int) -> fits.Header:
@@ -127,7 +119,7 @@ class ImacsReader(Reader):
 
     def assemble(self, path: Path) -> RawImage:
         with open_raw(path, self.unpacked) as hdul:
-            hdu, index = image_hdu(hdul, path)
+            hdu, index = first_image_hdu(hdul, path)
             header = header_of(hdul, index)
             raw = np.asarray(hdu.data, dtype=np.float32)
         sections = []

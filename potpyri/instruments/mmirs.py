@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from potpyri.instruments.base import RawImage, Reader, ReaderError, open_raw
+from potpyri.instruments.base import RawImage, Reader, ReaderError, image_hdus, open_raw
 
 __all__ = ["MmirsReader", "reference_pixel_correction"]
 
@@ -68,7 +68,7 @@ class MmirsReader(Reader):
         name = Path(path).name
         with open_raw(path, self.unpacked) as hdul:
             header = self.classification_header(hdul)
-            images = [h for h in hdul if h.data is not None and h.data.ndim == 2]
+            images = image_hdus(hdul)
             if not images:
                 raise ReaderError(f"{name}: no image extension")
             last = self._read(images, self.options.last_read, name)
