@@ -28,7 +28,7 @@ from astropy.io import fits
 from omegaconf import DictConfig, OmegaConf
 
 from potpyri.files import write_content
-from potpyri.framework.cache import Cache, is_stale
+from potpyri.framework.cache import Cache, is_stale, process_tag
 from potpyri.framework.executors import make_executor
 from potpyri.framework.logutil import progress
 from potpyri.framework.provenance import digest, embed_recipe, stamp
@@ -495,8 +495,8 @@ def _tidy_if_interrupted(cache: Cache, folders: list[Path]) -> Iterator[None]:
 
 
 def _stale_links(folders: list[Path], own: int | None = None) -> list[Path]:
-    """Remove publication temporaries (``.name.PID.link``) of processes that no longer exist (and
-    of process ``own``)."""
+    """Remove publication temporaries (``.name.PID@HOST.link``) of this host's processes that no
+    longer exist (and of process ``own``)."""
     removed = []
     for folder in folders:
         for path in [*folder.glob(".*.link"), *folder.glob("*/.*.link")]:
@@ -519,7 +519,7 @@ def _publish(out: dict[str, Any], entry: Path, publish_root: Path, data_path: Pa
             folder = publish_root if where == "." else publish_root / where
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / product["file"]
-        temporary = folder / f".{product['file']}.{os.getpid()}.link"
+        temporary = folder / f".{product['file']}.{process_tag()}.link"
         temporary.unlink(missing_ok=True)
         try:
             try:
