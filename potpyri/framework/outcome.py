@@ -14,10 +14,19 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from astropy.io import fits
+
 from potpyri.framework.runner import RunResult
 from potpyri.framework.step import STEPS, Scope
 
-__all__ = ["ExitCode", "Outcome", "earlier_products", "run_outcome", "write_run_record"]
+__all__ = [
+    "ExitCode",
+    "Outcome",
+    "earlier_products",
+    "product_run_id",
+    "run_outcome",
+    "write_run_record",
+]
 
 
 class ExitCode(enum.IntEnum):
@@ -94,6 +103,16 @@ def earlier_products(result: RunResult) -> list[Path]:
         ):
             found.append(path)
     return found
+
+
+def product_run_id(path: Path) -> str:
+    """The id of the run that wrote a FITS product (its ``PPRUNID``), or "" when it has none."""
+    if not path.name.endswith((".fits", ".fits.gz")):
+        return ""
+    try:
+        return str(fits.getval(path, "PPRUNID"))
+    except (OSError, KeyError):
+        return ""
 
 
 def write_run_record(result: RunResult, path: Path) -> Outcome:

@@ -100,9 +100,8 @@ class RunResult:
     publish_root: Path
     step_seconds: dict[str, float] = field(default_factory=dict)  #: wall time of each step
     run_id: str = ""  #: this run's id (``PPRUNID`` of the products it wrote)
-    published: list[Path] = field(
-        default_factory=list
-    )  #: files this run published (made or reused)
+    #: files this run published (made or reused)
+    published: list[Path] = field(default_factory=list)
 
     def by_status(self, step: str) -> dict[str, int]:
         """Count of tasks per status for ``step``."""

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from astropy.io import fits
 from rich.table import Table
 
 from potpyri.framework.logutil import CONSOLE
-from potpyri.framework.outcome import earlier_products, run_outcome
+from potpyri.framework.outcome import earlier_products, product_run_id, run_outcome
 from potpyri.framework.runner import RunResult, TaskRecord
 from potpyri.framework.step import STEPS, Scope
 
@@ -123,12 +122,7 @@ def products_table(result: RunResult) -> Table:
 
 def _earlier(path: Path) -> str:
     """How a product of an earlier run is described: with that run's id when it has one."""
-    run_id = ""
-    if path.name.endswith(".fits"):
-        try:
-            run_id = str(fits.getval(path, "PPRUNID"))
-        except (OSError, KeyError):
-            run_id = ""
+    run_id = product_run_id(path)
     return f"an earlier run{f' ({run_id})' if run_id else ''}: not this run's"
 
 
