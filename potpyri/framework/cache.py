@@ -16,29 +16,18 @@ import contextlib
 import fcntl
 import json
 import os
-import re
 import shutil
-import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from potpyri.files import host_name, process_tag
+
 __all__ = ["MANIFEST", "Cache", "host_name", "is_stale", "pid_alive", "process_tag"]
 
 MANIFEST = "MANIFEST.json"
 _TMP_PREFIX = ".tmp-"
-
-
-def host_name() -> str:
-    """This machine's name as temporary names carry it: letters, digits and ``_`` only (a ``.``
-    or ``-`` would be taken for the separators of the names)."""
-    return re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname()) or "localhost"
-
-
-def process_tag(pid: int | None = None) -> str:
-    """``PID@HOST``: the owner of a temporary file or folder (this process by default)."""
-    return f"{os.getpid() if pid is None else pid}@{host_name()}"
 
 
 class Cache:

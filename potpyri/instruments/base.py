@@ -14,7 +14,7 @@ from typing import ClassVar
 import numpy as np
 from astropy.io import fits
 
-from potpyri.framework.cache import process_tag
+from potpyri.files import process_tag
 
 __all__ = [
     "COMMON_FIELDS",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from potpyri.framework import cache as cache_module
+from potpyri import files
 from potpyri.framework.cache import Cache, process_tag
 from potpyri.framework.runner import _stale_links
 
@@ -16,7 +16,7 @@ DEAD = 2**22 + 12345  # above the kernel's default pid_max: no such process on t
 
 
 def _on_host(monkeypatch, name: str) -> None:
-    monkeypatch.setattr(cache_module.socket, "gethostname", lambda: name)
+    monkeypatch.setattr(files.socket, "gethostname", lambda: name)
 
 
 def test_a_job_on_another_node_keeps_its_work_in_progress(tmp_path, monkeypatch):
