@@ -11,12 +11,25 @@ from __future__ import annotations
 import io
 import logging
 
+import numpy as np
 import pytest
 from astropy.io import fits
 from rich.console import Console
 
 from potpyri.framework import summary as summary_module
+from potpyri.framework.cache import Cache
 from potpyri.framework.outcome import ExitCode, run_outcome
+from potpyri.framework.runner import _execute_task, _TaskSpec
+from potpyri.framework.step import (
+    Item,
+    Output,
+    PassedThrough,
+    Product,
+    Step,
+    StepConfig,
+    StepContext,
+    Task,
+)
 from potpyri.pipeline import run_pipeline, validate
 from tests.conftest import compose_config
 from tests.faults.ledger import watch
@@ -138,3 +151,40 @@ def test_nir_sky_flat_from_two_frames_passes_them_on_unflattened(tmp_path):
     stack = _stack(result)
     assert sorted(stack.meta["inputs"]) == ["toy0000.fits", "toy0001.fits"]
     assert run_outcome(result).code is ExitCode.success
+
+
+class _FallbackStep(Step):
+    """A step whose correction is impossible but which has a fallback (not registered)."""
+
+    name = "fallback_demo"
+
+    def run(self, task):
+        hdus = fits.HDUList([fits.PrimaryHDU(np.zeros((2, 2), np.float32))])
+        out = Output(task.id, "frame", {}, {"image": Product("f.fits", hdus, "workspace")})
+        raise PassedThrough("no running sky; a constant sky subtracted instead", [out])
+
+
+def test_a_fallback_correction_is_written_and_reused_as_passed(tmp_path):
+    context = StepContext(cfg=None, instrument=None, data_path=tmp_path, log=logging.getLogger())
+    record = {"step": "fallback_demo", "version": "1", "cfg_hash": "0", "params": {}}
+    spec = _TaskSpec(
+        step_cls=_FallbackStep,
+        config=StepConfig(),
+        context=context,
+        task=Task("f.fits", [Item("f.fits", "frame", key="k")]),
+        key="a" * 64,
+        provenance=[{**record, "status": "COMPLETE"}],
+        cache=Cache(tmp_path / "cache"),
+        run_id="20261206T000000Z-abcdef",
+    )
+    first = _execute_task(spec)
+    assert first.status == "passed"
+    assert first.note == "no running sky; a constant sky subtracted instead"
+    assert first.manifest["passed"] == first.note
+    (out,) = first.manifest["outputs"]
+    assert out["provenance"][0]["status"] == "PASSED"
+    product = spec.cache.entry("fallback_demo", spec.key) / "f.fits"
+    header = fits.getheader(product)
+    assert header["PPSTA1"] == "PASSED" and header["PPRUNID"] == "20261206T000000Z-abcdef"
+    again = _execute_task(spec)  # reused from the cache: still reported as passed through
+    assert (again.status, again.note) == ("passed", first.note)
