@@ -3,6 +3,9 @@
 ``potpyri instrument=imacs data_path=./run stack.method=mean`` composes ``conf/config.yaml`` with
 overrides; ``potpyri --recipe recipe.yaml`` or ``potpyri --recipe-from stack.fits`` re-runs a
 recipe. Config errors are caught before Hydra starts the job and reported as one line.
+
+Exit codes (:class:`potpyri.framework.outcome.ExitCode`, docs/cli.rst): 0 success, 1 failure
+(nothing useful made, or the run stopped), 2 config error, 3 partial success, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -24,12 +27,20 @@ from omegaconf import DictConfig
 
 from potpyri.files import write_atomic
 from potpyri.framework.logutil import interactive
+from potpyri.framework.outcome import ExitCode, write_run_record
 from potpyri.framework.provenance import read_recipe
 from potpyri.framework.recipe import recipe_text
 from potpyri.framework.runner import RunAborted, write_summary
 from potpyri.framework.step import STEPS
 from potpyri.framework.summary import print_summary
-from potpyri.pipeline import ConfigError, check_recipe, rename_args, run_pipeline, validate
+from potpyri.pipeline import (
+    ConfigError,
+    check_data_path,
+    check_recipe,
+    rename_args,
+    run_pipeline,
+    validate,
+)
 from potpyri.report import write_report
 from potpyri.schema import instrument_names
 from potpyri.sim.demo import prepare_demo
@@ -64,9 +75,10 @@ def run_job(cfg: DictConfig) -> None:
     """The Hydra task: validate, write the recipe, run, summarise."""
     try:
         validate(cfg)
+        check_data_path(cfg)
     except ConfigError as exc:
         print(f"potpyri: error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(ExitCode.config_error)
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
@@ -89,16 +101,20 @@ def run_job(cfg: DictConfig) -> None:
             f"potpyri: error: {exc}; the run stopped (products written before are kept)",
             file=sys.stderr,
         )
-        sys.exit(1)
+        sys.exit(ExitCode.failure)
     write_summary(result, run_dir / "summary.json")
+    outcome = write_run_record(result, run_dir / "run.json")
     try:
         write_report(result, recipe=run_dir / "recipe.yaml", log_dir=run_dir)
     except Exception as exc:  # the report must never cost the user the reduction itself
         log.error("QA report not written: %s: %s", type(exc).__name__, exc)
     print_summary(result)
-    if not any(r.status in ("ran", "cached") for r in result.records):
-        print("potpyri: error: nothing could be reduced; see the summary above", file=sys.stderr)
-        sys.exit(1)
+    if outcome.code is ExitCode.failure:
+        print(f"potpyri: error: {outcome.line}; see the summary above", file=sys.stderr)
+    elif outcome.code is ExitCode.partial:
+        print(f"potpyri: warning: {outcome.line}; see the summary above", file=sys.stderr)
+    if outcome.code is not ExitCode.success:
+        sys.exit(outcome.code)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -113,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
             preflight(args)
     except ConfigError as exc:
         print(f"potpyri: error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(ExitCode.config_error)
     sys.argv = [sys.argv[0], *args]
     try:
         _app()
@@ -123,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
             "again to resume",
             file=sys.stderr,
         )
-        sys.exit(130)
+        sys.exit(ExitCode.interrupted)
 
 
 def preflight(args: list[str]) -> DictConfig:
@@ -175,6 +191,7 @@ def preflight(args: list[str]) -> DictConfig:
     finally:
         GlobalHydra.instance().clear()
     validate(cfg)
+    check_data_path(cfg)  # before Hydra makes its log folder under data_path
     return cfg
 
 
@@ -274,7 +291,6 @@ _OPTIONS = {
     "skip_fine_align": ("align", "align.enabled=false"),
     "skip_external_astrometry": ("astrometry", "astrometry.enabled=false"),
     "keep_all_astro": ("align", "align.keep_all_astro=true"),
-    "relative_calibration": ("stack", "stack.relative_calibration=true"),
     "include_bad": ("ingest", "ingest.include_bad=true"),
     "no_redo_sort": ("ingest", "ingest.no_redo_sort=true"),
     "proc": ("ingest", "ingest.proc={}"),
@@ -286,6 +302,14 @@ _OPTIONS = {
     "out_size": ("resample", "resample.out_size_px={}"),
     "fine_align_catalog": ("align", "align.catalog={}"),
 }
+
+
+#: Why ``--relative-calibration`` is refused rather than ignored (ignoring it would give the user
+#: a differently calibrated product without a word).
+_NO_RELATIVE_CALIBRATION = (
+    "--relative-calibration is not available: potpyri calibrates every stack against a "
+    "reference catalog (zeropoint step); run without it"
+)
 
 
 def main_pipeline(argv: list[str] | None = None) -> None:
@@ -323,11 +347,14 @@ def main_pipeline(argv: list[str] | None = None) -> None:
     parser.add_argument("--fine-align-catalog")
     parser.add_argument("--skip-external-astrometry", action="store_true")
     parser.add_argument("--keep-all-astro", action="store_true")
-    parser.add_argument("--relative-calibration", action="store_true")
+    parser.add_argument("--relative-calibration", action="store_true", help="not available")
     args, extra = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     unknown = [e for e in extra if e.startswith("-")]
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if args.relative_calibration:
+        print(f"main_pipeline: error: {_NO_RELATIVE_CALIBRATION}", file=sys.stderr)
+        sys.exit(ExitCode.config_error)
     overrides = [f"instrument={args.instrument.lower()}", f"data_path={args.data_path}"]
     if args.target:
         overrides.append(f"target={args.target}")

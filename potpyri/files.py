@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import socket
 import tempfile
 import unicodedata
 from collections.abc import Iterator
@@ -21,6 +22,8 @@ from astropy.time import Time
 
 __all__ = [
     "atomic_path",
+    "host_name",
+    "process_tag",
     "safe_name",
     "ut_date",
     "write_atomic",
@@ -53,6 +56,17 @@ def safe_name(value: Any, *, max_len: int = 64, fallback: str = "unknown") -> st
         tail = hashlib.sha256(str(value).encode()).hexdigest()[:6]
         cleaned = f"{cleaned[: max_len - 7]}_{tail}"
     return cleaned
+
+
+def host_name() -> str:
+    """This machine's name as temporary names carry it: letters, digits and ``_`` only (a ``.``
+    or ``-`` would be taken for the separators of the names)."""
+    return re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname()) or "localhost"
+
+
+def process_tag(pid: int | None = None) -> str:
+    """``PID@HOST``: the owner of a temporary file or folder (this process by default)."""
+    return f"{os.getpid() if pid is None else pid}@{host_name()}"
 
 
 @contextmanager

@@ -22,6 +22,7 @@ from potpyri.schema import RUN_KEYS, PotpyriConfig, instrument_names
 
 __all__ = [
     "ConfigError",
+    "check_data_path",
     "check_recipe",
     "make_reader",
     "rename_args",
@@ -62,6 +63,19 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError(str(exc)) from None
 
 
+def check_data_path(cfg: DictConfig) -> Path:
+    """The run's ``data_path``, refused with a one-line :class:`ConfigError` naming it unless it
+    is a folder holding ``raw/``: a mistyped path must not get a ``red/`` tree of its own."""
+    data_path = Path(str(cfg.data_path)).expanduser()
+    if not data_path.is_dir():
+        raise ConfigError(f"data_path={cfg.data_path}: no such folder")
+    if not (data_path / "raw").is_dir():
+        raise ConfigError(
+            f"data_path={cfg.data_path}: no raw/ folder in it (raw files go in DATA_PATH/raw)"
+        )
+    return data_path
+
+
 def make_reader(instrument: Any, unpacked: Path | None) -> Reader:
     """The raw-file reader the instrument node names (the steps' ``context.reader()``)."""
     return get_reader(instrument.reader)(instrument, unpacked)
@@ -74,7 +88,10 @@ def run_pipeline(
     recipe_yaml: str | None = None,
     show_progress: bool = False,
 ) -> runner.RunResult:
-    """Run the steps of a validated config (see :func:`potpyri.framework.runner.run_pipeline`)."""
+    """Run the steps of a validated config (see :func:`potpyri.framework.runner.run_pipeline`);
+    a ``data_path`` that is no folder holding ``raw/`` is refused first (:func:`check_data_path`),
+    before anything is written."""
+    check_data_path(cfg)
     return runner.run_pipeline(
         cfg,
         step_list(cfg),

@@ -22,6 +22,7 @@ from astropy.io import fits
 
 from potpyri import __version__
 from potpyri.files import write_atomic
+from potpyri.framework.outcome import earlier_products, product_run_id, run_outcome
 from potpyri.framework.runner import RunResult
 from potpyri.framework.summary import step_totals
 from potpyri.qa.stack_file import HEADER_VALUES
@@ -30,7 +31,7 @@ __all__ = ["frame_rows", "qc_warnings", "write_report"]
 
 log = logging.getLogger("potpyri")
 
-_STATUSES = ("ran", "cached", "skipped", "failed", "empty")
+_STATUSES = ("ran", "cached", "passed", "skipped", "failed", "rejected", "empty")
 
 #: Readable names of the qa step's own measurements.
 _LABELS = {
@@ -98,6 +99,9 @@ def write_report(
     frames = frame_rows(result)
     flags = qc_warnings(result)
     failed = [r for r in result.records if r.status == "failed"]
+    rejected = [r for r in result.records if r.status == "rejected"]
+    passed = [r for r in result.records if r.status == "passed"]
+    outcome = run_outcome(result)
     ran_qa = any(r.step == "qa" for r in result.records)
     parts = [
         "<!DOCTYPE html>",
@@ -109,8 +113,10 @@ def write_report(
         f"{dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}"
         + _links(folder, recipe, log_dir)
         + "</p>",
+        f'<p id="outcome" class="{"ok" if outcome.code == 0 else "aside"}">'
+        f"run {_e(result.run_id)}: {_e(outcome.line)} (exit code {int(outcome.code)})</p>",
         '<nav><a href="#flags">QC flags</a><a href="#stacks">stacks</a><a href="#frames">frames</a>'
-        '<a href="#summary">run summary</a></nav>',
+        '<a href="#products">products</a><a href="#summary">run summary</a></nav>',
         '<h2 id="flags">QC flags</h2>',
     ]
     if flags:
@@ -120,6 +126,16 @@ def write_report(
             '<p class="ok">No QC flag raised.</p>'
             if ran_qa
             else '<p class="na">not available (step qa did not run)</p>'
+        )
+    if passed:
+        parts.append(
+            "<h3>Passed through (frames went on without the correction, or with its fallback)</h3>"
+            + _table(["step", "task", "warning"], [[r.step, r.task, r.note] for r in passed])
+        )
+    if rejected:
+        parts.append(
+            "<h3>Rejected input files</h3>"
+            + _table(["step", "file", "reason"], [[r.step, r.task, r.note] for r in rejected])
         )
     if failed:
         parts.append(
@@ -158,9 +174,26 @@ def write_report(
         if frames
         else '<p class="na">No science frame.</p>'
     )
+    products = _product_rows(result)
+    parts.append('<h2 id="products">Products</h2>')
+    parts.append(
+        f'<p class="meta">Files in {_e(str(result.publish_root))} (not its cache, logs or '
+        f"workspace): this run ({_e(result.run_id)}) made or reused them, or an earlier run left "
+        "them (its id from the file's PPRUNID).</p>"
+    )
+    parts.append(
+        _table(["file", "made by"], [[p["file"], p["made_by"]] for p in products])
+        if products
+        else '<p class="na">No product.</p>'
+    )
     parts.append('<h2 id="summary">Run summary</h2>')
     parts.append(_table(["step", *_STATUSES, "time [s]"], _summary_rows(result)))
     data = {
+        "run_id": result.run_id,
+        "outcome": outcome.line,
+        "exit_code": int(outcome.code),
+        "products": products,
+        "rejected": {r.task: r.note for r in rejected},
         "stacks": {i.id: i.meta for i in qa_items},
         "frames": frames,
         "flags": flags,
@@ -195,12 +228,26 @@ def write_report(
     return path
 
 
+def _product_rows(result: RunResult) -> list[dict[str, str]]:
+    """The product files in the run's product folder and its ``cals/`` (the workspace holds
+    intermediate frames): this run's, then those an earlier run left, with that run's id."""
+    root = result.publish_root
+    ours = [p for p in result.published if p.parent in (root, root / "cals")]
+    rows = [{"file": _rel(p, root), "made_by": "this run", "run_id": result.run_id} for p in ours]
+    for path in earlier_products(result):
+        if path.parent in (root, root / "cals"):
+            run_id = product_run_id(path)
+            made_by = f"an earlier run ({run_id or 'id unknown'}): not this run's"
+            rows.append({"file": _rel(path, root), "made_by": made_by, "run_id": run_id})
+    return rows
+
+
 def qc_warnings(result: RunResult) -> list[str]:
-    """Warnings the steps recorded (``meta["warnings"]``), one per line, in run order, without
-    repeats."""
+    """Warnings the steps recorded (``meta["warnings"]``) and those of tasks that passed their
+    frames through, one per line, in run order, without repeats."""
     seen: dict[str, None] = {}
     for rec in result.records:
-        if rec.status in ("ran", "cached") and rec.note:
+        if rec.status in ("ran", "cached", "passed") and rec.note:
             for part in rec.note.split("; "):
                 if part.strip():
                     seen.setdefault(f"[{rec.step}] {part.strip()}", None)

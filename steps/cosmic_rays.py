@@ -36,7 +36,6 @@ class CosmicRays(Step):
 
     version = "4"
     scope = Scope.frame
-    depends_on = ("instrument.saturation",)
 
     def run(self, task: Task) -> list[Output]:
         item = task.inputs[0]

@@ -14,7 +14,7 @@ from potpyri.calibration.masters import (
     mask_sources,
     remove_gradient,
 )
-from potpyri.framework.step import Item, Output, Step, Task, register_step
+from potpyri.framework.step import Item, Output, PassedThrough, Step, Task, register_step
 from potpyri.instruments.classify import flats_from_science
 from potpyri.instruments.groups import calibration_group, filter_group, sky_flat_group
 from potpyri.stacking.combine import CombineMethod
@@ -49,6 +49,13 @@ class Flat(MasterStep):
 
     def run(self, task: Task) -> list[Output]:
         sky_flats = flats_from_science(self.context.instrument)
+        if sky_flats and len(task.inputs) < self.config.min_frames:
+            # The inputs are science frames: too few for a sky flat must not cost the night them.
+            raise PassedThrough(
+                f"{len(task.inputs)} science frame(s), fewer than "
+                f"flat.min_frames={self.config.min_frames} for a sky flat; frames passed on to "
+                "process, which uses a master flat from red/cals or skips flat-fielding"
+            )
         if not (sky_flats and len(task.inputs) > self.config.min_frames):
             return super().run(task)
         # Sky flats: each frame gets a flat made from the *other* frames, so that a frame is never

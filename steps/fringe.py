@@ -15,6 +15,7 @@ from potpyri.calibration.fringe import NoSkyLevel, fringe_pattern, fringe_residu
 from potpyri.framework.step import (
     Item,
     Output,
+    PassedThrough,
     Product,
     Scope,
     Step,
@@ -53,10 +54,10 @@ class Fringe(Step):
 
     def run(self, task: Task) -> list[Output]:
         frames = task.inputs
-        if len(frames) < self.config.min_frames:
-            raise StepFailed(
-                f"fringe {task.id}: {len(frames)} frame(s), fewer than fringe.min_frames="
-                f"{self.config.min_frames}; frames left uncorrected"
+        if len(frames) < self.config.min_frames:  # too few to make a fringe frame: frames go on
+            raise PassedThrough(
+                f"{len(frames)} frame(s), fewer than fringe.min_frames={self.config.min_frames}; "
+                "frames passed on without fringe correction"
             )
         with ExitStack() as stack:
             hduls = [stack.enter_context(fits.open(f.path("image"))) for f in frames]

@@ -56,7 +56,7 @@ class Ingest(Step):
         file_list_name: str = "file_list.txt"  #: name of the file list written in data_path
         no_redo_sort: bool = False  #: reuse data_path's file list as it is (hand edits kept)
 
-    version = "4"
+    version = "5"  # 5: files it cannot use carry ``rejected`` (reported in the summary)
     scope = Scope.run
     depends_on = ("instrument", "target")
 

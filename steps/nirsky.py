@@ -22,6 +22,7 @@ from potpyri.calibration.running_sky import FlatsOnDisk, running_skies, subtract
 from potpyri.framework.step import (
     Item,
     Output,
+    PassedThrough,
     Product,
     Scope,
     Step,
@@ -46,7 +47,8 @@ class NirSky(Step):
         renamed: ClassVar[dict[str, str]] = {"dilate": "dilate_px"}  # old -> new
         source_nsigma: float = 3.0  #: pixels this far above the sky are masked as sources
         dilate_px: int = 3  #: source masks are grown by this many pixels
-        min_frames: int = 3  #: fewer frames in a group cannot make a sky (the group is set aside)
+        #: fewer frames in a group cannot make a running sky: they go on with skysub's background
+        min_frames: int = 3
 
     version = "3"
     scope = Scope.target
@@ -67,9 +69,10 @@ class NirSky(Step):
     def run(self, task: Task) -> list[Output]:
         frames = task.inputs
         if len(frames) < self.config.min_frames:
-            raise StepFailed(
-                f"{task.id}: {len(frames)} frame(s), nirsky needs nirsky.min_frames="
-                f"{self.config.min_frames} dithered frames"
+            raise PassedThrough(
+                f"{len(frames)} frame(s), fewer than nirsky.min_frames="
+                f"{self.config.min_frames} dithered frames; passed on without a running sky "
+                "(only skysub's background is subtracted)"
             )
         with ExitStack() as stack:
             hduls = [stack.enter_context(fits.open(f.path("image"))) for f in frames]

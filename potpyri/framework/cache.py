@@ -4,6 +4,10 @@ A step's products for one task live in ``<cache>/<step>/<key[:32]>/`` with a ``M
 that marks them complete. Entries are produced in a hidden temporary folder and renamed into place,
 so an interrupted run leaves no partial entry; a per-key ``flock`` makes concurrent jobs (a Hydra
 sweep) wait for the first producer instead of repeating its work.
+
+Temporary names carry their writer's host and pid (:func:`process_tag`): a cache shared by jobs on
+several cluster nodes is cleaned only of the dead processes of the cleaning job's own host, since
+a pid says nothing about a process on another machine.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MANIFEST", "Cache", "is_stale", "pid_alive"]
+from potpyri.files import host_name, process_tag
+
+__all__ = ["MANIFEST", "Cache", "host_name", "is_stale", "pid_alive", "process_tag"]
 
 MANIFEST = "MANIFEST.json"
 _TMP_PREFIX = ".tmp-"
@@ -73,7 +79,7 @@ class Cache:
         """A fresh hidden folder to write an entry into (named after this process)."""
         folder = self.root / step
         folder.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(dir=folder, prefix=f"{_TMP_PREFIX}{os.getpid()}-"))
+        return Path(tempfile.mkdtemp(dir=folder, prefix=f"{_TMP_PREFIX}{process_tag()}-"))
 
     def commit(self, step: str, key: str, staged: Path, manifest: dict[str, Any]) -> dict[str, Any]:
         """Write the manifest into ``staged`` and move it into place; returns the manifest."""
@@ -82,15 +88,16 @@ class Cache:
             path.chmod(0o444)  # products are shared by every published link: never edit in place
         target = self.entry(step, key)
         if target.exists():  # only when reuse is off: move the old entry away, then replace it
-            old = target.with_name(f"{_TMP_PREFIX}{os.getpid()}-old-{target.name}")
+            old = target.with_name(f"{_TMP_PREFIX}{process_tag()}-old-{target.name}")
             os.replace(target, old)
             shutil.rmtree(old, ignore_errors=True)
         os.replace(staged, target)
         return manifest
 
     def clean_stale(self, own: int | None = None) -> list[Path]:
-        """Remove staging folders (and temporary files) left by processes that no longer exist,
-        and those of process ``own`` (a run that was interrupted and has stopped its tasks)."""
+        """Remove staging folders (and temporary files) left by processes of this host that no
+        longer exist, and those of process ``own`` (a run that was interrupted and has stopped its
+        tasks). Another host's temporaries are never touched: its processes cannot be seen."""
         removed = []
         for staged in self.root.glob(f"*/{_TMP_PREFIX}*"):
             if is_stale(staged.name[len(_TMP_PREFIX) :].split("-", 1)[0], own):
@@ -102,14 +109,20 @@ class Cache:
         return removed
 
 
-def is_stale(pid: str, own: int | None = None) -> bool:
-    """Whether a temporary named after process ``pid`` (text from its name) is garbage: that
-    process no longer exists, or it is ``own`` (an interrupted run whose tasks have stopped)."""
-    return pid.isdigit() and (int(pid) == own or not pid_alive(int(pid)))
+def is_stale(tag: str, own: int | None = None) -> bool:
+    """Whether a temporary owned by ``tag`` (``PID@HOST``, text from its name) is garbage: a
+    process of this host that no longer exists, or ``own`` (an interrupted run whose tasks have
+    stopped). Another host's temporaries, and names without a host (written by versions before
+    hosts were recorded), are never judged stale."""
+    pid, _, host = tag.partition("@")
+    if not pid.isdigit() or host != host_name():
+        return False
+    return int(pid) == own or not pid_alive(int(pid))
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists (temporaries named after a dead pid are stale)."""
+    """Whether process ``pid`` exists on this host (temporaries named after a dead pid are
+    stale)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

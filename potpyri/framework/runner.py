@@ -5,7 +5,13 @@ computes each task's cache key (step name and version, the step's config, the co
 ``depends_on``, and the keys of its inputs), and either reuses the complete cache entry or runs
 the task through the executor. Products are written atomically into the cache, stamped with
 provenance, then published under the user-facing layout (``red/cals``, ``red/workspace``,
-``red/``) as hard links. A failed task sets its inputs aside with the reason and the run goes on.
+``red/``) as hard links. A failed task sets its inputs aside with the reason and the run goes on;
+a task that passes its frames through (:class:`~potpyri.framework.step.PassedThrough`) lets them
+go on, unchanged or with a fallback correction, with a warning.
+
+Every run has an id (``PPRUNID`` in the header of each product it writes); the result lists the
+files this run published, so that products an earlier run left in ``red/`` are not taken for this
+run's.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import os
 import shutil
 import time
 import traceback
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,16 +35,26 @@ from astropy.io import fits
 from omegaconf import DictConfig, OmegaConf
 
 from potpyri.files import write_content
-from potpyri.framework.cache import Cache, is_stale
+from potpyri.framework.cache import Cache, is_stale, process_tag
 from potpyri.framework.executors import make_executor
 from potpyri.framework.logutil import progress
 from potpyri.framework.provenance import digest, embed_recipe, stamp
-from potpyri.framework.step import STEPS, Item, Scope, Step, StepContext, StepFailed, Task
+from potpyri.framework.step import (
+    STEPS,
+    Item,
+    PassedThrough,
+    Scope,
+    Step,
+    StepContext,
+    StepFailed,
+    Task,
+)
 
 __all__ = [
     "RunAborted",
     "RunResult",
     "TaskRecord",
+    "new_run_id",
     "run_pipeline",
     "write_summary",
 ]
@@ -51,7 +68,12 @@ class RunAborted(RuntimeError):
 
 @dataclass
 class TaskRecord:
-    """The fate of one task: ran, cached, skipped or failed, with wall time and a note.
+    """The fate of one task, with wall time and a note.
+
+    ``status`` is ``ran``, ``cached``, ``passed`` (its frames went on uncorrected or with a
+    fallback correction; the note says which), ``failed`` (its inputs were set aside), ``skipped``
+    (step disabled), ``empty`` (nothing to do), ``aborted``, or ``rejected``: an input file the
+    step refused (damaged, foreign; ``task`` is the file name, the note the reason).
 
     ``cpu_seconds`` is the CPU time of the process that ran the task while it ran (all its
     threads) plus that of the programs the task ran and waited for (solve-field,
@@ -71,12 +93,15 @@ class TaskRecord:
 
 @dataclass
 class RunResult:
-    """What a run produced: the final items and one record per task."""
+    """What a run produced: the final items, one record per task, and the files it published."""
 
     items: list[Item]
     records: list[TaskRecord]
     publish_root: Path
     step_seconds: dict[str, float] = field(default_factory=dict)  #: wall time of each step
+    run_id: str = ""  #: this run's id (``PPRUNID`` of the products it wrote)
+    #: files this run published (made or reused)
+    published: list[Path] = field(default_factory=list)
 
     def by_status(self, step: str) -> dict[str, int]:
         """Count of tasks per status for ``step``."""
@@ -115,6 +140,7 @@ def run_pipeline(
     show_progress : bool
         Draw rich progress bars (interactive single runs only).
     """
+    run_id = new_run_id()
     data_path = Path(cfg.data_path).expanduser().absolute()
     red = data_path / "red"
     publish_root = Path(publish_root) if publish_root is not None else red
@@ -150,6 +176,7 @@ def run_pipeline(
             publish_root=publish_root,
             data_path=data_path,
             recipe_yaml=recipe_yaml,
+            run_id=run_id,
             measure_memory=bool(OmegaConf.select(cfg, "executor.measure_memory", default=False)),
         )
         for name in names:
@@ -167,7 +194,19 @@ def run_pipeline(
                     continue
                 if specs:
                     run.execute(step, specs)
-    return RunResult(list(run.items.values()), run.records, publish_root, step_seconds)
+    return RunResult(
+        list(run.items.values()),
+        run.records,
+        publish_root,
+        step_seconds,
+        run_id,
+        list(dict.fromkeys(run.published)),
+    )
+
+
+def new_run_id() -> str:
+    """A run's id: its UTC start time and six random hex digits (``20261206T231500Z-3fa9c1``)."""
+    return f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex[:6]}"
 
 
 @contextlib.contextmanager
@@ -212,9 +251,11 @@ class _Run:
     publish_root: Path
     data_path: Path
     recipe_yaml: str | None
+    run_id: str
     measure_memory: bool
     items: dict[tuple[str, str], Item] = field(default_factory=dict)
     records: list[TaskRecord] = field(default_factory=list)
+    published: list[Path] = field(default_factory=list)
 
     def instantiate(self, name: str) -> _StepRun:
         """The registered step ``name`` with its config node as a dataclass."""
@@ -257,6 +298,7 @@ class _Run:
                 ),
                 cache=self.cache,
                 recipe=self.recipe_yaml if step.cls.scope is Scope.target else None,
+                run_id=self.run_id,
                 measure_memory=self.measure_memory,
             )
             for task in tasks
@@ -271,10 +313,14 @@ class _Run:
             self.absorb(step.name, spec, result)
 
     def absorb(self, name: str, spec: _TaskSpec, result: _TaskResult) -> None:
-        """Record a task's fate; set its inputs aside if it failed, else take in its outputs."""
-        notes = [
-            w for out in result.manifest.get("outputs", []) for w in out["meta"].get("warnings", [])
-        ]
+        """Record a task's fate; set its inputs aside if it failed, let them go on if it passed
+        them through unchanged, else take in its outputs."""
+        outputs = result.manifest.get("outputs", [])
+        # A warning is noted where it arose: outputs copy their input's meta, warnings included.
+        inherited = {w for i in spec.task.inputs for w in i.meta.get("warnings", [])}
+        notes = dict.fromkeys(
+            w for out in outputs for w in out["meta"].get("warnings", []) if w not in inherited
+        )
         note = "; ".join([result.note, *notes]).strip("; ")
         self.records.append(
             TaskRecord(
@@ -296,13 +342,27 @@ class _Run:
                 if (item.kind, item.id) in self.items:
                     item.failed = f"{name}: {result.note}"
             return
-        log.info("[%s] %s %s in %.2fs", name, spec.task.id, result.status, result.seconds)
+        if result.status == "passed":
+            log.warning("[%s] %s: %s", name, spec.task.id, result.note)
+            if not outputs:  # the frames go on as they came, their history saying so
+                passed = [
+                    r for r in _with_status(spec.provenance, name, "PASSED") if r["step"] == name
+                ]
+                for item in spec.task.inputs:
+                    item.provenance = _merge([item.provenance, passed])
+                return
+        else:
+            log.info("[%s] %s %s in %.2fs", name, spec.task.id, result.status, result.seconds)
         entry = self.cache.entry(name, spec.key)
-        for out in result.manifest["outputs"]:
+        for out in outputs:
             files = {role: str(entry / p["file"]) for role, p in out["products"].items()}
             item = Item(out["id"], out["kind"], out["meta"], files, spec.key, out["provenance"])
             self.items[(item.kind, item.id)] = item
-            _publish(out, entry, self.publish_root, self.data_path)
+            self.published += _publish(out, entry, self.publish_root, self.data_path)
+            if out["meta"].get("rejected"):  # an input file the step refused, by name
+                self.records.append(
+                    TaskRecord(name, out["id"], "rejected", note=str(out["meta"]["rejected"]))
+                )
 
 
 def _config_value(cfg: DictConfig, key: str) -> Any:
@@ -326,6 +386,7 @@ class _TaskSpec:
     provenance: list[dict[str, Any]]
     cache: Cache
     recipe: str | None = None
+    run_id: str = ""
     measure_memory: bool = False
 
 
@@ -392,10 +453,19 @@ def _execute_task(spec: _TaskSpec) -> _TaskResult:
     with spec.cache.lock(name, spec.key):
         manifest = spec.cache.lookup(name, spec.key)
         if manifest is not None:
-            return _TaskResult("cached", time.perf_counter() - start, manifest)
+            status = "passed" if manifest.get("passed") else "cached"
+            return _TaskResult(
+                status, time.perf_counter() - start, manifest, note=manifest.get("passed", "")
+            )
         step = spec.step_cls(spec.config, spec.context)
+        provenance, passed = spec.provenance, ""
         try:
             outputs = step.run(spec.task)
+        except PassedThrough as exc:
+            if exc.outputs is None:  # nothing to write: the inputs go on unchanged
+                return _TaskResult("passed", time.perf_counter() - start, note=str(exc))
+            outputs, passed = exc.outputs, str(exc)
+            provenance = _with_status(spec.provenance, name, "PASSED")
         except StepFailed as exc:
             return _TaskResult("failed", time.perf_counter() - start, note=str(exc))
         except Exception as exc:  # one bad frame must not stop the night
@@ -411,8 +481,10 @@ def _execute_task(spec: _TaskSpec) -> _TaskResult:
                 "version": spec.step_cls.version,
                 "key": spec.key,
                 "task": spec.task.id,
-                "outputs": [_write_output(out, staged, spec) for out in outputs],
+                "outputs": [_write_output(out, staged, spec, provenance) for out in outputs],
             }
+            if passed:
+                manifest["passed"] = passed
             spec.cache.commit(name, spec.key, staged, manifest)
         except OSError as exc:  # a full disk, a read-only cache: no later task can write either
             if staged is not None:
@@ -427,17 +499,28 @@ def _execute_task(spec: _TaskSpec) -> _TaskResult:
             if staged is not None:
                 shutil.rmtree(staged, ignore_errors=True)
             raise
+    if passed:
+        return _TaskResult("passed", time.perf_counter() - start, manifest, note=passed)
     return _TaskResult("ran", time.perf_counter() - start, manifest)
 
 
-def _write_output(out, staged: Path, spec: _TaskSpec) -> dict[str, Any]:
+def _with_status(provenance: list[dict[str, Any]], step: str, status: str) -> list[dict[str, Any]]:
+    """A provenance chain with ``step``'s record given ``status`` (a copy)."""
+    return [{**rec, "status": status} if rec["step"] == step else rec for rec in provenance]
+
+
+def _write_output(
+    out, staged: Path, spec: _TaskSpec, provenance: list[dict[str, Any]]
+) -> dict[str, Any]:
     products = {}
     for role, product in out.products.items():
         if Path(product.filename).name != product.filename or product.filename.startswith("."):
             raise ValueError(f"product file name {product.filename!r} must be a plain file name")
         content = product.content
         if isinstance(content, fits.HDUList):
-            stamp(content[0].header, spec.provenance)
+            stamp(content[0].header, provenance)
+            if spec.run_id:
+                content[0].header["PPRUNID"] = (spec.run_id, "potpyri run that wrote this product")
             if spec.recipe is not None:
                 embed_recipe(content, spec.recipe)
         write_content(content, staged / product.filename)
@@ -447,7 +530,7 @@ def _write_output(out, staged: Path, spec: _TaskSpec) -> dict[str, Any]:
         "kind": out.kind,
         "meta": _jsonable(out.meta),
         "products": products,
-        "provenance": spec.provenance,
+        "provenance": provenance,
     }
 
 
@@ -495,8 +578,8 @@ def _tidy_if_interrupted(cache: Cache, folders: list[Path]) -> Iterator[None]:
 
 
 def _stale_links(folders: list[Path], own: int | None = None) -> list[Path]:
-    """Remove publication temporaries (``.name.PID.link``) of processes that no longer exist (and
-    of process ``own``)."""
+    """Remove publication temporaries (``.name.PID@HOST.link``) of this host's processes that no
+    longer exist (and of process ``own``)."""
     removed = []
     for folder in folders:
         for path in [*folder.glob(".*.link"), *folder.glob("*/.*.link")]:
@@ -506,8 +589,10 @@ def _stale_links(folders: list[Path], own: int | None = None) -> list[Path]:
     return removed
 
 
-def _publish(out: dict[str, Any], entry: Path, publish_root: Path, data_path: Path) -> None:
-    """Make products visible under the user-facing layout (hard links; copies for data_path)."""
+def _publish(out: dict[str, Any], entry: Path, publish_root: Path, data_path: Path) -> list[Path]:
+    """Make products visible under the user-facing layout (hard links; copies for data_path);
+    returns the published files."""
+    published = []
     for product in out["products"].values():
         where = product["publish"]
         if where is None:
@@ -519,7 +604,7 @@ def _publish(out: dict[str, Any], entry: Path, publish_root: Path, data_path: Pa
             folder = publish_root if where == "." else publish_root / where
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / product["file"]
-        temporary = folder / f".{product['file']}.{os.getpid()}.link"
+        temporary = folder / f".{product['file']}.{process_tag()}.link"
         temporary.unlink(missing_ok=True)
         try:
             try:
@@ -536,6 +621,8 @@ def _publish(out: dict[str, Any], entry: Path, publish_root: Path, data_path: Pa
         except OSError as exc:  # a full disk: the published file stays the previous one
             temporary.unlink(missing_ok=True)
             raise RunAborted(f"cannot publish {target}: {exc.strerror or exc}") from None
+        published.append(target)
+    return published
 
 
 def _task_key(name: str, version: str, params: dict, deps: dict, task: Task) -> str:

@@ -19,6 +19,7 @@ __all__ = [
     "STEPS",
     "Item",
     "Output",
+    "PassedThrough",
     "Product",
     "Scope",
     "Step",
@@ -52,7 +53,30 @@ class StepConfig:
 
 
 class StepFailed(Exception):
-    """A task cannot produce its product; the message is the one-line reason shown to the user."""
+    """A task cannot produce its product; the message is the one-line reason shown to the user.
+
+    The task's inputs are set aside: nothing downstream uses them."""
+
+
+class PassedThrough(Exception):
+    """A task cannot apply its correction, but its frames are still good: they go on.
+
+    The third outcome of a task, besides done and failed. Without ``outputs`` the task's inputs
+    go on unchanged; with them (the fallback correction) they replace the inputs as a done task's
+    would. Either way the message is the one-line warning shown to the user, the summary counts
+    the task as ``passed`` and the products' ``PPSTAnn`` say ``PASSED``.
+
+    Parameters
+    ----------
+    message : str
+        The warning: what was not done, why, and what the frames got instead.
+    outputs : list of Output, optional
+        The frames with the fallback correction.
+    """
+
+    def __init__(self, message: str, outputs: list[Output] | None = None) -> None:
+        super().__init__(message)
+        self.outputs = outputs
 
 
 @dataclass

@@ -1,16 +1,29 @@
-"""The end-of-run summary: one row per step, then every task that failed, with its reason."""
+"""The end-of-run summary: one row per step and per frame, the warnings (each once, where it
+arose), the frames passed through, the files rejected and the tasks failed with their reasons, the
+products of this run and of earlier ones, and the outcome line."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from rich.table import Table
 
 from potpyri.framework.logutil import CONSOLE
+from potpyri.framework.outcome import earlier_products, product_run_id, run_outcome
 from potpyri.framework.runner import RunResult, TaskRecord
 from potpyri.framework.step import STEPS, Scope
 
-__all__ = ["STATUSES", "frame_table", "print_summary", "step_totals", "summary_table"]
+__all__ = [
+    "STATUSES",
+    "frame_table",
+    "print_summary",
+    "products_table",
+    "step_totals",
+    "summary_table",
+]
 
-STATUSES = ("ran", "cached", "skipped", "failed")  #: task fates counted in the summary
+#: task fates counted in the summary
+STATUSES = ("ran", "cached", "passed", "skipped", "failed", "rejected")
 
 
 def step_totals(
@@ -63,16 +76,54 @@ def frame_table(result: RunResult) -> Table:
 
 
 def print_summary(result: RunResult) -> None:
-    """Print the summary, the per-frame fates and the failed tasks on the shared console."""
+    """Print the summary, the per-frame fates, the warnings, the frames passed through, the files
+    rejected, the failed tasks, the products (this run's and earlier ones) and the outcome."""
     CONSOLE.print(summary_table(result))
     CONSOLE.print(frame_table(result))
     warned = [r for r in result.records if r.status in ("ran", "cached") and r.note]
     if warned:
         title = "warnings (QC flags and notes; see red/qa/index.html)"
         CONSOLE.print(_notes_table(warned, title, "bold yellow", "warning"))
+    passed = [r for r in result.records if r.status == "passed"]
+    if passed:
+        title = "passed through (frames went on without this correction or with its fallback)"
+        CONSOLE.print(_notes_table(passed, title, "bold yellow", "warning"))
+    rejected = [r for r in result.records if r.status == "rejected"]
+    if rejected:
+        CONSOLE.print(_notes_table(rejected, "rejected input files", "bold red", "reason"))
     failed = [r for r in result.records if r.status == "failed"]
     if failed:
         CONSOLE.print(_notes_table(failed, "set aside", "bold red", "reason"))
+    CONSOLE.print(products_table(result))
+    CONSOLE.print(run_outcome(result).line, highlight=False)
+
+
+def products_table(result: RunResult) -> Table:
+    """The final products this run published (stacks, catalogs: ``red/`` itself), then every
+    product file an earlier run left that this run did not make or reuse."""
+    root = result.publish_root
+    table = Table(title=f"products (run {result.run_id})", header_style="bold")
+    table.add_column("file")
+    table.add_column("made by")
+    for path in result.published:
+        if path.parent == root:
+            table.add_row(str(path.relative_to(root)), "this run")
+    folders: dict[str, int] = {}
+    for path in earlier_products(result):
+        if path.parent == root:
+            table.add_row(path.name, _earlier(path))
+        else:
+            folder = path.relative_to(root).parts[0]
+            folders[folder] = folders.get(folder, 0) + 1
+    for folder, count in folders.items():
+        table.add_row(f"{folder}/ ({count} files)", "an earlier run: not this run's")
+    return table
+
+
+def _earlier(path: Path) -> str:
+    """How a product of an earlier run is described: with that run's id when it has one."""
+    run_id = product_run_id(path)
+    return f"an earlier run{f' ({run_id})' if run_id else ''}: not this run's"
 
 
 def _notes_table(records: list[TaskRecord], title: str, style: str, note: str) -> Table:

@@ -14,6 +14,8 @@ from typing import ClassVar
 import numpy as np
 from astropy.io import fits
 
+from potpyri.files import process_tag
+
 __all__ = [
     "COMMON_FIELDS",
     "LINEAR_WCS_KEYS",
@@ -118,10 +120,10 @@ def unpacked_copy(path: Path, folder: Path) -> Path:
 
 
 def _keep(payload: bytes, copy: Path) -> None:
-    """Write ``payload`` to ``copy`` atomically; the temporary name carries the pid so that the
-    cache's stale-file cleaning removes what a killed run left."""
+    """Write ``payload`` to ``copy`` atomically; the temporary name carries the pid and host so
+    that the cache's stale-file cleaning removes what a killed run of this host left."""
     copy.parent.mkdir(parents=True, exist_ok=True)
-    tmp = copy.with_name(f".tmp-{os.getpid()}-{copy.name}")
+    tmp = copy.with_name(f".tmp-{process_tag()}-{copy.name}")
     try:
         tmp.write_bytes(payload)
         os.replace(tmp, copy)

@@ -33,10 +33,12 @@ REDUCED_TYPES = ("SCIENCE", "BIAS", "DARK", "FLAT")
 
 
 def unreadable(exc: Exception) -> dict:
-    """Facts of a raw file whose header cannot be read: BAD, with the reason."""
+    """Facts of a raw file whose header cannot be read: BAD, with the reason (``rejected``)."""
+    reason = f"unreadable ({type(exc).__name__}: {exc})"
     return {
         "type": "BAD",
-        "excluded": f"unreadable ({type(exc).__name__}: {exc})",
+        "excluded": reason,
+        "rejected": reason,
         "target": "",
         "filter": "",
         "exp": 0.0,
@@ -47,7 +49,10 @@ def describe(header: fits.Header, instrument) -> dict[str, Any]:
     """Facts of one raw file for the file list (type, target, filter, amp, binning, exp, time).
 
     Science frames without a date that can name their files are BAD. The group keys are left
-    to :func:`group_keys`.
+    to :func:`group_keys`. A file this run cannot use at all (another instrument's, a keyword it
+    needs missing or malformed) also gets ``rejected`` (the reason): the run's summary and exit
+    code report it; a file set aside by the instrument's rules (flagged bad in its header, a
+    spectrum, too short an exposure) does not.
     """
     kw = instrument.keywords
     target = str(header.get(kw.target, "")).strip()
@@ -63,6 +68,7 @@ def describe(header: fits.Header, instrument) -> dict[str, Any]:
     mjd = frame_mjd(header, kw.mjd, kw.time)
     # Frames this run cannot reduce: another instrument's, or missing a keyword they need.
     instrume = str(header.get("INSTRUME", "")).strip()
+    ruled = (kind, reason)  # what the instrument's rules said, before the checks below
     if kind in REDUCED_TYPES and instrume and str(instrument.name).lower() not in instrume.lower():
         kind, reason = (
             "BAD",
@@ -86,6 +92,8 @@ def describe(header: fits.Header, instrument) -> dict[str, Any]:
     if reason:
         meta["excluded"] = reason
         meta["bad_by_header"] = reason.startswith("header flags")
+    if kind == "BAD" and (kind, reason) != ruled:
+        meta["rejected"] = reason
     return meta
 
 

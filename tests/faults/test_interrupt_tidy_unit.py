@@ -3,11 +3,9 @@ a staging folder made just before the signal, which no task code got to clean.""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from potpyri.framework.cache import Cache
+from potpyri.framework.cache import Cache, process_tag
 from potpyri.framework.runner import _tidy_if_interrupted
 
 
@@ -15,7 +13,7 @@ def test_an_interrupted_run_leaves_no_staging_folder_of_its_own(tmp_path):
     cache = Cache(tmp_path / "cache")
     publish = tmp_path / "red"
     publish.mkdir()
-    link = publish / f".x.stk.fits.{os.getpid()}.link"
+    link = publish / f".x.stk.fits.{process_tag()}.link"
     with pytest.raises(KeyboardInterrupt), _tidy_if_interrupted(cache, [publish]):
         staged = cache.staging("process")
         link.write_text("")

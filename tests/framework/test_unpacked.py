@@ -9,7 +9,7 @@ import os
 import numpy as np
 from astropy.io import fits
 
-from potpyri.framework.cache import Cache
+from potpyri.framework.cache import Cache, process_tag
 from potpyri.instruments.base import open_raw, unpacked_copy
 
 
@@ -51,6 +51,6 @@ def test_a_killed_writer_leaves_a_temporary_the_next_run_removes(tmp_path):
     folder = cache.root / "unpacked"
     folder.mkdir()
     dead = 2**22 + 12345  # above the kernel's default pid_max: no such process
-    left = folder / f".tmp-{dead}-0123456789abcdef-N1.fits"
+    left = folder / f".tmp-{process_tag(dead)}-0123456789abcdef-N1.fits"
     left.write_bytes(b"partial")
     assert left in cache.clean_stale() and not left.exists()
