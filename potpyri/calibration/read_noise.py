@@ -1,7 +1,7 @@
 """Read noise measured from pairs of biases, per amplifier, and compared with the configured one.
 
 The difference of two biases holds no fixed pattern, only twice the read noise variance, so its
-clipped scatter / sqrt(2) is the read noise (not the scatter itself, which is sqrt(2) larger). A configured value that is too low makes every
+clipped scatter / sqrt(2) is the read noise. A configured value that is too low makes every
 uncertainty too small and the sigma clipping of the master bias reject good pixels (which are then
 masked in every frame), so the measured value replaces it downstream.
 """
@@ -176,15 +176,14 @@ def amplifier_sections(gain: np.ndarray, rdnoise: np.ndarray, shape: tuple[int, 
         return [f"[1:{nx},1:{ny}]"]
     gain = np.broadcast_to(np.asarray(gain, np.float32), shape)
     noise = np.broadcast_to(np.asarray(rdnoise, np.float32), shape)
-    pairs, labels = np.unique(
-        np.stack([gain.ravel(), noise.ravel()], axis=1), axis=0, return_inverse=True
-    )
-    labels = labels.reshape(shape)
+    # The distinct pairs from a sparse grid (amplifiers are far larger than 8 pixels), then each
+    # pair's pixels at full resolution: no sort of every pixel of a mosaic.
+    pairs = np.unique(np.stack([gain[::8, ::8].ravel(), noise[::8, ::8].ravel()], axis=1), axis=0)
     boxes = []
-    for index, (g, _) in enumerate(pairs):
+    for g, n_e in pairs:
         if not g > 0:
             continue
-        regions, count = ndimage.label(labels == index)
+        regions, _ = ndimage.label((gain == g) & (noise == n_e))
         for n, box in enumerate(ndimage.find_objects(regions), start=1):
             if box is not None and (regions[box] == n).sum() >= _MIN_PIXELS:
                 boxes.append(box)
