@@ -24,7 +24,7 @@ class Dark(MasterStep):
     class Config(MasterConfig):
         hot_nsigma: float = 10.0  #: dark-current outliers above this many robust sigmas are flagged
 
-    version = "1"
+    version = "2"
     kind = "DARK"
     prefix = "mdark"
 
@@ -35,7 +35,9 @@ class Dark(MasterStep):
         bias = find_master(items, "bias", task.inputs[0].meta["caltype"])
         return [bias] if bias is not None else []
 
-    def prepare(self, exposure: Electrons, item: Item, task: Task) -> Electrons:
+    def prepare(
+        self, exposure: Electrons, item: Item, task: Task, warnings: list[str]
+    ) -> Electrons:
         if task.refs:
             return subtract_bias(exposure, read_master(task.refs[0].path("image")))
         return exposure

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from potpyri.calibration.apply import apply_master, read_master
+from potpyri.calibration.apply import apply_master, dark_scale, read_master
 from potpyri.calibration.masks import BAD
 from potpyri.calibration.masters import (
     Electrons,
@@ -33,11 +33,12 @@ class Flat(MasterStep):
         low: float = 0.5  #: pixels responding below this fraction are flagged bad
         high: float = 1.5  #: pixels responding above this factor are flagged bad
 
-    version = "1"
+    version = "2"
     kind = "FLAT"
     prefix = "mflat"
     normalise = True
     photons = True
+    screen_levels = False  # a flat's level follows the lamp or the sky
 
     def select(self, items: list[Item]) -> list[Item]:
         if self.uses() and flats_from_science(self.context.instrument):
@@ -64,6 +65,10 @@ class Flat(MasterStep):
         for item in task.inputs:
             others = Task(task.id, [i for i in task.inputs if i is not item], task.refs)
             (out,) = super().run(others)
+            # A science frame unfit for a sky flat is left out of it, not out of the night.
+            for frame_id, reason in out.meta.pop("set_aside", {}).items():
+                note = f"{frame_id} not in the sky flat: {reason}"
+                out.meta.setdefault("warnings", []).append(note)
             out.id = f"{out.id}__{item.id}"
             out.meta["caltype"] = sky_flat_group(task.id, item.id)
             product = out.products["image"]
@@ -81,10 +86,14 @@ class Flat(MasterStep):
         ]
         return [f for f in found if f is not None]
 
-    def prepare(self, exposure: Electrons, item: Item, task: Task) -> Electrons:
+    def prepare(
+        self, exposure: Electrons, item: Item, task: Task, warnings: list[str]
+    ) -> Electrons:
         exptime = float(item.meta["exp"])
         for ref in task.refs:  # the group's master bias and dark
             master = read_master(ref.path("image"))
+            if ref.meta["cal"] == "dark" and (text := dark_scale(ref.meta, exptime)[1]):
+                warnings.append(text)
             exposure = apply_master(exposure, ref.meta["cal"], master, ref.meta, exptime)
         if (
             item.meta.get("type") == "SCIENCE"

@@ -8,12 +8,12 @@ missing master skips that correction with a warning in the summary, never silent
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import numpy as np
 
-from potpyri.calibration.apply import apply_master, photon_variance, read_master
+from potpyri.calibration.apply import apply_master, dark_scale, photon_variance, read_master
 from potpyri.calibration.masks import BAD, grow, no_image_reason, raw_mask, static_mask
 from potpyri.calibration.masters import Electrons, to_electrons
 from potpyri.calibration.sky_noise import added_sky_variance
@@ -31,7 +31,13 @@ from potpyri.framework.step import (
 )
 from potpyri.instruments.groups import calibration_group, filter_group
 from potpyri.stepkit.frame_io import make_frame
-from potpyri.stepkit.master import closest_master, find_master, frame_flat, masters_on_disk
+from potpyri.stepkit.master import (
+    closest_master,
+    find_master,
+    frame_flat,
+    masters_on_disk,
+    measured_read_noise,
+)
 from potpyri.stepkit.naming import frame_filename
 
 __all__ = ["Process"]
@@ -50,7 +56,7 @@ class Process(Step):
         sky_noise_min: float = 1.02  #: sky pull scatter above which that noise is added
         sky_noise_max: float = 1.5  #: above this the sky has structure: model kept, warning
 
-    version = "6"
+    version = "7"
     scope = Scope.frame
     depends_on = ("instrument", "bias.enabled", "dark.enabled", "flat.enabled")
 
@@ -92,6 +98,9 @@ class Process(Step):
             raise StepFailed(reason)
         saturation_adu = self.config.saturation_fraction * instrument.saturation
         mask = raw_mask(raw.data, raw.gain, saturation_adu)
+        measured = measured_read_noise(task.refs)  # from the biases, as the master bias records
+        if measured is not None:
+            raw = replace(raw, rdnoise=measured.noise_map(raw.rdnoise, raw.data.shape))
         exposure = to_electrons(raw, poisson=False)
         header = raw.header
         warnings: list[str] = []
@@ -103,6 +112,10 @@ class Process(Step):
         header["GAIN"] = (1.0, "e-/ADU after gain correction")
         rdnoise = float(np.median(raw.rdnoise))
         header["RDNOISE"] = (rdnoise, "read noise, electrons (median over amplifiers)")
+        header["RDNSRC"] = (
+            "measured" if measured is not None else "configured",
+            "read noise: measured (biases) or configured",
+        )
         sci = np.nan_to_num(exposure.data, nan=0.0)
         uncert = np.sqrt(np.nan_to_num(exposure.variance, nan=np.inf))
         if self.config.sky_noise:
@@ -148,7 +161,10 @@ class Process(Step):
             if cal == "flat":  # Poisson noise of the light alone, once bias and dark are gone
                 exposure.variance = exposure.variance + photon_variance(exposure.data)
                 poisson_added = True
-            exposure = apply_master(exposure, cal, master, ref.meta, float(item.meta["exp"]))
+            exptime = float(item.meta["exp"])
+            if cal == "dark" and (text := dark_scale(ref.meta, exptime)[1]):
+                warnings.append(text)
+            exposure = apply_master(exposure, cal, master, ref.meta, exptime)
             mask |= master.mask
             header[card] = (ref.meta["file"][:68], f"master {cal} applied")
         if not poisson_added:

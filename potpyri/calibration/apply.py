@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ __all__ = [
     "Master",
     "apply_flat",
     "apply_master",
+    "dark_scale",
     "photon_variance",
     "read_master",
     "subtract_bias",
@@ -30,12 +32,17 @@ class Master(Electrons):
 
 
 def read_master(path: str | Path) -> Master:
-    """Load a master calibration product (SCI, MASK, UNCERT); repeated calls reuse it."""
-    return _read_master(str(path))
+    """Load a master calibration product (SCI, MASK, UNCERT); repeated calls reuse it.
+
+    The reuse is keyed on the file's identity (path, inode, size, modification time), so a
+    master rewritten or replaced in a long-lived session is read again, never served stale.
+    """
+    stat = os.stat(path)
+    return _read_master(str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
-@functools.lru_cache(maxsize=4)  # keyed by the path's text
-def _read_master(path: str) -> Master:
+@functools.lru_cache(maxsize=4)
+def _read_master(path: str, inode: int, size: int, mtime_ns: int) -> Master:
     with fits.open(path) as hdul:
         return Master(
             hdul["SCI"].data.astype(np.float32),
@@ -49,13 +56,30 @@ def subtract_bias(exposure: Electrons, bias: Master) -> Electrons:
     return Electrons(exposure.data - bias.data, exposure.variance + bias.variance)
 
 
+def dark_scale(dark_meta: dict, exptime: float) -> tuple[float, str]:
+    """The factor a master dark of ``dark_meta['exp']`` seconds is scaled by for an exposure of
+    ``exptime`` seconds, and a one-line warning when it cannot be scaled ('' otherwise).
+
+    A bias-subtracted dark holds dark current only and scales with time. A dark that still holds
+    the detector's pedestal (NIR arrays have no bias frames) cannot be scaled: as DRAGONS does,
+    it is subtracted unscaled, and a different exposure time is reported instead of ignored.
+    """
+    dark_exptime = float(dark_meta.get("exp") or 0.0)
+    if dark_meta.get("bias_subtracted") and dark_exptime > 0:
+        return exptime / dark_exptime, ""
+    if abs(dark_exptime - exptime) > 1e-3 * max(exptime, 1.0):
+        name = dark_meta.get("file", "the master dark")
+        return 1.0, (
+            f"{name} ({dark_exptime:g} s, not bias-subtracted, cannot be scaled) subtracted "
+            f"unscaled from a {exptime:g} s exposure: take darks of {exptime:g} s"
+        )
+    return 1.0, ""
+
+
 def subtract_dark(exposure: Electrons, dark: Master, dark_meta: dict, exptime: float) -> Electrons:
     """Subtract a master dark taken at ``dark_meta['exp']``, scaled to ``exptime`` when it was
-    bias-subtracted (a dark that still holds the detector pedestal cannot be scaled)."""
-    dark_exptime = float(dark_meta.get("exp") or 0.0)
-    scale = 1.0
-    if dark_meta.get("bias_subtracted") and dark_exptime > 0:
-        scale = exptime / dark_exptime
+    bias-subtracted (see :func:`dark_scale`)."""
+    scale, _ = dark_scale(dark_meta, exptime)
     return Electrons(
         exposure.data - scale * dark.data, exposure.variance + scale**2 * dark.variance
     )

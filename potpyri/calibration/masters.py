@@ -8,21 +8,26 @@ not with one frame per frame.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import bottleneck as bn
 import numpy as np
 
+from potpyri.calibration.screening import Level, UnusableExposure, level_of
 from potpyri.instruments import RawImage
 from potpyri.stacking.combine import combine_block
 
 __all__ = [
     "Electrons",
+    "ExposureCube",
     "bad_pixels_from_flat",
+    "combine_cube",
     "combine_exposures",
+    "exposure_cube",
     "hot_pixels_from_dark",
     "mask_sources",
     "remove_gradient",
@@ -49,6 +54,104 @@ def to_electrons(raw: RawImage, *, poisson: bool = True) -> Electrons:
     return Electrons(data, variance)
 
 
+@dataclass
+class ExposureCube:
+    """Exposures loaded for one master: values and 1σ errors (memory-mapped, one plane per
+    exposure), each exposure's level before normalisation, and the exposures set aside (index ->
+    reason)."""
+
+    data: np.ndarray | None
+    error: np.ndarray | None
+    levels: dict[int, Level]
+    set_aside: dict[int, str]
+    count: int
+
+    def kept(self) -> list[int]:
+        """Indices of the exposures not set aside, in input order."""
+        return [n for n in range(self.count) if n not in self.set_aside]
+
+
+@contextlib.contextmanager
+def exposure_cube(
+    loaders: Sequence[Callable[[], Electrons]], *, normalise: bool = False
+) -> Iterator[ExposureCube]:
+    """Load exposures (each loader called once) into a temporary memory-mapped cube.
+
+    A loader raising :class:`~potpyri.calibration.screening.UnusableExposure`, or (with
+    ``normalise``) an exposure without positive median signal, is set aside with its reason
+    instead of failing the master; the others are loaded. ``normalise`` divides each exposure by
+    its own median (flats), so lamp or sky changes between exposures do not bias the combination.
+    """
+    if not loaders:
+        raise ValueError("no exposures to combine")
+    with tempfile.TemporaryDirectory(prefix="potpyri-combine-") as tmp:
+        cube = ExposureCube(None, None, {}, {}, len(loaders))
+        for n, load in enumerate(loaders):
+            try:
+                exposure = load()
+            except UnusableExposure as exc:
+                cube.set_aside[n] = str(exc)
+                continue
+            if cube.data is None:
+                shape = (len(loaders), *exposure.data.shape)
+                memmap = np.lib.format.open_memmap
+                cube.data = memmap(Path(tmp) / "data.npy", "w+", np.float32, shape)
+                cube.error = memmap(Path(tmp) / "err.npy", "w+", np.float32, shape)
+            if exposure.data.shape != cube.data.shape[1:]:
+                raise ValueError(
+                    f"exposure {n + 1} has shape {exposure.data.shape}, expected "
+                    f"{cube.data.shape[1:]}"
+                )
+            level = level_of(exposure.data)
+            scale = 1.0
+            if normalise:
+                scale = float(bn.nanmedian(exposure.data))
+                if not scale > 0:
+                    cube.set_aside[n] = (
+                        f"median level {scale:.4g} e-: no positive signal to normalise by"
+                    )
+                    continue
+            cube.levels[n] = level
+            cube.data[n] = exposure.data / scale
+            cube.error[n] = np.sqrt(exposure.variance) / scale
+        try:
+            yield cube
+        finally:
+            cube.data = cube.error = None  # the memory maps go before their folder
+
+
+def combine_cube(
+    cube: ExposureCube,
+    kept: Sequence[int],
+    *,
+    method: str = "sigclip",
+    sigma: float = 3.0,
+    block_rows: int = 256,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Combine the exposures ``kept`` of ``cube``, one block of rows at a time.
+
+    Returns
+    -------
+    value, uncertainty, stddev : numpy.ndarray
+        The master frame, its 1σ uncertainty, and the scatter of the inputs per pixel (for
+        finding unstable pixels).
+    """
+    if not kept or cube.data is None:
+        raise ValueError("no exposures to combine")
+    index = np.asarray(kept)
+    ny = cube.data.shape[1]
+    value = np.empty(cube.data.shape[1:], np.float32)
+    uncertainty = np.empty_like(value)
+    stddev = np.empty_like(value)
+    for start in range(0, ny, block_rows):
+        rows = slice(start, min(ny, start + block_rows))
+        data, error = np.asarray(cube.data[index, rows]), np.asarray(cube.error[index, rows])
+        valid = np.ones(data.shape, bool)
+        value[rows], uncertainty[rows], _ = combine_block(data, error, valid, method, sigma)
+        stddev[rows] = data.std(axis=0) if len(index) > 1 else 0.0
+    return value, uncertainty, stddev
+
+
 def combine_exposures(
     loaders: Sequence[Callable[[], Electrons]],
     *,
@@ -57,59 +160,13 @@ def combine_exposures(
     normalise: bool = False,
     block_rows: int = 256,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Combine exposures given as loaders (each called once).
-
-    Parameters
-    ----------
-    loaders : sequence of callables
-        Each returns one exposure as :class:`Electrons`.
-    method, sigma : str, float
-        See :func:`potpyri.stacking.combine.combine_block`.
-    normalise : bool
-        Divide every exposure by its own median first (flats), so lamp or sky level changes
-        between exposures do not bias the combination.
-    block_rows : int
-        Rows combined at a time.
-
-    Returns
-    -------
-    value, uncertainty, stddev : numpy.ndarray
-        The master frame, its 1σ uncertainty, and the scatter of the inputs per pixel (for
-        finding unstable pixels).
-    """
-    if not loaders:
-        raise ValueError("no exposures to combine")
-    with tempfile.TemporaryDirectory(prefix="potpyri-combine-") as tmp:
-        cube = err = None
-        for n, load in enumerate(loaders):
-            exposure = load()
-            if cube is None:
-                shape = (len(loaders), *exposure.data.shape)
-                cube = np.lib.format.open_memmap(Path(tmp) / "data.npy", "w+", np.float32, shape)
-                err = np.lib.format.open_memmap(Path(tmp) / "err.npy", "w+", np.float32, shape)
-            if exposure.data.shape != cube.shape[1:]:
-                raise ValueError(
-                    f"exposure {n + 1} has shape {exposure.data.shape}, expected {cube.shape[1:]}"
-                )
-            scale = 1.0
-            if normalise:
-                scale = float(bn.nanmedian(exposure.data))
-                if not scale > 0:
-                    raise ValueError(f"exposure {n + 1} has no positive signal to normalise by")
-            cube[n] = exposure.data / scale
-            err[n] = np.sqrt(exposure.variance) / scale
-        ny = cube.shape[1]
-        value = np.empty(cube.shape[1:], np.float32)
-        uncertainty = np.empty_like(value)
-        stddev = np.empty_like(value)
-        for start in range(0, ny, block_rows):
-            rows = slice(start, min(ny, start + block_rows))
-            data, error = np.asarray(cube[:, rows]), np.asarray(err[:, rows])
-            valid = np.ones(data.shape, bool)
-            value[rows], uncertainty[rows], _ = combine_block(data, error, valid, method, sigma)
-            stddev[rows] = data.std(axis=0) if len(loaders) > 1 else 0.0
-        del cube, err
-    return value, uncertainty, stddev
+    """Combine exposures given as loaders (each called once), setting none aside: an unusable
+    exposure is an error naming its position. See :func:`exposure_cube` and
+    :func:`combine_cube`."""
+    with exposure_cube(loaders, normalise=normalise) as cube:
+        for n, reason in sorted(cube.set_aside.items()):
+            raise ValueError(f"exposure {n + 1}: {reason}")
+        return combine_cube(cube, cube.kept(), method=method, sigma=sigma, block_rows=block_rows)
 
 
 def bad_pixels_from_flat(flat: np.ndarray, low: float = 0.5, high: float = 1.5) -> np.ndarray:

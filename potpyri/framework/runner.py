@@ -363,6 +363,16 @@ class _Run:
                 self.records.append(
                     TaskRecord(name, out["id"], "rejected", note=str(out["meta"]["rejected"]))
                 )
+            self.set_aside(name, spec.task, out["meta"].get("set_aside", {}))
+
+    def set_aside(self, name: str, task: Task, reasons: dict[str, str]) -> None:
+        """Inputs a task left out of its product (a bad calibration exposure the master was made
+        without): each is set aside by name with its reason, as if its own task had failed."""
+        for item in task.inputs:
+            if item.id in reasons and (item.kind, item.id) in self.items:
+                item.failed = f"{name}: {reasons[item.id]}"
+                log.warning("[%s] %s: %s", name, item.id, reasons[item.id])
+                self.records.append(TaskRecord(name, item.id, "failed", note=reasons[item.id]))
 
 
 def _config_value(cfg: DictConfig, key: str) -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -12,9 +12,13 @@ from astropy.io import fits
 from potpyri.calibration.apply import photon_variance
 from potpyri.calibration.masters import (
     Electrons,
-    combine_exposures,
+    ExposureCube,
+    combine_cube,
+    exposure_cube,
     to_electrons,
 )
+from potpyri.calibration.read_noise import ReadNoise
+from potpyri.calibration.screening import UnusableExposure, level_outliers, unusable_reason
 from potpyri.framework.step import Item, Output, Product, Scope, Step, StepConfig, StepFailed, Task
 from potpyri.instruments.groups import filter_group, sky_flat_group
 from potpyri.stacking.combine import CombineMethod
@@ -26,6 +30,7 @@ __all__ = [
     "find_master",
     "frame_flat",
     "masters_on_disk",
+    "measured_read_noise",
 ]
 
 
@@ -77,30 +82,52 @@ class MasterStep(Step):
             )
         reader = self.context.reader()
         headers: dict[str, fits.Header] = {}  # kept from the reads: each raw file is opened once
+        layout: dict[str, np.ndarray] = {}  # the first exposure's gain and read noise per pixel
+        noise = measured_read_noise(task.refs)  # from the master bias (darks, flats)
+        saturation_adu = float(self.context.instrument.saturation)
+        warnings: list[str] = []
 
         def loader(item: Item):
             def load() -> Electrons:
                 raw = reader.read(self.context.data_path / item.meta["raw"])
                 headers.setdefault(item.id, raw.header)
-                exposure = self.prepare(to_electrons(raw, poisson=False), item, task)
+                if reason := unusable_reason(raw.data, saturation_adu):
+                    raise UnusableExposure(reason)
+                layout.setdefault("gain", raw.gain)
+                layout.setdefault("rdnoise", raw.rdnoise)
+                if noise is not None:
+                    raw = replace(raw, rdnoise=noise.noise_map(raw.rdnoise, raw.data.shape))
+                exposure = self.prepare(to_electrons(raw, poisson=False), item, task, warnings)
                 if self.photons:  # Poisson noise of the light only, not of a detector pedestal
                     exposure.variance = exposure.variance + photon_variance(exposure.data)
                 return exposure
 
             return load
 
-        value, uncertainty, stddev = combine_exposures(
-            [loader(i) for i in task.inputs],
-            method=CombineMethod(self.config.method).value,
-            sigma=self.config.sigma,
-            normalise=self.normalise,
-        )
+        names = [i.id for i in task.inputs]
+        with exposure_cube([loader(i) for i in task.inputs], normalise=self.normalise) as cube:
+            if self.screen_levels:
+                kept = cube.kept()
+                for n, reason in level_outliers([cube.levels[k] for k in kept]).items():
+                    cube.set_aside[kept[n]] = reason
+            kept = cube.kept()
+            if len(kept) < self.config.min_frames:
+                raise StepFailed(
+                    f"{self.prefix}_{task.id}: {len(kept)} usable exposure(s) of {len(names)}, "
+                    f"fewer than {self.name}.min_frames={self.config.min_frames}; set aside: "
+                    + "; ".join(f"{names[n]}: {r}" for n, r in sorted(cube.set_aside.items()))
+                )
+            measured = self.measure_noise(cube, kept, layout)
+            value, uncertainty, stddev = combine_cube(
+                cube, kept, method=CombineMethod(self.config.method).value, sigma=self.config.sigma
+            )
+        used = [task.inputs[n] for n in kept]
         if self.normalise:
             norm = float(np.nanmedian(value))
             value, uncertainty = value / norm, uncertainty / norm
         mask, extra = self.finish(value, stddev, task)
         name = self.filename(task)
-        primary = _calibration_header(headers[task.inputs[0].id], task, self.kind)
+        primary = _calibration_header(headers[used[0].id], used, self.kind)
         if "exp" in extra:  # a master read back from red/cals by a later run must describe itself
             primary["EXPTIME"] = (extra["exp"], "exposure time of the combined exposures, s")
         if "bias_subtracted" in extra:
@@ -108,6 +135,12 @@ class MasterStep(Step):
                 extra["bias_subtracted"],
                 "master bias subtracted before combining",
             )
+        if measured is not None:
+            for key, value_, comment in measured.header_cards():
+                primary[key] = (value_, comment)
+            extra["rdnoise"] = measured.to_meta()
+            if text := measured.disagreement():
+                warnings.append(text)
         hdus = fits.HDUList(
             [
                 fits.PrimaryHDU(header=primary),
@@ -116,13 +149,24 @@ class MasterStep(Step):
                 fits.ImageHDU(uncertainty.astype(np.float32), name="UNCERT"),
             ]
         )
+        others = f"{self.prefix}_{task.id} made from the other {len(kept)}"
         meta = {
             "cal": self.kind.lower(),
             "caltype": task.inputs[0].meta.get("caltype") or task.id,
             "file": name,
-            "inputs": [i.id for i in task.inputs],
+            "inputs": [i.id for i in used],
             **extra,
         }
+        if cube.set_aside:  # the runner records each as set aside (by name, with its reason)
+            meta["set_aside"] = {
+                names[n]: f"{reason}; set aside, {others}"
+                for n, reason in sorted(cube.set_aside.items())
+            }
+        warnings = list(dict.fromkeys(warnings))  # a dark warning is the same for every flat
+        for text in warnings:
+            self.log.warning("%s: %s", name, text)
+        if warnings:
+            meta["warnings"] = warnings
         for key in ("filter", "amp", "binning", "exp", "time"):
             meta.setdefault(key, task.inputs[0].meta.get(key))
         return [
@@ -136,14 +180,27 @@ class MasterStep(Step):
 
     normalise: ClassVar[bool] = False
     photons: ClassVar[bool] = False  #: the exposures hold light (flats): add its Poisson noise
+    #: set aside exposures whose level or noise is far off the others' (biases, darks; not flats,
+    #: whose level follows the lamp or the twilight sky)
+    screen_levels: ClassVar[bool] = True
 
     def filename(self, task: Task) -> str:
         """Reference naming: ``mbias_{amp}_{binning}.fits`` and alike."""
         return f"{self.prefix}_{task.id}.fits"
 
-    def prepare(self, exposure: Electrons, item: Item, task: Task) -> Electrons:
-        """Correct one exposure before combining (default: nothing)."""
+    def prepare(
+        self, exposure: Electrons, item: Item, task: Task, warnings: list[str]
+    ) -> Electrons:
+        """Correct one exposure before combining (default: nothing); a correction that is only
+        approximate appends a one-line warning to ``warnings``."""
         return exposure
+
+    def measure_noise(
+        self, cube: ExposureCube, kept: list[int], layout: dict[str, np.ndarray]
+    ) -> ReadNoise | None:
+        """The read noise measured from the exposures (biases), with the cube's errors revised
+        to it; default: none measured."""
+        return None
 
     def finish(self, value: np.ndarray, stddev: np.ndarray, task: Task) -> tuple[np.ndarray, dict]:
         """The master's bad-pixel mask and extra metadata (default: nothing flagged)."""
@@ -201,6 +258,8 @@ def masters_on_disk(cals_dir: Path, cal: str, caltype: str) -> list[Item]:
             "exp": float(header.get("EXPTIME", 0.0)),
             "bias_subtracted": bool(header.get("BIASSUB", False)),
         }
+        if cal == "bias" and (noise := ReadNoise.from_header(header)) is not None:
+            meta["rdnoise"] = noise.to_meta()
         stat = path.stat()
         found.append(
             Item(
@@ -223,7 +282,15 @@ def closest_master(found: list[Item], exptime: float | None = None) -> Item | No
     return min(found, key=lambda i: abs(float(i.meta.get("exp") or 0.0) - exptime))
 
 
-def _calibration_header(raw: fits.Header, task: Task, kind: str) -> fits.Header:
+def measured_read_noise(refs: list[Item]) -> ReadNoise | None:
+    """The read noise measured from the biases, as the master bias among ``refs`` records it."""
+    for ref in refs:
+        if ref.meta.get("cal") == "bias":
+            return ReadNoise.from_meta(ref.meta.get("rdnoise"))
+    return None
+
+
+def _calibration_header(raw: fits.Header, used: list[Item], kind: str) -> fits.Header:
     header = fits.Header()
     for key in (
         "INSTRUME",
@@ -242,8 +309,8 @@ def _calibration_header(raw: fits.Header, task: Task, kind: str) -> fits.Header:
         if key in raw:
             header[key] = raw[key]
     header["OBSTYPE"] = (f"M{kind}", "potpyri master calibration")
-    header["NCOMBINE"] = (len(task.inputs), "exposures combined")
+    header["NCOMBINE"] = (len(used), "exposures combined")
     header["BUNIT"] = ("electron", "pixel unit")
-    for n, item in enumerate(task.inputs, start=1):
+    for n, item in enumerate(used, start=1):
         header[f"IMCMB{n:03d}"] = item.id[:68]  # no comment: names can fill the card
     return header

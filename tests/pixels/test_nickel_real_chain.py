@@ -2,8 +2,10 @@
 
 The camera is added as an instrument with one YAML (conf/instrument/nickel.yaml) and the generic
 reader. What is checked, on real pixels: classification of all 19 files; the master bias and flat;
-that flat-fielding removes the large-scale pattern of the raw sky; that the uncertainty image
-describes the real sky noise; and that raw/ is left byte-identical.
+the read noise measured from the 10 biases and used; a NaN-only flat added to the night's copy
+(issue 18) set aside by name while the master flat is made from the 3 real ones; that
+flat-fielding removes the large-scale pattern of the raw sky; that the uncertainty image describes
+the real sky noise; and that raw/ is left byte-identical.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from tests.conftest import SHARED, compose_config
 
 RAW = SHARED / "data" / "nickel_lick_raw"
 pytestmark = pytest.mark.skipif(not RAW.is_dir(), reason=f"shared data not found at {RAW}")
+NAN_FLAT = "d1034.fits"  #: a NaN-only sky flat written next to the real ones (issue 18, item 2)
 
 
 def _hashes(folder):
@@ -32,6 +35,11 @@ def _hashes(folder):
 def reduced(tmp_path_factory):
     data_path = tmp_path_factory.mktemp("nickel")
     shutil.copytree(RAW, data_path / "raw")
+    # A broken flat (every pixel NaN) among the real ones, in this test's copy of raw/ only.
+    with fits.open(RAW / "d1035.fits") as flat:
+        fits.PrimaryHDU(np.full(flat[0].data.shape, np.nan, np.float32), flat[0].header).writeto(
+            data_path / "raw" / NAN_FLAT
+        )
     before = _hashes(data_path / "raw")
     # The calibration chain of issue 4 (no reference catalog of these real fields is available
     # offline).
@@ -48,12 +56,13 @@ def reduced(tmp_path_factory):
 def test_all_files_classified(reduced):
     _, result, _ = reduced
     types = [i.meta["type"] for i in result.items if i.kind == "frame"]
-    assert sorted(types) == ["BIAS"] * 10 + ["FLAT"] * 3 + ["SCIENCE"] * 6
+    assert sorted(types) == ["BIAS"] * 10 + ["FLAT"] * 4 + ["SCIENCE"] * 6
     assert result.by_status("process") == {"ran": 6}
     notes = {r.task: r.note for r in result.records if r.step == "process"}
-    # Every calibration applied (no "skipped" notes); only the globular cluster's sky is flagged.
+    # Every calibration applied (no "skipped" notes); only the globular cluster's sky is flagged
+    # (2.18x with the configured read noise, 9.2 e-; the measured ~10.1 e- explains a bit more).
     assert {task: note for task, note in notes.items() if note} == {
-        "d1059.fits": "sky scatter 2.18x the noise model (a crowded or structured field): "
+        "d1059.fits": "sky scatter 2.15x the noise model (a crowded or structured field): "
         "uncertainty left as modelled"
     }
 
@@ -69,6 +78,41 @@ def test_master_bias_and_flat(reduced):
         assert abs(np.median(response) - 1) < 1e-3
         assert 0 < (mask > 0).mean() < 0.02  # a few dead columns/pixels, not a blanket
         assert np.median(flat["UNCERT"].data) < 0.01
+
+
+def test_nan_flat_set_aside_by_name_and_master_from_the_real_ones(reduced):
+    """The NaN-only flat is one failed record naming it; the master flat holds the 3 real flats
+    and every frame is flat-fielded with it (before issue 18 the master flat failed, naming no
+    file, and the night was reduced without flat-fielding)."""
+    data_path, result, _ = reduced
+    (record,) = [r for r in result.records if r.task == NAN_FLAT]
+    assert (record.step, record.status) == ("flat", "failed")
+    assert record.note == (
+        "no finite pixel (a NaN-filled frame); set aside, mflat_V_1_22 made from the other 3"
+    )
+    assert result.by_status("flat") == {"ran": 1, "failed": 1}
+    header = fits.getheader(data_path / "red" / "cals" / "mflat_V_1_22.fits")
+    assert header["NCOMBINE"] == 3
+    assert [header[f"IMCMB00{n}"] for n in (1, 2, 3)] == ["d1035.fits", "d1036.fits", "d1037.fits"]
+    for frame in (i for i in result.items if i.kind == "frame" and i.meta["type"] == "SCIENCE"):
+        assert fits.getheader(frame.path("image"))["FLATCOR"] == "mflat_V_1_22.fits"
+
+
+def test_read_noise_measured_from_the_biases_and_used(reduced):
+    """Five bias pairs, 4-sigma clipped scatter of each difference / sqrt(2): 9.95-10.62 e-
+    (the overscan alone: 8.6-9.2 e-; the YAML's 9.2 e- came from the overscan). Within 20% of
+    the configured value, so no warning; the frames' uncertainty uses it."""
+    data_path, result, _ = reduced
+    header = fits.getheader(data_path / "red" / "cals" / "mbias_1_22.fits")
+    assert header["RDNSRC"] == "measured" and header["RDNCFG1"] == 9.2
+    assert header["RDNSEC1"] == "[1:1024,1:1024]"
+    assert 9.9 < header["RDNOISE"] < 10.7
+    (bias,) = [r for r in result.records if r.step == "bias"]
+    assert bias.note == ""
+    for frame in (i for i in result.items if i.kind == "frame" and i.meta["type"] == "SCIENCE"):
+        frame_header = fits.getheader(frame.path("image"))
+        assert frame_header["RDNOISE"] == pytest.approx(header["RDNOISE"], rel=1e-3)
+        assert frame_header["RDNSRC"] == "measured"
 
 
 def _block_sky(img: np.ndarray) -> np.ndarray:
