@@ -30,7 +30,7 @@ __all__ = ["frame_rows", "qc_warnings", "write_report"]
 
 log = logging.getLogger("potpyri")
 
-_STATUSES = ("ran", "cached", "skipped", "failed", "empty")
+_STATUSES = ("ran", "cached", "flagged", "skipped", "failed", "empty")
 
 #: Readable names of the qa step's own measurements.
 _LABELS = {
