@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
+
 from potpyri.astrometry.wcsio import header_wcs
 from potpyri.framework.step import (
     Item,
@@ -82,6 +84,8 @@ class Photometry(Step):
                 max_psf_stars=cfg.max_psf_stars,
                 max_sources=cfg.max_sources,
                 oversampling=cfg.oversampling,
+                # the stack's saturation level (stack step, from the instrument's saturation)
+                saturation=float(hdus[0].header.get("SATLEVEL", np.inf)),
                 psf_sn_floor=cfg.psf_sn_floor,
                 coverage=hdus["COVERAGE"].data if "COVERAGE" in hdus else None,
                 moffat_base=cfg.moffat_base,

@@ -50,7 +50,7 @@ class Process(Step):
         sky_noise_min: float = 1.02  #: sky pull scatter above which that noise is added
         sky_noise_max: float = 1.5  #: above this the sky has structure: model kept, warning
 
-    version = "6"
+    version = "7"
     scope = Scope.frame
     depends_on = ("instrument", "bias.enabled", "dark.enabled", "flat.enabled")
 
@@ -101,6 +101,12 @@ class Process(Step):
         mask = grow(mask, self.config.grow_px)
         header["BUNIT"] = ("electron", "pixel unit")
         header["GAIN"] = (1.0, "e-/ADU after gain correction")
+        # The flagged level in electrons above the overscan: the photometry's saturation cut
+        # needs it once the gain is gone from the header.
+        header["SATLEVEL"] = (
+            round(float(saturation_adu * np.min(raw.gain)), 1),
+            "e-: pixels at or above are flagged saturated",
+        )
         rdnoise = float(np.median(raw.rdnoise))
         header["RDNOISE"] = (rdnoise, "read noise, electrons (median over amplifiers)")
         sci = np.nan_to_num(exposure.data, nan=0.0)

@@ -40,6 +40,7 @@ from astropy.stats import sigma_clipped_stats
 from astropy.table import Table
 from astropy.wcs import WCS
 
+from potpyri.calibration.masks import BAD
 from potpyri.photometry.apertures import aperture_stats
 from potpyri.photometry.detection import brightest, detect_sources
 from potpyri.photometry.errors import magnitudes, model_error, noise_factors
@@ -180,6 +181,7 @@ def measure_stack(
         fwhm_init=fwhm_init,
         max_sources=max_sources,
         coverage=coverage,
+        saturation=saturation,
     )
     try:
         chosen, threshold = select_psf_stars(
@@ -219,6 +221,8 @@ class Detections:
     skysig: float  #: robust per-pixel sky standard deviation
     sky: float  #: median residual sky level subtracted
     notes: list[str] = field(default_factory=list)
+    #: peak above the sky at which a star saturates (image units): no PSF or FWHM star above 80%
+    saturation: float = np.inf
 
 
 def detect_and_measure(
@@ -230,6 +234,7 @@ def detect_and_measure(
     fwhm_init: float = 5.0,
     max_sources: int = 20000,
     coverage: np.ndarray | None = None,
+    saturation: float = np.inf,
 ) -> Detections:
     """Sources above ``sn_min`` with their aperture statistics and FLAG_* bits (arguments as in
     :func:`measure_stack`). Raises ValueError when no source is detected."""
@@ -248,8 +253,14 @@ def detect_and_measure(
     apphot = aperture_stats(data, error, bad, found, radius)
     for col in ("roundness1", "roundness2", "sharpness", "peak"):
         apphot[col] = np.asarray(found[col], float)
-    isolated = flag_sources(apphot, bad, radius, fwhm, coverage, fit_size(fwhm) // 2)
-    return Detections(data, error, bad, apphot, isolated, fwhm, skysig, float(median), notes)
+    no_data = ((np.asarray(mask).astype(np.int64) & BAD) != 0) | ~np.isfinite(sci)
+    no_data |= ~np.isfinite(err) | (err <= 0)
+    isolated = flag_sources(
+        apphot, bad, radius, fwhm, coverage, fit_size(fwhm) // 2, no_data, error
+    )
+    return Detections(
+        data, error, bad, apphot, isolated, fwhm, skysig, float(median), notes, saturation
+    )
 
 
 def fit_psf(
@@ -333,9 +344,9 @@ def aperture_photometry(
     """Aperture photometry alone, for a stack without a usable PSF (``reason``, one line).
 
     The seeing FWHM comes from direct Moffat fits of ``stars`` (default: the clean, isolated,
-    round detections of S/N >= 10, the 40 brightest), the aperture correction from their
-    4-FWHM/aperture flux ratio and a Moffat beta=3 beyond 4 FWHM, and the noise area (limiting
-    magnitudes) from that Moffat. ``psfphot``, ``epsf`` and ``residual`` are None.
+    round, unsaturated detections of S/N >= 10, the 40 brightest), the aperture correction from
+    their 4-FWHM/aperture flux ratio and a Moffat beta=3 beyond 4 FWHM, and the noise area
+    (limiting magnitudes) from that Moffat. ``psfphot``, ``epsf`` and ``residual`` are None.
     """
     data, error, bad, fwhm = det.data, det.error, det.bad, det.fwhm
     apphot = det.apphot.copy()
@@ -343,6 +354,7 @@ def aperture_photometry(
     if stars is None:
         clean = det.isolated & (apphot["flags"] == 0) & (apphot["snr"] >= 10)
         clean &= (np.abs(apphot["roundness1"]) < 0.3) & (np.abs(apphot["roundness2"]) < 0.3)
+        clean &= apphot["peak"] < 0.8 * det.saturation
         stars = _brightest_rows(apphot[clean], 40)
     seeing, seeing_err = star_moffat_fwhm(data, error, bad, stars, fwhm)
     if not np.isfinite(seeing):

@@ -176,3 +176,59 @@ def test_a_field_with_too_few_psf_stars_gets_an_aperture_catalog():
     assert (~unmatched(bright, stack.truth, 1.5, "x_centroid", "y_centroid")).all()
     assert {"ra", "dec", "mag_inst"} <= set(ap.colnames)
     assert np.isfinite(res.fwhm) and abs(res.fwhm / stack.fwhm_px - 1) < 0.15
+
+
+@ITEM5
+def test_the_step_publishes_a_flagged_aperture_catalog(tmp_path):
+    """A toycam night of three stars, one given a close companion: two isolated stars are left
+    ("only 2 PSF star(s) pass the cuts down to S/N 3", which failed the step before). The stack
+    gets its catalog, with the flag in the header, the QA report and the run summary (flagged,
+    not ran)."""
+    import json
+
+    from potpyri.framework.summary import step_totals
+    from potpyri.pipeline import run_pipeline, validate
+    from potpyri.report import write_report
+    from tests.conftest import compose_config
+    from tests.faults.ledger import watch
+    from tests.framework.tiny import SEARCHPATH, write_tiny_night
+
+    data_path = tmp_path / "night"
+    for path in write_tiny_night(data_path, n_frames=3):
+        with fits.open(path, mode="update") as hdul:  # a companion 11 px from the 8000 e- star
+            yy, xx = np.mgrid[: hdul[0].data.shape[0], :120]
+            exptime = hdul[0].header["EXPTIME"]
+            star = (
+                6000.0
+                * exptime
+                / 10
+                / (8 * np.pi)
+                * np.exp(-((xx - 91.1) ** 2 + (yy - 90.6) ** 2) / 8)
+            )
+            hdul[0].data[:, :120] += (star / 2.0).astype(np.float32)  # toycam gain 2 e-/ADU
+    watch(data_path)
+    steps = (
+        "pipeline.steps=[ingest,bias,dark,flat,process,cosmic_rays,satellites,fringe,skysub,"
+        "resample_grid,resample,stack,photometry,qa]"
+    )
+    cfg = compose_config(SEARCHPATH, "instrument=toycam", steps, f"data_path={data_path}")
+    validate(cfg)
+    result = run_pipeline(cfg, recipe_yaml="data_path: x\n")
+    (record,) = [r for r in result.records if r.step == "photometry"]
+    assert record.status == "ran" and record.flagged
+    assert "PSF photometry replaced by aperture photometry: only 2 PSF star(s)" in record.note
+    totals = step_totals(result)["photometry"]
+    assert (totals["ran"], totals["flagged"]) == (0, 1)
+    (stack,) = (data_path / "red").glob("*.stk.fits")
+    with fits.open(stack) as hdul:
+        header = hdul[0].header
+        assert header["PHOTMETH"] == "APERTURE"
+        assert header["PHOTWHY"] == "only 2 PSF star(s) pass the cuts down to S/N 3"
+        assert "PSFPHOT" not in hdul and "PSF" not in hdul
+        apphot = Table(hdul["APPPHOT"].data)
+    assert len(apphot) >= 4 and (apphot["flux_aper"][apphot["snr"] > 10] > 0).all()
+    assert (data_path / "red" / f"{stack.name.removesuffix('.stk.fits')}.apphot.ecsv").exists()
+    html = write_report(result).read_text()
+    data = json.loads(html.split('id="qa-data">')[1].split("</script>")[0])
+    flags = [f for f in data["flags"] if "aperture photometry only" in f]
+    assert len(flags) == 1 and "only 2 PSF star(s)" in flags[0], data["flags"]
