@@ -164,6 +164,7 @@ def saturation_level(paths: list[Path], exptimes: np.ndarray) -> float | None:
         if "SATLEVEL" in header and exptime > 0:
             sky = float(header.get("SKYLEVEL", 0.0))
             levels.append((float(header["SATLEVEL"]) - sky) / float(exptime))
+    levels = [level for level in levels if level > 0]  # a sky above it: no usable level
     return min(levels) if levels else None
 
 
