@@ -278,8 +278,12 @@ def fit_psf(
     data, error, bad, apphot, fwhm = det.data, det.error, det.bad, det.apphot, det.fwhm
     notes = list(det.notes)
     half = psf_stamp_half(fwhm)
-    psf = model_psf(data, error, bad, chosen, 2 * half + 1, oversampling, moffat_base, notes)
-    psfphot, residual = psf_photometry(data, error, bad, psf.model, apphot, fwhm)
+    try:
+        psf = model_psf(data, error, bad, chosen, 2 * half + 1, oversampling, moffat_base, notes)
+        psfphot, residual = psf_photometry(data, error, bad, psf.model, apphot, fwhm)
+    except ValueError as exc:  # photutils: e.g. an ePSF of non-finite values
+        reason = f"no PSF model from the {len(chosen)} PSF stars ({exc})"
+        return aperture_photometry(det, reason, oversampling)
     # Direct fits of the PSF stars, started from the detection FWHM (not from the model).
     direct, _ = star_moffat_fwhm(data, error, bad, _brightest_rows(chosen, 40), fwhm)
     if reason := psf_problem(psf, direct, apphot, psfphot):
