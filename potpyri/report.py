@@ -31,7 +31,7 @@ __all__ = ["frame_rows", "qc_warnings", "write_report"]
 
 log = logging.getLogger("potpyri")
 
-_STATUSES = ("ran", "cached", "passed", "skipped", "failed", "rejected", "empty")
+_STATUSES = ("ran", "cached", "flagged", "passed", "skipped", "failed", "rejected", "empty")
 
 #: Readable names of the qa step's own measurements.
 _LABELS = {

@@ -2,13 +2,17 @@
 RESIDUAL extensions and PSF/noise keywords: docs/outputs.rst, docs/keywords.yaml).
 
 Standalone copies: ``<stem>.apphot.ecsv``, ``<stem>.psfphot.ecsv``, ``<stem>.reg`` (ds9),
-``<stem>.epsf.png``.
+``<stem>.epsf.png``. A stack without a usable PSF (too few PSF stars, or a model that disagrees
+with its own stars) gets aperture photometry alone: ``PHOTMETH = 'APERTURE'`` and ``PHOTWHY``,
+no PSF/PSFPHOT/RESIDUAL, and the task is counted as flagged.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import ClassVar
+
+import numpy as np
 
 from potpyri.astrometry.wcsio import header_wcs
 from potpyri.framework.step import (
@@ -22,7 +26,7 @@ from potpyri.framework.step import (
     Task,
     register_step,
 )
-from potpyri.photometry.measure import measure_stack
+from potpyri.photometry.measure import PhotometryMethod, measure_stack
 from potpyri.photometry.outputs import (
     ds9_regions,
     photometry_hdus,
@@ -55,7 +59,7 @@ class Photometry(Step):
         psf_sn_floor: float = 10.0  #: the PSF-star loop stops here unless < 3 stars lie above
         moffat_base: bool = True  #: fit the ePSF's Moffat + smoothed residual (False: raw ePSF)
 
-    version = "11"
+    version = "12"
     scope = Scope.target
 
     def select(self, items: list[Item]) -> list[Item]:
@@ -80,22 +84,32 @@ class Photometry(Step):
                 max_psf_stars=cfg.max_psf_stars,
                 max_sources=cfg.max_sources,
                 oversampling=cfg.oversampling,
+                # the stack's saturation level (stack step, from the instrument's saturation)
+                saturation=float(hdus[0].header.get("SATLEVEL", np.inf)),
                 psf_sn_floor=cfg.psf_sn_floor,
                 coverage=hdus["COVERAGE"].data if "COVERAGE" in hdus else None,
                 moffat_base=cfg.moffat_base,
             )
         except ValueError as exc:
             raise StepFailed(f"{path.name}: {exc}") from None
-        self.log.info(
-            "%s: %d sources, %d PSF stars (S/N >= %g), FWHM %.2f px; PSF Gaussian sigma "
-            "x=%.3f y=%.3f px",
-            path.name,
-            len(res.apphot),
-            len(res.psfstars),
-            res.psf_threshold,
-            res.fwhm,
-            *res.gauss_sigma,
-        )
+        aperture_only = res.method is PhotometryMethod.aperture
+        if aperture_only:
+            self.log.warning(
+                "%s: aperture photometry only (PHOTMETH=APERTURE): %s",
+                path.name,
+                res.fallback_reason,
+            )
+        else:
+            self.log.info(
+                "%s: %d sources, %d PSF stars (S/N >= %g), FWHM %.2f px; PSF Gaussian sigma "
+                "x=%.3f y=%.3f px",
+                path.name,
+                len(res.apphot),
+                len(res.psfstars),
+                res.psf_threshold,
+                res.fwhm,
+                *res.gauss_sigma,
+            )
         write_photometry_header(hdus[0].header, res, cfg.sn_min, cfg.moffat_base)
         hdus += photometry_hdus(res)
         stem = stack_stem(path.name)
@@ -106,16 +120,20 @@ class Photometry(Step):
                 "skysig": res.skysig,
                 "nsources": len(res.apphot),
                 "npsfstars": len(res.psfstars),
-                "psf_model_error": res.psf_model_error,
+                "psf_model_error": None if aperture_only else res.psf_model_error,
                 "noise_factors": dict(res.noise_factors),
                 "warnings": list(res.warnings),
+                "photometry_method": res.method.value,
             }
         )
+        if aperture_only:  # a product, but not a clean one: the run counts it as flagged
+            meta["flagged"] = f"aperture photometry only: {res.fallback_reason}"
         products = {
             "stack": Product(path.name, hdus, "."),
             "apphot": Product(f"{stem}.apphot.ecsv", res.apphot, "."),
-            "psfphot": Product(f"{stem}.psfphot.ecsv", res.psfphot, "."),
             "regions": Product(f"{stem}.reg", ds9_regions(res.apphot, res.fwhm), "."),
-            "epsf_plot": Product(f"{stem}.epsf.png", epsf_png(res, path.name), "."),
         }
+        if not aperture_only:
+            products["psfphot"] = Product(f"{stem}.psfphot.ecsv", res.psfphot, ".")
+            products["epsf_plot"] = Product(f"{stem}.epsf.png", epsf_png(res, path.name), ".")
         return [Output(item.id, "target", meta, products)]

@@ -110,6 +110,13 @@ class Process(Step):
         mask = grow(mask, self.config.grow_px)
         header["BUNIT"] = ("electron", "pixel unit")
         header["GAIN"] = (1.0, "e-/ADU after gain correction")
+        # The flagged level in electrons above the overscan: the photometry's saturation cut
+        # needs it once the gain is gone from the header.
+        gain = np.asarray(raw.gain, float)
+        header["SATLEVEL"] = (
+            round(float(saturation_adu * gain[gain > 0].min()), 1),  # gaps have gain 0
+            "e-: pixels at or above are flagged saturated",
+        )
         rdnoise = float(np.median(raw.rdnoise))
         header["RDNOISE"] = (rdnoise, "read noise, electrons (median over amplifiers)")
         header["RDNSRC"] = (

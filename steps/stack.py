@@ -26,7 +26,13 @@ from potpyri.framework.step import (
     register_step,
 )
 from potpyri.stacking.combine import CombineMethod
-from potpyri.stacking.stack import FrameShapeMismatch, grid_mismatch, stack_frames, stack_header
+from potpyri.stacking.stack import (
+    FrameShapeMismatch,
+    grid_mismatch,
+    saturation_level,
+    stack_frames,
+    stack_header,
+)
 from potpyri.stepkit.frame_io import make_frame
 from potpyri.stepkit.naming import stack_filename
 
@@ -47,7 +53,7 @@ class Stack(Step):
         min_frames: int = 1  #: targets with fewer usable frames are not stacked
         clip_frac: float = 0.3  #: sigclip: also tolerate this fraction of the median (PSFs)
 
-    version = "5"
+    version = "6"
     scope = Scope.target
 
     def run(self, task: Task) -> list[Output]:
@@ -74,6 +80,11 @@ class Stack(Step):
             raise StepFailed(f"{task.id}: {exc}") from None
         names = [path.name for path in paths]
         header, wcs_header = stack_header(paths[0], exptimes, cfg.method.value, cfg.sigma, names)
+        if (level := saturation_level(paths, exptimes)) is not None:
+            header["SATLEVEL"] = (
+                float(f"{level:.6g}"),
+                "e-/s above sky: shallowest frame saturates",
+            )
         np.nan_to_num(pixels.sci, copy=False)
         np.nan_to_num(pixels.err, copy=False, nan=np.inf)
         product = make_frame(

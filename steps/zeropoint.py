@@ -3,7 +3,8 @@
 Writes the zero point, its uncertainty and the limiting magnitudes in the primary header
 (``ZPTMAG``, ``ZPTMUCER``, ``M<n>SIGMA``...: docs/keywords.yaml), calibrated ``mag``/``mag_err``
 columns in ``APPPHOT`` and ``PSFPHOT`` (``mag_err`` excludes ``ZPTMUCER``) and the calibration
-stars in ``ZPSTARS``; ``<stem>.zp.png`` plots catalog minus instrumental magnitude.
+stars in ``ZPSTARS``; ``<stem>.zp.png`` plots catalog minus instrumental magnitude. A stack with
+aperture photometry alone (``PHOTMETH = 'APERTURE'``) is calibrated with its aperture fluxes.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from potpyri.photometry.calibrate import (
     with_magnitudes,
     write_zeropoint_header,
 )
+from potpyri.photometry.measure import PhotometryMethod
 from potpyri.photometry.outputs import table_hdu
 from potpyri.photometry.plots import zp_png
 from potpyri.stepkit.frame_io import read_product
@@ -69,13 +71,13 @@ class Zeropoint(Step):
         sigma: float = 3.0  #: clipping threshold
         color_term: bool = False  #: fit a linear colour term (the reference fits none)
 
-    version = "4"
+    version = "5"
     scope = Scope.target
     depends_on = ("catalog", "instrument.catalog_zp")  # another cache may hold other answers
 
     def select(self, items: list[Item]) -> list[Item]:
         """The photometered stacks still in the run."""
-        return [i for i in select_stacks(items) if "psfphot" in i.files]
+        return [i for i in select_stacks(items) if "apphot" in i.files]
 
     def run(self, task: Task) -> list[Output]:
         item = task.inputs[0]
@@ -94,14 +96,17 @@ class Zeropoint(Step):
             raise StepFailed(f"{path.name}: no celestial WCS; cannot cross-match")
         cone = field_cone(wcs, hdus["SCI"].data.shape)
         catalog, cat = self._catalog(band, cone, item)
+        flux = cfg.flux
+        if header.get("PHOTMETH") == PhotometryMethod.aperture.value:
+            flux = FluxKind.aperture  # no PSF photometry to calibrate (PHOTWHY)
         try:
             cal = calibrate(
-                Table(hdus[cfg.flux.table].data),
+                Table(hdus[flux.table].data),
                 Table(hdus["APPPHOT"].data),
                 cat,
                 wcs,
                 band,
-                cfg.flux,
+                flux,
                 min_snr=cfg.min_snr,
                 max_catalog_err_mag=cfg.max_catalog_err_mag,
                 match_radius_arcsec=cfg.match_radius_arcsec,
@@ -120,11 +125,13 @@ class Zeropoint(Step):
         write_zeropoint_header(header, fit, catalog, band, cal.limits)
         tables = {}
         for name in ("APPPHOT", "PSFPHOT"):
-            tables[name] = with_magnitudes(Table(hdus[name].data), fit.zp)
-            hdus[hdus.index_of(name)] = table_hdu(tables[name], name)
+            if name in hdus:
+                tables[name] = with_magnitudes(Table(hdus[name].data), fit.zp)
+                hdus[hdus.index_of(name)] = table_hdu(tables[name], name)
         hdus.append(table_hdu(cal.zpstars, "ZPSTARS"))
         stem = stack_stem(path.name)
         meta = dict(item.meta)
+        meta.pop("flagged", None)  # the photometry step's fallback was counted there
         meta.update(
             {
                 "zp": fit.zp,
@@ -139,10 +146,11 @@ class Zeropoint(Step):
         products = {
             "stack": Product(path.name, hdus, "."),
             "apphot": Product(f"{stem}.apphot.ecsv", tables["APPPHOT"], "."),
-            "psfphot": Product(f"{stem}.psfphot.ecsv", tables["PSFPHOT"], "."),
             "zpstars": Product(f"{stem}.zpstars.ecsv", cal.zpstars, "."),
             "zp_plot": Product(f"{stem}.zp.png", plot, "."),
         }
+        if "PSFPHOT" in tables:
+            products["psfphot"] = Product(f"{stem}.psfphot.ecsv", tables["PSFPHOT"], ".")
         for role in ("regions", "epsf_plot"):
             if role in item.files:  # already published by photometry; keep them on the item
                 products[role] = Product(

@@ -2,7 +2,8 @@
 
 A run *succeeds* when every task was done (or passed its frames through with a warning) and no
 input file was refused; it is a *partial success* when it made its final products but some task
-failed or some input file was rejected; it *fails* when it made nothing useful: no target product
+failed, some input file was rejected or some product was made by a fallback (flagged, e.g. aperture
+photometry without a usable PSF); it *fails* when it made nothing useful: no target product
 (stack) where the pipeline has a target step, else no task done at all (every file rejected at
 ingest, astrometry failed on every frame, ...).
 """
@@ -35,7 +36,9 @@ class ExitCode(enum.IntEnum):
     success = 0  #: every task done; nothing set aside
     failure = 1  #: nothing useful made, or the run stopped (a product could not be written)
     config_error = 2  #: the command line or recipe was refused before any work
-    partial = 3  #: final products made, but some tasks failed or some input files were rejected
+    partial = (
+        3  #: final products made, but some tasks failed, files were rejected or products flagged
+    )
     interrupted = 130  #: Ctrl-C (finished tasks are kept in the cache)
 
 
@@ -67,11 +70,13 @@ def run_outcome(result: RunResult) -> Outcome:
     failed = sum(r.status == "failed" for r in records)
     rejected = sum(r.status == "rejected" for r in records)
     passed = sum(r.status == "passed" for r in records)
+    flagged = sum(r.flagged for r in records)
     problems = ", ".join(
         f"{n} {what}"
         for n, what in (
             (rejected, "file(s) rejected at ingest"),
             (failed, "task(s) failed"),
+            (flagged, "product(s) flagged (made by a fallback)"),
             (passed, "task(s) passed frames through"),
         )
         if n
@@ -79,7 +84,7 @@ def run_outcome(result: RunResult) -> Outcome:
     if not made:
         why = problems or "no inputs"
         return Outcome(ExitCode.failure, f"failure: nothing useful was made ({why})")
-    if failed or rejected:
+    if failed or rejected or flagged:
         return Outcome(ExitCode.partial, f"partial success: {useful}; {problems}")
     extra = f"; {problems}" if problems else ""
     return Outcome(ExitCode.success, f"success: {useful}{extra}")

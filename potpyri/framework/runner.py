@@ -75,6 +75,10 @@ class TaskRecord:
     (step disabled), ``empty`` (nothing to do), ``aborted``, or ``rejected``: an input file the
     step refused (damaged, foreign; ``task`` is the file name, the note the reason).
 
+    ``flagged`` is set when a task that ran (or was reused) made its product by a fallback (an
+    output's ``meta["flagged"]``, e.g. aperture photometry without a usable PSF): a product, but
+    not a clean success; the summary counts it as flagged.
+
     ``cpu_seconds`` is the CPU time of the process that ran the task while it ran (all its
     threads) plus that of the programs the task ran and waited for (solve-field,
     build-astrometry-index); ``peak_rss_mb`` is that process's peak resident memory when the
@@ -89,6 +93,7 @@ class TaskRecord:
     note: str = ""
     cpu_seconds: float = 0.0
     peak_rss_mb: float = 0.0
+    flagged: bool = False
 
 
 @dataclass
@@ -331,6 +336,7 @@ class _Run:
                 note,
                 result.cpu_seconds,
                 result.peak_rss_mb,
+                any(out["meta"].get("flagged") for out in result.manifest.get("outputs", [])),
             )
         )
         if result.status == "aborted":  # earlier products stay as they were

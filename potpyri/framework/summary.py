@@ -22,26 +22,28 @@ __all__ = [
     "summary_table",
 ]
 
-#: task fates counted in the summary
-STATUSES = ("ran", "cached", "passed", "skipped", "failed", "rejected")
+#: task fates counted in the summary (flagged: ran or cached, but made by a fallback; passed: the
+#: frames went on without the step's correction)
+STATUSES = ("ran", "cached", "flagged", "passed", "skipped", "failed", "rejected")
 
 
 def step_totals(
     result: RunResult, statuses: tuple[str, ...] = STATUSES
 ) -> dict[str, dict[str, float]]:
     """Per step, in pipeline order: the number of tasks of each of ``statuses`` and their total
-    wall time (``"seconds"``)."""
+    wall time (``"seconds"``); a flagged task counts as ``flagged``, not as ran or cached."""
     steps: dict[str, dict[str, float]] = {}
     for rec in result.records:
         row = steps.setdefault(rec.step, {s: 0 for s in (*statuses, "seconds")})
-        if rec.status in statuses:
-            row[rec.status] += 1
+        status = "flagged" if rec.flagged and "flagged" in statuses else rec.status
+        if status in statuses:
+            row[status] += 1
         row["seconds"] += rec.seconds
     return steps
 
 
 def summary_table(result: RunResult) -> Table:
-    """Counts of ran/cached/skipped/failed tasks and wall time per step."""
+    """Counts of ran/cached/flagged/skipped/failed tasks and wall time per step."""
     table = Table(title="potpyri run summary", header_style="bold")
     table.add_column("step")
     for status in STATUSES:

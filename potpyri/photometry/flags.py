@@ -10,14 +10,20 @@ from potpyri.photometry.moffat import moffat_share
 __all__ = [
     "FLAG_EDGE",
     "FLAG_FLATTOP",
+    "FLAG_LOW_COVERAGE",
     "FLAG_MASKED",
+    "FLAG_NEAR_EDGE",
+    "FLAG_NEGATIVE",
     "FLAG_NEIGHBOUR",
     "FLAG_PARTIAL",
+    "LOW_COVERAGE_NOISE",
+    "NEAR_EDGE_RADII",
     "MAX_NEIGHBOUR_LIGHT",
     "UNUSABLE_FOR_CALIBRATION",
     "fewest_frames",
     "flag_sources",
     "flat_tops",
+    "reliability_flags",
     "source_flags",
 ]
 
@@ -32,11 +38,23 @@ FLAG_FLATTOP = 8  #: peak/flux well below that of other bright stars: a saturate
 #: fewer frames cover the fit box than the deepest part of the stack: another PSF (a combination of
 #: other seeings) than the ePSF, whose PSF magnitude may err by several per cent
 FLAG_PARTIAL = 16
+#: a pixel without data (image border, a no-data region or BAD pixels of the stack) within
+#: NEAR_EDGE_RADII aperture radii: the local sky and the fit are truncated, and noise and
+#: resampling artefacts along such edges make most false detections
+FLAG_NEAR_EDGE = 32
+#: the sky noise around the source (ERR in its sky annulus) is more than LOW_COVERAGE_NOISE
+#: times the image's median, or it lies where fewer than half the stack's frames overlap
+FLAG_LOW_COVERAGE = 64
+FLAG_NEGATIVE = 128  #: aperture flux <= 0: not a source (a noise dip, or over-subtracted sky)
+NEAR_EDGE_RADII = 2.0  #: see FLAG_NEAR_EDGE
+LOW_COVERAGE_NOISE = 1.5  #: see FLAG_LOW_COVERAGE
 #: A neighbour adding less than this to a source's aperture (0.005 mag) leaves it usable for
 #: calibration: at low galactic latitude nearly every star has a faint detection within 4 FWHM.
 MAX_NEIGHBOUR_LIGHT = 0.005
 #: APPPHOT flags that keep a star out of the zero point (the image edge alone does not).
-UNUSABLE_FOR_CALIBRATION = FLAG_MASKED | FLAG_NEIGHBOUR | FLAG_FLATTOP | FLAG_PARTIAL
+UNUSABLE_FOR_CALIBRATION = (
+    FLAG_MASKED | FLAG_NEIGHBOUR | FLAG_FLATTOP | FLAG_PARTIAL | FLAG_NEGATIVE
+)
 
 
 def flag_sources(
@@ -46,19 +64,69 @@ def flag_sources(
     fwhm: float,
     coverage: np.ndarray | None,
     fit_half: int,
+    no_data: np.ndarray | None = None,
+    error: np.ndarray | None = None,
 ) -> np.ndarray:
     """Add the ``flags`` and ``nframes`` columns to ``apphot``; return whether each source is
     isolated (no other detection within 4 ``fwhm``).
 
     ``radius`` is the aperture radius and ``fit_half`` the half side of the PSF fit box (px);
-    ``coverage`` the stack's frames per pixel (None: one frame everywhere, no FLAG_PARTIAL).
+    ``coverage`` the stack's frames per pixel (None: one frame everywhere, no FLAG_PARTIAL);
+    ``no_data`` the pixels without data and ``error`` the 1-sigma image
+    (:func:`reliability_flags`; None: those flags only from the image border).
     """
     apphot["flags"], isolated = source_flags(apphot, bad, radius, isolation=4.0 * fwhm, fwhm=fwhm)
     apphot["flags"] |= flat_tops(apphot)
     apphot["nframes"] = fewest_frames(coverage, apphot, fit_half)
     if coverage is not None:
         apphot["flags"][apphot["nframes"] < coverage.max()] |= FLAG_PARTIAL
+    if no_data is None:
+        no_data = np.zeros(bad.shape, bool)
+    apphot["flags"] |= reliability_flags(apphot, no_data, bad, radius, coverage, error)
     return isolated
+
+
+def reliability_flags(
+    apphot: Table,
+    no_data: np.ndarray,
+    bad: np.ndarray,
+    radius: float,
+    coverage: np.ndarray | None = None,
+    error: np.ndarray | None = None,
+) -> np.ndarray:
+    """FLAG_NEAR_EDGE, FLAG_LOW_COVERAGE and FLAG_NEGATIVE of each source of ``apphot``
+    (columns x_centroid, y_centroid, sum; aperture ``radius`` px).
+
+    ``no_data`` marks pixels without data (the image border counts as such); ``error`` (with
+    ``bad``, the pixels not used) gives each source's sky noise in its annulus (2.5-3.5 radii),
+    compared with the median ERR of the image; ``coverage`` the frames per pixel.
+    """
+    from photutils.aperture import ApertureStats, CircularAnnulus
+    from scipy.ndimage import distance_transform_edt
+
+    ny, nx = no_data.shape
+    x = np.asarray(apphot["x_centroid"], float)
+    y = np.asarray(apphot["y_centroid"], float)
+    xi, yi = (
+        np.clip(np.round(x).astype(int), 0, nx - 1),
+        np.clip(np.round(y).astype(int), 0, ny - 1),
+    )
+    flags = np.zeros(len(apphot), np.int16)
+    to_border = np.minimum.reduce([x + 1, y + 1, nx - x, ny - y])
+    to_gap = distance_transform_edt(~no_data)[yi, xi] if no_data.any() else np.full(len(x), np.inf)
+    flags[np.minimum(to_border, to_gap) < NEAR_EDGE_RADII * radius] |= FLAG_NEAR_EDGE
+    low = np.zeros(len(apphot), bool)
+    if coverage is not None and coverage.max() > 0:
+        low |= coverage[yi, xi] < 0.5 * coverage.max()
+    usable = ~bad & np.isfinite(error) & (error > 0) if error is not None else None
+    if usable is not None and usable.any() and len(apphot):
+        annulus = CircularAnnulus(np.transpose([x, y]), 2.5 * radius, 3.5 * radius)
+        finite = np.where(usable, error, 0.0)  # masked anyway; inf would spoil the cutouts
+        local = np.asarray(ApertureStats(finite, annulus, mask=~usable).median, float)
+        low |= local > LOW_COVERAGE_NOISE * float(np.median(error[usable]))
+    flags[low] |= FLAG_LOW_COVERAGE
+    flags[~(np.asarray(apphot["sum"], float) > 0)] |= FLAG_NEGATIVE
+    return flags
 
 
 def source_flags(

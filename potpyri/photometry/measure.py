@@ -33,22 +33,50 @@ Moffat inside that radius; ``mag_inst`` is -2.5 log10(total flux in e-/s), so
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 
 import numpy as np
 from astropy.stats import sigma_clipped_stats
 from astropy.table import Table
 from astropy.wcs import WCS
 
+from potpyri.calibration.masks import BAD
 from potpyri.photometry.apertures import aperture_stats
 from potpyri.photometry.detection import brightest, detect_sources
 from potpyri.photometry.errors import magnitudes, model_error, noise_factors
 from potpyri.photometry.flags import flag_sources
-from potpyri.photometry.psf import box_fraction, model_psf
+from potpyri.photometry.moffat import moffat_flux_outside, pixel_moffat
+from potpyri.photometry.psf import box_fraction, model_psf, noise_area, star_moffat_fwhm
+from potpyri.photometry.psf_check import psf_problem
 from potpyri.photometry.psf_fit import fit_size, psf_photometry
-from potpyri.photometry.psf_stars import psf_stamp_half, psf_star_table, select_psf_stars
-from potpyri.photometry.total_flux import flux_corrections
+from potpyri.photometry.psf_stars import (
+    TooFewPSFStars,
+    psf_stamp_half,
+    psf_star_table,
+    select_psf_stars,
+)
+from potpyri.photometry.total_flux import flux_corrections, robust_ratio
 
-__all__ = ["PhotometryResult", "measure_stack"]
+__all__ = [
+    "BETA",
+    "Detections",
+    "PhotometryMethod",
+    "PhotometryResult",
+    "aperture_photometry",
+    "detect_and_measure",
+    "fit_psf",
+    "measure_stack",
+    "moffat_epsf",
+]
+
+BETA = 3.0  #: Moffat beta of the seeing assumed where no PSF model gives one
+
+
+class PhotometryMethod(str, Enum):
+    """Which photometry a stack's catalog holds (header PHOTMETH)."""
+
+    psf = "PSF"  #: ePSF fits (PSFPHOT) and aperture sums (APPPHOT)
+    aperture = "APERTURE"  #: aperture sums alone: no usable PSF (PHOTWHY says why)
 
 
 @dataclass
@@ -57,10 +85,11 @@ class PhotometryResult:
 
     apphot: Table
     psfstars: Table
-    psfphot: Table
-    epsf: np.ndarray  #: the ePSF on its oversampled grid, normalised to unit total flux
+    psfphot: Table | None  #: None with ``method`` aperture
+    #: the ePSF on its oversampled grid, normalised to unit total flux (None: aperture)
+    epsf: np.ndarray | None
     oversampling: int
-    residual: np.ndarray
+    residual: np.ndarray | None  #: image minus the PSF fits (None: aperture)
     #: seeing FWHM, pixels: weighted mean of pixel-integrated Moffat fits to the PSF stars
     fwhm: float
     moffat_beta: float  #: beta of the Moffat whose pixel-integrated profile fits the ePSF
@@ -80,6 +109,8 @@ class PhotometryResult:
     #: empty-sky noise / ERR-predicted noise of PSF fits ("psf"), the small aperture ("aperture")
     #: and the 4-FWHM calibration aperture ("big"); 1 for independent pixels
     noise_factors: dict = field(default_factory=dict)
+    method: PhotometryMethod = PhotometryMethod.psf
+    fallback_reason: str = ""  #: why the PSF photometry was not used (``method`` aperture)
 
 
 def measure_stack(
@@ -102,6 +133,10 @@ def measure_stack(
 ) -> PhotometryResult:
     """Detect, measure and PSF-fit the sources of a stack.
 
+    When fewer than 3 PSF stars pass the cuts, or the PSF model fails
+    :func:`~potpyri.photometry.psf_check.psf_problem`, the result is aperture photometry alone
+    (``method="aperture"``, ``fallback_reason`` says why): no PSF table is published.
+
     Parameters
     ----------
     sci, err : ndarray
@@ -121,7 +156,8 @@ def measure_stack(
     oversampling : int
         ePSF grid points per detector pixel.
     saturation : float
-        Peak value (image units) above which a star is not used for the PSF.
+        Peak value above the sky (image units) at which a star saturates: stars peaking above 80%
+        of it are not used for the PSF.
     psf_sn_floor : float
         The PSF-star loop stops at this S/N (not at ``sn_min``) unless fewer than 3 stars lie above.
     coverage : ndarray, optional
@@ -135,8 +171,73 @@ def measure_stack(
     Raises
     ------
     ValueError
-        When no source or too few PSF stars are found (the message says which).
+        When no source is detected.
     """
+    det = detect_and_measure(
+        sci,
+        err,
+        mask,
+        sn_min=sn_min,
+        fwhm_init=fwhm_init,
+        max_sources=max_sources,
+        coverage=coverage,
+        saturation=saturation,
+    )
+    try:
+        chosen, threshold = select_psf_stars(
+            det.apphot[det.isolated],
+            det.bad,
+            det.fwhm,
+            psf_stamp_half(det.fwhm),
+            sn_min=sn_min,
+            sn_max=sn_max,
+            psf_sn_floor=psf_sn_floor,
+            min_psf_stars=min_psf_stars,
+            max_psf_stars=max_psf_stars,
+            saturation=saturation,
+            notes=det.notes,
+        )
+    except TooFewPSFStars as exc:
+        res = aperture_photometry(det, str(exc), oversampling)
+    else:
+        res = fit_psf(det, chosen, threshold, oversampling=oversampling, moffat_base=moffat_base)
+    if wcs is not None:
+        _add_sky_positions(wcs, res.apphot, res.psfphot, res.psfstars)
+    if len(res.apphot) < 10:
+        res.warnings.append(f"very few sources: {len(res.apphot)}")
+    return res
+
+
+@dataclass
+class Detections:
+    """The sources of a stack measured in apertures and flagged, before any PSF."""
+
+    data: np.ndarray  #: sky-subtracted image, 0 at bad pixels
+    error: np.ndarray  #: 1-sigma uncertainty, inf at bad pixels
+    bad: np.ndarray  #: pixels not to use (bool)
+    apphot: Table  #: aperture statistics, DAOStarFinder shape columns, flags, nframes
+    isolated: np.ndarray  #: no other detection within 4 FWHM (bool per row of ``apphot``)
+    fwhm: float  #: detection FWHM, px: median aperture FWHM of bright round sources
+    skysig: float  #: robust per-pixel sky standard deviation
+    sky: float  #: median residual sky level subtracted
+    notes: list[str] = field(default_factory=list)
+    #: peak above the sky at which a star saturates (image units): no PSF or FWHM star above 80%
+    saturation: float = np.inf
+
+
+def detect_and_measure(
+    sci: np.ndarray,
+    err: np.ndarray,
+    mask: np.ndarray,
+    *,
+    sn_min: float = 3.0,
+    fwhm_init: float = 5.0,
+    max_sources: int = 20000,
+    coverage: np.ndarray | None = None,
+    saturation: float = np.inf,
+) -> Detections:
+    """Sources above ``sn_min`` with their aperture statistics and FLAG_* bits (arguments as in
+    :func:`measure_stack`). Raises ValueError when no source is detected."""
     notes: list[str] = []
     bad = (mask != 0) | ~np.isfinite(sci) | ~np.isfinite(err) | (err <= 0)
     _, median, std = sigma_clipped_stats(sci, mask=bad, sigma=3.0, maxiters=10)
@@ -149,36 +250,63 @@ def measure_stack(
         found = brightest(found, max_sources)
         notes.append(f"{len(found)} brightest of more detections kept (photometry.max_sources)")
     radius = 1.5 * fwhm
-    box = fit_size(fwhm)
     apphot = aperture_stats(data, error, bad, found, radius)
     for col in ("roundness1", "roundness2", "sharpness", "peak"):
         apphot[col] = np.asarray(found[col], float)
-    isolated = flag_sources(apphot, bad, radius, fwhm, coverage, box // 2)
-
-    half = psf_stamp_half(fwhm)
-    chosen, threshold = select_psf_stars(
-        apphot[isolated],
-        bad,
-        fwhm,
-        half,
-        sn_min=sn_min,
-        sn_max=sn_max,
-        psf_sn_floor=psf_sn_floor,
-        min_psf_stars=min_psf_stars,
-        max_psf_stars=max_psf_stars,
-        saturation=saturation,
-        notes=notes,
+    no_data = ((np.asarray(mask).astype(np.int64) & BAD) != 0) | ~np.isfinite(sci)
+    no_data |= ~np.isfinite(err) | (err <= 0)
+    isolated = flag_sources(
+        apphot, bad, radius, fwhm, coverage, fit_size(fwhm) // 2, no_data, error
     )
-    psf = model_psf(data, error, bad, chosen, 2 * half + 1, oversampling, moffat_base, notes)
+    return Detections(
+        data, error, bad, apphot, isolated, fwhm, skysig, float(median), notes, saturation
+    )
 
+
+def fit_psf(
+    det: Detections,
+    chosen: Table,
+    threshold: float,
+    *,
+    oversampling: int = 2,
+    moffat_base: bool = True,
+) -> PhotometryResult:
+    """The ePSF of the PSF stars ``chosen`` (found at S/N ``threshold``), PSF fits of every
+    detection of ``det``, total fluxes and their errors; aperture photometry alone
+    (:func:`aperture_photometry`) when the model fails
+    :func:`~potpyri.photometry.psf_check.psf_problem`."""
+    data, error, bad, apphot, fwhm = det.data, det.error, det.bad, det.apphot, det.fwhm
+    notes = list(det.notes)
+    half = psf_stamp_half(fwhm)
+    try:
+        psf = model_psf(data, error, bad, chosen, 2 * half + 1, oversampling, moffat_base, notes)
+        psfphot, residual = psf_photometry(data, error, bad, psf.model, apphot, fwhm)
+    except ValueError as exc:  # photutils: e.g. an ePSF of non-finite values
+        reason = f"no PSF model from the {len(chosen)} PSF stars ({exc})"
+        return aperture_photometry(det, reason, oversampling)
+    # Direct fits of the PSF stars, started from the detection FWHM (not from the model).
+    direct, _ = star_moffat_fwhm(data, error, bad, _brightest_rows(chosen, 40), fwhm)
+    if reason := psf_problem(psf, direct, apphot, psfphot):
+        return aperture_photometry(det, reason, oversampling)
+    apphot = apphot.copy()
+    radius, box = 1.5 * fwhm, fit_size(fwhm)
     big_radius = 4.0 * psf.fwhm
-    psfphot, residual = psf_photometry(data, error, bad, psf.model, apphot, fwhm)
     corr = flux_corrections(
-        data, error, bad, apphot, isolated, chosen, psfphot, big_radius, psf.fwhm, psf.beta
+        data, error, bad, apphot, det.isolated, chosen, psfphot, big_radius, psf.fwhm, psf.beta
     )
     sizes = {"psf": box, "aperture": radius, "big": big_radius}
     noise = noise_factors(
-        data, error, bad, apphot, psf.epsf, oversampling, psf.fwhm, psf.beta, skysig, sizes, notes
+        data,
+        error,
+        bad,
+        apphot,
+        psf.epsf,
+        oversampling,
+        psf.fwhm,
+        psf.beta,
+        det.skysig,
+        sizes,
+        notes,
     )
     _total_aperture_fluxes(apphot, corr.aperture, noise["aperture"])
     # The fit's pixels are inside the big aperture: the two fluxes share that part of the noise.
@@ -189,14 +317,9 @@ def measure_stack(
     _total_psf_fluxes(psfphot, corr.psf, noise["psf"], model_err)
     nframes = dict(zip(np.asarray(apphot["id"]), np.asarray(apphot["nframes"]), strict=True))
     psfphot["nframes"] = np.array([nframes[i] for i in np.asarray(psfphot["id"])], np.int16)
-    psfstars = psf_star_table(chosen)
-    if wcs is not None:
-        _add_sky_positions(wcs, apphot, psfphot, psfstars)
-    if len(apphot) < 10:
-        notes.append(f"very few sources: {len(apphot)}")
     return PhotometryResult(
         apphot=apphot,
-        psfstars=psfstars,
+        psfstars=psf_star_table(chosen),
         psfphot=psfphot,
         epsf=psf.epsf,
         oversampling=oversampling,
@@ -204,8 +327,8 @@ def measure_stack(
         fwhm=psf.fwhm,
         moffat_beta=psf.beta,
         gauss_sigma=psf.gauss_sigma,
-        skysig=skysig,
-        sky=float(median),
+        skysig=det.skysig,
+        sky=det.sky,
         aperture_correction=corr.aperture,
         psf_correction=corr.psf,
         psf_model_error=model_err,
@@ -217,6 +340,94 @@ def measure_stack(
         epsf_seeing_fwhm=psf.seeing_fwhm,
         noise_factors=noise,
     )
+
+
+def aperture_photometry(
+    det: Detections, reason: str, oversampling: int = 2, stars: Table | None = None
+) -> PhotometryResult:
+    """Aperture photometry alone, for a stack without a usable PSF (``reason``, one line).
+
+    The seeing FWHM comes from direct Moffat fits of ``stars`` (default: the clean, isolated,
+    round, unsaturated detections of S/N >= 10, the 40 brightest), the aperture correction from
+    their 4-FWHM/aperture flux ratio and a Moffat beta=3 beyond 4 FWHM, and the noise area
+    (limiting magnitudes) from that Moffat. ``psfphot``, ``epsf`` and ``residual`` are None.
+    """
+    data, error, bad, fwhm = det.data, det.error, det.bad, det.fwhm
+    apphot = det.apphot.copy()
+    notes = [*det.notes, f"PSF photometry replaced by aperture photometry: {reason}"]
+    if stars is None:
+        clean = det.isolated & (apphot["flags"] == 0) & (apphot["snr"] >= 10)
+        clean &= (np.abs(apphot["roundness1"]) < 0.3) & (np.abs(apphot["roundness2"]) < 0.3)
+        clean &= apphot["peak"] < 0.8 * det.saturation
+        stars = _brightest_rows(apphot[clean], 40)
+    seeing, seeing_err = star_moffat_fwhm(data, error, bad, stars, fwhm)
+    if not np.isfinite(seeing):
+        seeing, seeing_err = fwhm, float("nan")
+        notes.append("no star could be fitted with a Moffat: FWHM from the detections")
+    beta = BETA
+    radius, big_radius = 1.5 * fwhm, 4.0 * seeing
+    inside = 1.0 - moffat_flux_outside(big_radius, seeing, beta)
+    bright = stars[np.asarray(stars["snr"], float) > 20] if len(stars) else stars
+    if len(bright) >= 3:
+        big = aperture_stats(data, error, bad, bright, big_radius)["sum"]
+        apcorr = robust_ratio(big, bright["sum"]) / inside
+    else:  # no star bright enough for a curve of growth: the Moffat's light outside the aperture
+        apcorr = 1.0 / (1.0 - moffat_flux_outside(radius, seeing, beta))
+        notes.append(f"aperture correction from a Moffat beta={beta:g} (no bright star)")
+    epsf = moffat_epsf(seeing, beta, oversampling)
+    noise = noise_factors(
+        data,
+        error,
+        bad,
+        apphot,
+        epsf,
+        oversampling,
+        seeing,
+        beta,
+        det.skysig,
+        {"aperture": radius, "big": big_radius},
+        notes,
+    )
+    _total_aperture_fluxes(apphot, apcorr, noise["aperture"])
+    return PhotometryResult(
+        apphot=apphot,
+        psfstars=psf_star_table(stars),
+        psfphot=None,
+        epsf=None,
+        oversampling=oversampling,
+        residual=None,
+        fwhm=seeing,
+        moffat_beta=beta,
+        gauss_sigma=(float("nan"), float("nan")),
+        skysig=det.skysig,
+        sky=det.sky,
+        aperture_correction=apcorr,
+        psf_correction=float("nan"),
+        psf_model_error=float("nan"),
+        epsf_fwhm=float("nan"),
+        noise_area=noise_area(epsf, oversampling),
+        psf_threshold=float("nan"),
+        warnings=notes,
+        fwhm_err=seeing_err,
+        noise_factors=noise,
+        method=PhotometryMethod.aperture,
+        fallback_reason=reason,
+    )
+
+
+def moffat_epsf(fwhm: float, beta: float, oversampling: int) -> np.ndarray:
+    """A pixel-integrated circular Moffat on an oversampled ePSF grid (unit sum): the PSF of
+    :func:`aperture_photometry`'s noise area and empty-sky masks."""
+    half = psf_stamp_half(fwhm) * oversampling
+    offsets = np.arange(-half, half + 1) / oversampling
+    u, v = (a.ravel() for a in np.meshgrid(offsets, offsets))
+    grid = pixel_moffat(u, v, fwhm, beta).reshape(2 * half + 1, 2 * half + 1)
+    return grid / grid.sum()
+
+
+def _brightest_rows(table: Table, n: int) -> Table:
+    """The ``n`` rows of largest ``snr``."""
+    return table[np.argsort(-np.asarray(table["snr"], float))[:n]]
 
 
 def _total_aperture_fluxes(apphot: Table, apcorr: float, noise: float) -> None:
@@ -242,12 +453,14 @@ def _total_psf_fluxes(psfphot: Table, psfcorr: float, noise: float, model_err: f
     )
 
 
-def _add_sky_positions(wcs: WCS, apphot: Table, psfphot: Table, psfstars: Table) -> None:
+def _add_sky_positions(wcs: WCS, apphot: Table, psfphot: Table | None, psfstars: Table) -> None:
     """ra and dec columns (deg) of the three tables, from their pixel positions."""
     for table, (xc, yc) in (
         (apphot, ("x_centroid", "y_centroid")),
         (psfphot, ("x_fit", "y_fit")),
         (psfstars, ("x_centroid", "y_centroid")),
     ):
+        if table is None:
+            continue
         ra, dec = wcs.all_pix2world(np.asarray(table[xc], float), np.asarray(table[yc], float), 0)
         table["ra"], table["dec"] = ra, dec

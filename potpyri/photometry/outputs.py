@@ -6,40 +6,58 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import Table
 
-from potpyri.photometry.measure import PhotometryResult
+from potpyri.photometry.measure import PhotometryMethod, PhotometryResult
 
 __all__ = ["ds9_regions", "photometry_hdus", "table_hdu", "write_photometry_header"]
+
+#: Cards of the PSF model, left out when a stack has aperture photometry alone.
+_PSF_CARDS = ("EPSFFWHM", "PSFBETA", "PSFSIGX", "PSFSIGY", "PSFMODEL", "PSFSNTHR", "PSFCORR")
+_PSF_CARDS += ("PSFMODER", "NOISEPSF")
 
 
 def write_photometry_header(
     header: fits.Header, res: PhotometryResult, sn_min: float, moffat_base: bool
 ) -> None:
-    """The PSF, sky, correction and noise keywords of ``res`` (docs/keywords.yaml)."""
+    """The PSF, sky, correction and noise keywords of ``res`` (docs/keywords.yaml); PHOTMETH
+    says which photometry the catalog holds and PHOTWHY why it is not the PSF's."""
+    header["PHOTMETH"] = (res.method.value, "PSF, or APERTURE: no usable PSF (PHOTWHY)")
     header["FWHM"] = (round(res.fwhm, 4), "seeing FWHM, px (pixel-integrated Moffat fits)")
     if np.isfinite(res.fwhm_err):
         header["FWHMERR"] = (round(res.fwhm_err, 4), "1-sigma uncertainty of FWHM, px")
     else:
         header.remove("FWHMERR", ignore_missing=True)
+    header["SKYSIG"] = (float(f"{res.skysig:.6g}"), "sky sigma per pixel, e-/s")
+    header["NPSFSTAR"] = (len(res.psfstars), "stars the PSF or FWHM was measured on")
+    header["APCORR"] = (round(res.aperture_correction, 5), "total / aperture flux (PSF stars)")
+    header["NOISAREA"] = (round(res.noise_area, 3), "PSF noise area 1/sum(p^2), px")
+    header["NSOURCES"] = (len(res.apphot), "sources detected")
+    header["PHOTSNMN"] = (sn_min, "detection threshold, S/N")
+    if res.method is PhotometryMethod.aperture:
+        header["PHOTWHY"] = (res.fallback_reason, "why no PSF photometry")
+        for key in _PSF_CARDS:
+            header.remove(key, ignore_missing=True)
+        _noise_cards(header, res)
+        return
+    header.remove("PHOTWHY", ignore_missing=True)
     header["EPSFFWHM"] = (round(res.epsf_fwhm, 4), "FWHM of the ePSF itself, px")
     header["PSFBETA"] = (round(res.moffat_beta, 4), "beta, pixel-integrated Moffat fit of the ePSF")
     header["PSFSIGX"] = (round(res.gauss_sigma[0], 4), "Gaussian2D x sigma of the ePSF, px")
     header["PSFSIGY"] = (round(res.gauss_sigma[1], 4), "Gaussian2D y sigma of the ePSF, px")
-    header["SKYSIG"] = (float(f"{res.skysig:.6g}"), "sky sigma per pixel, e-/s")
-    header["NPSFSTAR"] = (len(res.psfstars), "stars used to build the ePSF")
     header["PSFMODEL"] = (
         "moffat+residual" if moffat_base else "epsf",
         "ePSF Moffat + smoothed rest, or raw ePSF",
     )
     header["PSFSNTHR"] = (res.psf_threshold, "S/N threshold at which PSF stars were found")
-    header["APCORR"] = (round(res.aperture_correction, 5), "total / aperture flux (PSF stars)")
     header["PSFCORR"] = (round(res.psf_correction, 5), "total / PSF-fit flux (PSF stars)")
-    header["NOISAREA"] = (round(res.noise_area, 3), "PSF noise area 1/sum(p^2), px")
-    header["NSOURCES"] = (len(res.apphot), "sources detected")
-    header["PHOTSNMN"] = (sn_min, "detection threshold, S/N")
     header["PSFMODER"] = (
         round(res.psf_model_error, 5),
         "fractional PSF-model error in PSF flux errors",
     )
+    _noise_cards(header, res)
+
+
+def _noise_cards(header: fits.Header, res: PhotometryResult) -> None:
+    """NOISEPSF, NOISEAP and NOISEBIG: the empty-sky noise factors measured."""
     for key, name, what in (
         ("NOISEPSF", "psf", "PSF fits"),
         ("NOISEAP", "aperture", "small aperture"),
@@ -50,7 +68,10 @@ def write_photometry_header(
 
 
 def photometry_hdus(res: PhotometryResult) -> list[fits.hdu.base.ExtensionHDU]:
-    """The APPPHOT, PSFSTARS, PSF, PSFPHOT and RESIDUAL extensions of ``res``."""
+    """The APPPHOT, PSFSTARS, PSF, PSFPHOT and RESIDUAL extensions of ``res`` (the first two
+    alone for aperture photometry)."""
+    if res.method is PhotometryMethod.aperture:
+        return [table_hdu(res.apphot, "APPPHOT"), table_hdu(res.psfstars, "PSFSTARS")]
     psf = fits.ImageHDU(res.epsf.astype(np.float32), name="PSF")
     psf.header["OVERSAMP"] = (res.oversampling, "ePSF oversampling factor")
     residual = fits.ImageHDU(res.residual, name="RESIDUAL")

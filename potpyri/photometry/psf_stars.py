@@ -11,7 +11,11 @@ from __future__ import annotations
 import numpy as np
 from astropy.table import Table
 
-__all__ = ["psf_stamp_half", "psf_star_table", "select_psf_stars"]
+__all__ = ["TooFewPSFStars", "psf_stamp_half", "psf_star_table", "select_psf_stars"]
+
+
+class TooFewPSFStars(ValueError):
+    """Fewer than 3 stars pass the PSF-star cuts down to the detection threshold."""
 
 
 def psf_stamp_half(fwhm: float) -> int:
@@ -35,8 +39,8 @@ def select_psf_stars(
 ) -> tuple[Table, float]:
     """The PSF stars among ``apphot`` (isolated detections) and the S/N threshold that found them.
 
-    Stamps of half side ``half`` must hold no ``bad`` pixel. Raises ValueError when fewer than 3
-    stars pass the cuts down to ``sn_min``; other shortfalls are appended to ``notes``.
+    Stamps of half side ``half`` must hold no ``bad`` pixel. Raises TooFewPSFStars when fewer
+    than 3 stars pass the cuts down to ``sn_min``; other shortfalls are appended to ``notes``.
     """
     floor = max(sn_min, min(psf_sn_floor, sn_max))
     threshold = float(sn_max)
@@ -55,7 +59,9 @@ def select_psf_stars(
             )
     chosen = candidates
     if len(chosen) < 3:
-        raise ValueError(f"only {len(chosen)} PSF star(s) pass the cuts down to S/N {threshold:g}")
+        raise TooFewPSFStars(
+            f"only {len(chosen)} PSF star(s) pass the cuts down to S/N {threshold:g}"
+        )
     if len(chosen) < min_psf_stars:
         notes.append(f"only {len(chosen)} PSF stars (wanted {min_psf_stars})")
     if len(chosen) > max_psf_stars:

@@ -38,6 +38,9 @@ def qc_flags(
     ``measured["pixscale"]``.
     """
     flags = []
+    if values.get("PHOTMETH") == "APERTURE":
+        why = str(values.get("PHOTWHY", "no usable PSF")).replace("; ", ", ")
+        flags.append(f"{stem}: aperture photometry only, no PSF photometry (PHOTWHY: {why})")
     # The photometry step's header values win over the QA's own quick measurements.
     n_psf = int(values["NPSFSTAR"]) if "NPSFSTAR" in values else psfstars
     if n_psf is not None and n_psf < cfg.min_psf_stars:

@@ -294,5 +294,5 @@ def _psf_stamp(psf_hdu, psfstars, sci, mask, sources, match):
         stamp,
         1,
         n,
-        f"median of {n} bright stars (no PSF extension: step photometry did not run)",
+        f"median of {n} bright stars (no PSF extension: no photometry, or aperture only)",
     )

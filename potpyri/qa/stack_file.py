@@ -19,6 +19,8 @@ HEADER_VALUES = (
     "SKYSIG",
     "NSOURCES",
     "NPSFSTAR",
+    "PHOTMETH",
+    "PHOTWHY",
     "PSFSIGX",
     "PSFSIGY",
     "ZPTMAG",

@@ -23,7 +23,14 @@ from astropy.wcs import WCS, FITSFixedWarning
 from potpyri.calibration.masks import BAD, SATURATED
 from potpyri.stacking.combine import RowReader, background_variance, combine_block, row_blocks
 
-__all__ = ["FrameShapeMismatch", "StackedPixels", "grid_mismatch", "stack_frames", "stack_header"]
+__all__ = [
+    "FrameShapeMismatch",
+    "StackedPixels",
+    "grid_mismatch",
+    "saturation_level",
+    "stack_frames",
+    "stack_header",
+]
 
 
 class FrameShapeMismatch(ValueError):
@@ -145,6 +152,20 @@ def stack_header(
     for n, name in enumerate(names, start=1):
         header[f"IMCMB{n:03d}"] = name[:68]  # no comment: names can fill the card
     return header, wcs_header
+
+
+def saturation_level(paths: list[Path], exptimes: np.ndarray) -> float | None:
+    """The stack's saturation level, e-/s above the sky: the lowest over its frames of (SATLEVEL
+    - SKYLEVEL) / exposure time (frames' primary-header electrons; no SKYLEVEL counts as 0).
+    None when no frame has SATLEVEL."""
+    levels = []
+    for path, exptime in zip(paths, exptimes, strict=True):
+        header = fits.getheader(path, 0)
+        if "SATLEVEL" in header and exptime > 0:
+            sky = float(header.get("SKYLEVEL", 0.0))
+            levels.append((float(header["SATLEVEL"]) - sky) / float(exptime))
+    levels = [level for level in levels if level > 0]  # a sky above it: no usable level
+    return min(levels) if levels else None
 
 
 def grid_mismatch(
