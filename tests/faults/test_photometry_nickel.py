@@ -4,7 +4,7 @@ Three of the six real Nickel fields failed photometry with "only 1 PSF star(s) p
 down to S/N 3" and had no catalog. The chain runs offline to skysub (no reference catalog of these
 fields is available offline, so no astrometry and no stack); the photometry science code then
 measures each reduced frame as the photometry step measures a stack (SCI, its uncertainty, MASK
-and header WCS). Slow (about ten minutes on a shared machine): ``-m slow``.
+and header WCS).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ RAW = SHARED / "data" / "nickel_lick_raw"
 FIELDS = ("d1047.fits", "d1048.fits", "d1052.fits", "d1059.fits", "d1074.fits", "d1083.fits")
 pytestmark = [
     pytest.mark.skipif(not RAW.is_dir(), reason=f"shared data not found at {RAW}"),
-    pytest.mark.slow,
     pytest.mark.fault("silent failures", item=5),
 ]
 
