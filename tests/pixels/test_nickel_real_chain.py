@@ -5,7 +5,8 @@ reader. What is checked, on real pixels: classification of all 19 files; the mas
 the read noise measured from the 10 biases and used; a NaN-only flat added to the night's copy
 (issue 18) set aside by name while the master flat is made from the 3 real ones; that
 flat-fielding removes the large-scale pattern of the raw sky; that the uncertainty image describes
-the real sky noise; and that raw/ is left byte-identical.
+the real sky noise; that no satellite trail is reported (there is none); and that raw/ is left
+byte-identical.
 """
 
 from __future__ import annotations
@@ -172,6 +173,19 @@ def test_uncertainty_describes_the_real_sky_noise(reduced):
         pull = ((sci - sky) / err)[mask == 0]
         core = pull[np.abs(pull) < 5]
         assert 0.95 < 1.4826 * np.median(np.abs(core - np.median(core))) < 1.05, frame_id
+
+
+def test_no_satellite_trails(reduced):
+    """None of the six frames holds a trail (looked at); the CTE ramp by the overscan (columns
+    1012-1021), the bright last row and the masked columns' neighbours are not trails (issue 18,
+    item 8: two false trails on 5 of the 6 frames before)."""
+    _, result, _ = reduced
+    trails = {
+        i.id: fits.getheader(i.path("image"))["NTRAILS"]
+        for i in result.items
+        if i.kind == "frame" and i.meta["type"] == "SCIENCE"
+    }
+    assert len(trails) == 6 and set(trails.values()) == {0}, trails
 
 
 def test_raw_files_untouched(reduced):
