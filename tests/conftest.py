@@ -30,3 +30,6 @@ def compose_config(*overrides: str):
     """Compose ``config.yaml`` with overrides, as the CLI would (without running)."""
     with initialize_config_module(config_module="potpyri.conf", version_base="1.3"):
         return compose(config_name="config", overrides=list(overrides))
+
+
+from tests.nickel_night import nickel_night  # noqa: E402, F401  (a session fixture)

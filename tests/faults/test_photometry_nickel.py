@@ -9,19 +9,14 @@ and header WCS).
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 from astropy.io import fits
 
 from potpyri.astrometry.wcsio import header_wcs
 from potpyri.photometry.measure import PhotometryMethod, measure_stack
-from potpyri.pipeline import run_pipeline, validate
-from tests.conftest import SHARED, compose_config
-from tests.faults.ledger import check_raw, watch
+from tests.nickel_night import RAW
 
-RAW = SHARED / "data" / "nickel_lick_raw"
 FIELDS = ("d1047.fits", "d1048.fits", "d1052.fits", "d1059.fits", "d1074.fits", "d1083.fits")
 pytestmark = [
     pytest.mark.skipif(not RAW.is_dir(), reason=f"shared data not found at {RAW}"),
@@ -30,23 +25,13 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def frames(tmp_path_factory):
-    data_path = tmp_path_factory.mktemp("nickel_phot")
-    shutil.copytree(RAW, data_path / "raw")
-    raw = watch(data_path)
-    cfg = compose_config(
-        "instrument=nickel",
-        f"data_path={data_path}",
-        "pipeline.steps=[ingest,bias,dark,flat,process,cosmic_rays,satellites,skysub]",
-    )
-    validate(cfg)
-    result = run_pipeline(cfg)
-    yield {
+def frames(nickel_night):
+    """The reduced science frames of the session's Nickel night (tests/nickel_night.py)."""
+    return {
         i.id: i.path("image")
-        for i in result.items
+        for i in nickel_night.result.items
         if i.kind == "frame" and i.meta.get("type") == "SCIENCE"
     }
-    assert check_raw(raw, forget=True) == []
 
 
 @pytest.mark.parametrize("name", FIELDS)

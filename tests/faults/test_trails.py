@@ -22,11 +22,10 @@ from potpyri.calibration.trails import find_trails, trail_pixels
 from potpyri.pipeline import run_pipeline, validate
 from potpyri.sim.night import expected_image, simulate_night
 from potpyri.sim.scene import trail_image
-from tests.conftest import SHARED, compose_config
+from tests.conftest import compose_config
 from tests.faults.ledger import watch
 from tests.pixels.trail_truth import FOOTPRINT_SIGMA, check_trails, step_products
 
-NICKEL = SHARED / "data" / "nickel_lick_raw"
 #: The chain the satellites step runs in (the default recipe's order).
 CHAIN = "pipeline.steps=[ingest,bias,dark,flat,process,cosmic_rays,satellites]"
 
@@ -35,16 +34,9 @@ item12 = pytest.mark.fault("silent failures", item=12)
 
 
 @pytest.fixture(scope="module")
-def nickel(tmp_path_factory):
-    if not NICKEL.is_dir():
-        pytest.skip(f"shared data not found at {NICKEL}")
-    data_path = tmp_path_factory.mktemp("nickel_trails")
-    shutil.copytree(NICKEL, data_path / "raw")
-    watch(data_path)
-    cfg = compose_config("instrument=nickel", f"data_path={data_path}", CHAIN)
-    validate(cfg)
-    run_pipeline(cfg)
-    return data_path
+def nickel(nickel_night):
+    """The session's real Nickel night (tests/nickel_night.py), reduced through satellites."""
+    return nickel_night.data_path
 
 
 @item8

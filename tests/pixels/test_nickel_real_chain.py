@@ -11,47 +11,22 @@ byte-identical.
 
 from __future__ import annotations
 
-import hashlib
-import shutil
-
 import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.stats import sigma_clipped_stats
 from photutils.background import Background2D
 
-from potpyri.pipeline import run_pipeline, validate
-from tests.conftest import SHARED, compose_config
+from tests.nickel_night import NAN_FLAT, RAW, raw_hashes
 
-RAW = SHARED / "data" / "nickel_lick_raw"
 pytestmark = pytest.mark.skipif(not RAW.is_dir(), reason=f"shared data not found at {RAW}")
-NAN_FLAT = "d1034.fits"  #: a NaN-only sky flat written next to the real ones (issue 18, item 2)
-
-
-def _hashes(folder):
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
 
 
 @pytest.fixture(scope="module")
-def reduced(tmp_path_factory):
-    data_path = tmp_path_factory.mktemp("nickel")
-    shutil.copytree(RAW, data_path / "raw")
-    # A broken flat (every pixel NaN) among the real ones, in this test's copy of raw/ only.
-    with fits.open(RAW / "d1035.fits") as flat:
-        fits.PrimaryHDU(np.full(flat[0].data.shape, np.nan, np.float32), flat[0].header).writeto(
-            data_path / "raw" / NAN_FLAT
-        )
-    before = _hashes(data_path / "raw")
-    # The calibration chain of issue 4 (no reference catalog of these real fields is available
-    # offline).
-    cfg = compose_config(
-        "instrument=nickel",
-        f"data_path={data_path}",
-        "pipeline.steps=[ingest,bias,dark,flat,process,cosmic_rays,satellites,skysub]",
-    )
-    validate(cfg)
-    result = run_pipeline(cfg)
-    return data_path, result, before
+def reduced(nickel_night):
+    """The night with a broken flat (every pixel NaN) among the real ones, reduced through the
+    calibration chain of issue 4 (tests/nickel_night.py)."""
+    return nickel_night
 
 
 def test_all_files_classified(reduced):
@@ -190,4 +165,4 @@ def test_no_satellite_trails(reduced):
 
 def test_raw_files_untouched(reduced):
     data_path, _, before = reduced
-    assert _hashes(data_path / "raw") == before
+    assert raw_hashes(data_path / "raw") == before
