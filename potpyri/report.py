@@ -31,7 +31,17 @@ __all__ = ["frame_rows", "qc_warnings", "write_report"]
 
 log = logging.getLogger("potpyri")
 
-_STATUSES = ("ran", "cached", "flagged", "passed", "skipped", "failed", "rejected", "empty")
+_STATUSES = (
+    "ran",
+    "cached",
+    "flagged",
+    "passed",
+    "skipped",
+    "failed",
+    "rejected",
+    "excluded",
+    "empty",
+)
 
 #: Readable names of the qa step's own measurements.
 _LABELS = {
@@ -100,6 +110,7 @@ def write_report(
     flags = qc_warnings(result)
     failed = [r for r in result.records if r.status == "failed"]
     rejected = [r for r in result.records if r.status == "rejected"]
+    excluded = [r for r in result.records if r.status == "excluded"]
     passed = [r for r in result.records if r.status == "passed"]
     outcome = run_outcome(result)
     ran_qa = any(r.step == "qa" for r in result.records)
@@ -136,6 +147,11 @@ def write_report(
         parts.append(
             "<h3>Rejected input files</h3>"
             + _table(["step", "file", "reason"], [[r.step, r.task, r.note] for r in rejected])
+        )
+    if excluded:
+        parts.append(
+            "<h3>Input files set aside by the instrument's rules</h3>"
+            + _table(["step", "file", "reason"], [[r.step, r.task, r.note] for r in excluded])
         )
     if failed:
         parts.append(
@@ -194,6 +210,7 @@ def write_report(
         "exit_code": int(outcome.code),
         "products": products,
         "rejected": {r.task: r.note for r in rejected},
+        "excluded": {r.task: r.note for r in excluded},
         "stacks": {i.id: i.meta for i in qa_items},
         "frames": frames,
         "flags": flags,

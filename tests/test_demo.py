@@ -24,6 +24,9 @@ def test_demo_night_reduces_end_to_end(tmp_path):
     for kind, count in (("BIAS", 5), ("FLAT", 10), ("SCIENCE", 6), ("SPEC", 1), ("UNKNOWN", 1)):
         assert listing.count(f" {kind} ") == count, kind
     assert listing.count(" BAD ") == 2  # flagged RAWGEMQA=FAIL, and one shorter than 1 s
+    # The four files the instrument's rules set aside are in the summary, each with its reason.
+    excluded = {r["task"]: r["note"] for r in records if r["status"] == "excluded"}
+    assert len(excluded) == 4 and all(excluded.values()), excluded
     stacks = sorted(p.name for p in (folder / "red").glob("*.stk.fits"))
     assert stacks == [
         "SIM01_GRB.i_G0302.20240618.3.44.stk.fits",
@@ -36,7 +39,8 @@ def test_demo_night_reduces_end_to_end(tmp_path):
     # Re-running the demo reuses every product and leaves raw/ untouched.
     again = potpyri("demo", str(folder))
     assert again.returncode == 0
-    assert {r["status"] for r in summary(run_dirs(folder)[-1])} - {"empty"} == {"cached"}
+    statuses_again = {r["status"] for r in summary(run_dirs(folder)[-1])}
+    assert statuses_again - {"empty", "excluded"} == {"cached"}
     assert {
         p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (folder / "raw").iterdir()
     } == raw_before

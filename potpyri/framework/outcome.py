@@ -130,6 +130,7 @@ def write_run_record(result: RunResult, path: Path) -> Outcome:
         "exit_code": int(outcome.code),
         "outcome": outcome.line,
         "rejected": {r.task: r.note for r in result.records if r.status == "rejected"},
+        "excluded": {r.task: r.note for r in result.records if r.status == "excluded"},
         "products": [str(p.relative_to(root)) for p in result.published if p.is_relative_to(root)],
         "earlier_products": [str(p.relative_to(root)) for p in earlier_products(result)],
     }

@@ -369,6 +369,10 @@ class _Run:
                 self.records.append(
                     TaskRecord(name, out["id"], "rejected", note=str(out["meta"]["rejected"]))
                 )
+            elif out["meta"].get("excluded"):  # set aside by the instrument's rules, by name
+                self.records.append(
+                    TaskRecord(name, out["id"], "excluded", note=str(out["meta"]["excluded"]))
+                )
             self.set_aside(name, spec.task, out["meta"].get("set_aside", {}))
 
     def set_aside(self, name: str, task: Task, reasons: dict[str, str]) -> None:

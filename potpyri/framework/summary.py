@@ -23,8 +23,9 @@ __all__ = [
 ]
 
 #: task fates counted in the summary (flagged: ran or cached, but made by a fallback; passed: the
-#: frames went on without the step's correction)
-STATUSES = ("ran", "cached", "flagged", "passed", "skipped", "failed", "rejected")
+#: frames went on without the step's correction; rejected: an input file the run cannot use;
+#: excluded: an input file the instrument's rules set aside, e.g. a spectrum)
+STATUSES = ("ran", "cached", "flagged", "passed", "skipped", "failed", "rejected", "excluded")
 
 
 def step_totals(
@@ -93,6 +94,10 @@ def print_summary(result: RunResult) -> None:
     rejected = [r for r in result.records if r.status == "rejected"]
     if rejected:
         CONSOLE.print(_notes_table(rejected, "rejected input files", "bold red", "reason"))
+    excluded = [r for r in result.records if r.status == "excluded"]
+    if excluded:
+        title = "input files set aside by the instrument's rules (see file_list.txt)"
+        CONSOLE.print(_notes_table(excluded, title, "bold yellow", "reason"))
     failed = [r for r in result.records if r.status == "failed"]
     if failed:
         CONSOLE.print(_notes_table(failed, "set aside", "bold red", "reason"))
