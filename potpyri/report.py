@@ -24,7 +24,7 @@ from potpyri import __version__
 from potpyri.files import write_atomic
 from potpyri.framework.outcome import earlier_products, product_run_id, run_outcome
 from potpyri.framework.runner import RunResult
-from potpyri.framework.summary import step_totals
+from potpyri.framework.summary import FATE_LISTS, step_totals
 from potpyri.qa.stack_file import HEADER_VALUES
 
 __all__ = ["frame_rows", "qc_warnings", "write_report"]
@@ -108,10 +108,8 @@ def write_report(
     stacks = sorted((i for i in result.items if i.kind == "target"), key=lambda i: i.id)
     frames = frame_rows(result)
     flags = qc_warnings(result)
-    failed = [r for r in result.records if r.status == "failed"]
     rejected = [r for r in result.records if r.status == "rejected"]
     excluded = [r for r in result.records if r.status == "excluded"]
-    passed = [r for r in result.records if r.status == "passed"]
     outcome = run_outcome(result)
     ran_qa = any(r.step == "qa" for r in result.records)
     parts = [
@@ -138,26 +136,13 @@ def write_report(
             if ran_qa
             else '<p class="na">not available (step qa did not run)</p>'
         )
-    if passed:
-        parts.append(
-            "<h3>Passed through (frames went on without the correction, or with its fallback)</h3>"
-            + _table(["step", "task", "warning"], [[r.step, r.task, r.note] for r in passed])
-        )
-    if rejected:
-        parts.append(
-            "<h3>Rejected input files</h3>"
-            + _table(["step", "file", "reason"], [[r.step, r.task, r.note] for r in rejected])
-        )
-    if excluded:
-        parts.append(
-            "<h3>Input files set aside by the instrument's rules</h3>"
-            + _table(["step", "file", "reason"], [[r.step, r.task, r.note] for r in excluded])
-        )
-    if failed:
-        parts.append(
-            "<h3>Set aside</h3>"
-            + _table(["step", "task", "reason"], [[r.step, r.task, r.note] for r in failed])
-        )
+    for status, heading, note, _ in FATE_LISTS:
+        records = [r for r in result.records if r.status == status]
+        if records:
+            parts.append(
+                f"<h3>{_e(heading[0].upper() + heading[1:])}</h3>"
+                + _table(["step", "task", note], [[r.step, r.task, r.note] for r in records])
+            )
     parts.append('<h2 id="stacks">Stacks</h2>')
     if not stacks:
         parts.append('<p class="na">No stack was made (see the frames and the run summary).</p>')

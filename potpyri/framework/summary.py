@@ -14,6 +14,7 @@ from potpyri.framework.runner import RunResult, TaskRecord
 from potpyri.framework.step import STEPS, Scope
 
 __all__ = [
+    "FATE_LISTS",
     "STATUSES",
     "frame_table",
     "print_summary",
@@ -26,6 +27,24 @@ __all__ = [
 #: frames went on without the step's correction; rejected: an input file the run cannot use;
 #: excluded: an input file the instrument's rules set aside, e.g. a spectrum)
 STATUSES = ("ran", "cached", "flagged", "passed", "skipped", "failed", "rejected", "excluded")
+#: The tasks listed by fate after the summary (and in the QA report): status, title, the note's
+#: column heading, colour.
+FATE_LISTS = (
+    (
+        "passed",
+        "passed through (frames went on without this correction or with its fallback)",
+        "warning",
+        "yellow",
+    ),
+    ("rejected", "rejected input files", "reason", "red"),
+    (
+        "excluded",
+        "input files set aside by the instrument's rules (see file_list.txt)",
+        "reason",
+        "yellow",
+    ),
+    ("failed", "set aside", "reason", "red"),
+)
 
 
 def step_totals(
@@ -87,20 +106,10 @@ def print_summary(result: RunResult) -> None:
     if warned:
         title = "warnings (QC flags and notes; see red/qa/index.html)"
         CONSOLE.print(_notes_table(warned, title, "bold yellow", "warning"))
-    passed = [r for r in result.records if r.status == "passed"]
-    if passed:
-        title = "passed through (frames went on without this correction or with its fallback)"
-        CONSOLE.print(_notes_table(passed, title, "bold yellow", "warning"))
-    rejected = [r for r in result.records if r.status == "rejected"]
-    if rejected:
-        CONSOLE.print(_notes_table(rejected, "rejected input files", "bold red", "reason"))
-    excluded = [r for r in result.records if r.status == "excluded"]
-    if excluded:
-        title = "input files set aside by the instrument's rules (see file_list.txt)"
-        CONSOLE.print(_notes_table(excluded, title, "bold yellow", "reason"))
-    failed = [r for r in result.records if r.status == "failed"]
-    if failed:
-        CONSOLE.print(_notes_table(failed, "set aside", "bold red", "reason"))
+    for status, title, note, style in FATE_LISTS:
+        records = [r for r in result.records if r.status == status]
+        if records:
+            CONSOLE.print(_notes_table(records, title, f"bold {style}", note))
     CONSOLE.print(products_table(result))
     CONSOLE.print(run_outcome(result).line, highlight=False)
 

@@ -103,30 +103,25 @@ def test_psf_from_a_wrong_star_list_falls_back_to_aperture_photometry(field):
     assert [h.name for h in photometry_hdus(res)] == ["APPPHOT", "PSFSTARS"]
 
 
+def _moffat_model(fwhm: float) -> PSFModel:
+    """A PSF model whose image is a Moffat (beta 3) of ``fwhm`` pixels, oversampled 2x."""
+    from photutils.psf import ImagePSF
+
+    epsf = moffat_epsf(fwhm, 3.0, 2)
+    fwhm_eff, beta_eff, gsig = psf_shape_stats(epsf, 2)
+    seeing, beta = seeing_moffat(epsf, 2, fwhm_eff, beta_eff)
+    model = ImagePSF(epsf, oversampling=2)
+    return PSFModel(model, epsf, 2, fwhm_eff, gsig, seeing, beta, seeing, float("nan"), 1.0)
+
+
 @ITEM1
 def test_a_much_too_narrow_model_is_rejected_and_a_good_one_is_not(field):
     """The model image replaced by a Moffat of FWHM 1 px (the stars have 4 px): its FWHM and
     sigmas disagree with the stars' direct fits, and its fits of the clearly detected stars are
     not what their apertures say. The model of the right FWHM passes."""
-    from photutils.psf import ImagePSF
-
     stack, det = field
     for fwhm, expected in ((1.0, "PSF model FWHM 1.0"), (stack.fwhm_px, "")):
-        epsf = moffat_epsf(fwhm, 3.0, 2)
-        fwhm_eff, beta_eff, gsig = psf_shape_stats(epsf, 2)
-        seeing, beta = seeing_moffat(epsf, 2, fwhm_eff, beta_eff)
-        model = PSFModel(
-            ImagePSF(epsf, oversampling=2),
-            epsf,
-            2,
-            fwhm_eff,
-            gsig,
-            seeing,
-            beta,
-            seeing,
-            float("nan"),
-            1.0,
-        )
+        model = _moffat_model(fwhm)
         psfphot, _ = psf_photometry(det.data, det.error, det.bad, model.model, det.apphot, det.fwhm)
         reason = psf_problem(model, stack.fwhm_px, det.apphot, psfphot)
         assert reason.startswith(expected) if expected else reason == "", (fwhm, reason)
@@ -136,23 +131,7 @@ def test_a_much_too_narrow_model_is_rejected_and_a_good_one_is_not(field):
 def test_clearly_detected_stars_with_negative_psf_fluxes_reject_the_model(field):
     """A model whose shape passes but which gives the S/N >= 10 stars negative fluxes."""
     stack, det = field
-    epsf = moffat_epsf(stack.fwhm_px, 3.0, 2)
-    fwhm_eff, beta_eff, gsig = psf_shape_stats(epsf, 2)
-    seeing, beta = seeing_moffat(epsf, 2, fwhm_eff, beta_eff)
-    from photutils.psf import ImagePSF
-
-    model = PSFModel(
-        ImagePSF(epsf, oversampling=2),
-        epsf,
-        2,
-        fwhm_eff,
-        gsig,
-        seeing,
-        beta,
-        seeing,
-        float("nan"),
-        1.0,
-    )
+    model = _moffat_model(stack.fwhm_px)
     psfphot, _ = psf_photometry(det.data, det.error, det.bad, model.model, det.apphot, det.fwhm)
     clear = np.flatnonzero((det.apphot["snr"] >= 10) & (det.apphot["flags"] == 0))
     assert len(clear) >= 10
