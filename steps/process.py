@@ -14,9 +14,10 @@ from typing import ClassVar
 import numpy as np
 
 from potpyri.calibration.apply import apply_master, dark_scale, photon_variance, read_master
+from potpyri.calibration.frame_cards import write_electron_cards
 from potpyri.calibration.masks import BAD, grow, no_image_reason, raw_mask, static_mask
 from potpyri.calibration.masters import Electrons, to_electrons
-from potpyri.calibration.sky_noise import added_sky_variance
+from potpyri.calibration.sky_noise import add_sky_noise
 from potpyri.framework.step import (
     Item,
     Output,
@@ -108,25 +109,12 @@ class Process(Step):
         mask[~np.isfinite(exposure.data)] |= BAD
         mask |= static_mask(instrument, self.context.data_path, mask.shape)
         mask = grow(mask, self.config.grow_px)
-        header["BUNIT"] = ("electron", "pixel unit")
-        header["GAIN"] = (1.0, "e-/ADU after gain correction")
-        # The flagged level in electrons above the overscan: the photometry's saturation cut
-        # needs it once the gain is gone from the header.
-        gain = np.asarray(raw.gain, float)
-        header["SATLEVEL"] = (
-            round(float(saturation_adu * gain[gain > 0].min()), 1),  # gaps have gain 0
-            "e-: pixels at or above are flagged saturated",
-        )
-        rdnoise = float(np.median(raw.rdnoise))
-        header["RDNOISE"] = (rdnoise, "read noise, electrons (median over amplifiers)")
-        header["RDNSRC"] = (
-            "measured" if measured is not None else "configured",
-            "read noise: measured (biases) or configured",
-        )
+        write_electron_cards(header, raw.gain, raw.rdnoise, saturation_adu, measured is not None)
         sci = np.nan_to_num(exposure.data, nan=0.0)
         uncert = np.sqrt(np.nan_to_num(exposure.variance, nan=np.inf))
         if self.config.sky_noise:
-            uncert = self._add_sky_noise(sci, uncert, mask, header, warnings)
+            low, high = self.config.sky_noise_min, self.config.sky_noise_max
+            uncert = add_sky_noise(sci, uncert, mask, header, warnings, low, high)
         for text in warnings:
             self.log.warning("%s: %s", item.id, text)
         frame = make_frame(sci, mask, uncert, header)
@@ -177,22 +165,3 @@ class Process(Step):
         if not poisson_added:
             exposure.variance = exposure.variance + photon_variance(exposure.data)
         return exposure, mask
-
-    def _add_sky_noise(
-        self, sci: np.ndarray, uncert: np.ndarray, mask: np.ndarray, header, warnings: list[str]
-    ) -> np.ndarray:
-        """The reference's empirical sky noise: where the sky scatters more than the noise model
-        says, the missing variance is added to every pixel (recorded as SKYPULL and SKYNOISE)."""
-        low, high = self.config.sky_noise_min, self.config.sky_noise_max
-        scatter, added = added_sky_variance(sci, uncert, mask > 0, low, high)
-        header["SKYPULL"] = (round(scatter, 4), "sky scatter / modelled noise, before SKYNOISE")
-        if scatter > high:
-            warnings.append(
-                f"sky scatter {scatter:.2f}x the noise model (a crowded or structured field): "
-                "uncertainty left as modelled"
-            )
-        if added is not None:
-            uncert = np.sqrt(uncert**2 + added).astype(np.float32)
-        noise = round(float(np.sqrt(added or 0.0)), 3)
-        header["SKYNOISE"] = (noise, "measured sky noise added in quadrature, e-")
-        return uncert

@@ -36,12 +36,12 @@ from potpyri.photometry.calibrate import (
     CatalogChoice,
     FluxKind,
     calibrate,
+    calibration_flux,
     field_cone,
     reference_stars,
     with_magnitudes,
     write_zeropoint_header,
 )
-from potpyri.photometry.measure import PhotometryMethod
 from potpyri.photometry.outputs import table_hdu
 from potpyri.photometry.plots import zp_png
 from potpyri.stepkit.frame_io import read_product
@@ -96,9 +96,7 @@ class Zeropoint(Step):
             raise StepFailed(f"{path.name}: no celestial WCS; cannot cross-match")
         cone = field_cone(wcs, hdus["SCI"].data.shape)
         catalog, cat = self._catalog(band, cone, item)
-        flux = cfg.flux
-        if header.get("PHOTMETH") == PhotometryMethod.aperture.value:
-            flux = FluxKind.aperture  # no PSF photometry to calibrate (PHOTWHY)
+        flux = calibration_flux(header, cfg.flux)
         try:
             cal = calibrate(
                 Table(hdus[flux.table].data),
@@ -133,24 +131,21 @@ class Zeropoint(Step):
         meta = dict(item.meta)
         meta.pop("flagged", None)  # the photometry step's fallback was counted there
         meta.update(
-            {
-                "zp": fit.zp,
-                "zp_err": fit.error,
-                "zp_nstars": fit.n_used,
-                "zp_catalog": catalog,
-                "m5sigma": cal.limits[5],
-                "warnings": list(item.meta.get("warnings", [])) + cal.warnings,
-            }
+            zp=fit.zp,
+            zp_err=fit.error,
+            zp_nstars=fit.n_used,
+            zp_catalog=catalog,
+            m5sigma=cal.limits[5],
+            warnings=list(item.meta.get("warnings", [])) + cal.warnings,
         )
         plot = zp_png(cal.zpstars, fit, f"{catalog} {band}", path.name)
         products = {
             "stack": Product(path.name, hdus, "."),
-            "apphot": Product(f"{stem}.apphot.ecsv", tables["APPPHOT"], "."),
             "zpstars": Product(f"{stem}.zpstars.ecsv", cal.zpstars, "."),
             "zp_plot": Product(f"{stem}.zp.png", plot, "."),
         }
-        if "PSFPHOT" in tables:
-            products["psfphot"] = Product(f"{stem}.psfphot.ecsv", tables["PSFPHOT"], ".")
+        for name, table in tables.items():  # APPPHOT, and PSFPHOT unless aperture photometry only
+            products[name.lower()] = Product(f"{stem}.{name.lower()}.ecsv", table, ".")
         for role in ("regions", "epsf_plot"):
             if role in item.files:  # already published by photometry; keep them on the item
                 products[role] = Product(

@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["added_sky_variance", "excess_sky_variance", "sky_pull_scatter"]
+__all__ = ["add_sky_noise", "added_sky_variance", "excess_sky_variance", "sky_pull_scatter"]
 
 
 def sky_pull_scatter(sci: np.ndarray, uncert: np.ndarray, bad: np.ndarray, box: int = 64) -> float:
@@ -55,3 +55,30 @@ def added_sky_variance(
     if scatter > max_scatter or not scatter > min_scatter:
         return scatter, None
     return scatter, variance
+
+
+def add_sky_noise(
+    sci: np.ndarray,
+    uncert: np.ndarray,
+    mask: np.ndarray,
+    header,
+    warnings: list[str],
+    low: float,
+    high: float,
+) -> np.ndarray:
+    """The reference's empirical sky noise: where the sky scatters more than the noise model
+    says (pull scatter between ``low`` and ``high``), the missing variance is added to every
+    pixel (recorded as SKYPULL and SKYNOISE); above ``high`` the sky has structure: the model is
+    kept and a warning appended."""
+    scatter, added = added_sky_variance(sci, uncert, mask > 0, low, high)
+    header["SKYPULL"] = (round(scatter, 4), "sky scatter / modelled noise, before SKYNOISE")
+    if scatter > high:
+        warnings.append(
+            f"sky scatter {scatter:.2f}x the noise model (a crowded or structured field): "
+            "uncertainty left as modelled"
+        )
+    if added is not None:
+        uncert = np.sqrt(uncert**2 + added).astype(np.float32)
+    noise = round(float(np.sqrt(added or 0.0)), 3)
+    header["SKYNOISE"] = (noise, "measured sky noise added in quadrature, e-")
+    return uncert

@@ -21,6 +21,7 @@ from potpyri.catalogs import CatalogUnavailable, query
 from potpyri.catalogs.cache import Cone
 from potpyri.catalogs.choice import choose_catalog, read_user_catalog
 from potpyri.photometry.flags import UNUSABLE_FOR_CALIBRATION
+from potpyri.photometry.measure import PhotometryMethod
 from potpyri.photometry.zeropoint import (
     ZeroPoint,
     crossmatch,
@@ -29,6 +30,7 @@ from potpyri.photometry.zeropoint import (
 )
 
 __all__ = [
+    "calibration_flux",
     "COLOR_PARTNER",
     "Calibration",
     "CatalogChoice",
@@ -106,6 +108,13 @@ class Calibration:
             f'scatter {fit.scatter:.3f}, WCS offset {self.shift[0]:.1f}" {self.shift[1]:.1f}"), '
             f"M5SIGMA {self.limits[5]:.2f}"
         )
+
+
+def calibration_flux(header: fits.Header, configured: FluxKind) -> FluxKind:
+    """The fluxes to calibrate: the configured ones, or the aperture fluxes of a stack with
+    aperture photometry alone (``PHOTMETH = 'APERTURE'``: no PSF photometry, see ``PHOTWHY``)."""
+    aperture_only = header.get("PHOTMETH") == PhotometryMethod.aperture.value
+    return FluxKind.aperture if aperture_only else configured
 
 
 def field_cone(wcs: WCS, shape: tuple[int, int]) -> Cone:
