@@ -336,7 +336,7 @@ class _Run:
                 note,
                 result.cpu_seconds,
                 result.peak_rss_mb,
-                any(out["meta"].get("flagged") for out in result.manifest.get("outputs", [])),
+                any(out["meta"].get("flagged") for out in outputs),
             )
         )
         if result.status == "aborted":  # earlier products stay as they were
@@ -365,14 +365,13 @@ class _Run:
             item = Item(out["id"], out["kind"], out["meta"], files, spec.key, out["provenance"])
             self.items[(item.kind, item.id)] = item
             self.published += _publish(out, entry, self.publish_root, self.data_path)
-            if out["meta"].get("rejected"):  # an input file the step refused, by name
-                self.records.append(
-                    TaskRecord(name, out["id"], "rejected", note=str(out["meta"]["rejected"]))
-                )
-            elif out["meta"].get("excluded"):  # set aside by the instrument's rules, by name
-                self.records.append(
-                    TaskRecord(name, out["id"], "excluded", note=str(out["meta"]["excluded"]))
-                )
+            # An input file the step refused, or one the instrument's rules set aside, by name.
+            for fate in ("rejected", "excluded"):
+                if out["meta"].get(fate):
+                    self.records.append(
+                        TaskRecord(name, out["id"], fate, note=str(out["meta"][fate]))
+                    )
+                    break
             self.set_aside(name, spec.task, out["meta"].get("set_aside", {}))
 
     def set_aside(self, name: str, task: Task, reasons: dict[str, str]) -> None:
