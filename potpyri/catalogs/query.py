@@ -16,6 +16,7 @@ import numpy as np
 from astropy.table import Table
 
 from potpyri.catalogs.cache import CatalogCache, CatalogUnavailable, Cone, _separation
+from potpyri.catalogs.magsys import VEGA_TO_AB
 
 __all__ = ["CATALOGS", "CatalogSpec", "parse", "query"]
 
@@ -85,8 +86,7 @@ CATALOGS: dict[str, CatalogSpec] = {
         "RAJ2000",
         "DEJ2000",
         {"J": ("Jmag", "e_Jmag"), "H": ("Hmag", "e_Hmag"), "K": ("Kmag", "e_Kmag")},
-        # Blanton & Roweis (2007): m_AB - m_Vega for 2MASS J, H, Ks.
-        vega_to_ab={"J": 0.91, "H": 1.39, "K": 1.85},
+        vega_to_ab={b: VEGA_TO_AB[b] for b in "JHK"},
     ),
 }
 

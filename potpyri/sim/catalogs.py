@@ -13,6 +13,7 @@ import numpy as np
 from astropy.table import Table
 
 from potpyri.catalogs.cache import CatalogCache, Cone
+from potpyri.catalogs.magsys import VEGA_TO_AB
 
 __all__ = ["seed_catalog_cache"]
 
@@ -33,7 +34,6 @@ _SURVEYS = {
     ),
     "2mass": ({"J": (17.8, 9.0), "H": (17.4, 8.5), "K": (16.9, 8.0)}, (-90, 90)),  # AB limits
 }
-_VEGA_TO_AB = {"J": 0.91, "H": 1.39, "K": 1.85}
 
 
 def seed_catalog_cache(
@@ -122,7 +122,7 @@ def _raw_answer(
         err = 0.008 + 0.2 * 10 ** (0.4 * (mag - limit))
         measured = mag + rng.normal(0, err)
         usable = (mag < limit + 0.5) & (mag > bright)
-        value = measured - _VEGA_TO_AB.get(band, 0.0) if name == "2mass" else measured
+        value = measured - VEGA_TO_AB[band] if name == "2mass" else measured
         col = band if name != "2mass" else band
         out[columns[3].format(b=col)] = np.ma.masked_array(value, ~usable)
         out[columns[4].format(b=col)] = np.ma.masked_array(err, ~usable)
