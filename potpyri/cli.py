@@ -123,6 +123,10 @@ def main(argv: list[str] | None = None) -> None:
     if args[:1] == ["demo"]:
         demo(args[1:])
         return
+    if args[:1] == ["catalogs"]:
+        from potpyri.catalogs.fetch import main as catalogs_main
+
+        sys.exit(catalogs_main(args[1:]))
     try:
         args = _expand_recipe_flags(rename_args(_normalise_instrument(_verbosity(args))))
         if not any(a.split("=")[0] in _HYDRA_ONLY_FLAGS for a in args):

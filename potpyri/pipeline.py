@@ -7,12 +7,15 @@ the raw-file reader every step gets from ``context.reader()``.
 
 from __future__ import annotations
 
+import copy
 import enum
+import logging
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from potpyri.catalogs.cache import run_cache_dir
 from potpyri.framework import recipe, runner
 from potpyri.framework.config import rename_overrides
 from potpyri.framework.step import STEPS
@@ -29,7 +32,10 @@ __all__ = [
     "run_pipeline",
     "step_list",
     "validate",
+    "with_catalog_cache",
 ]
+
+log = logging.getLogger("potpyri")
 
 
 def step_list(cfg: DictConfig) -> list[str]:
@@ -93,13 +99,24 @@ def run_pipeline(
     before anything is written."""
     check_data_path(cfg)
     return runner.run_pipeline(
-        cfg,
+        with_catalog_cache(cfg),
         step_list(cfg),
         reader_factory=make_reader,
         publish_root=publish_root,
         recipe_yaml=recipe_yaml,
         show_progress=show_progress,
     )
+
+
+def with_catalog_cache(cfg: DictConfig) -> DictConfig:
+    """A copy of ``cfg`` whose ``catalog.cache_dir`` names the cache every step will use
+    (:func:`potpyri.catalogs.run_cache_dir`), said once in the log. The recipe keeps what the
+    user gave: the night's own ``catalog_cache/`` is found again wherever the night is carried."""
+    folder, why = run_cache_dir(cfg.catalog.cache_dir, cfg.data_path)
+    log.info("catalog cache: %s (%s)", folder, why)
+    out = copy.deepcopy(cfg)
+    out.catalog.cache_dir = str(folder)
+    return out
 
 
 def check_recipe(text: str, source: str) -> str:

@@ -81,7 +81,8 @@ class CatalogConfig:
     """Reference catalogs."""
 
     offline: bool = False  #: never query services; use the on-disk cache only
-    #: catalog cache; default $POTPYRI_CATALOG_CACHE or ~/.cache/potpyri/catalogs
+    #: catalog cache; default data_path/catalog_cache if it exists, else $POTPYRI_CATALOG_CACHE
+    #: or ~/.cache/potpyri/catalogs
     cache_dir: str | None = None
 
 

@@ -14,12 +14,11 @@ from potpyri.astrometry.errors import AstrometryFailed
 from potpyri.astrometry.reference import gaia_reference
 from potpyri.astrometry.refine import RefineResult, refine_wcs
 from potpyri.astrometry.wcsio import (
-    field_radius_deg,
     header_wcs,
     pixel_scale,
-    pointing,
     replace_wcs,
 )
+from potpyri.catalogs.cones import image_cone
 
 __all__ = ["align_image", "dispersion_px", "fine_align"]
 
@@ -107,11 +106,11 @@ def align_image(
         threshold=detect_nsigma,
         max_sources=1000,
     )
-    ra, dec = pointing(wcs, sci.shape)
+    cone = image_cone(wcs, sci.shape, scale_arcsec=scale, margin_arcsec=2 * match_radius_arcsec)
     reference = gaia_reference(
-        ra,
-        dec,
-        field_radius_deg(sci.shape, scale) + 2 * match_radius_arcsec / 3600.0,
+        cone.ra,
+        cone.dec,
+        cone.radius,
         epoch=epoch,
         cache_dir=cache_dir,
         offline=offline,

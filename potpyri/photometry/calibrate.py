@@ -20,6 +20,7 @@ from astropy.wcs import WCS
 from potpyri.catalogs import CatalogUnavailable, query
 from potpyri.catalogs.cache import Cone
 from potpyri.catalogs.choice import choose_catalog, read_user_catalog
+from potpyri.catalogs.cones import image_cone
 from potpyri.photometry.flags import UNUSABLE_FOR_CALIBRATION
 from potpyri.photometry.measure import PhotometryMethod
 from potpyri.photometry.zeropoint import (
@@ -118,11 +119,9 @@ def calibration_flux(header: fits.Header, configured: FluxKind) -> FluxKind:
 
 
 def field_cone(wcs: WCS, shape: tuple[int, int]) -> Cone:
-    """The cone (deg) around an image's centre that reaches its corner."""
-    ny, nx = shape
-    (ra_c, dec_c), corner = wcs.all_pix2world([[(nx - 1) / 2, (ny - 1) / 2], [0, 0]], 0)
-    radius = float(np.hypot((corner[0] - ra_c) * np.cos(np.deg2rad(dec_c)), corner[1] - dec_c))
-    return Cone(float(ra_c), float(dec_c), radius)
+    """The cone (deg) around an image's centre that reaches its corners
+    (:func:`potpyri.catalogs.cones.image_cone`)."""
+    return image_cone(wcs, shape)
 
 
 def catalog_name(choice: CatalogChoice, band: str, dec: float, preference: str) -> str:

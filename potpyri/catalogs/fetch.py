@@ -1,0 +1,257 @@
+"""``potpyri catalogs fetch``: fill the catalog cache for a night before reducing it.
+
+The raw headers are read once each and classified as ingest does; every science field's cone is
+worked out with :func:`potpyri.catalogs.cones.image_cone` (the function the steps call) from the
+headers' sky footprint, widened by the largest margin a step adds, so that every cone the run
+asks for lies inside it. The catalogs are those the recipe needs: the astrometric reference of
+``astrometry``/``align``/``stack_wcs`` (Gaia) and, per filter, the catalog the ``zeropoint``
+step's choice picks. A cone already in the cache is not asked for again.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from astropy.io import fits
+from astropy.table import Table
+from omegaconf import DictConfig, OmegaConf
+
+from potpyri.astrometry.wcsio import expected_scale, header_wcs
+from potpyri.catalogs.cache import CatalogCache, CatalogUnavailable, Cone, run_cache_dir
+from potpyri.catalogs.choice import band_of
+from potpyri.catalogs.cones import enclosing_cone, image_cone
+from potpyri.catalogs.query import CATALOGS, query
+from potpyri.framework.outcome import ExitCode
+from potpyri.instruments.base import image_hdus, image_shape, open_raw
+from potpyri.instruments.classify import describe, set_aside_other_target
+from potpyri.instruments.pointing import NoPointing, has_celestial_wcs, pointing_wcs
+
+__all__ = ["FetchRow", "Field", "fetch", "main", "night_fields", "wanted_cones"]
+
+#: Extra fraction of a field's radius fetched: the stack's grid is a rectangle around the frames
+#: (its corner cone is wider than theirs) and the QA asks 5 % more than the zero point.
+FIELD_PAD = 0.15
+
+
+@dataclass
+class Field:
+    """One science target of the night: its frames' footprint and the filters it was seen in."""
+
+    name: str
+    footprints: list[Cone]  #: one cone per science frame (no margin)
+    filters: list[str]
+    margin_arcsec: float  #: pointing uncertainty of the frames without a raw WCS
+
+    def cone(self, margin_arcsec: float) -> Cone:
+        """The cone containing every frame's cone widened by ``margin_arcsec``, padded."""
+        widened = [Cone(c.ra, c.dec, c.radius + margin_arcsec / 3600.0) for c in self.footprints]
+        return enclosing_cone(widened, pad=FIELD_PAD)
+
+
+@dataclass
+class FetchRow:
+    """One catalog cone: where it came from, or why it could not be had."""
+
+    catalog: str
+    field: str
+    cone: Cone
+    rows: int | None
+    status: str  #: cached, fetched, failed or skipped
+    file: str  #: the cache file, or the reason
+
+
+def night_fields(cfg: DictConfig) -> tuple[list[Field], list[str]]:
+    """The science fields of ``cfg.data_path``'s raw files, and one note per frame left out."""
+    from potpyri.pipeline import make_reader
+
+    data_path = Path(str(cfg.data_path)).expanduser()
+    instrument = cfg.instrument
+    reader = make_reader(instrument, None)
+    proc = OmegaConf.select(cfg, "ingest.proc")
+    formats = instrument.raw_format
+    pattern = (
+        formats.get(getattr(proc, "value", proc), formats.default) if proc else formats.default
+    )
+    fields: dict[str, Field] = {}
+    notes = []
+    for path in sorted((data_path / "raw").iterdir()):
+        if not (path.is_file() and fnmatch.fnmatch(path.name, pattern)):
+            continue
+        try:
+            with open_raw(path) as hdul:
+                header = reader.classification_header(hdul)
+                meta = describe(header, instrument)
+                set_aside_other_target(meta, cfg.target)
+                if meta["type"] != "SCIENCE" or meta.get("excluded"):
+                    continue
+                footprint, uncertainty = _footprint(hdul, header, meta, instrument)
+        except NoPointing as exc:
+            notes.append(f"{path.name}: {exc}; left out")
+            continue
+        except Exception as exc:  # an unreadable file is ingest's to reject, not ours to crash on
+            notes.append(f"{path.name}: unreadable ({type(exc).__name__}: {exc}); left out")
+            continue
+        field = fields.setdefault(meta["target"], Field(meta["target"], [], [], 0.0))
+        field.footprints.append(footprint)
+        field.margin_arcsec = max(field.margin_arcsec, uncertainty)
+        if meta["filter"] not in field.filters:
+            field.filters.append(meta["filter"])
+    return list(fields.values()), notes
+
+
+def _footprint(
+    hdul: fits.HDUList, header: fits.Header, meta: dict, instrument: Any
+) -> tuple[Cone, float]:
+    """The cone holding every image HDU of a raw file (from its WCS, else from the pointing
+    keywords as the reader builds it), and the pointing uncertainty (0 with a raw WCS)."""
+    cones, uncertainty = [], 0.0
+    for hdu in image_hdus(hdul):
+        nx, ny = image_shape(hdu.header)
+        wcs = header_wcs(hdu.header) if has_celestial_wcs(hdu.header) else None
+        if wcs is None or not instrument.pointing.use_header_wcs:
+            xbin = int(meta["binning"][0]) if meta["binning"] else 1
+            cards = pointing_wcs(
+                header, instrument.pointing, (ny, nx), float(instrument.pixscale) * xbin
+            )
+            wcs, uncertainty = header_wcs(cards), float(instrument.pointing.uncertainty_arcsec)
+        scale = expected_scale(getattr(instrument, "pixscale", None), meta["binning"], wcs)
+        cones.append(image_cone(wcs, (ny, nx), scale_arcsec=scale))
+    if not cones:
+        raise ValueError("no image HDU")
+    return enclosing_cone(cones), uncertainty
+
+
+def wanted_cones(cfg: DictConfig, fields: list[Field]) -> list[tuple[str, Field, Cone | str]]:
+    """(catalog, field, cone) for every catalog the recipe's steps will ask for; a reason in
+    place of the cone where the zero point has no catalog for a filter."""
+    from potpyri.photometry.calibrate import CatalogChoice, catalog_name
+    from potpyri.pipeline import step_list
+
+    steps = {
+        name for name in step_list(cfg) if OmegaConf.select(cfg, f"{name}.enabled", default=True)
+    }
+    wanted: list[tuple[str, Field, Cone | str]] = []
+    astrometric: dict[str, float] = {}  # catalog -> margin, arcsec
+    if "astrometry" in steps:
+        astrometric["gaia"] = float(cfg.astrometry.search_radius_arcsec)
+    for name in ("align", "stack_wcs"):
+        if name in steps:
+            catalog = str(cfg[name].catalog).lower()
+            margin = 2 * float(cfg[name].match_radius_arcsec)
+            astrometric[catalog] = max(astrometric.get(catalog, 0.0), margin)
+    for field in fields:
+        for catalog, margin in astrometric.items():
+            wanted.append((catalog, field, field.cone(max(margin, field.margin_arcsec))))
+        if "zeropoint" not in steps or OmegaConf.select(cfg, "zeropoint.catalog_file"):
+            continue
+        cone = field.cone(0.0)
+        choice = CatalogChoice(getattr(cfg.zeropoint.catalog, "value", cfg.zeropoint.catalog))
+        preference = str(OmegaConf.select(cfg, "instrument.catalog_zp", default="PS1"))
+        for filt in field.filters:
+            band = band_of(filt)
+            try:
+                if band is None:
+                    raise ValueError(f"filter {filt!r} has no survey band to calibrate against")
+                catalog = catalog_name(choice, band, cone.dec, preference)
+            except ValueError as exc:
+                wanted.append((f"zeropoint {filt}", field, str(exc)))
+                continue
+            if not any(w[0] == catalog and w[1] is field for w in wanted):
+                wanted.append((catalog, field, cone))
+    return wanted
+
+
+def fetch(cfg: DictConfig, cache_dir: Path) -> list[FetchRow]:
+    """Fill ``cache_dir`` with every cone the run of ``cfg`` will ask for; one row per cone."""
+    fields, _ = night_fields(cfg)
+    cache = CatalogCache(cache_dir)
+    offline = bool(cfg.catalog.offline)
+    rows = []
+    for catalog, field, cone in wanted_cones(cfg, fields):
+        if isinstance(cone, str):
+            rows.append(FetchRow(catalog, field.name, Cone(0, 0, 0), None, "skipped", cone))
+            continue
+        spec = CATALOGS[catalog]
+        path = cache.locate(spec.name, cone)
+        if path is not None:
+            rows.append(FetchRow(catalog, field.name, cone, _rows(path), "cached", str(path)))
+            continue
+        if offline:
+            reason = "not in the cache and catalog.offline=true"
+            rows.append(FetchRow(catalog, field.name, cone, None, "failed", reason))
+            continue
+        try:
+            query(spec.name, cone.ra, cone.dec, cone.radius, cache_dir=cache_dir)
+        except CatalogUnavailable as exc:
+            rows.append(FetchRow(catalog, field.name, cone, None, "failed", str(exc)))
+            continue
+        path = cache.locate(spec.name, cone)
+        rows.append(FetchRow(catalog, field.name, cone, _rows(path), "fetched", str(path)))
+    return rows
+
+
+def _rows(path: Path | None) -> int | None:
+    return None if path is None else len(Table.read(path, format="ascii.ecsv"))
+
+
+def main(argv: list[str]) -> int:
+    """``potpyri catalogs fetch data_path=DIR instrument=NAME [key=value ...]``; the exit code."""
+    from rich.console import Console
+    from rich.table import Table as RichTable
+
+    from potpyri.cli import preflight
+    from potpyri.pipeline import ConfigError
+
+    if argv[:1] != ["fetch"]:
+        print(
+            "potpyri: error: usage: potpyri catalogs fetch data_path=DIR instrument=NAME "
+            "[catalog.cache_dir=DIR] [catalog.offline=true]",
+            file=sys.stderr,
+        )
+        return ExitCode.config_error
+    try:
+        cfg = preflight(argv[1:])
+    except ConfigError as exc:
+        print(f"potpyri: error: {exc}", file=sys.stderr)
+        return ExitCode.config_error
+    folder, why = _fetch_cache_dir(cfg)
+    print(f"potpyri: catalog cache: {folder} ({why})", file=sys.stderr)
+    fields, notes = night_fields(cfg)
+    for note in notes:
+        print(f"potpyri: warning: {note}", file=sys.stderr)
+    if not fields:
+        print(f"potpyri: error: no science frame in {cfg.data_path}/raw", file=sys.stderr)
+        return ExitCode.failure
+    rows = fetch(cfg, folder)
+    table = RichTable(title=f"catalogs for {cfg.data_path}")
+    for column in ("catalog", "field", "cone", "rows", "status", "file"):
+        table.add_column(column)
+    for row in rows:
+        cone = str(row.cone) if row.status != "skipped" else ""
+        rows_text = "" if row.rows is None else str(row.rows)
+        table.add_row(row.catalog, row.field, cone, rows_text, row.status, row.file)
+    Console(width=200, soft_wrap=True).print(table)
+    failed = [row for row in rows if row.status == "failed"]
+    for row in failed:
+        print(
+            f"potpyri: error: {row.catalog} cone {row.cone} of {row.field} not in the cache: "
+            f"{row.file}",
+            file=sys.stderr,
+        )
+    if not failed:
+        return ExitCode.success
+    return ExitCode.partial if len(failed) < len(rows) else ExitCode.failure
+
+
+def _fetch_cache_dir(cfg: DictConfig) -> tuple[Path, str]:
+    """Where fetch writes: ``catalog.cache_dir``, else the night's own ``catalog_cache/`` (made
+    here, so that the run finds it: :func:`potpyri.catalogs.run_cache_dir`)."""
+    if cfg.catalog.cache_dir:
+        return run_cache_dir(cfg.catalog.cache_dir, cfg.data_path)
+    folder = Path(str(cfg.data_path)).expanduser().absolute() / "catalog_cache"
+    folder.mkdir(exist_ok=True)
+    return run_cache_dir(None, cfg.data_path)
