@@ -124,9 +124,9 @@ def main(argv: list[str] | None = None) -> None:
         demo(args[1:])
         return
     if args[:1] == ["catalogs"]:
-        from potpyri.catalogs.fetch import main as catalogs_main
+        from potpyri.catalog_command import main as catalogs_main
 
-        sys.exit(catalogs_main(args[1:]))
+        sys.exit(catalogs_main(args[1:], preflight))
     try:
         args = _expand_recipe_flags(rename_args(_normalise_instrument(_verbosity(args))))
         if not any(a.split("=")[0] in _HYDRA_ONLY_FLAGS for a in args):

@@ -1,4 +1,5 @@
-"""``potpyri catalogs fetch``: fill the catalog cache for a night before reducing it.
+"""Filling the catalog cache for a night before reducing it (``potpyri catalogs fetch``,
+:mod:`potpyri.catalog_command`).
 
 The raw headers are read once each and classified as ingest does; every science field's cone is
 worked out with :func:`potpyri.catalogs.cones.image_cone` (the function the steps call) from the
@@ -11,7 +12,6 @@ step's choice picks. A cone already in the cache is not asked for again.
 from __future__ import annotations
 
 import fnmatch
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,16 +21,16 @@ from astropy.table import Table
 from omegaconf import DictConfig, OmegaConf
 
 from potpyri.astrometry.wcsio import expected_scale, header_wcs
-from potpyri.catalogs.cache import CatalogCache, CatalogUnavailable, Cone, run_cache_dir
+from potpyri.catalogs.cache import CatalogCache, CatalogUnavailable, Cone
 from potpyri.catalogs.choice import band_of
 from potpyri.catalogs.cones import enclosing_cone, image_cone
 from potpyri.catalogs.query import CATALOGS, query
-from potpyri.framework.outcome import ExitCode
 from potpyri.instruments.base import image_hdus, image_shape, open_raw
 from potpyri.instruments.classify import describe, set_aside_other_target
 from potpyri.instruments.pointing import NoPointing, has_celestial_wcs, pointing_wcs
+from potpyri.photometry.calibrate import CatalogChoice, catalog_name
 
-__all__ = ["FetchRow", "Field", "fetch", "main", "night_fields", "wanted_cones"]
+__all__ = ["FetchRow", "Field", "fetch", "night_fields", "wanted_cones"]
 
 #: Extra fraction of a field's radius fetched: the stack's grid is a rectangle around the frames
 #: (its corner cone is wider than theirs) and the QA asks 5 % more than the zero point.
@@ -64,13 +64,11 @@ class FetchRow:
     file: str  #: the cache file, or the reason
 
 
-def night_fields(cfg: DictConfig) -> tuple[list[Field], list[str]]:
-    """The science fields of ``cfg.data_path``'s raw files, and one note per frame left out."""
-    from potpyri.pipeline import make_reader
-
+def night_fields(cfg: DictConfig, reader: Any) -> tuple[list[Field], list[str]]:
+    """The science fields of ``cfg.data_path``'s raw files (read with the instrument's raw-file
+    ``reader``), and one note per frame left out."""
     data_path = Path(str(cfg.data_path)).expanduser()
     instrument = cfg.instrument
-    reader = make_reader(instrument, None)
     proc = OmegaConf.select(cfg, "ingest.proc")
     formats = instrument.raw_format
     pattern = (
@@ -125,15 +123,11 @@ def _footprint(
     return enclosing_cone(cones), uncertainty
 
 
-def wanted_cones(cfg: DictConfig, fields: list[Field]) -> list[tuple[str, Field, Cone | str]]:
-    """(catalog, field, cone) for every catalog the recipe's steps will ask for; a reason in
-    place of the cone where the zero point has no catalog for a filter."""
-    from potpyri.photometry.calibrate import CatalogChoice, catalog_name
-    from potpyri.pipeline import step_list
-
-    steps = {
-        name for name in step_list(cfg) if OmegaConf.select(cfg, f"{name}.enabled", default=True)
-    }
+def wanted_cones(
+    cfg: DictConfig, fields: list[Field], steps: set[str]
+) -> list[tuple[str, Field, Cone | str]]:
+    """(catalog, field, cone) for every catalog the enabled ``steps`` of ``cfg`` will ask for; a
+    reason in place of the cone where the zero point has no catalog for a filter."""
     wanted: list[tuple[str, Field, Cone | str]] = []
     astrometric: dict[str, float] = {}  # catalog -> margin, arcsec
     if "astrometry" in steps:
@@ -165,13 +159,14 @@ def wanted_cones(cfg: DictConfig, fields: list[Field]) -> list[tuple[str, Field,
     return wanted
 
 
-def fetch(cfg: DictConfig, cache_dir: Path) -> list[FetchRow]:
-    """Fill ``cache_dir`` with every cone the run of ``cfg`` will ask for; one row per cone."""
-    fields, _ = night_fields(cfg)
+def fetch(
+    wanted: list[tuple[str, Field, Cone | str]], cache_dir: Path, *, offline: bool
+) -> list[FetchRow]:
+    """Fill ``cache_dir`` with the ``wanted`` cones (:func:`wanted_cones`) not in it yet (with
+    ``offline``, only look); one row per cone."""
     cache = CatalogCache(cache_dir)
-    offline = bool(cfg.catalog.offline)
     rows = []
-    for catalog, field, cone in wanted_cones(cfg, fields):
+    for catalog, field, cone in wanted:
         if isinstance(cone, str):
             rows.append(FetchRow(catalog, field.name, Cone(0, 0, 0), None, "skipped", cone))
             continue
@@ -196,62 +191,3 @@ def fetch(cfg: DictConfig, cache_dir: Path) -> list[FetchRow]:
 
 def _rows(path: Path | None) -> int | None:
     return None if path is None else len(Table.read(path, format="ascii.ecsv"))
-
-
-def main(argv: list[str]) -> int:
-    """``potpyri catalogs fetch data_path=DIR instrument=NAME [key=value ...]``; the exit code."""
-    from rich.console import Console
-    from rich.table import Table as RichTable
-
-    from potpyri.cli import preflight
-    from potpyri.pipeline import ConfigError
-
-    if argv[:1] != ["fetch"]:
-        print(
-            "potpyri: error: usage: potpyri catalogs fetch data_path=DIR instrument=NAME "
-            "[catalog.cache_dir=DIR] [catalog.offline=true]",
-            file=sys.stderr,
-        )
-        return ExitCode.config_error
-    try:
-        cfg = preflight(argv[1:])
-    except ConfigError as exc:
-        print(f"potpyri: error: {exc}", file=sys.stderr)
-        return ExitCode.config_error
-    folder, why = _fetch_cache_dir(cfg)
-    print(f"potpyri: catalog cache: {folder} ({why})", file=sys.stderr)
-    fields, notes = night_fields(cfg)
-    for note in notes:
-        print(f"potpyri: warning: {note}", file=sys.stderr)
-    if not fields:
-        print(f"potpyri: error: no science frame in {cfg.data_path}/raw", file=sys.stderr)
-        return ExitCode.failure
-    rows = fetch(cfg, folder)
-    table = RichTable(title=f"catalogs for {cfg.data_path}")
-    for column in ("catalog", "field", "cone", "rows", "status", "file"):
-        table.add_column(column)
-    for row in rows:
-        cone = str(row.cone) if row.status != "skipped" else ""
-        rows_text = "" if row.rows is None else str(row.rows)
-        table.add_row(row.catalog, row.field, cone, rows_text, row.status, row.file)
-    Console(width=200, soft_wrap=True).print(table)
-    failed = [row for row in rows if row.status == "failed"]
-    for row in failed:
-        print(
-            f"potpyri: error: {row.catalog} cone {row.cone} of {row.field} not in the cache: "
-            f"{row.file}",
-            file=sys.stderr,
-        )
-    if not failed:
-        return ExitCode.success
-    return ExitCode.partial if len(failed) < len(rows) else ExitCode.failure
-
-
-def _fetch_cache_dir(cfg: DictConfig) -> tuple[Path, str]:
-    """Where fetch writes: ``catalog.cache_dir``, else the night's own ``catalog_cache/`` (made
-    here, so that the run finds it: :func:`potpyri.catalogs.run_cache_dir`)."""
-    if cfg.catalog.cache_dir:
-        return run_cache_dir(cfg.catalog.cache_dir, cfg.data_path)
-    folder = Path(str(cfg.data_path)).expanduser().absolute() / "catalog_cache"
-    folder.mkdir(exist_ok=True)
-    return run_cache_dir(None, cfg.data_path)

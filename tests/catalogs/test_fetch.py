@@ -21,7 +21,8 @@ from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS
 
-from potpyri.catalogs.fetch import main as fetch_main
+from potpyri.catalogs import query
+from potpyri.cli import main as potpyri_main
 from potpyri.framework.outcome import ExitCode
 from potpyri.pipeline import run_pipeline, validate
 from tests.conftest import compose_config
@@ -138,8 +139,11 @@ def _write_night(data_path: Path, n_frames: int = 2) -> None:
 
 
 def _fetch(data_path: Path, *overrides: str) -> int:
-    args = ["fetch", SEARCHPATH, "instrument=toycam", f"data_path={data_path}", *WIDE, *overrides]
-    return fetch_main(args)
+    """``potpyri catalogs fetch ...`` as typed; its exit code."""
+    args = ["catalogs", "fetch", SEARCHPATH, "instrument=toycam", f"data_path={data_path}"]
+    with pytest.raises(SystemExit) as stopped:
+        potpyri_main([*args, *WIDE, *overrides])
+    return stopped.value.code
 
 
 @pytest.fixture(scope="module")
@@ -202,3 +206,16 @@ def test_a_cone_the_service_cannot_answer_is_named_and_not_cached(tmp_path, serv
     assert "lacks the catalog's column(s)" in captured.err
     assert not (cache / "skymapper").exists() and len(list((cache / "gaia").glob("*"))) == 1
     assert not (tmp_path / "catalog_cache").exists()  # an explicit cache_dir is where it goes
+
+
+def test_the_documented_cache_file_is_read_as_written(tmp_path):
+    """docs/install.rst's example Gaia file, put where the docs say, answers a query offline."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "install.rst").read_text()
+    block = text.split("the first lines of a Gaia file:")[1].split(".. code-block:: text")[1]
+    lines = [ln[3:] for ln in block.split("\n\n")[1].splitlines()]
+    folder = tmp_path / "gaia"
+    folder.mkdir()
+    (folder / "280.001944_-60.000000_0.036966.ecsv").write_text("\n".join(lines) + "\n")
+    table = query("gaia", 280.0, -60.0, 0.01, cache_dir=tmp_path, offline=True)
+    assert list(table["source_id"]) == ["6636090334814214528"]
+    assert table["G_mag"][0] == pytest.approx(19.761656)
