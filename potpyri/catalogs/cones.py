@@ -50,9 +50,8 @@ def image_cone(
     return Cone(ra, dec, radius + margin_arcsec / 3600.0)
 
 
-def enclosing_cone(cones: Sequence[Cone], *, pad: float = 0.0) -> Cone:
-    """A cone containing every one of ``cones`` (centred on their mean direction), its radius
-    enlarged by the fraction ``pad``."""
+def enclosing_cone(cones: Sequence[Cone]) -> Cone:
+    """A cone containing every one of ``cones``, centred on their mean direction."""
     if not cones:
         raise ValueError("no cone to enclose")
     ra = np.deg2rad([c.ra for c in cones])
@@ -65,4 +64,4 @@ def enclosing_cone(cones: Sequence[Cone], *, pad: float = 0.0) -> Cone:
     centre_ra = float(np.rad2deg(np.arctan2(y, x)) % 360.0)
     centre_dec = float(np.rad2deg(np.arctan2(z, np.hypot(x, y))))
     radius = max(_separation(centre_ra, centre_dec, c.ra, c.dec) + c.radius for c in cones)
-    return Cone(centre_ra, centre_dec, radius * (1.0 + pad))
+    return Cone(centre_ra, centre_dec, radius)

@@ -12,6 +12,7 @@ step's choice picks. A cone already in the cache is not asked for again.
 from __future__ import annotations
 
 import fnmatch
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,9 +33,10 @@ from potpyri.photometry.calibrate import CatalogChoice, catalog_name
 
 __all__ = ["FetchRow", "Field", "fetch", "night_fields", "wanted_cones"]
 
-#: Extra fraction of a field's radius fetched: the stack's grid is a rectangle around the frames
-#: (its corner cone is wider than theirs) and the QA asks 5 % more than the zero point.
-FIELD_PAD = 0.15
+#: A field's cone radius over its frames' enclosing circle: the stack's grid is the north-up
+#: rectangle around the frames, whose corners (stack_wcs and zeropoint ask for the cone reaching
+#: them) lie up to sqrt(2) times farther out; the QA asks 5 % more than the corners.
+GRID_FACTOR = math.sqrt(2.0) * 1.05
 
 
 @dataclass
@@ -47,9 +49,10 @@ class Field:
     margin_arcsec: float  #: pointing uncertainty of the frames without a raw WCS
 
     def cone(self, margin_arcsec: float) -> Cone:
-        """The cone containing every frame's cone widened by ``margin_arcsec``, padded."""
-        widened = [Cone(c.ra, c.dec, c.radius + margin_arcsec / 3600.0) for c in self.footprints]
-        return enclosing_cone(widened, pad=FIELD_PAD)
+        """The cone containing every frame's cone and the stack's, widened by ``margin_arcsec``
+        (the margin a step adds to the image's own cone)."""
+        frames = enclosing_cone(self.footprints)
+        return Cone(frames.ra, frames.dec, frames.radius * GRID_FACTOR + margin_arcsec / 3600.0)
 
 
 @dataclass
@@ -74,6 +77,7 @@ def night_fields(cfg: DictConfig, reader: Any) -> tuple[list[Field], list[str]]:
     pattern = (
         formats.get(getattr(proc, "value", proc), formats.default) if proc else formats.default
     )
+    include_bad = bool(OmegaConf.select(cfg, "ingest.include_bad", default=False))
     fields: dict[str, Field] = {}
     notes = []
     for path in sorted((data_path / "raw").iterdir()):
@@ -83,6 +87,8 @@ def night_fields(cfg: DictConfig, reader: Any) -> tuple[list[Field], list[str]]:
             with open_raw(path) as hdul:
                 header = reader.classification_header(hdul)
                 meta = describe(header, instrument)
+                if include_bad and meta["type"] == "BAD" and meta.get("bad_by_header"):
+                    meta.update(type="SCIENCE", excluded="")  # reduced: ingest.include_bad=true
                 set_aside_other_target(meta, cfg.target)
                 if meta["type"] != "SCIENCE" or meta.get("excluded"):
                     continue

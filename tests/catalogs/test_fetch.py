@@ -21,7 +21,7 @@ from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS
 
-from potpyri.catalogs import query
+from potpyri.catalogs import query, run_cache_dir
 from potpyri.cli import main as potpyri_main
 from potpyri.framework.outcome import ExitCode
 from potpyri.pipeline import run_pipeline, validate
@@ -219,3 +219,14 @@ def test_the_documented_cache_file_is_read_as_written(tmp_path):
     table = query("gaia", 280.0, -60.0, 0.01, cache_dir=tmp_path, offline=True)
     assert list(table["source_id"]) == ["6636090334814214528"]
     assert table["G_mag"][0] == pytest.approx(19.761656)
+
+
+def test_the_cache_a_run_uses(tmp_path, monkeypatch):
+    """catalog.cache_dir > DATA_PATH/catalog_cache (if it exists) > $POTPYRI_CATALOG_CACHE."""
+    night, mine, env = tmp_path / "night", tmp_path / "mine", tmp_path / "env"
+    night.mkdir()
+    monkeypatch.setenv("POTPYRI_CATALOG_CACHE", str(env))
+    assert run_cache_dir(None, night) == (env, "$POTPYRI_CATALOG_CACHE")
+    (night / "catalog_cache").mkdir()
+    assert run_cache_dir(None, night) == (night / "catalog_cache", "the night's own catalog_cache/")
+    assert run_cache_dir(str(mine), night) == (mine, "catalog.cache_dir")
