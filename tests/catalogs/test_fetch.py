@@ -22,9 +22,11 @@ from astropy.table import Table
 from astropy.wcs import WCS
 
 from potpyri.catalogs import query, run_cache_dir
+from potpyri.catalogs.fetch import night_fields, wanted_cones
 from potpyri.cli import main as potpyri_main
 from potpyri.framework.outcome import ExitCode
-from potpyri.pipeline import run_pipeline, validate
+from potpyri.photometry.calibrate import field_cone
+from potpyri.pipeline import make_reader, run_pipeline, validate
 from tests.conftest import compose_config
 from tests.framework.tiny import SEARCHPATH
 
@@ -44,7 +46,7 @@ WIDE = (
     f'instrument.datasec=["[1:{SIZE},1:{SIZE}]"]',
     f'instrument.biassec=["[{SIZE + 1}:{SIZE + 8},1:{SIZE}]"]',
 )
-STEPS = "pipeline.steps=[ingest,process,astrometry]"
+STEPS = "pipeline.steps=[ingest,process,astrometry,align,resample_grid,resample,stack,stack_wcs]"
 
 
 def _recorded_gaia() -> Table:
@@ -177,9 +179,18 @@ def test_fetch_fills_the_night_cache_then_the_run_solves_offline(night, service,
     )
     validate(cfg)
     result = run_pipeline(cfg, recipe_yaml="data_path: x\n")
-    assert result.by_status("astrometry") == {"ran": 2}
+    for step, count in (("astrometry", 2), ("align", 2), ("stack_wcs", 1)):
+        assert result.by_status(step) == {"ran": count}, step  # each asked the cache, offline
     assert len(service["gaia"]) == 1  # the reduction asked the cache only
-    frames = sorted((night / "red" / "workspace").glob("recorded.*.toy*.fits"))
+    # The zero point would ask for the stack's cone: inside the one fetch planned for it.
+    stack = next((night / "red").glob("*.stk.fits"))
+    with fits.open(stack) as hdul:
+        asked = field_cone(WCS(hdul["SCI"].header).celestial, hdul["SCI"].data.shape)
+    fields, _ = night_fields(cfg, make_reader(cfg.instrument, None))
+    planned = wanted_cones(cfg, fields, {"zeropoint"})
+    assert [(catalog, field.name) for catalog, field, _ in planned] == [("skymapper", "recorded")]
+    assert planned[0][2].contains(asked)
+    frames = sorted((night / "red" / "workspace").glob("recorded.*.toy00?.fits"))
     assert len(frames) == 2
     for n, frame in enumerate(frames):
         with fits.open(frame) as hdul:
