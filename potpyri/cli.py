@@ -25,6 +25,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from potpyri.catalog_command import main as catalogs_main
 from potpyri.files import write_atomic
 from potpyri.framework.logutil import interactive
 from potpyri.framework.outcome import ExitCode, write_run_record
@@ -124,8 +125,6 @@ def main(argv: list[str] | None = None) -> None:
         demo(args[1:])
         return
     if args[:1] == ["catalogs"]:
-        from potpyri.catalog_command import main as catalogs_main
-
         sys.exit(catalogs_main(args[1:], preflight))
     try:
         args = _expand_recipe_flags(rename_args(_normalise_instrument(_verbosity(args))))

@@ -156,7 +156,7 @@ def wanted_cones(
             try:
                 if band is None:
                     raise ValueError(f"filter {filt!r} has no survey band to calibrate against")
-                catalog = catalog_name(choice, band, cone.dec, preference)
+                catalog = catalog_name(choice, band, cone.dec, preference).lower()
             except ValueError as exc:
                 wanted.append((f"zeropoint {filt}", field, str(exc)))
                 continue
