@@ -88,7 +88,7 @@ class CatalogColumns:
     pmra: str | None = None  #: proper motion in RA (times cos dec) column, mas/yr
     pmdec: str | None = None  #: proper motion in Dec column, mas/yr
     id: str | None = None  #: star name column
-    #: band or filter name -> magnitude column (mag.V=Vmag)
+    #: band or filter name -> magnitude column (+catalog.columns.mag.V=Vmag)
     mag: dict[str, str] = field(default_factory=dict)
     #: band or filter name -> magnitude error column (0.02 mag assumed where there is none)
     err: dict[str, str] = field(default_factory=dict)
@@ -101,7 +101,7 @@ class CatalogConfig:
     offline: bool = False  #: never query services; use the on-disk cache only
     #: catalog cache; default $POTPYRI_CATALOG_CACHE or ~/.cache/potpyri/catalogs
     cache_dir: str | None = None
-    #: a user's catalog (.fits, .ecsv or .csv) used instead of Gaia and the surveys
+    #: a user's catalog (.fits, .ecsv, .csv) replacing Gaia and the surveys (see catalog.use)
     file: str | None = None
     columns: CatalogColumns = field(default_factory=CatalogColumns)  #: the file's column names
     magsys: MagSys = MagSys.AB  #: the file's magnitude system: AB or Vega (converted to AB)
