@@ -192,8 +192,9 @@ def legacy_settings(settings: Any, catalog_file: str | None) -> Any:
 def user_catalog(settings: Any, filters: list[str] | None = None) -> UserCatalog | None:
     """The run's user catalog for a step (see :func:`check_user_catalog`), None when not set.
 
-    ``filters`` None: the file as it serves astrometry, and the zero point of the filters asked
-    later through :meth:`UserCatalog.band_for` (checked at the start of the run).
+    ``filters``: the filters whose zero point the file may serve (:meth:`UserCatalog.band_for`);
+    none for the astrometry. The file was checked at the start of the run; it is read once per
+    process (and again when it changes on disk).
     """
     return check_user_catalog(settings, filters or [])
 
@@ -232,10 +233,11 @@ def _checked(
     stars["source_id"] = np.asarray(table[ids]).astype(str) if ids else np.arange(len(table))
     stars["ra"], stars["dec"] = ra, dec
     for out, names, key in (("pmra", _PMRA_NAMES, "pmra"), ("pmdec", _PMDEC_NAMES, "pmdec")):
-        col = _find(table, mapping.get(key), names)
+        col = _column(table, name, key, mapping[key], names) if mapping.get(key) else None
+        col = col or _find(table, None, names)
         stars[out] = np.nan_to_num(_numeric(table, col, name)) if col else np.zeros(len(table))
     explicit = uses is not None
-    wanted = frozenset(CatalogUse(u) for u in (uses or [u.value for u in CatalogUse]))
+    wanted = frozenset(CatalogUse) if uses is None else frozenset(CatalogUse(u) for u in uses)
     bands = {}
     if CatalogUse.zeropoint in wanted:
         for filt in filters:
@@ -247,7 +249,7 @@ def _checked(
                     raise UserCatalogError(
                         f"catalog.file {name}: no magnitude column for filter {filt!r} (tried "
                         f"{', '.join(_spellings(_MAG_NAMES, key))}; map one with "
-                        f"catalog.columns.mag.{key}=COLUMN)"
+                        f"+catalog.columns.mag.{key}=COLUMN)"
                     )
                 continue
             mag = _numeric(table, mag_col, name)

@@ -82,6 +82,8 @@ def test_mapped_columns_proper_motion_and_default_error(tmp_path):
             "catalog.file field.csv: column r row 1: 'x' is not a number",
         ),
         (".csv", "x,y,r\n1,2,3\n", {"ra": "RA"}, "catalog.columns.ra=RA: no such column"),
+        (".csv", "ra,dec\n1,2\n", {"pmra": "pm"}, "catalog.columns.pmra=pm: no such column"),
+        (".csv", "ra,dec\n", {}, "catalog.file field.csv: the table has no rows"),
     ],
 )
 def test_unreadable_files_one_line(tmp_path, suffix, content, columns, message):
