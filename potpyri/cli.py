@@ -36,6 +36,7 @@ from potpyri.framework.step import STEPS
 from potpyri.framework.summary import print_summary
 from potpyri.pipeline import (
     ConfigError,
+    check_catalog_file,
     check_data_path,
     check_recipe,
     rename_args,
@@ -77,6 +78,7 @@ def run_job(cfg: DictConfig) -> None:
     try:
         validate(cfg)
         check_data_path(cfg)
+        check_catalog_file(cfg)
     except ConfigError as exc:
         print(f"potpyri: error: {exc}", file=sys.stderr)
         sys.exit(ExitCode.config_error)
@@ -195,6 +197,7 @@ def preflight(args: list[str]) -> DictConfig:
         GlobalHydra.instance().clear()
     validate(cfg)
     check_data_path(cfg)  # before Hydra makes its log folder under data_path
+    check_catalog_file(cfg)
     return cfg
 
 

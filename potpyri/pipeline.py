@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import enum
+import fnmatch
+import functools
 import logging
 from pathlib import Path
 from typing import Any
@@ -16,15 +18,18 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from potpyri.catalogs.cache import run_cache_dir
+from potpyri.catalogs.user_file import UserCatalogError, check_user_catalog, legacy_settings
 from potpyri.framework import recipe, runner
-from potpyri.framework.config import rename_overrides
+from potpyri.framework.config import print_warning, rename_overrides
 from potpyri.framework.step import STEPS
 from potpyri.framework.validate import ConfigError, check_config
 from potpyri.instruments import Reader, get_reader
+from potpyri.instruments.classify import describe
 from potpyri.schema import RUN_KEYS, PotpyriConfig, instrument_names
 
 __all__ = [
     "ConfigError",
+    "check_catalog_file",
     "check_data_path",
     "check_recipe",
     "make_reader",
@@ -80,6 +85,51 @@ def check_data_path(cfg: DictConfig) -> Path:
             f"data_path={cfg.data_path}: no raw/ folder in it (raw files go in DATA_PATH/raw)"
         )
     return data_path
+
+
+def check_catalog_file(cfg: DictConfig) -> None:
+    """Refuse a user's catalog file (``catalog.file``, or the deprecated
+    ``zeropoint.catalog_file``) that cannot serve the run, with one line naming the file and the
+    missing column or bad value; the filters it must calibrate are the night's science filters
+    (read from the raw headers) when the run calibrates."""
+    legacy = OmegaConf.select(cfg, "zeropoint.catalog_file")
+    if legacy:
+        _warn_once(
+            f"zeropoint.catalog_file is deprecated: use catalog.file={legacy} "
+            "(read now as catalog.file with catalog.use=[zeropoint])"
+        )
+    settings = legacy_settings(cfg.catalog, legacy)
+    if not settings.get("file"):
+        return
+    filters = science_filters(cfg) if "zeropoint" in step_list(cfg) else []
+    try:
+        check_user_catalog(settings, filters)
+    except UserCatalogError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+@functools.cache
+def _warn_once(message: str) -> None:
+    print_warning(message)
+
+
+def science_filters(cfg: DictConfig) -> list[str]:
+    """The filters of the science frames in ``data_path/raw`` (headers only; unreadable files
+    are left to ingest to report)."""
+    raw = Path(str(cfg.data_path)).expanduser() / "raw"
+    pattern = cfg.instrument.raw_format.default
+    reader = make_reader(cfg.instrument, None)
+    filters = set()
+    for path in sorted(raw.iterdir()):
+        if not (path.is_file() and fnmatch.fnmatch(path.name, pattern)):
+            continue
+        try:
+            meta = describe(reader.header(path), cfg.instrument)
+        except Exception:  # ingest reports the file with its reason
+            continue
+        if meta["type"] == "SCIENCE" and meta["filter"]:
+            filters.add(meta["filter"])
+    return sorted(filters)
 
 
 def make_reader(instrument: Any, unpacked: Path | None) -> Reader:

@@ -16,7 +16,7 @@ from typing import ClassVar
 from potpyri.astrometry.detect import detect_sources, detection_mask
 from potpyri.astrometry.epoch import frame_epoch
 from potpyri.astrometry.errors import AstrometryFailed
-from potpyri.astrometry.reference import gaia_reference
+from potpyri.astrometry.reference import astrometric_file, gaia_reference
 from potpyri.astrometry.solve import coarse_solve, write_solution
 from potpyri.astrometry.wcsio import expected_scale, frame_wcs
 from potpyri.catalogs.cones import image_cone
@@ -93,6 +93,7 @@ class Astrometry(Step):
         radius_arcsec = max(cfg.search_radius_arcsec, float(frame[0].header.get("PNTUNC", 0.0)))
         cone = image_cone(start, sci.shape, scale_arcsec=scale, margin_arcsec=radius_arcsec)
         try:
+            user = astrometric_file(self.context.cfg.catalog)
             reference = gaia_reference(
                 cone.ra,
                 cone.dec,
@@ -100,6 +101,7 @@ class Astrometry(Step):
                 epoch=epoch,
                 cache_dir=self.context.cfg.catalog.cache_dir,
                 offline=bool(self.context.cfg.catalog.offline),
+                user=user,
             )
             result = coarse_solve(
                 sources,
@@ -118,6 +120,7 @@ class Astrometry(Step):
         except AstrometryFailed as exc:
             raise StepFailed(f"{path.name}: astrometry failed: {exc}") from None
         write_solution(frame, result, epoch)
+        frame[0].header["ASTRCAT"] = (user.label[:60] if user else "gaia", "astrometric catalog")
         self.log.info(
             "%s: solved by %s (%d stars confirm, %.1f s)",
             item.id,

@@ -20,7 +20,7 @@ from omegaconf import OmegaConf
 from potpyri.astrometry.epoch import mjd_epoch
 from potpyri.astrometry.wcsio import header_wcs
 from potpyri.catalogs.cache import Cone
-from potpyri.catalogs.choice import band_of
+from potpyri.catalogs.user_file import UserCatalog as File
 from potpyri.framework.step import (
     Item,
     Output,
@@ -36,6 +36,7 @@ from potpyri.photometry.calibrate import (
     CatalogChoice,
     FluxKind,
     calibrate,
+    calibration_band,
     calibration_flux,
     field_cone,
     reference_stars,
@@ -62,7 +63,7 @@ class Zeropoint(Step):
             "max_catalog_err": "max_catalog_err_mag",
         }
         catalog: CatalogChoice = CatalogChoice.auto  #: auto (reference rule) or a catalog
-        catalog_file: str | None = None  #: a user's catalog (ra, dec, <band>_mag[, <band>_err], AB)
+        catalog_file: str | None = None  #: deprecated: use catalog.file (read as its alias)
         flux: FluxKind = FluxKind.psf  #: PSFPHOT's total fluxes or APPPHOT's aperture-corrected
         match_radius_arcsec: float = 1.0  #: cross-match radius, arcsec
         search_radius_arcsec: float = 20.0  #: search radius of the WCS-catalog offset, arcsec
@@ -86,16 +87,15 @@ class Zeropoint(Step):
         hdus = read_product(path, drop=("ZPSTARS",))
         header = hdus[0].header
         filt = item.meta.get("filter") or header.get("FILTER", "")
-        band = band_of(filt)
-        if band is None:
-            raise StepFailed(
-                f"{path.name}: filter {filt!r} has no survey band to calibrate against"
-            )
+        try:  # the user's catalog file, else a survey band
+            band, user = calibration_band(filt, self.context.cfg.catalog, cfg.catalog_file)
+        except ValueError as exc:
+            raise StepFailed(f"{path.name}: {exc}") from None
         wcs = header_wcs(hdus["SCI"].header)
         if wcs is None:
             raise StepFailed(f"{path.name}: no celestial WCS; cannot cross-match")
         cone = field_cone(wcs, hdus["SCI"].data.shape)
-        catalog, cat = self._catalog(band, cone, item)
+        catalog, cat = self._catalog(band, cone, item, user)
         flux = calibration_flux(header, cfg.flux)
         try:
             cal = calibrate(
@@ -153,7 +153,7 @@ class Zeropoint(Step):
                 )
         return [Output(item.id, "target", meta, products)]
 
-    def _catalog(self, band: str, cone: Cone, item: Item) -> tuple[str, Table]:
+    def _catalog(self, band: str, cone: Cone, item: Item, user: File | None) -> tuple[str, Table]:
         """The catalog's name and its stars in ``cone`` (a user's file, or a survey query)."""
         settings = self.context.cfg.catalog
         try:
@@ -161,7 +161,7 @@ class Zeropoint(Step):
                 band,
                 cone,
                 choice=self.config.catalog,
-                catalog_file=self.config.catalog_file,
+                user=user,
                 preference=str(self.context.instrument.get("catalog_zp", "PS1")),
                 epoch=mjd_epoch(item.meta.get("time")),
                 cache_dir=OmegaConf.select(settings, "cache_dir"),

@@ -1,22 +1,16 @@
-"""Which catalog and band calibrate a filter (the reference's rule), and a user's own catalog file.
+"""Which catalog and band calibrate a filter (the reference's rule).
 
 Rule: J, H, K/Ks -> 2MASS (Vega converted to AB by the parser). Optical g, r, i, z (and y/Y):
 Pan-STARRS DR1 north of dec -30, SkyMapper south of it; u: SDSS in the north, SkyMapper in the
 south. An instrument whose preference (``instrument.catalog_zp``) is SDSS or SkyMapper uses it
-where it covers the band. A user may name a catalog explicitly, or give a file.
+where it covers the band. A user may name a catalog explicitly, or give a file (user_file.py).
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-import numpy as np
-from astropy.table import Table
-
-from potpyri.catalogs.cache import Cone, _separation
-
-__all__ = ["band_of", "choose_catalog", "read_user_catalog"]
+__all__ = ["band_of", "choose_catalog"]
 
 _PS1_SOUTH_LIMIT = -30.0
 _COVERS = {
@@ -65,45 +59,3 @@ def choose_catalog(band: str, dec: float, preference: str = "PS1") -> str:
     if band == "y" and not south:
         return "ps1"
     raise ValueError(f"no catalog calibrates band {band!r} at dec {dec:+.2f}")
-
-
-def read_user_catalog(path: str | Path, band: str, cone: Cone) -> Table:
-    """A user's catalog file (any astropy-readable table) in standard columns, cut to ``cone``.
-
-    The file needs ``ra``, ``dec`` (deg) and ``<band>_mag`` (AB); ``<band>_err`` is optional
-    (0.02 mag assumed).
-    """
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"zeropoint.catalog_file {path} does not exist")
-    table = Table.read(path)
-    missing = [c for c in ("ra", "dec", f"{band}_mag") if c not in table.colnames]
-    if missing:
-        raise ValueError(
-            f"{path.name}: the user catalog lacks column(s) {missing} "
-            f"(needs ra, dec, {band}_mag[, {band}_err])"
-        )
-    out = Table()
-    out["source_id"] = (
-        np.asarray(table["source_id"]).astype(str)
-        if "source_id" in table.colnames
-        else np.arange(len(table)).astype(str)
-    )
-    out["ra"] = np.asarray(table["ra"], float)
-    out["dec"] = np.asarray(table["dec"], float)
-    out[f"{band}_mag"] = np.ma.filled(np.ma.asarray(table[f"{band}_mag"]).astype(float), np.nan)
-    err_col = f"{band}_err"
-    out[err_col] = (
-        np.ma.filled(np.ma.asarray(table[err_col]).astype(float), np.nan)
-        if err_col in table.colnames
-        else np.full(len(table), 0.02)
-    )
-    keep = np.array(
-        [
-            _separation(cone.ra, cone.dec, r, d) <= cone.radius
-            for r, d in zip(out["ra"], out["dec"], strict=True)
-        ],
-        bool,
-    )
-    out.meta["catalog"] = f"file:{path.name}"
-    return out[keep]

@@ -26,6 +26,7 @@ from potpyri.catalogs.cache import CatalogCache, CatalogUnavailable, Cone
 from potpyri.catalogs.choice import band_of
 from potpyri.catalogs.cones import enclosing_cone, image_cone
 from potpyri.catalogs.query import CATALOGS, query
+from potpyri.catalogs.user_file import CatalogUse, legacy_settings, user_catalog
 from potpyri.instruments.base import image_hdus, image_shape, open_raw
 from potpyri.instruments.classify import describe, set_aside_other_target
 from potpyri.instruments.pointing import NoPointing, has_celestial_wcs, pointing_wcs
@@ -136,6 +137,12 @@ def wanted_cones(
     reason in place of the cone where the zero point has no catalog for a filter."""
     wanted: list[tuple[str, Field, Cone | str]] = []
     astrometric: dict[str, float] = {}  # catalog -> margin, arcsec
+    filters = sorted({f for field in fields for f in field.filters})
+    user = user_catalog(
+        legacy_settings(cfg.catalog, OmegaConf.select(cfg, "zeropoint.catalog_file")), filters
+    )
+    if user is not None and CatalogUse.astrometry in user.uses:
+        steps = steps - {"astrometry", "align", "stack_wcs"}  # the file's positions serve them
     if "astrometry" in steps:
         astrometric["gaia"] = float(cfg.astrometry.search_radius_arcsec)
     for name in ("align", "stack_wcs"):
@@ -146,12 +153,14 @@ def wanted_cones(
     for field in fields:
         for catalog, margin in astrometric.items():
             wanted.append((catalog, field, field.cone(max(margin, field.margin_arcsec))))
-        if "zeropoint" not in steps or OmegaConf.select(cfg, "zeropoint.catalog_file"):
+        if "zeropoint" not in steps:
             continue
         cone = field.cone(0.0)
         choice = CatalogChoice(getattr(cfg.zeropoint.catalog, "value", cfg.zeropoint.catalog))
         preference = str(OmegaConf.select(cfg, "instrument.catalog_zp", default="PS1"))
         for filt in field.filters:
+            if user is not None and user.band_for(filt) is not None:
+                continue  # the user's file calibrates this filter
             band = band_of(filt)
             try:
                 if band is None:

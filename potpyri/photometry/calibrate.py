@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 from astropy.io import fits
@@ -19,8 +19,9 @@ from astropy.wcs import WCS
 
 from potpyri.catalogs import CatalogUnavailable, query
 from potpyri.catalogs.cache import Cone
-from potpyri.catalogs.choice import choose_catalog, read_user_catalog
+from potpyri.catalogs.choice import band_of, choose_catalog
 from potpyri.catalogs.cones import image_cone
+from potpyri.catalogs.user_file import UserCatalog, legacy_settings, user_catalog
 from potpyri.photometry.flags import UNUSABLE_FOR_CALIBRATION
 from potpyri.photometry.measure import PhotometryMethod
 from potpyri.photometry.zeropoint import (
@@ -244,28 +245,44 @@ def write_zeropoint_header(
         )
 
 
+def calibration_band(
+    filter_name: str, settings: Any, catalog_file: str | None
+) -> tuple[str, UserCatalog | None]:
+    """The band calibrating ``filter_name`` and the user's catalog file serving it (None: a
+    survey does): ``settings`` is the run's ``catalog`` group, ``catalog_file`` the deprecated
+    ``zeropoint.catalog_file``.
+
+    Raises ``ValueError`` with the one-line reason when neither the file nor a survey band does.
+    """
+    user = user_catalog(legacy_settings(settings, catalog_file), [filter_name])
+    band = user.band_for(filter_name) if user is not None else None
+    if band is not None:
+        return band, user
+    band = band_of(filter_name)
+    if band is None:
+        raise ValueError(f"filter {filter_name!r} has no survey band to calibrate against")
+    return band, None
+
+
 def reference_stars(
     band: str,
     cone: Cone,
     *,
     choice: CatalogChoice,
-    catalog_file: str | None,
+    user: UserCatalog | None,
     preference: str,
     epoch: float | None,
     cache_dir: str | None,
     offline: bool,
     label: str,
 ) -> tuple[str, Table]:
-    """The calibration catalog's name and its stars in ``cone``: a user's file, or a survey.
+    """The calibration catalog's name and its stars in ``cone``: a user's file (``user``, from
+    :func:`calibration_band`), or a survey.
 
     Raises ``ValueError`` with the one-line reason (``label`` names the stack) when there is none.
     """
-    if catalog_file:
-        try:
-            table = read_user_catalog(catalog_file, band, cone)
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"zeropoint.catalog_file: {exc}") from None
-        return f"file:{Path(catalog_file).name}", table
+    if user is not None:
+        return user.label, user.calibration_stars(band, cone, epoch)
     try:
         name = catalog_name(choice, band, cone.dec, preference)
     except ValueError as exc:
