@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 _DPI = 90
-_PREVIEW_MAX_PX = 1400  # the preview is 7.5 in wide at _DPI: 675 pixels
+_PREVIEW_MAX_PX = 1000  # the preview is 7.5 in wide at _DPI: 675 pixels
 
 
 def figure_png(fig: Figure, **savefig: Any) -> bytes:
@@ -144,6 +144,8 @@ def preview_figure(
         dec.set_axislabel("Dec (ICRS) [d:m:s]")
         ra.set_major_formatter("hh:mm:ss")
         dec.set_major_formatter("dd:mm:ss")
+        for coord in (ra, dec):  # plain "10:00:36": the default superscripts need mathtext
+            coord.set_separator((":", ":", ""))
         _compass(ax, wcs, (ny, nx))
     else:
         ax.set_xlabel("x [pixel]")
@@ -306,7 +308,9 @@ def frames_astrometry_figure(
     cols = min(n, 4)
     rows = (n + cols - 1) // cols
     fig = Figure(figsize=(3.2 * cols, 3.3 * rows + 0.4))
-    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    # Room between the panels for each one's axis labels (a layout engine would cost more time).
+    grid = {"wspace": 0.45, "hspace": 0.55}
+    axes = np.atleast_1d(fig.subplots(rows, cols, gridspec_kw=grid)).ravel()
     seps = np.concatenate([np.hypot(m.dra, m.ddec) for _, m, _ in matches if m.n] or [np.ones(1)])
     scale = max(float(np.percentile(seps, 90)), 1e-3)
     for ax, (name, match, (ny, nx)) in zip(axes, matches, strict=False):
@@ -334,7 +338,6 @@ def frames_astrometry_figure(
     for ax in axes[n:]:
         ax.set_visible(False)
     fig.suptitle(f'{title} (vector ×10; 90th percentile = {scale:.3f}")', fontsize=9)
-    fig.set_layout_engine("constrained")
     return fig
 
 
