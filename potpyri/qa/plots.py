@@ -29,6 +29,13 @@ __all__ = [
 ]
 
 _DPI = 90
+_CATALOG_NAMES = {
+    "gaia": "Gaia",
+    "ps1": "Pan-STARRS",
+    "sdss": "SDSS",
+    "skymapper": "SkyMapper",
+    "2mass": "2MASS",
+}
 _LEVEL_SAMPLE = 250_000  # pixels the preview's display levels are measured on
 _PREVIEW_MAX_PX = 1000  # the preview is 7.5 in wide at _DPI: 675 pixels
 
@@ -65,9 +72,10 @@ def preview_png(
     detected_xy: np.ndarray | None,
     title: str,
     wcs: WCS | None = None,
+    catalog: str = "gaia",
 ) -> bytes:
     """PNG bytes of :func:`preview_figure`."""
-    return _png(preview_figure(sci, mask, catalog_xy, detected_xy, title, wcs))
+    return _png(preview_figure(sci, mask, catalog_xy, detected_xy, title, wcs, catalog))
 
 
 def preview_figure(
@@ -77,9 +85,24 @@ def preview_figure(
     detected_xy: np.ndarray | None,
     title: str,
     wcs: WCS | None = None,
+    catalog: str = "gaia",
 ) -> Figure:
     """Asinh-stretched stack with catalog stars (circles), the QA's detections (crosses), masked
-    pixels coloured by class (legend), and, with a celestial WCS, RA/Dec axes and N/E arrows."""
+    pixels coloured by class (legend), and, with a celestial WCS, RA/Dec axes and N/E arrows.
+
+    Parameters
+    ----------
+    sci, mask : numpy.ndarray
+        The stack's pixels and its MASK bits (None: no mask); see :data:`MASK_CLASSES`.
+    catalog_xy, detected_xy : numpy.ndarray or None
+        (n, 2) pixel positions of the catalog stars and of the QA's detections.
+    title : str
+        The figure's title.
+    wcs : WCS, optional
+        The stack's WCS; without a celestial one the axes are in pixels and there are no arrows.
+    catalog : str
+        The catalog's name in the legend (``gaia``, ``ps1``...).
+    """
     from astropy.stats import sigma_clipped_stats
     from astropy.visualization import AsinhStretch, ImageNormalize, ManualInterval
 
@@ -122,7 +145,7 @@ def preview_figure(
             facecolors="none",
             edgecolors="tab:blue",
             linewidths=1.3,
-            label=f"Gaia stars ({int(inside.sum())})",
+            label=f"{_CATALOG_NAMES.get(catalog, catalog)} stars ({int(inside.sum())})",
         )
     if detected_xy is not None and len(detected_xy):
         ax.scatter(

@@ -71,7 +71,8 @@ def test_preview_has_sky_axes_arrows_and_a_mask_legend():
     sci, mask = _image_with_mask()
     wcs = _wcs(_rotated(30.0))
     detected = np.array([[30.0, 40.0], [80.0, 90.0]])
-    fig = preview_figure(sci, mask, None, detected, "stack", wcs)
+    stars = np.array([[30.0, 40.0], [500.0, 20.0]])  # one off the image
+    fig = preview_figure(sci, mask, stars, detected, "stack", wcs, "ps1")
     (ax,) = fig.axes
     assert ax.coords[0].get_axislabel().startswith("RA")
     assert ax.coords[1].get_axislabel().startswith("Dec")
@@ -83,7 +84,7 @@ def test_preview_has_sky_axes_arrows_and_a_mask_legend():
     no_data = (12 * 120 + 3 * 20) / 120**2
     assert f"{MASK_CLASSES[0][2]}: {no_data:.1%} of the image" in legend
     assert f"{MASK_CLASSES[1][2]}: {36 / 120**2:.1%} of the image" in legend
-    assert f"{DETECTIONS_LABEL} (2)" in legend
+    assert f"{DETECTIONS_LABEL} (2)" in legend and "Pan-STARRS stars (1)" in legend
     assert not any(MASK_CLASSES[2][2] in t for t in legend)  # no such pixel: no legend entry
 
 
