@@ -56,7 +56,8 @@ def _png(fig: Figure) -> bytes:
 
 
 def mask_classes(sci: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-    """Per pixel, 0 where good, else 1 + the index of its :data:`MASK_CLASSES` class."""
+    """Per pixel, 0 where good, else 1 + the index of its class in
+    :data:`~potpyri.qa.names.MASK_CLASSES`."""
     bits = np.zeros(sci.shape, np.uint8) if mask is None else np.asarray(mask).astype(np.uint8)
     classes = np.zeros(sci.shape, np.uint8)
     for index, (*_, covered) in reversed(list(enumerate(MASK_CLASSES))):
@@ -93,7 +94,8 @@ def preview_figure(
     Parameters
     ----------
     sci, mask : numpy.ndarray
-        The stack's pixels and its MASK bits (None: no mask); see :data:`MASK_CLASSES`.
+        The stack's pixels and its MASK bits (None: no mask); the classes shown are
+        :data:`~potpyri.qa.names.MASK_CLASSES`.
     catalog_xy, detected_xy : numpy.ndarray or None
         (n, 2) pixel positions of the catalog stars and of the QA's detections.
     title : str
