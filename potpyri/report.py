@@ -25,9 +25,10 @@ from potpyri.files import write_atomic
 from potpyri.framework.outcome import earlier_products, product_run_id, run_outcome
 from potpyri.framework.runner import RunResult
 from potpyri.framework.summary import FATE_LISTS, step_totals
+from potpyri.qa.names import DETECTIONS_LABEL, MASK_CLASSES, STAMP_FWHM_LABEL
 from potpyri.qa.stack_file import HEADER_VALUES
 
-__all__ = ["frame_rows", "qc_warnings", "write_report"]
+__all__ = ["frame_rows", "qc_warnings", "read_sweep", "write_report"]
 
 log = logging.getLogger("potpyri")
 
@@ -43,26 +44,67 @@ _STATUSES = (
     "empty",
 )
 
+#: What each header card of a stack shows, by keyword (docs/keywords.yaml has the definitions).
+#: One name a quantity: the seeing FWHM is the photometry step's FWHM card, the source count its
+#: NSOURCES card; the qa step's own measurements below have names of their own.
+_HEADER_LABELS = {
+    "NCOMBINE": "frames combined",
+    "EXPTIME": "exposure time [s]",
+    "FWHM": "seeing FWHM [px]",
+    "SKYSIG": "sky noise per pixel [e⁻/s]",
+    "NSOURCES": "sources detected (rows of the photometry catalog)",
+    "NPSFSTAR": "PSF stars",
+    "PHOTMETH": "photometry method",
+    "PHOTWHY": "why no PSF photometry",
+    "PSFSIGX": "PSF sigma x [px]",
+    "PSFSIGY": "PSF sigma y [px]",
+    "ZPTMAG": "zero point [mag]",
+    "ZPTMUCER": "zero-point uncertainty [mag]",
+    "ZPTNSTAR": "zero-point stars",
+    "ZPTCAT": "zero-point catalog",
+    "ZPTBAND": "zero-point catalog band",
+    "M3SIGMA": "3σ limiting magnitude",
+    "M5SIGMA": "5σ limiting magnitude",
+    "M10SIGMA": "10σ limiting magnitude",
+    "RADISP": 'astrometric dispersion RA ["]',
+    "DEDISP": 'astrometric dispersion Dec ["]',
+    "NASTRO": "astrometric reference stars",
+    "ASTROMET": "astrometric solver",
+    "STKMETH": "stack method",
+    "PPRCPSHA": "recipe digest",
+}
+
 #: Readable names of the qa step's own measurements.
 _LABELS = {
     "pixscale": 'QA pixel scale ["/px]',
-    "n_sources": "QA sources detected",
+    "n_sources": DETECTIONS_LABEL,
     "n_catalog": "QA catalog stars in the cone",
     "n_catalog_inside": "QA catalog stars inside the stack",
-    "n_matched": "QA detections matched to the catalog",
+    "n_matched": "QA point sources matched to the catalog",
     "rms_ra": 'QA residual scatter RA ["]',
     "rms_dec": 'QA residual scatter Dec ["]',
     "median_dra": 'QA median offset RA ["]',
     "median_ddec": 'QA median offset Dec ["]',
-    "psf_source": "QA PSF from",
-    "n_psf_stars": "QA PSF stars",
-    "psf_sigma_x": "QA PSF sigma x [px]",
-    "psf_sigma_y": "QA PSF sigma y [px]",
-    "psf_asymmetry": "QA PSF |σx−σy|/max",
-    "moffat_fwhm": "QA Moffat FWHM [px]",
-    "moffat_alpha": "QA Moffat α",
+    "psf_source": "QA PSF stamp from",
+    "n_psf_stars": "QA PSF stamp stars",
+    "psf_sigma_x": "QA PSF stamp sigma x [px]",
+    "psf_sigma_y": "QA PSF stamp sigma y [px]",
+    "psf_asymmetry": "QA PSF stamp |σx−σy|/max",
+    "moffat_fwhm": f"QA {STAMP_FWHM_LABEL} [px] (Moffat fit of the PSF stamp)",
+    "moffat_alpha": "QA Moffat α of the PSF stamp",
     "n_zp_stars": "QA zero-point stars used",
     "dispersion_cut_px": "QA dispersion cut [px]",
+}
+
+#: QA measurements of what a header card already states: shown only when the card is absent (the
+#: product's card is the one value of its quantity; the stamp FWHM stays in the PSF figure).
+_SHOWN_BY_CARD = {
+    "moffat_fwhm": "FWHM",
+    "moffat_alpha": "FWHM",
+    "n_psf_stars": "NPSFSTAR",
+    "psf_sigma_x": "PSFSIGX",
+    "psf_sigma_y": "PSFSIGY",
+    "n_zp_stars": "ZPTNSTAR",
 }
 
 _CSS = """
@@ -98,7 +140,9 @@ def write_report(
     result : RunResult
         What the runner returned (items and task records).
     recipe, log_dir : Path, optional
-        The run's ``recipe.yaml`` and log folder, linked from the page.
+        The run's ``recipe.yaml`` and log folder, linked from the page; a sweep job's swept
+        values are read from the folder's ``run.json`` / ``summary.json`` (see
+        :func:`read_sweep`).
     title : str, optional
         Page title; default the data path.
     """
@@ -112,6 +156,7 @@ def write_report(
     excluded = [r for r in result.records if r.status == "excluded"]
     outcome = run_outcome(result)
     ran_qa = any(r.step == "qa" for r in result.records)
+    sweep = read_sweep(log_dir)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -124,6 +169,8 @@ def write_report(
         + "</p>",
         f'<p id="outcome" class="{"ok" if outcome.code == 0 else "aside"}">'
         f"run {_e(result.run_id)}: {_e(outcome.line)} (exit code {int(outcome.code)})</p>",
+        *_sweep_line(sweep),
+        *_set_aside_line(rejected, excluded),
         '<nav><a href="#flags">QC flags</a><a href="#stacks">stacks</a><a href="#frames">frames</a>'
         '<a href="#products">products</a><a href="#summary">run summary</a></nav>',
         '<h2 id="flags">QC flags</h2>',
@@ -140,7 +187,7 @@ def write_report(
         records = [r for r in result.records if r.status == status]
         if records:
             parts.append(
-                f"<h3>{_e(heading[0].upper() + heading[1:])}</h3>"
+                f'<h3 id="fate-{status}">{_e(heading[0].upper() + heading[1:])}</h3>'
                 + _table(["step", "task", note], [[r.step, r.task, r.note] for r in records])
             )
     parts.append('<h2 id="stacks">Stacks</h2>')
@@ -151,7 +198,8 @@ def write_report(
         parts += _stack_section(stack, by_id.get(stack.id), ran_qa)
     parts.append('<h2 id="frames">Frames</h2>')
     parts.append(
-        '<p class="meta">FWHM: Moffat fit of a median stamp of bright isolated stars (qa step); '
+        '<p class="meta">Seeing FWHM: Moffat fit of a median stamp of bright isolated stars '
+        "(qa step; the frame header's FWHM when it could not fit); "
         "σ vs Gaia: robust scatter of detected minus Gaia positions (qa step); RADISP/DEDISP: "
         "the align step's header values.</p>"
     )
@@ -163,7 +211,7 @@ def write_report(
                 "filter",
                 "exptime [s]",
                 "sky [e⁻]",
-                "FWHM [px]",
+                "seeing FWHM [px]",
                 'σ RA vs Gaia ["]',
                 'σ Dec vs Gaia ["]',
                 'RADISP ["]',
@@ -191,6 +239,7 @@ def write_report(
     parts.append(_table(["step", *_STATUSES, "time [s]"], _summary_rows(result)))
     data = {
         "run_id": result.run_id,
+        "sweep": sweep,
         "outcome": outcome.line,
         "exit_code": int(outcome.code),
         "products": products,
@@ -228,6 +277,43 @@ def write_report(
         log.warning("QC: %s", flag)
     log.info("QA report: %s", path)
     return path
+
+
+def read_sweep(log_dir: Path | None) -> dict[str, Any]:
+    """The swept values of a sweep job (``"sweep"``: key -> value, in the run's ``run.json`` or
+    ``summary.json``), or an empty dict for a single run or records without them."""
+    if log_dir is None:
+        return {}
+    for name in ("run.json", "summary.json"):
+        path = Path(log_dir) / name
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        sweep = record.get("sweep") if isinstance(record, dict) else None
+        if isinstance(sweep, dict) and sweep:
+            return sweep
+    return {}
+
+
+def _sweep_line(sweep: dict[str, Any]) -> list[str]:
+    """The header line of a sweep job: the value each swept key took in this job."""
+    if not sweep:
+        return []
+    values = ", ".join(f"{key} = {_fmt(value)}" for key, value in sweep.items())
+    return [f'<p id="sweep"><b>Sweep job:</b> {_e(values)}</p>']
+
+
+def _set_aside_line(rejected: list, excluded: list) -> list[str]:
+    """One line under the outcome pointing to the input files the run could not or did not use."""
+    counts = [
+        f'<a href="#fate-{status}">{len(records)} input file(s) {status}</a>'
+        for status, records in (("rejected", rejected), ("excluded", excluded))
+        if records
+    ]
+    if not counts:
+        return []
+    return [f'<p class="aside">{" and ".join(counts)}, each with its reason below.</p>']
 
 
 def _product_rows(result: RunResult) -> list[dict[str, str]]:
@@ -318,24 +404,31 @@ def _stack_section(stack, qa, ran_qa: bool) -> list[str]:
     measured = meta.get("measured", {})
     # Stored metadata comes back with sorted keys: show it in the step's order.
     rows = [
-        [k, values[k]]
+        [_HEADER_LABELS.get(k, k), k, values[k]]
         for k in (*HEADER_VALUES, *sorted(set(values) - set(HEADER_VALUES)))
         if k in values
     ]
     rows += [
-        [_LABELS.get(k, k), measured[k]]
+        [_LABELS.get(k, k), "qa", measured[k]]
         for k in (*_LABELS, *sorted(set(measured) - set(_LABELS)))
-        if measured.get(k) is not None
+        if measured.get(k) is not None and _SHOWN_BY_CARD.get(k) not in values
     ]
     out.append(
         '<div class="stack"><div class="values">'
-        + _table(["header keyword / QA measurement", "value"], rows)
+        + _table(["quantity", "header keyword / qa", "value"], rows)
         + "</div>"
     )
     captions = {
-        "preview": "Stack, asinh stretch. Blue circles: catalog (Gaia) stars at their catalog "
-        "positions through the stack's WCS; red crosses: sources detected on the stack.",
-        "psf": "PSF stamp and radial profile with the fitted Moffat function.",
+        "preview": "Stack, asinh stretch, on RA/Dec axes with north (N) and east (E) arrows "
+        "from the stack's WCS. Blue circles: catalog (Gaia) stars at their catalog positions "
+        f"through the WCS; red crosses: {DETECTIONS_LABEL} (the qa step's own detections above "
+        "qa.detect_nsigma; the photometry catalog's count is NSOURCES). Coloured areas are "
+        "masked pixels (the stack's MASK): "
+        + "; ".join(f"{name}: {label}" for _, name, label, _ in MASK_CLASSES)
+        + " (the legend gives each one's share of the image).",
+        "psf": "PSF stamp and radial profile with the fitted Moffat function. The "
+        f"{STAMP_FWHM_LABEL} is this stamp's width, pixel response included; the seeing FWHM "
+        "(header FWHM) is fitted star by star with the pixel integrated out, so it is smaller.",
         "astrometry": "Astrometric residuals of the stack (detected minus catalog position): "
         "vectors across the field and histogram of separations.",
         "frames": "Astrometric residuals (detected minus Gaia) of each input frame, same vector "

@@ -72,7 +72,7 @@ class Qa(Step):
         min_sources: int = 20  #: flag a stack with fewer detected sources
         min_match_fraction: float = 0.3  #: flag fewer catalog stars matched (the WCS is off)
 
-    version = "4"
+    version = "5"
     scope = Scope.target
     depends_on = ("catalog.cache_dir", "catalog.offline", "align.max_dispersion_px")
 

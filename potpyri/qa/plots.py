@@ -7,20 +7,37 @@ from typing import Any
 
 import matplotlib
 import numpy as np
+from astropy.wcs import WCS
+from matplotlib.colors import to_rgba_array
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
+from potpyri.qa.compass import north_east
 from potpyri.qa.measure import Match, MoffatFit
+from potpyri.qa.names import DETECTIONS_LABEL, MASK_CLASSES, STAMP_FWHM_LABEL
 
 __all__ = [
     "astrometry_png",
     "figure_png",
+    "frames_astrometry_figure",
     "frames_astrometry_png",
+    "mask_classes",
+    "preview_figure",
     "preview_png",
     "psf_png",
     "zeropoint_png",
 ]
 
 _DPI = 90
+_CATALOG_NAMES = {
+    "gaia": "Gaia",
+    "ps1": "Pan-STARRS",
+    "sdss": "SDSS",
+    "skymapper": "SkyMapper",
+    "2mass": "2MASS",
+}
+_LEVEL_SAMPLE = 250_000  # pixels the preview's display levels are measured on
+_PREVIEW_MAX_PX = 1000  # the preview is 7.5 in wide at _DPI: 675 pixels
 
 
 def figure_png(fig: Figure, **savefig: Any) -> bytes:
@@ -38,20 +55,65 @@ def _png(fig: Figure) -> bytes:
     return figure_png(fig, dpi=_DPI, bbox_inches="tight", metadata={"Software": None})
 
 
+def mask_classes(sci: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """Per pixel, 0 where good, else 1 + the index of its class in
+    :data:`~potpyri.qa.names.MASK_CLASSES`."""
+    bits = np.zeros(sci.shape, np.uint8) if mask is None else np.asarray(mask).astype(np.uint8)
+    classes = np.zeros(sci.shape, np.uint8)
+    for index, (*_, covered) in reversed(list(enumerate(MASK_CLASSES))):
+        classes[(bits & covered) != 0] = index + 1
+    classes[~np.isfinite(sci)] = 1
+    return classes
+
+
 def preview_png(
     sci: np.ndarray,
     mask: np.ndarray | None,
     catalog_xy: np.ndarray | None,
     detected_xy: np.ndarray | None,
     title: str,
+    wcs: WCS | None = None,
+    catalog: str = "gaia",
 ) -> bytes:
-    """Asinh-stretched stack with catalog stars (circles) and detected sources (crosses)."""
+    """PNG bytes of :func:`preview_figure`."""
+    return _png(preview_figure(sci, mask, catalog_xy, detected_xy, title, wcs, catalog))
+
+
+def preview_figure(
+    sci: np.ndarray,
+    mask: np.ndarray | None,
+    catalog_xy: np.ndarray | None,
+    detected_xy: np.ndarray | None,
+    title: str,
+    wcs: WCS | None = None,
+    catalog: str = "gaia",
+) -> Figure:
+    """Asinh-stretched stack with catalog stars (circles), the QA's detections (crosses), masked
+    pixels coloured by class (legend), and, with a celestial WCS, RA/Dec axes and N/E arrows.
+
+    Parameters
+    ----------
+    sci, mask : numpy.ndarray
+        The stack's pixels and its MASK bits (None: no mask); the classes shown are
+        :data:`~potpyri.qa.names.MASK_CLASSES`.
+    catalog_xy, detected_xy : numpy.ndarray or None
+        (n, 2) pixel positions of the catalog stars and of the QA's detections.
+    title : str
+        The figure's title.
+    wcs : WCS, optional
+        The stack's WCS; without a celestial one the axes are in pixels and there are no arrows.
+    catalog : str
+        The catalog's name in the legend (``gaia``, ``ps1``...).
+    """
     from astropy.stats import sigma_clipped_stats
     from astropy.visualization import AsinhStretch, ImageNormalize, ManualInterval
 
-    good = np.isfinite(sci) & (mask == 0 if mask is not None else True)
-    shown = np.where(good, sci, np.nan)
+    classes = mask_classes(sci, mask)
+    good = classes == 0
     values = sci[good] if good.any() else np.zeros(1)
+    # The display levels need no more than a regular sample of the pixels (the clipped median
+    # of the whole image was the slowest part of drawing the preview).
+    values = values[:: max(1, values.size // _LEVEL_SAMPLE)]
     _, median, std = sigma_clipped_stats(values, sigma=3.0, maxiters=5)
     # From 3 sky sigmas below the sky to the brightest stars: faint sources stand out of the
     # noise and bright cores are not burnt out (asinh is linear near 0, logarithmic above).
@@ -60,10 +122,17 @@ def preview_png(
         stretch=AsinhStretch(0.02), interval=ManualInterval(median - 3 * std, top)
     )
     ny, nx = sci.shape
+    sky = wcs is not None and wcs.has_celestial
     fig = Figure(figsize=(7.5, 7.5 * ny / nx + 0.6))
-    ax = fig.add_subplot()
-    cmap = matplotlib.colormaps["gray_r"].with_extremes(bad="#f4d6a0")  # masked pixels: tan
-    ax.imshow(shown, origin="lower", cmap=cmap, norm=norm, interpolation="antialiased")
+    ax = fig.add_subplot(projection=wcs.celestial) if sky else fig.add_subplot()
+    # One RGBA image (stretched sky in grey, masked pixels in their class colour): a second,
+    # overlaid image of the mask would double the drawing time of the largest figure.
+    rgba = matplotlib.colormaps["gray_r"](norm(np.where(good, sci, median)), bytes=True)
+    for index, (colour, *_) in enumerate(MASK_CLASSES):
+        rgba[classes == index + 1] = np.round(255 * to_rgba_array(colour)[0]).astype(np.uint8)
+    rgba, extent = _display_binned(rgba)
+    ax.imshow(rgba, origin="lower", interpolation="antialiased", extent=extent)
+    present = [i for i in range(len(MASK_CLASSES)) if (classes == i + 1).any()]
     if catalog_xy is not None and len(catalog_xy):
         inside = (
             (catalog_xy[:, 0] > -0.5)
@@ -78,7 +147,7 @@ def preview_png(
             facecolors="none",
             edgecolors="tab:blue",
             linewidths=1.3,
-            label=f"Gaia ({int(inside.sum())})",
+            label=f"{_CATALOG_NAMES.get(catalog, catalog)} stars ({int(inside.sum())})",
         )
     if detected_xy is not None and len(detected_xy):
         ax.scatter(
@@ -88,16 +157,76 @@ def preview_png(
             marker="x",
             color="tab:red",
             linewidths=0.7,
-            label=f"detected ({len(detected_xy)})",
+            label=f"{DETECTIONS_LABEL} ({len(detected_xy)})",
         )
+    handles = ax.get_legend_handles_labels()[0]
+    for index in present:  # the masked areas are explained in the legend, with their share
+        colour, _, label, _ = MASK_CLASSES[index]
+        share = float((classes == index + 1).mean())
+        shown = f"{share:.1%}" if share >= 0.001 else "< 0.1%"
+        handles.append(Patch(color=colour, label=f"{label}: {shown} of the image"))
     ax.set_xlim(-0.5, nx - 0.5)
     ax.set_ylim(-0.5, ny - 0.5)
-    ax.set_xlabel("x [pixel]")
-    ax.set_ylabel("y [pixel]")
+    if sky:
+        ra, dec = ax.coords[0], ax.coords[1]
+        ra.set_axislabel("RA (ICRS) [h:m:s]")
+        dec.set_axislabel("Dec (ICRS) [d:m:s]")
+        ra.set_major_formatter("hh:mm:ss")
+        dec.set_major_formatter("dd:mm:ss")
+        for coord in (ra, dec):  # plain "10:00:36": the default superscripts need mathtext
+            coord.set_separator((":", ":", ""))
+        _compass(ax, wcs, (ny, nx))
+    else:
+        ax.set_xlabel("x [pixel]")
+        ax.set_ylabel("y [pixel]")
     ax.set_title(title, fontsize=10)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="upper right", fontsize=8, framealpha=0.8)
-    return _png(fig)
+    if handles:
+        ax.legend(handles=handles, loc="upper right", fontsize=7, framealpha=0.85)
+    return fig
+
+
+def _display_binned(rgba: np.ndarray) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """The image averaged in blocks to at most about twice the figure's resolution (the figure
+    shows no more; drawing a large stack at full size is most of the QA's drawing time), and its
+    extent in the original pixels."""
+    ny, nx = rgba.shape[:2]
+    factor = max(1, int(np.ceil(max(ny, nx) / _PREVIEW_MAX_PX)))
+    if factor > 1:
+        pad = ((0, -ny % factor), (0, -nx % factor), (0, 0))
+        rgba = np.pad(rgba, pad, mode="edge")
+        by, bx = rgba.shape[0] // factor, rgba.shape[1] // factor
+        blocks = rgba.reshape(by, factor, bx, factor, 4).mean(axis=(1, 3))
+        rgba = np.round(blocks).astype(np.uint8)
+    height, width = rgba.shape[0] * factor, rgba.shape[1] * factor
+    return rgba, (-0.5, width - 0.5, -0.5, height - 0.5)
+
+
+def _compass(ax, wcs: WCS, shape: tuple[int, int]) -> None:
+    """North and east arrows in the lower-left corner, from the WCS at the image centre."""
+    ny, nx = shape
+    north, east = north_east(wcs, shape)
+    length = 0.09 * min(nx, ny)
+    origin = np.array([1.6 * length, 1.6 * length])
+    for vector, name in ((north, "N"), (east, "E")):
+        tip = origin + length * vector
+        ax.annotate(
+            "",
+            xy=tuple(tip),
+            xytext=tuple(origin),
+            arrowprops={"arrowstyle": "-|>", "color": "tab:green", "lw": 1.6},
+            gid=f"compass-{name}",
+        )
+        label = origin + 1.35 * length * vector
+        ax.text(
+            *label,
+            name,
+            color="tab:green",
+            ha="center",
+            va="center",
+            fontsize=10,
+            fontweight="bold",
+            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "alpha": 0.7, "lw": 0},
+        )
 
 
 def psf_png(stamp: np.ndarray, fit: MoffatFit | None, title: str, pixscale: float | None) -> bytes:
@@ -115,8 +244,16 @@ def psf_png(stamp: np.ndarray, fit: MoffatFit | None, title: str, pixscale: floa
     if fit is not None:
         ax2.plot(fit.radius, fit.value, ".", ms=3, color="0.3", label="stamp pixels")
         r = np.linspace(0, float(fit.radius.max()), 200)
-        fwhm = f"FWHM {fit.fwhm:.2f} px" + (f' = {fit.fwhm * pixscale:.2f}"' if pixscale else "")
-        ax2.plot(r, fit.model(r), "-", color="tab:red", label=f"Moffat: {fwhm}, α={fit.alpha:.2f}")
+        # "stamp FWHM": the width of this stamp (pixel response included), not the header's
+        # seeing FWHM, which is fitted star by star with the pixel integrated out.
+        fwhm = f"{fit.fwhm:.2f} px" + (f' = {fit.fwhm * pixscale:.2f}"' if pixscale else "")
+        ax2.plot(
+            r,
+            fit.model(r),
+            "-",
+            color="tab:red",
+            label=f"Moffat fit: {STAMP_FWHM_LABEL} {fwhm}, α={fit.alpha:.2f}",
+        )
         ax2.axhline(0.5, color="0.6", lw=0.6, ls=":")
         ax2.legend(fontsize=8)
     else:
@@ -188,12 +325,21 @@ def astrometry_png(match: Match, shape: tuple[int, int], title: str) -> bytes:
 
 
 def frames_astrometry_png(matches: list[tuple[str, Match, tuple[int, int]]], title: str) -> bytes:
-    """One small residual-vector panel per frame, all on the same vector scale."""
+    """PNG bytes of :func:`frames_astrometry_figure`."""
+    return _png(frames_astrometry_figure(matches, title))
+
+
+def frames_astrometry_figure(
+    matches: list[tuple[str, Match, tuple[int, int]]], title: str
+) -> Figure:
+    """One small residual-vector panel per frame (pixel axes), all on the same vector scale."""
     n = len(matches)
     cols = min(n, 4)
     rows = (n + cols - 1) // cols
     fig = Figure(figsize=(3.2 * cols, 3.3 * rows + 0.4))
-    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    # Room between the panels for each one's axis labels (a layout engine would cost more time).
+    grid = {"wspace": 0.45, "hspace": 0.55}
+    axes = np.atleast_1d(fig.subplots(rows, cols, gridspec_kw=grid)).ravel()
     seps = np.concatenate([np.hypot(m.dra, m.ddec) for _, m, _ in matches if m.n] or [np.ones(1)])
     scale = max(float(np.percentile(seps, 90)), 1e-3)
     for ax, (name, match, (ny, nx)) in zip(axes, matches, strict=False):
@@ -215,11 +361,13 @@ def frames_astrometry_png(matches: list[tuple[str, Match, tuple[int, int]]], tit
         ax.set_xlim(0, nx)
         ax.set_ylim(0, ny)
         ax.set_aspect("equal")
+        ax.set_xlabel("x [pixel]", fontsize=7)
+        ax.set_ylabel("y [pixel]", fontsize=7)
         ax.tick_params(labelsize=6)
     for ax in axes[n:]:
         ax.set_visible(False)
     fig.suptitle(f'{title} (vector ×10; 90th percentile = {scale:.3f}")', fontsize=9)
-    return _png(fig)
+    return fig
 
 
 def zeropoint_png(

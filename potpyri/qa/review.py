@@ -135,7 +135,10 @@ def review_stack(
     else:
         meta["missing"]["astrometry"] = why
     det_xy = np.column_stack([sources["x"], sources["y"]]) if len(sources) else None
-    figures["preview"] = (f"{stem}.preview.png", preview_png(sci, mask, cat_xy, det_xy, stem))
+    figures["preview"] = (
+        f"{stem}.preview.png",
+        preview_png(sci, mask, cat_xy, det_xy, stem, wcs, catalog_name),
+    )
 
     stamp, oversampling, n_psf, source = _psf_stamp(
         stack.psf_hdu, stack.psfstars, sci, mask, sources, match
