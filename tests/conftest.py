@@ -32,4 +32,5 @@ def compose_config(*overrides: str):
         return compose(config_name="config", overrides=list(overrides))
 
 
+from tests.demo_night import reduced_demo  # noqa: E402, F401  (a session fixture)
 from tests.nickel_night import nickel_night  # noqa: E402, F401  (a session fixture)
