@@ -301,7 +301,7 @@ def _expand_recipe_flags(args: list[str]) -> list[str]:
     the recipe file or product lies in (:func:`potpyri.framework.recipe.night_of`).
     """
     out: list[str] = []
-    given_after: list[str] = []
+    inferred: list[str] = []
     it = iter(args)
     for arg in it:
         flag, _, inline = arg.partition("=")
@@ -324,10 +324,10 @@ def _expand_recipe_flags(args: list[str]) -> list[str]:
         out += ["--config-path", str(folder), "--config-name", "recipe"]
         night = night_of(path)
         if night is not None and "data_path" not in yaml.safe_load(checked):
-            given_after.append(f"data_path={night}")  # the night the recipe lies in
+            inferred.append(f"data_path={night}")  # the night the recipe lies in
     if any(a.startswith("data_path=") for a in out):
-        given_after.clear()  # the command line's data_path wins
-    return out + given_after
+        inferred.clear()  # the command line's data_path wins
+    return out + inferred
 
 
 # -- main_pipeline: the reference pipeline's command line ------------------------------------------
