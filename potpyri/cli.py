@@ -11,6 +11,7 @@ Exit codes (:class:`potpyri.framework.outcome.ExitCode`, docs/cli.rst): 0 succes
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import re
 import sys
@@ -18,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 import hydra
+import yaml
 from hydra import compose, initialize_config_dir, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
@@ -25,15 +27,17 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from potpyri import __version__
 from potpyri.catalog_command import main as catalogs_main
 from potpyri.files import write_atomic
 from potpyri.framework.logutil import interactive
 from potpyri.framework.outcome import ExitCode, write_run_record
 from potpyri.framework.provenance import read_recipe
-from potpyri.framework.recipe import recipe_text
+from potpyri.framework.recipe import night_of, recipe_text
 from potpyri.framework.runner import RunAborted, write_summary
 from potpyri.framework.step import STEPS
 from potpyri.framework.summary import print_summary
+from potpyri.framework.sweep import job_sweep
 from potpyri.pipeline import (
     ConfigError,
     check_catalog_file,
@@ -73,18 +77,36 @@ def _app(cfg: DictConfig) -> None:
     run_job(cfg)
 
 
-def run_job(cfg: DictConfig) -> None:
-    """The Hydra task: validate, write the recipe, run, summarise."""
+def run_job(cfg: DictConfig) -> int:
+    """The Hydra task: validate, write the recipe, run, summarise.
+
+    A single run exits with its code; a sweep job returns it (``sys.exit`` would stop the jobs
+    after it) and the sweep exits with the worst (:class:`potpyri.framework.sweep.SweepSummary`).
+    """
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    swept = job_sweep(run_dir, list(hydra_cfg.overrides.task)) if multirun else {}
+    code = _run(cfg, run_dir, multirun, swept)
+    if multirun:
+        if not (run_dir / "run.json").exists():  # stopped before the run's own record
+            write_atomic(json.dumps({"exit_code": int(code), "sweep": swept}), run_dir / "run.json")
+        return int(code)
+    if code is not ExitCode.success:
+        sys.exit(code)
+    return int(code)
+
+
+def _run(cfg: DictConfig, run_dir: Path, multirun: bool, swept: dict) -> ExitCode:
+    if swept:
+        log.info("sweep: %s", " ".join(f"{k}={v}" for k, v in swept.items()))
     try:
         validate(cfg)
         check_data_path(cfg)
         check_catalog_file(cfg)
     except ConfigError as exc:
         print(f"potpyri: error: {exc}", file=sys.stderr)
-        sys.exit(ExitCode.config_error)
-    hydra_cfg = HydraConfig.get()
-    run_dir = Path(hydra_cfg.runtime.output_dir)
-    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+        return ExitCode.config_error
     recipe = recipe_text(cfg)
     write_atomic(recipe, run_dir / "recipe.yaml")
     log.info(
@@ -104,9 +126,9 @@ def run_job(cfg: DictConfig) -> None:
             f"potpyri: error: {exc}; the run stopped (products written before are kept)",
             file=sys.stderr,
         )
-        sys.exit(ExitCode.failure)
+        return ExitCode.failure
     write_summary(result, run_dir / "summary.json")
-    outcome = write_run_record(result, run_dir / "run.json")
+    outcome = write_run_record(result, run_dir / "run.json", sweep=swept)
     try:
         write_report(result, recipe=run_dir / "recipe.yaml", log_dir=run_dir)
     except Exception as exc:  # the report must never cost the user the reduction itself
@@ -116,8 +138,7 @@ def run_job(cfg: DictConfig) -> None:
         print(f"potpyri: error: {outcome.line}; see the summary above", file=sys.stderr)
     elif outcome.code is ExitCode.partial:
         print(f"potpyri: warning: {outcome.line}; see the summary above", file=sys.stderr)
-    if outcome.code is not ExitCode.success:
-        sys.exit(outcome.code)
+    return outcome.code
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -125,6 +146,9 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["demo"]:
         demo(args[1:])
+        return
+    if "--version" in args:  # potpyri's version, not Hydra's
+        print(f"potpyri {__version__}")
         return
     if args[:1] == ["catalogs"]:
         sys.exit(catalogs_main(args[1:], preflight))
@@ -150,8 +174,8 @@ def main(argv: list[str] | None = None) -> None:
 def preflight(args: list[str]) -> DictConfig:
     """Compose the config the command line asks for and validate it, with one-line errors.
 
-    Sweeps (``a=1,2,3``) are checked with their first value; Hydra's own settings are left to
-    Hydra.
+    Sweeps (``a=1,2,3``) are checked value by value (the other keys at their first value);
+    Hydra's own settings are left to Hydra.
     """
     config_dir, config_name, overrides = None, "config", []
     it = iter(args)
@@ -169,14 +193,33 @@ def preflight(args: list[str]) -> DictConfig:
         parsed = parser.parse_overrides(overrides)
     except Exception as exc:
         raise ConfigError(_one_line(exc)) from None
-    plain = []
+    plain: list[str] = []
+    sweeps: list[tuple[int, str, list[str]]] = []
     for override, text in zip(parsed, overrides, strict=True):
         key = override.get_key_element()
         if key.startswith(("hydra", "+hydra", "~hydra")) and not key.endswith("hydra.searchpath"):
             continue
         if override.is_sweep_override():
-            text = f"{key}={next(override.sweep_string_iterator())}"
+            values = list(override.sweep_string_iterator())
+            sweeps.append((len(plain), key, values))
+            text = f"{key}={values[0]}"
         plain.append(text)
+    # Every swept value is checked (a typo in the third value gets the same line as a single run's).
+    variants = [plain] + [
+        [*plain[:i], f"{key}={value}", *plain[i + 1 :]]
+        for i, key, values in sweeps
+        for value in values[1:]
+    ]
+    configs = [_compose(config_dir, config_name, variant) for variant in variants]
+    for cfg in configs:
+        validate(cfg)
+        check_data_path(cfg)  # before Hydra makes its log folder under data_path
+        check_catalog_file(cfg)
+    return configs[0]
+
+
+def _compose(config_dir: str | None, config_name: str, overrides: list[str]) -> DictConfig:
+    """Compose one config as Hydra will, outside Hydra's job (composition errors: one line)."""
     GlobalHydra.instance().clear()
     try:
         if config_dir is None:
@@ -186,7 +229,7 @@ def preflight(args: list[str]) -> DictConfig:
                 config_dir=str(Path(config_dir).absolute()), version_base="1.3"
             )
         with init:
-            cfg = compose(config_name=config_name, overrides=plain)
+            return compose(config_name=config_name, overrides=overrides)
     except ConfigError:
         raise
     except SystemExit:
@@ -195,10 +238,6 @@ def preflight(args: list[str]) -> DictConfig:
         raise ConfigError(_one_line(exc)) from None
     finally:
         GlobalHydra.instance().clear()
-    validate(cfg)
-    check_data_path(cfg)  # before Hydra makes its log folder under data_path
-    check_catalog_file(cfg)
-    return cfg
 
 
 def _one_line(exc: BaseException) -> str:
@@ -262,8 +301,13 @@ def _normalise_instrument(args: list[str]) -> list[str]:
 
 
 def _expand_recipe_flags(args: list[str]) -> list[str]:
-    """Rewrite ``--recipe FILE`` and ``--recipe-from PRODUCT`` into Hydra's config flags."""
+    """Rewrite ``--recipe FILE`` and ``--recipe-from PRODUCT`` into Hydra's config flags.
+
+    A recipe names no ``data_path``: unless the command line gives one, the run takes the night
+    the recipe file or product lies in (:func:`potpyri.framework.recipe.night_of`).
+    """
     out: list[str] = []
+    inferred: list[str] = []
     it = iter(args)
     for arg in it:
         flag, _, inline = arg.partition("=")
@@ -280,10 +324,16 @@ def _expand_recipe_flags(args: list[str]) -> list[str]:
             text = read_recipe(path) if flag == "--recipe-from" else path.read_text()
         except (OSError, ValueError) as exc:
             raise ConfigError(f"{flag} {value}: {exc}") from None
+        checked = check_recipe(text, path.name)
         folder = Path(tempfile.mkdtemp(prefix="potpyri-recipe-"))
-        (folder / "recipe.yaml").write_text(check_recipe(text, path.name))
+        (folder / "recipe.yaml").write_text(checked)
         out += ["--config-path", str(folder), "--config-name", "recipe"]
-    return out
+        night = night_of(path)
+        if night is not None and "data_path" not in yaml.safe_load(checked):
+            inferred.append(f"data_path={night}")  # the night the recipe lies in
+    if any(a.startswith("data_path=") for a in out):
+        inferred.clear()  # the command line's data_path wins
+    return out + inferred
 
 
 # -- main_pipeline: the reference pipeline's command line ------------------------------------------

@@ -22,9 +22,11 @@ from astropy.time import Time
 
 __all__ = [
     "atomic_path",
+    "current_umask",
     "host_name",
     "process_tag",
     "safe_name",
+    "shared_mode",
     "ut_date",
     "write_atomic",
     "write_content",
@@ -69,6 +71,30 @@ def process_tag(pid: int | None = None) -> str:
     return f"{os.getpid() if pid is None else pid}@{host_name()}"
 
 
+def current_umask() -> int:
+    """This process's umask, read without changing it where the system allows (Linux)."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore (a brief window for other threads)
+    os.umask(mask)
+    return mask
+
+
+def shared_mode(mode: int = 0o666) -> int:
+    """``mode`` with the umask applied: what ``open()`` would give a new file.
+
+    Temporary files and folders (:func:`tempfile.mkstemp`, ``mkdtemp``) are created 0600/0700
+    whatever the umask; a product renamed from one into place gets this mode instead, so that
+    sharing follows the user's umask (022: readable by all; 077: private).
+    """
+    return mode & ~current_umask()
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it over ``path``.
@@ -78,6 +104,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, shared_mode())  # mkstemp's 0600 would make every product private
     os.close(fd)
     try:
         yield Path(tmp)

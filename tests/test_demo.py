@@ -1,5 +1,5 @@
 """The README's first command: simulate the demo GMOS-N night and reduce it (CI's end-to-end
-run)."""
+run; the first reduction is the session's shared ``reduced_demo``, tests/demo_night.py)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,12 @@ from astropy.io import fits
 from tests.framework.helpers import potpyri, run_dirs, statuses, summary
 
 
-def test_demo_night_reduces_end_to_end(tmp_path):
-    folder = tmp_path / "demo"
-    proc = potpyri("demo", str(folder))
-    assert proc.returncode == 0, proc.stderr[-3000:]
+def test_demo_night_reduces_end_to_end(reduced_demo):
+    folder = reduced_demo.folder
     raw_before = {
         p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (folder / "raw").iterdir()
     }
-    records = summary(run_dirs(folder)[-1])
+    records = summary(reduced_demo.first_run)
     assert statuses(records, "bias") == ["ran"] and statuses(records, "flat") == ["ran", "ran"]
     assert statuses(records, "process") == ["ran"] * 6
     listing = (folder / "file_list.txt").read_text()

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from potpyri.files import host_name, process_tag
+from potpyri.files import host_name, process_tag, shared_mode
 
 __all__ = ["MANIFEST", "Cache", "host_name", "is_stale", "pid_alive", "process_tag"]
 
@@ -85,7 +85,10 @@ class Cache:
         """Write the manifest into ``staged`` and move it into place; returns the manifest."""
         (staged / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
         for path in staged.iterdir():
-            path.chmod(0o444)  # products are shared by every published link: never edit in place
+            # Products are shared by every published link: never edit in place; readable as the
+            # umask allows (mkdtemp made the folder 0700 whatever the umask).
+            path.chmod(shared_mode(0o444))
+        staged.chmod(shared_mode(0o777))
         target = self.entry(step, key)
         if target.exists():  # only when reuse is off: move the old entry away, then replace it
             old = target.with_name(f"{_TMP_PREFIX}{process_tag()}-old-{target.name}")

@@ -14,9 +14,11 @@ import enum
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from astropy.io import fits
 
+from potpyri.files import write_atomic
 from potpyri.framework.runner import RunResult
 from potpyri.framework.step import STEPS, Scope
 
@@ -120,19 +122,21 @@ def product_run_id(path: Path) -> str:
         return ""
 
 
-def write_run_record(result: RunResult, path: Path) -> Outcome:
+def write_run_record(result: RunResult, path: Path, sweep: dict[str, Any] | None = None) -> Outcome:
     """Write ``run.json`` next to the run's ``summary.json``: the run id, its outcome and exit
-    code, the files it published and those an earlier run left; returns the outcome."""
+    code, the values a sweep job swept (``sweep``, empty for a single run), the files it
+    published and those an earlier run left; returns the outcome."""
     outcome = run_outcome(result)
     root = result.publish_root
     record = {
         "run_id": result.run_id,
         "exit_code": int(outcome.code),
         "outcome": outcome.line,
+        "sweep": dict(sweep or {}),
         "rejected": {r.task: r.note for r in result.records if r.status == "rejected"},
         "excluded": {r.task: r.note for r in result.records if r.status == "excluded"},
         "products": [str(p.relative_to(root)) for p in result.published if p.is_relative_to(root)],
         "earlier_products": [str(p.relative_to(root)) for p in earlier_products(result)],
     }
-    path.write_text(json.dumps(record, indent=1))
+    write_atomic(json.dumps(record, indent=1), path)
     return outcome

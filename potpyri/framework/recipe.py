@@ -18,7 +18,7 @@ from potpyri.framework.config import Warn, print_warning, rename_mapping
 from potpyri.framework.step import STEPS
 from potpyri.framework.validate import ConfigError
 
-__all__ = ["RECIPE_HEADER", "check_recipe", "recipe_text"]
+__all__ = ["PATH_KEYS", "RECIPE_HEADER", "check_recipe", "night_of", "recipe_text"]
 
 #: What every recipe starts with: the shared Hydra settings and the package's search path.
 RECIPE_HEADER: dict[str, Any] = {
@@ -27,11 +27,35 @@ RECIPE_HEADER: dict[str, Any] = {
 }
 
 
+#: Config keys that hold paths. A recipe holds no machine paths: it writes these relative to
+#: ``data_path`` when they lie inside it, and leaves them out (the replaying machine's default)
+#: otherwise; a replay reads a relative value against its own ``data_path``.
+PATH_KEYS = ("catalog.cache_dir", "catalog.file", "cache.dir")
+
+
 def recipe_text(cfg: DictConfig) -> str:
-    """The resolved, self-contained recipe of a run (data_path made absolute)."""
+    """The resolved, self-contained recipe of a run, free of machine paths: ``data_path`` is left
+    out (a replay takes it from the command line or from the night the recipe lies in) and the
+    :data:`PATH_KEYS` are written relative to it, or left out when outside it."""
     body = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
-    body["data_path"] = str(Path(body["data_path"]).expanduser().absolute())
+    data_path = Path(body.pop("data_path")).expanduser().absolute()
+    for key in PATH_KEYS:
+        group, _, name = key.partition(".")
+        node = body.get(group)
+        if not isinstance(node, dict) or node.get(name) is None:
+            continue
+        path = Path(str(node[name])).expanduser().absolute()
+        node[name] = str(path.relative_to(data_path)) if path.is_relative_to(data_path) else None
     return yaml.safe_dump({**RECIPE_HEADER, **body}, sort_keys=False)
+
+
+def night_of(path: Path) -> Path | None:
+    """The night a recipe file or product lies in: the nearest folder above it holding
+    ``raw/`` (``DATA/red/log/<time>/recipe.yaml`` -> ``DATA``), or None."""
+    for folder in Path(path).absolute().parents:
+        if (folder / "raw").is_dir():
+            return folder
+    return None
 
 
 def check_recipe(
@@ -82,7 +106,20 @@ def check_recipe(
         data = rename_mapping(data, STEPS, warn)
     except ValueError as exc:
         raise ConfigError(f"{source}: {exc}") from None
+    _paths_from_data_path(data)
     return yaml.safe_dump({**RECIPE_HEADER, **data}, sort_keys=False)
+
+
+def _paths_from_data_path(data: dict[str, Any]) -> None:
+    """Relative :data:`PATH_KEYS` of a recipe are relative to the replay's ``data_path`` (the
+    interpolation is ours, added after the check that refuses them in the recipe's text)."""
+    for key in PATH_KEYS:
+        group, _, name = key.partition(".")
+        node = data.get(group)
+        if isinstance(node, dict) and isinstance(node.get(name), str):
+            value = node[name]
+            if not Path(value).expanduser().is_absolute():
+                node[name] = "${data_path}/" + value
 
 
 def _refuse_code(node: Any, source: str, prefix: str) -> None:

@@ -33,7 +33,8 @@ def _recipe(data_path: Path, body: dict) -> dict:
     base = yaml.safe_load(
         recipe_text(compose_config(SEARCHPATH, "instrument=toycam", f"data_path={data_path}"))
     )
-    return _merge(base, body)
+    # A saved recipe names no data_path; one written by hand may, and is checked like the rest.
+    return _merge({**base, "data_path": str(data_path)}, body)
 
 
 def _merge(base: dict, body: dict) -> dict:

@@ -6,6 +6,9 @@ The measured zero point is compared with the truth zero point of the exposure pl
 
 from __future__ import annotations
 
+import csv
+import json
+
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -190,3 +193,14 @@ def test_sweep_over_sn_min_reuses_the_stack_and_keeps_jobs_apart(night):
         assert "ZPTMAG" in header and list((job / "products").glob("*.psfphot.ecsv"))
     assert thresholds == [3.0, 5.0, 10.0] and counts[0] > counts[1] > counts[2]
     assert fits.getheader(stack)["PHOTSNMN"] == before
+    # The sweep's summary table: swept value -> the jobs' own source counts and zero points.
+    with open(sweep / "sweep_summary.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [float(r["photometry.sn_min"]) for r in rows] == thresholds
+    assert [int(r["nsources"]) for r in rows] == counts
+    for row, job in zip(rows, jobs, strict=True):
+        (product,) = (job / "products").glob("*.stk.fits")
+        assert float(row["zeropoint_mag"]) == pytest.approx(fits.getheader(product)["ZPTMAG"])
+        assert json.loads((job / "run.json").read_text())["sweep"] == {
+            "photometry.sn_min": float(row["photometry.sn_min"])
+        }
