@@ -241,3 +241,23 @@ def test_the_cache_a_run_uses(tmp_path, monkeypatch):
     (night / "catalog_cache").mkdir()
     assert run_cache_dir(None, night) == (night / "catalog_cache", "the night's own catalog_cache/")
     assert run_cache_dir(str(mine), night) == (mine, "catalog.cache_dir")
+
+
+def test_fetch_plans_nothing_the_users_catalog_file_serves(night, tmp_path):
+    stars = _recorded_gaia()
+    own = Table({"ra": stars["ra"], "dec": stars["dec"], "rmag": stars["phot_g_mean_mag"]})
+    own.write(tmp_path / "field.csv")
+    steps = {"astrometry", "align", "stack_wcs", "zeropoint"}
+
+    def planned(*overrides: str) -> list[str]:
+        cfg = compose_config(
+            SEARCHPATH, "instrument=toycam", f"data_path={night}", *WIDE, STEPS, *overrides
+        )
+        fields, _ = night_fields(cfg, make_reader(cfg.instrument, None))
+        return sorted(catalog for catalog, _, _ in wanted_cones(cfg, fields, steps))
+
+    assert planned() == ["gaia", "skymapper"]
+    both = planned(f"catalog.file={tmp_path / 'field.csv'}")
+    assert both == []  # positions and r magnitudes both come from the file
+    zeropoint_only = planned(f"catalog.file={tmp_path / 'field.csv'}", "catalog.use=[zeropoint]")
+    assert zeropoint_only == ["gaia"]
