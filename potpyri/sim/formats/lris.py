@@ -143,7 +143,7 @@ class LrisBlue(_Lris):
     side = "blue"
     prefix = "LB"
     filters = {"u": "u", "g": "g", "B": "B", "V": "V"}
-    zeropoint_ab = {"u": 27.0, "g": 28.3}
+    zeropoint_ab = {"u": 27.0, "g": 28.3, "B": 28.0, "V": 27.6}
     #: VidInp1..4: chip 1 left/right, chip 2 left/right; overscan_right=False marks the right
     #: amplifiers (read from the right: reversed DETSEC). Gains/noise: Keck detectors page.
     amps = (
