@@ -45,7 +45,7 @@ _SYSTEM_WORDS = {"bessell", "bess", "johnson", "cousins", "kron", "harris", "jc"
 #: NB/N<wavelength> names, a bare central wavelength, Stromgren uvby.
 _NARROW = re.compile(
     r"^(h[-_ ]?a(lpha)?(c|cont)?|h[-_ ]?b(eta)?)(?![a-z])|halpha|\[?o\s*iii|\[?s\s*ii"
-    r"|\[?n\s*ii|he\s*ii|^nb|^n\d{3}|^cn$|(?<![a-z])\d{4}(?!\d)|str[oö]mgren|^str[-_ ]",
+    r"|\[?n\s*ii|he\s*ii|^nb|^n\d{3}|^cn$|(?<![a-z0-9])\d{4}(?!\d)|str[oö]mgren|^str[-_ ]",
     re.I,
 )
 

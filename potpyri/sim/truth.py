@@ -35,6 +35,7 @@ SKY_AB = {
     "V": 21.8,
     "R": 21.1,
     "I": 20.3,
+    "NB4170": 22.6,
 }
 EXTINCTION = {
     "u": 0.45,
@@ -50,6 +51,7 @@ EXTINCTION = {
     "V": 0.13,
     "R": 0.09,
     "I": 0.06,
+    "NB4170": 0.25,
 }
 BANDS = tuple(SKY_AB)
 
@@ -80,7 +82,9 @@ def magnitudes(r: np.ndarray, g_r: np.ndarray) -> dict[str, np.ndarray]:
         "BP": r + (0.05 + 0.35 * g_r),
         "RP": r - (0.30 + 0.45 * g_r),
     }
-    return {**sdss, **johnson_cousins(sdss["g"], sdss["r"], sdss["i"])}
+    johnson = johnson_cousins(sdss["g"], sdss["r"], sdss["i"])
+    # A narrow band at 417 nm (LRIS NB4170) sees the continuum of B: no emission-line sources.
+    return {**sdss, **johnson, "NB4170": johnson["B"]}
 
 
 def johnson_cousins(g: np.ndarray, r: np.ndarray, i: np.ndarray) -> dict[str, np.ndarray]:

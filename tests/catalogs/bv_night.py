@@ -1,6 +1,7 @@
 """A simulated Johnson B/V night (LRIS blue) whose only calibration catalog for B and V is the
-Gaia synthetic photometry the simulator wrote into the night's cache; reused by the zero-point
-acceptance tests (GSPC from the cache, and the same field handed in as a catalog file).
+Gaia synthetic photometry the simulator wrote into the night's cache, with one frame in the
+narrow band NB4170 (no catalog has it); reused by the zero-point acceptance tests (GSPC from the
+cache, and the same field handed in as a catalog file).
 
 ``bv_night(folder)`` simulates it; ``reduce_bv_night(night)`` runs the pipeline through the zero
 point offline; ``write_field_catalog(night, path)`` writes the truth-derived field catalog (what a
@@ -24,6 +25,7 @@ from tests.photometry.zp_cases import STEPS, reduce, simulate, truth_zeropoint
 
 FORMAT = "lris-blue"
 BANDS = ["B", "V"]
+NARROW = "NB4170"  #: the narrow band of the night (its stack stays uncalibrated)
 SEED = 1
 #: Stars per arcmin² brighter than r = 22 (|b| ~ 10 deg): GSPC lists only G < 17.65, a tenth of
 #: them, and the small read-out covers 16 arcmin².
@@ -42,9 +44,11 @@ class BVNight:
 
 
 def bv_night(folder: Path) -> BVNight:
-    """Simulate the B/V night into ``folder`` (one frame per band, no reject files)."""
+    """Simulate the B/V night into ``folder`` (one frame per band and one in NB4170, no reject
+    files)."""
+    bands = [*BANDS, NARROW]
     night = simulate(
-        FORMAT, BANDS, SEED, DENSITY_R22, "small", folder, frames=1, exptime_s=EXPTIME_S
+        FORMAT, bands, SEED, DENSITY_R22, "small", folder, frames=1, exptime_s=EXPTIME_S
     )
     return BVNight(night, folder, {b: truth_zeropoint(night, b) for b in BANDS})
 
