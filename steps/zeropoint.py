@@ -2,9 +2,9 @@
 
 Writes the zero point, its uncertainty and the limiting magnitudes in the primary header
 (``ZPTMAG``, ``ZPTMUCER``, ``M<n>SIGMA``...: docs/keywords.yaml), calibrated ``mag``/``mag_err``
-columns in ``APPPHOT`` and ``PSFPHOT`` (``mag_err`` excludes ``ZPTMUCER``) and the calibration
-stars in ``ZPSTARS``; ``<stem>.zp.png`` plots catalog minus instrumental magnitude. A stack with
-aperture photometry alone (``PHOTMETH = 'APERTURE'``) is calibrated with its aperture fluxes.
+in ``APPPHOT`` and ``PSFPHOT`` (``mag_err`` excludes ``ZPTMUCER``), the calibration stars in
+``ZPSTARS`` and ``<stem>.zp.png``. Aperture photometry alone (``PHOTMETH = 'APERTURE'``): its
+fluxes are calibrated. A filter no catalog has (narrow bands): passed through, with ``ZPTWHY``.
 """
 
 from __future__ import annotations

@@ -85,7 +85,7 @@ def band_of(filter_name: str, aliases: Mapping[str, str] | None = None) -> str |
     named_johnson = any(t.lower() in _SYSTEM_WORDS for t in tokens)
     words = [t for t in tokens if t.lower() not in _SYSTEM_WORDS]
     token = words[0] if words else ""
-    if token in ("Ks", "K", "Kspec") or (token == "K" and len(words) > 1):
+    if token in ("Ks", "K", "Kspec"):  # K_s splits into K
         return "K"
     if token in ("J", "H"):
         return token

@@ -360,7 +360,16 @@ def configured_reference_stars(
     catalog where ``zp.catalog`` is auto; its ``catalog_zp`` is the preferred survey."""
     by_filter = dict(instrument.get("zp_catalogs") or {})
     fixed = by_filter.get(filter_name) or by_filter.get(band)
-    choice = CatalogChoice(fixed) if fixed and zp.catalog.value == "auto" else zp.catalog
+    choice = zp.catalog
+    if fixed and zp.catalog.value == "auto":
+        try:
+            choice = CatalogChoice(str(fixed))
+        except ValueError:
+            known = ", ".join(sorted({c.value for c in CatalogChoice} - {"auto"}))
+            raise ValueError(
+                f"instrument zp_catalogs: unknown catalog {fixed!r} for filter {filter_name!r} "
+                f"(known: {known})"
+            ) from None
     return reference_stars(
         band,
         cone,

@@ -109,3 +109,37 @@ def test_catalog_with_too_few_stars_gives_way_to_gspc(tmp_path):
     assert name == "ps1"
     name, table = reference_stars("V", cone, choice=auto, label="t", **kw)
     assert name == "gspc" and np.isfinite(table["V_mag"]).all()
+
+
+def test_instrument_zp_catalogs_fix_the_catalog_per_filter(tmp_path):
+    from types import SimpleNamespace
+
+    from omegaconf import OmegaConf
+
+    from potpyri.photometry.calibrate import configured_reference_stars
+
+    stars = Table.read(RECORDED, format="ascii.ecsv")
+    gspc = Table(np.repeat(stars, 6))
+    gspc["ra"], gspc["dec"] = 150.0 + np.linspace(-0.02, 0.02, 12), 20.0
+    _store(tmp_path, "ps1", _ps1(20))
+    _store(tmp_path, "gspc", gspc)
+    zp = SimpleNamespace(
+        catalog=CatalogChoice("auto"),
+        catalog_file=None,
+        max_catalog_err_mag=0.1,
+        min_catalog_stars=10,
+    )
+    settings = OmegaConf.create({"cache_dir": str(tmp_path), "offline": True})
+    cone = Cone(150.0, 20.0, 0.05)
+
+    def chosen(instrument: dict, catalog: str = "auto") -> str:
+        zp.catalog = CatalogChoice(catalog)
+        args = (cone, zp, settings, OmegaConf.create(instrument))
+        return configured_reference_stars("g", "g_G0301", *args, epoch=None, label="t")[0]
+
+    assert chosen({"catalog_zp": "PS1"}) == "ps1"
+    assert chosen({"catalog_zp": "PS1", "zp_catalogs": {"g_G0301": "gspc"}}) == "gspc"
+    assert chosen({"catalog_zp": "PS1", "zp_catalogs": {"g": "GSPC"}}) == "gspc"
+    assert chosen({"zp_catalogs": {"g": "gspc"}}, catalog="ps1") == "ps1"  # the recipe wins
+    with pytest.raises(ValueError, match="zp_catalogs: unknown catalog 'apass' for filter"):
+        chosen({"zp_catalogs": {"g": "apass"}})
