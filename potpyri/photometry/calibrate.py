@@ -363,7 +363,9 @@ def configured_reference_stars(
     choice = zp.catalog
     if fixed and zp.catalog.value == "auto":
         try:
-            choice = CatalogChoice(str(fixed))
+            name = str(fixed)  # a member's name (PS1, GSPC) or value (ps1, gspc), as in a recipe
+            members = CatalogChoice.__members__
+            choice = members[name] if name in members else CatalogChoice(name)
         except ValueError:
             known = ", ".join(sorted({c.value for c in CatalogChoice} - {"auto"}))
             raise ValueError(
