@@ -72,7 +72,7 @@ class Zeropoint(Step):
         sigma: float = 3.0  #: clipping threshold
         color_term: bool = False  #: fit a linear colour term (the reference fits none)
 
-    version = "5"
+    version = "6"
     scope = Scope.target
     depends_on = (  # another cache may hold other answers
         "catalog",
