@@ -25,6 +25,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from potpyri.catalog_command import main as catalogs_main
 from potpyri.files import write_atomic
 from potpyri.framework.logutil import interactive
 from potpyri.framework.outcome import ExitCode, write_run_record
@@ -35,6 +36,7 @@ from potpyri.framework.step import STEPS
 from potpyri.framework.summary import print_summary
 from potpyri.pipeline import (
     ConfigError,
+    check_catalog_file,
     check_data_path,
     check_recipe,
     rename_args,
@@ -76,6 +78,7 @@ def run_job(cfg: DictConfig) -> None:
     try:
         validate(cfg)
         check_data_path(cfg)
+        check_catalog_file(cfg)
     except ConfigError as exc:
         print(f"potpyri: error: {exc}", file=sys.stderr)
         sys.exit(ExitCode.config_error)
@@ -123,6 +126,8 @@ def main(argv: list[str] | None = None) -> None:
     if args[:1] == ["demo"]:
         demo(args[1:])
         return
+    if args[:1] == ["catalogs"]:
+        sys.exit(catalogs_main(args[1:], preflight))
     try:
         args = _expand_recipe_flags(rename_args(_normalise_instrument(_verbosity(args))))
         if not any(a.split("=")[0] in _HYDRA_ONLY_FLAGS for a in args):
@@ -192,6 +197,7 @@ def preflight(args: list[str]) -> DictConfig:
         GlobalHydra.instance().clear()
     validate(cfg)
     check_data_path(cfg)  # before Hydra makes its log folder under data_path
+    check_catalog_file(cfg)
     return cfg
 
 

@@ -7,21 +7,29 @@ the raw-file reader every step gets from ``context.reader()``.
 
 from __future__ import annotations
 
+import copy
 import enum
+import fnmatch
+import functools
+import logging
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from potpyri.catalogs.cache import run_cache_dir
+from potpyri.catalogs.user_file import UserCatalogError, check_user_catalog, legacy_settings
 from potpyri.framework import recipe, runner
-from potpyri.framework.config import rename_overrides
+from potpyri.framework.config import print_warning, rename_overrides
 from potpyri.framework.step import STEPS
 from potpyri.framework.validate import ConfigError, check_config
 from potpyri.instruments import Reader, get_reader
+from potpyri.instruments.classify import describe
 from potpyri.schema import RUN_KEYS, PotpyriConfig, instrument_names
 
 __all__ = [
     "ConfigError",
+    "check_catalog_file",
     "check_data_path",
     "check_recipe",
     "make_reader",
@@ -29,7 +37,10 @@ __all__ = [
     "run_pipeline",
     "step_list",
     "validate",
+    "with_catalog_cache",
 ]
+
+log = logging.getLogger("potpyri")
 
 
 def step_list(cfg: DictConfig) -> list[str]:
@@ -76,6 +87,51 @@ def check_data_path(cfg: DictConfig) -> Path:
     return data_path
 
 
+def check_catalog_file(cfg: DictConfig) -> None:
+    """Refuse a user's catalog file (``catalog.file``, or the deprecated
+    ``zeropoint.catalog_file``) that cannot serve the run, with one line naming the file and the
+    missing column or bad value; the filters it must calibrate are the night's science filters
+    (read from the raw headers) when the run calibrates."""
+    legacy = OmegaConf.select(cfg, "zeropoint.catalog_file")
+    if legacy:
+        _warn_once(
+            f"zeropoint.catalog_file is deprecated: use catalog.file={legacy} "
+            "(read now as catalog.file with catalog.use=[zeropoint])"
+        )
+    settings = legacy_settings(cfg.catalog, legacy)
+    if not settings.get("file"):
+        return
+    filters = science_filters(cfg) if "zeropoint" in step_list(cfg) else []
+    try:
+        check_user_catalog(settings, filters)
+    except UserCatalogError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+@functools.cache
+def _warn_once(message: str) -> None:
+    print_warning(message)
+
+
+def science_filters(cfg: DictConfig) -> list[str]:
+    """The filters of the science frames in ``data_path/raw`` (headers only; unreadable files
+    are left to ingest to report)."""
+    raw = Path(str(cfg.data_path)).expanduser() / "raw"
+    pattern = cfg.instrument.raw_format.default
+    reader = make_reader(cfg.instrument, None)
+    filters = set()
+    for path in sorted(raw.iterdir()):
+        if not (path.is_file() and fnmatch.fnmatch(path.name, pattern)):
+            continue
+        try:
+            meta = describe(reader.header(path), cfg.instrument)
+        except Exception:  # ingest reports the file with its reason
+            continue
+        if meta["type"] == "SCIENCE" and meta["filter"]:
+            filters.add(meta["filter"])
+    return sorted(filters)
+
+
 def make_reader(instrument: Any, unpacked: Path | None) -> Reader:
     """The raw-file reader the instrument node names (the steps' ``context.reader()``)."""
     return get_reader(instrument.reader)(instrument, unpacked)
@@ -93,13 +149,24 @@ def run_pipeline(
     before anything is written."""
     check_data_path(cfg)
     return runner.run_pipeline(
-        cfg,
+        with_catalog_cache(cfg),
         step_list(cfg),
         reader_factory=make_reader,
         publish_root=publish_root,
         recipe_yaml=recipe_yaml,
         show_progress=show_progress,
     )
+
+
+def with_catalog_cache(cfg: DictConfig) -> DictConfig:
+    """A copy of ``cfg`` whose ``catalog.cache_dir`` names the cache every step will use
+    (:func:`potpyri.catalogs.run_cache_dir`), said once in the log. The recipe keeps what the
+    user gave: the night's own ``catalog_cache/`` is found again wherever the night is carried."""
+    folder, why = run_cache_dir(cfg.catalog.cache_dir, cfg.data_path)
+    log.info("catalog cache: %s (%s)", folder, why)
+    out = copy.deepcopy(cfg)
+    out.catalog.cache_dir = str(folder)
+    return out
 
 
 def check_recipe(text: str, source: str) -> str:

@@ -17,12 +17,14 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
 import potpyri.steps  # noqa: F401  (registers every built-in step)
+from potpyri.catalogs.user_file import CatalogUse, MagSys
 from potpyri.framework.config import root_schema
 from potpyri.framework.step import STEPS
 from potpyri.instruments.schema import InstrumentConfig
 
 __all__ = [
     "CacheConfig",
+    "CatalogColumns",
     "CatalogConfig",
     "ExecutorConfig",
     "ExecutorKind",
@@ -77,12 +79,36 @@ class CacheConfig:
 
 
 @dataclass
+class CatalogColumns:
+    """Column names of a user's catalog file; unset ones are looked up under common spellings
+    (ra, RA, RAJ2000, RA_ICRS, RAdeg...; <band>_mag, <band>mag; <band>_err, e_<band>mag...)."""
+
+    ra: str | None = None  #: right ascension column, deg
+    dec: str | None = None  #: declination column, deg
+    pmra: str | None = None  #: proper motion in RA (times cos dec) column, mas/yr
+    pmdec: str | None = None  #: proper motion in Dec column, mas/yr
+    id: str | None = None  #: star name column
+    #: band or filter name -> magnitude column (+catalog.columns.mag.V=Vmag)
+    mag: dict[str, str] = field(default_factory=dict)
+    #: band or filter name -> magnitude error column (0.02 mag assumed where there is none)
+    err: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class CatalogConfig:
-    """Reference catalogs."""
+    """Reference catalogs, and a user's own catalog file."""
 
     offline: bool = False  #: never query services; use the on-disk cache only
-    #: catalog cache; default $POTPYRI_CATALOG_CACHE or ~/.cache/potpyri/catalogs
+    #: catalog cache; default data_path/catalog_cache if it exists, else $POTPYRI_CATALOG_CACHE
+    #: or ~/.cache/potpyri/catalogs
     cache_dir: str | None = None
+    #: a user's catalog (.fits, .ecsv, .csv) replacing Gaia and the surveys (see catalog.use)
+    file: str | None = None
+    columns: CatalogColumns = field(default_factory=CatalogColumns)  #: the file's column names
+    magsys: MagSys = MagSys.AB  #: the file's magnitude system: AB or Vega (converted to AB)
+    epoch: float | None = None  #: epoch of the file's positions, decimal year (with pmra/pmdec)
+    #: what the file serves: [astrometry, zeropoint]; unset = both, zero point where it has the band
+    use: list[CatalogUse] | None = None
 
 
 _FIXED_FIELDS: list[tuple[str, Any, Any]] = [

@@ -16,9 +16,10 @@ from typing import ClassVar
 from potpyri.astrometry.detect import detect_sources, detection_mask
 from potpyri.astrometry.epoch import frame_epoch
 from potpyri.astrometry.errors import AstrometryFailed
-from potpyri.astrometry.reference import gaia_reference
+from potpyri.astrometry.reference import astrometric_file, gaia_reference
 from potpyri.astrometry.solve import coarse_solve, write_solution
-from potpyri.astrometry.wcsio import expected_scale, field_radius_deg, frame_wcs, pointing
+from potpyri.astrometry.wcsio import expected_scale, frame_wcs
+from potpyri.catalogs.cones import image_cone
 from potpyri.framework.step import (
     Output,
     Product,
@@ -88,17 +89,19 @@ class Astrometry(Step):
             max_sources=cfg.max_sources,
         )
         epoch = frame_epoch(frame[0].header, item.meta.get("time"))
-        ra, dec = pointing(start, sci.shape)
         # A WCS the reader built from the pointing keywords is only as good as the pointing.
         radius_arcsec = max(cfg.search_radius_arcsec, float(frame[0].header.get("PNTUNC", 0.0)))
+        cone = image_cone(start, sci.shape, scale_arcsec=scale, margin_arcsec=radius_arcsec)
         try:
+            user = astrometric_file(self.context.cfg.catalog)
             reference = gaia_reference(
-                ra,
-                dec,
-                field_radius_deg(sci.shape, scale) + radius_arcsec / 3600.0,
+                cone.ra,
+                cone.dec,
+                cone.radius,
                 epoch=epoch,
                 cache_dir=self.context.cfg.catalog.cache_dir,
                 offline=bool(self.context.cfg.catalog.offline),
+                user=user,
             )
             result = coarse_solve(
                 sources,
@@ -117,6 +120,7 @@ class Astrometry(Step):
         except AstrometryFailed as exc:
             raise StepFailed(f"{path.name}: astrometry failed: {exc}") from None
         write_solution(frame, result, epoch)
+        frame[0].header["ASTRCAT"] = (user.label[:60] if user else "gaia", "astrometric catalog")
         self.log.info(
             "%s: solved by %s (%d stars confirm, %.1f s)",
             item.id,

@@ -18,7 +18,7 @@ from astropy.table import Table
 
 from potpyri.astrometry.epoch import mjd_epoch
 from potpyri.astrometry.wcsio import header_wcs
-from potpyri.catalogs.choice import band_of, no_band_reason
+from potpyri.catalogs.choice import no_band_reason
 from potpyri.framework.step import (
     Item,
     Output,
@@ -35,6 +35,7 @@ from potpyri.photometry.calibrate import (
     CatalogChoice,
     FluxKind,
     calibrate,
+    calibration_band,
     calibration_flux,
     configured_reference_stars,
     field_cone,
@@ -61,8 +62,8 @@ class Zeropoint(Step):
             "search_radius": "search_radius_arcsec",
             "max_catalog_err": "max_catalog_err_mag",
         }
-        catalog: CatalogChoice = CatalogChoice.auto  #: auto (closest band first) or a catalog
-        catalog_file: str | None = None  #: a user's catalog (ra, dec, <band>_mag[, <band>_err], AB)
+        catalog: CatalogChoice = CatalogChoice.auto  #: auto (reference rule) or a catalog
+        catalog_file: str | None = None  #: deprecated: use catalog.file (read as its alias)
         flux: FluxKind = FluxKind.psf  #: PSFPHOT's total fluxes or APPPHOT's aperture-corrected
         match_radius_arcsec: float = 1.0  #: cross-match radius, arcsec
         search_radius_arcsec: float = 20.0  #: search radius of the WCS-catalog offset, arcsec
@@ -74,12 +75,8 @@ class Zeropoint(Step):
 
     version = "6"
     scope = Scope.target
-    depends_on = (  # another cache may hold other answers
-        "catalog",
-        "instrument.catalog_zp",
-        "instrument.filter_bands",
-        "instrument.zp_catalogs",
-    )
+    depends_on = ("catalog", "instrument.catalog_zp", "instrument.filter_bands",
+                  "instrument.zp_catalogs")  # another cache may hold other answers  # fmt: skip
 
     def select(self, items: list[Item]) -> list[Item]:
         """The photometered stacks still in the run."""
@@ -92,7 +89,11 @@ class Zeropoint(Step):
         hdus = read_product(path, drop=("ZPSTARS",))
         header = hdus[0].header
         filt = item.meta.get("filter") or header.get("FILTER", "")
-        band = band_of(filt, aliases := self.context.instrument.get("filter_bands"))
+        aliases = self.context.instrument.get("filter_bands")
+        try:  # the user's catalog file, else a catalog band
+            band, user = calibration_band(filt, self.context.cfg.catalog, cfg.catalog_file, aliases)
+        except ValueError as exc:
+            raise StepFailed(f"{path.name}: {exc}") from None
         if band is None:  # a narrow band: a good stack without a zero point
             write_uncalibrated_header(header, why := no_band_reason(filt, aliases))
             msg = f"{path.name}: {why}; stack left uncalibrated (no ZPTMAG)"
@@ -103,15 +104,9 @@ class Zeropoint(Step):
         cone = field_cone(wcs, hdus["SCI"].data.shape)
         try:
             catalog, cat = configured_reference_stars(
-                band,
-                filt,
-                cone,
-                cfg,
-                self.context.cfg.catalog,
-                self.context.instrument,
-                epoch=mjd_epoch(item.meta.get("time")),
-                label=item.id,
-            )
+                band, filt, cone, cfg, self.context.cfg.catalog, self.context.instrument,
+                user=user, epoch=mjd_epoch(item.meta.get("time")), label=item.id,
+            )  # fmt: skip
         except ValueError as exc:
             raise StepFailed(str(exc)) from None
         flux = calibration_flux(header, cfg.flux)

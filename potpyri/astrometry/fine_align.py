@@ -14,12 +14,12 @@ from potpyri.astrometry.errors import AstrometryFailed
 from potpyri.astrometry.reference import gaia_reference
 from potpyri.astrometry.refine import RefineResult, refine_wcs
 from potpyri.astrometry.wcsio import (
-    field_radius_deg,
     header_wcs,
     pixel_scale,
-    pointing,
     replace_wcs,
 )
+from potpyri.catalogs.cones import image_cone
+from potpyri.catalogs.user_file import UserCatalog
 
 __all__ = ["align_image", "dispersion_px", "fine_align"]
 
@@ -66,6 +66,7 @@ def align_image(
     *,
     epoch: float | None,
     catalog: str = "gaia",
+    user: UserCatalog | None = None,
     cache_dir: str | os.PathLike | None = None,
     offline: bool = False,
     detect_nsigma: float = 5.0,
@@ -88,6 +89,9 @@ def align_image(
         Decimal year the reference positions are propagated to.
     catalog, cache_dir, offline
         Which reference catalog, where its answers are cached, and whether to stay offline.
+    user : UserCatalog, optional
+        A user's catalog file used instead of ``catalog`` (see
+        :func:`~potpyri.astrometry.reference.astrometric_file`).
     detect_nsigma, fwhm_arcsec
         Source detection threshold (background sigmas) and expected seeing FWHM (arcsec).
     match_radius_arcsec, sip_degree, clip_sigma, min_stars
@@ -107,15 +111,16 @@ def align_image(
         threshold=detect_nsigma,
         max_sources=1000,
     )
-    ra, dec = pointing(wcs, sci.shape)
+    cone = image_cone(wcs, sci.shape, scale_arcsec=scale, margin_arcsec=2 * match_radius_arcsec)
     reference = gaia_reference(
-        ra,
-        dec,
-        field_radius_deg(sci.shape, scale) + 2 * match_radius_arcsec / 3600.0,
+        cone.ra,
+        cone.dec,
+        cone.radius,
         epoch=epoch,
         cache_dir=cache_dir,
         offline=offline,
         catalog=catalog,
+        user=user,
     )
     result = fine_align(
         sources,
@@ -134,7 +139,7 @@ def align_image(
     hdr["DEDISP"] = (round(result.dedisp, 5), "Dispersion in Decl. of WCS [Arcsec]")
     hdr["ASTRRMS"] = (round(result.rms_px, 4), "RMS of the WCS fit residuals, pixels")
     hdr["ASTRDIST"] = (result.sip_degree, "distortion order fitted (0: TAN only)")
-    hdr["ASTRCAT"] = (catalog, "astrometric reference catalog")
+    hdr["ASTRCAT"] = (user.label[:60] if user else catalog, "astrometric reference catalog")
     if epoch is not None:
         hdr["ASTREPOC"] = (round(epoch, 4), "epoch of the reference positions, yr")
     return result

@@ -3,14 +3,33 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 from astropy.table import Table
 
 from potpyri.astrometry.errors import AstrometryFailed
 from potpyri.catalogs import CatalogUnavailable, query
+from potpyri.catalogs.user_file import CatalogUse, UserCatalog, UserCatalogError, user_catalog
 
-__all__ = ["gaia_reference"]
+__all__ = ["astrometric_file", "gaia_reference"]
+
+
+def astrometric_file(settings: Any) -> UserCatalog | None:
+    """The user's catalog file serving the astrometry (``catalog.file`` with ``astrometry`` in
+    ``catalog.use``, or ``use`` unset), None when Gaia does; ``settings`` is the run's
+    ``catalog`` group.
+
+    Raises
+    ------
+    AstrometryFailed
+        When the file cannot be read (one line naming it; the run checks it at its start).
+    """
+    try:
+        user = user_catalog(settings)
+    except UserCatalogError as exc:
+        raise AstrometryFailed(str(exc)) from None
+    return user if user is not None and CatalogUse.astrometry in user.uses else None
 
 
 def gaia_reference(
@@ -22,14 +41,18 @@ def gaia_reference(
     cache_dir: str | os.PathLike | None = None,
     offline: bool = False,
     catalog: str = "gaia",
+    user: UserCatalog | None = None,
 ) -> Table:
-    """Reference stars around (ra, dec) at ``epoch`` (proper motions applied), brightest first.
+    """Reference stars around (ra, dec) at ``epoch`` (proper motions applied), brightest first:
+    ``catalog``'s, or the user's catalog file ``user`` (from :func:`astrometric_file`) when given.
 
     Raises
     ------
     AstrometryFailed
         When the catalog cannot be reached and no cached answer covers the cone (one line).
     """
+    if user is not None:
+        return user.reference(ra, dec, radius_deg, epoch)
     try:
         table = query(
             catalog, ra, dec, radius_deg, epoch=epoch, cache_dir=cache_dir, offline=offline

@@ -7,7 +7,20 @@ columns), so a cached and a live answer go through the same parser; the simulato
 catalogs into the same cache, so tests run the production code path offline.
 """
 
-from potpyri.catalogs.cache import CatalogCache, CatalogUnavailable, default_cache_dir
+from potpyri.catalogs.cache import (
+    CatalogCache,
+    CatalogUnavailable,
+    default_cache_dir,
+    run_cache_dir,
+)
 from potpyri.catalogs.query import CATALOGS, parse, query
 
-__all__ = ["CATALOGS", "CatalogCache", "CatalogUnavailable", "default_cache_dir", "parse", "query"]
+__all__ = [
+    "CATALOGS",
+    "CatalogCache",
+    "CatalogUnavailable",
+    "default_cache_dir",
+    "parse",
+    "query",
+    "run_cache_dir",
+]

@@ -11,7 +11,22 @@ from astropy.table import Table
 
 from potpyri.files import write_atomic
 
-__all__ = ["CatalogCache", "CatalogUnavailable", "Cone", "default_cache_dir"]
+__all__ = [
+    "NIGHT_CACHE",
+    "CatalogCache",
+    "CatalogUnavailable",
+    "Cone",
+    "default_cache_dir",
+    "run_cache_dir",
+]
+
+#: A night's own catalog cache, inside its data_path (the simulator and the demo write it there).
+NIGHT_CACHE = "catalog_cache"
+
+
+#: How far a cone read back from a file name may be from the one stored (ra, dec and radius are
+#: written to 1e-6 deg: half a unit each, summed).
+_NAME_ROUNDING_DEG = 2e-6
 
 
 class CatalogUnavailable(RuntimeError):
@@ -27,9 +42,11 @@ class Cone:
     radius: float
 
     def contains(self, other: Cone) -> bool:
-        """Whether ``other`` lies wholly inside this cone."""
+        """Whether ``other`` lies wholly inside this cone, to the 1e-6 deg the cache's file names
+        keep (a stored cone is found again by the query that stored it)."""
         return (
-            _separation(self.ra, self.dec, other.ra, other.dec) + other.radius <= self.radius + 1e-9
+            _separation(self.ra, self.dec, other.ra, other.dec) + other.radius
+            <= self.radius + _NAME_ROUNDING_DEG
         )
 
     def __str__(self) -> str:
@@ -43,6 +60,25 @@ def default_cache_dir() -> Path:
     )
 
 
+def run_cache_dir(
+    cache_dir: str | os.PathLike | None, data_path: str | os.PathLike
+) -> tuple[Path, str]:
+    """The catalog cache a run of ``data_path`` uses, and why (for one log line).
+
+    Order: an explicit ``catalog.cache_dir``; else ``<data_path>/catalog_cache`` if that folder
+    exists (a night carried with its catalogs, a simulated night); else
+    :func:`default_cache_dir`.
+    """
+    if cache_dir:
+        return Path(cache_dir).expanduser().absolute(), "catalog.cache_dir"
+    night = Path(data_path).expanduser().absolute() / NIGHT_CACHE
+    if night.is_dir():
+        return night, f"the night's own {NIGHT_CACHE}/"
+    if "POTPYRI_CATALOG_CACHE" in os.environ:
+        return default_cache_dir(), "$POTPYRI_CATALOG_CACHE"
+    return default_cache_dir(), "the default"
+
+
 class CatalogCache:
     """Raw answers stored as ECSV under ``<root>/<catalog>/``, found again by cone containment."""
 
@@ -51,6 +87,11 @@ class CatalogCache:
 
     def find(self, catalog: str, cone: Cone) -> Table | None:
         """A cached raw answer whose cone contains ``cone`` (the smallest such), or None."""
+        path = self.locate(catalog, cone)
+        return Table.read(path, format="ascii.ecsv") if path else None
+
+    def locate(self, catalog: str, cone: Cone) -> Path | None:
+        """The file of the smallest cached answer whose cone contains ``cone``, or None."""
         folder = self.root / catalog
         if not folder.is_dir():
             return None
@@ -63,7 +104,7 @@ class CatalogCache:
                 and (best is None or stored.radius < best[0])
             ):
                 best = (stored.radius, path)
-        return Table.read(best[1], format="ascii.ecsv") if best else None
+        return best[1] if best else None
 
     def store(self, catalog: str, cone: Cone, raw: Table, service: str) -> Path:
         """Write a raw answer for ``cone`` atomically and return its path."""

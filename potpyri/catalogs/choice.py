@@ -1,4 +1,4 @@
-"""Which catalog and band calibrate a filter, and a user's own catalog file.
+"""Which catalog and band calibrate a filter (a user's own catalog file: user_file.py).
 
 A filter name is read as a catalog band (:func:`band_of`): SDSS-like u g r i z (and y), Johnson/
 Cousins/Bessell U B V R I, 2MASS J H K; narrow and intermediate bands (H-alpha, [O III],
@@ -14,12 +14,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from pathlib import Path
-
-import numpy as np
-from astropy.table import Table
-
-from potpyri.catalogs.cache import Cone, _separation
 
 __all__ = [
     "band_of",
@@ -27,7 +21,6 @@ __all__ = [
     "choose_catalog",
     "is_narrow_band",
     "no_band_reason",
-    "read_user_catalog",
 ]
 
 _PS1_SOUTH_LIMIT = -30.0
@@ -136,45 +129,3 @@ def catalog_order(band: str, dec: float, preference: str = "PS1") -> list[str]:
 def choose_catalog(band: str, dec: float, preference: str = "PS1") -> str:
     """The first catalog of :func:`catalog_order` (raises ValueError if none calibrates it)."""
     return catalog_order(band, dec, preference)[0]
-
-
-def read_user_catalog(path: str | Path, band: str, cone: Cone) -> Table:
-    """A user's catalog file (any astropy-readable table) in standard columns, cut to ``cone``.
-
-    The file needs ``ra``, ``dec`` (deg) and ``<band>_mag`` (AB); ``<band>_err`` is optional
-    (0.02 mag assumed).
-    """
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"zeropoint.catalog_file {path} does not exist")
-    table = Table.read(path)
-    missing = [c for c in ("ra", "dec", f"{band}_mag") if c not in table.colnames]
-    if missing:
-        raise ValueError(
-            f"{path.name}: the user catalog lacks column(s) {missing} "
-            f"(needs ra, dec, {band}_mag[, {band}_err])"
-        )
-    out = Table()
-    out["source_id"] = (
-        np.asarray(table["source_id"]).astype(str)
-        if "source_id" in table.colnames
-        else np.arange(len(table)).astype(str)
-    )
-    out["ra"] = np.asarray(table["ra"], float)
-    out["dec"] = np.asarray(table["dec"], float)
-    out[f"{band}_mag"] = np.ma.filled(np.ma.asarray(table[f"{band}_mag"]).astype(float), np.nan)
-    err_col = f"{band}_err"
-    out[err_col] = (
-        np.ma.filled(np.ma.asarray(table[err_col]).astype(float), np.nan)
-        if err_col in table.colnames
-        else np.full(len(table), 0.02)
-    )
-    keep = np.array(
-        [
-            _separation(cone.ra, cone.dec, r, d) <= cone.radius
-            for r, d in zip(out["ra"], out["dec"], strict=True)
-        ],
-        bool,
-    )
-    out.meta["catalog"] = f"file:{path.name}"
-    return out[keep]

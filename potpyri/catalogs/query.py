@@ -211,8 +211,11 @@ def parse(catalog: str, raw: Table, *, epoch: float | None = None) -> Table:
 
 
 def _float(column) -> np.ndarray:
-    data = np.ma.asarray(column).astype(float)
-    return np.ma.filled(data, np.nan)
+    data = np.ma.asarray(column)
+    if data.dtype == object:  # the archive's JSON answers (and their ECSV copies): nulls are None
+        values = np.ma.filled(data, None)
+        return np.array([np.nan if v is None else float(v) for v in values], float)
+    return np.ma.filled(data.astype(float), np.nan)
 
 
 def _ask_service(spec: CatalogSpec, cone: Cone, retries: int) -> Table:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 from astropy.io import fits
@@ -20,7 +21,9 @@ from astropy.wcs import WCS
 
 from potpyri.catalogs import CATALOGS, CatalogUnavailable, query
 from potpyri.catalogs.cache import Cone
-from potpyri.catalogs.choice import catalog_order, read_user_catalog
+from potpyri.catalogs.choice import band_of, catalog_order
+from potpyri.catalogs.cones import image_cone
+from potpyri.catalogs.user_file import UserCatalog, legacy_settings, user_catalog
 from potpyri.photometry.flags import UNUSABLE_FOR_CALIBRATION
 from potpyri.photometry.measure import PhotometryMethod
 from potpyri.photometry.zeropoint import (
@@ -126,11 +129,9 @@ def calibration_flux(header: fits.Header, configured: FluxKind) -> FluxKind:
 
 
 def field_cone(wcs: WCS, shape: tuple[int, int]) -> Cone:
-    """The cone (deg) around an image's centre that reaches its corner."""
-    ny, nx = shape
-    (ra_c, dec_c), corner = wcs.all_pix2world([[(nx - 1) / 2, (ny - 1) / 2], [0, 0]], 0)
-    radius = float(np.hypot((corner[0] - ra_c) * np.cos(np.deg2rad(dec_c)), corner[1] - dec_c))
-    return Cone(float(ra_c), float(dec_c), radius)
+    """The cone (deg) around an image's centre that reaches its corners
+    (:func:`potpyri.catalogs.cones.image_cone`)."""
+    return image_cone(wcs, shape)
 
 
 def catalog_candidates(choice: CatalogChoice, band: str, dec: float, preference: str) -> list[str]:
@@ -276,12 +277,32 @@ def write_uncalibrated_header(header: fits.Header, why: str) -> None:
     header["ZPTWHY"] = why[:68]  # no room for a comment: docs/keywords.yaml
 
 
+def calibration_band(
+    filter_name: str,
+    settings: Any,
+    catalog_file: str | None,
+    aliases: Mapping[str, str] | None = None,
+) -> tuple[str | None, UserCatalog | None]:
+    """The band calibrating ``filter_name`` and the user's catalog file serving it (None: a
+    survey does): ``settings`` is the run's ``catalog`` group, ``catalog_file`` the deprecated
+    ``zeropoint.catalog_file``, ``aliases`` the instrument's ``filter_bands``. The band is None
+    when neither the file nor a catalog has it (a narrow band: the stack stays uncalibrated).
+
+    Raises ``ValueError`` with the one-line reason when the user's file cannot be used.
+    """
+    user = user_catalog(legacy_settings(settings, catalog_file), [filter_name])
+    band = user.band_for(filter_name) if user is not None else None
+    if band is not None:
+        return band, user
+    return band_of(filter_name, aliases), None
+
+
 def reference_stars(
     band: str,
     cone: Cone,
     *,
     choice: CatalogChoice,
-    catalog_file: str | None,
+    user: UserCatalog | None,
     preference: str,
     epoch: float | None,
     cache_dir: str | None,
@@ -290,19 +311,16 @@ def reference_stars(
     max_catalog_err_mag: float = 0.1,
     min_stars: int = 10,
 ) -> tuple[str, Table]:
-    """The calibration catalog's name and its stars in ``cone``: a user's file, or a survey.
+    """The calibration catalog's name and its stars in ``cone``: a user's file (``user``, from
+    :func:`calibration_band`), or a survey.
 
     Catalogs are tried in the order of :func:`catalog_candidates`; the first with at least
     ``min_stars`` stars of good ``band`` photometry (error <= ``max_catalog_err_mag``) in the cone
     wins, else the one with the most such stars. Raises ``ValueError`` with the one-line reason
     (``label`` names the stack) when there is none.
     """
-    if catalog_file:
-        try:
-            table = read_user_catalog(catalog_file, band, cone)
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"zeropoint.catalog_file: {exc}") from None
-        return f"file:{Path(catalog_file).name}", table
+    if user is not None:
+        return user.label, user.calibration_stars(band, cone, epoch)
     try:
         names = catalog_candidates(choice, band, cone.dec, preference)
     except ValueError as exc:
@@ -352,12 +370,14 @@ def configured_reference_stars(
     catalog_settings,
     instrument,
     *,
+    user: UserCatalog | None = None,
     epoch: float | None,
     label: str,
 ) -> tuple[str, Table]:
     """:func:`reference_stars` as the zeropoint config ``zp``, the ``catalog`` settings and the
-    instrument set it: the instrument's ``zp_catalogs`` (by filter name, then band) fixes the
-    catalog where ``zp.catalog`` is auto; its ``catalog_zp`` is the preferred survey."""
+    instrument set it (``user``: the user's file serving the band, which then wins): the
+    instrument's ``zp_catalogs`` (by filter name, then band) fixes the catalog where
+    ``zp.catalog`` is auto; its ``catalog_zp`` is the preferred survey."""
     by_filter = dict(instrument.get("zp_catalogs") or {})
     fixed = by_filter.get(filter_name) or by_filter.get(band)
     choice = zp.catalog
@@ -376,7 +396,7 @@ def configured_reference_stars(
         band,
         cone,
         choice=choice,
-        catalog_file=zp.catalog_file,
+        user=user,
         preference=str(instrument.get("catalog_zp", "PS1")),
         epoch=epoch,
         cache_dir=catalog_settings.get("cache_dir"),

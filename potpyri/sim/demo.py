@@ -2,8 +2,9 @@
 
 The night (one target, r and i, three dithered frames each, biases, twilight flats, and the
 files a reduction must reject) is written to ``DIR/raw`` with its truth in ``DIR/truth`` and its
-reference catalogs in ``DIR/catalog_cache``; then the command line (:func:`potpyri.cli.demo`) runs
-``potpyri instrument=gmos data_path=DIR`` with the default recipe. Extra ``key=value`` arguments
+reference catalogs in ``DIR/catalog_cache`` (a run's catalog cache by default); then the command
+line (:func:`potpyri.cli.demo`) runs ``potpyri instrument=gmos data_path=DIR`` with the default
+recipe. Extra ``key=value`` arguments
 are passed on to ``potpyri``.
 """
 
@@ -37,9 +38,6 @@ def prepare_demo(argv: list[str]) -> list[str]:
         simulate_night("gmos-n", folder, seed=args.seed, targets=1, frames=3, bands=["r", "i"])
     else:
         print(f"potpyri-demo: reusing the night in {folder / 'raw'}", file=sys.stderr)
-    return [
-        "instrument=gmos",
-        f"data_path={folder}",
-        f"catalog.cache_dir={folder / 'catalog_cache'}",
-        *overrides,
-    ]
+    # The night's catalog_cache/ is the run's cache by default (potpyri.catalogs.run_cache_dir),
+    # so a later plain `potpyri ... data_path=DIR` (a sweep) finds the same catalogs.
+    return ["instrument=gmos", f"data_path={folder}", *overrides]

@@ -11,6 +11,7 @@ from astropy.wcs import WCS
 
 from potpyri.astrometry.errors import AstrometryFailed
 from potpyri.astrometry.fine_align import align_image, dispersion_px
+from potpyri.astrometry.reference import astrometric_file
 from potpyri.framework.step import StepConfig, StepFailed
 
 __all__ = ["GaiaFitConfig", "fit_to_gaia", "fit_meta"]
@@ -49,8 +50,9 @@ def fit_to_gaia(
     """Refine ``wcs`` on ``hdul`` and write it (:func:`~potpyri.astrometry.fine_align.align_image`);
     the fit's dispersion in pixels.
 
-    ``catalog_settings`` is the run's ``catalog`` group (``cache_dir``, ``offline``). Raises
-    StepFailed with one line naming ``name``.
+    ``catalog_settings`` is the run's ``catalog`` group (``cache_dir``, ``offline``, and a user's
+    ``file`` that replaces ``cfg.catalog`` when it serves the astrometry). Raises StepFailed with
+    one line naming ``name``.
     """
     try:
         align_image(
@@ -58,6 +60,7 @@ def fit_to_gaia(
             wcs,
             epoch=epoch,
             catalog=cfg.catalog,
+            user=astrometric_file(catalog_settings),
             cache_dir=catalog_settings.cache_dir,
             offline=bool(catalog_settings.offline),
             detect_nsigma=cfg.detect_nsigma,

@@ -97,7 +97,7 @@ def test_catalog_with_too_few_stars_gives_way_to_gspc(tmp_path):
     gspc["dec"] = 20.0
     _store(tmp_path, "ps1", _ps1(3))
     _store(tmp_path, "gspc", gspc)
-    kw = dict(catalog_file=None, preference="PS1", epoch=None, cache_dir=tmp_path, offline=True)
+    kw = dict(user=None, preference="PS1", epoch=None, cache_dir=tmp_path, offline=True)
     cone = Cone(150.0, 20.0, 0.05)
     auto = CatalogChoice("auto")
     name, table = reference_stars("g", cone, choice=auto, label="t", min_stars=10, **kw)

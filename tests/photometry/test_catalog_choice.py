@@ -7,7 +7,8 @@ import pytest
 from astropy.table import Table
 
 from potpyri.catalogs.cache import Cone
-from potpyri.catalogs.choice import band_of, catalog_order, choose_catalog, read_user_catalog
+from potpyri.catalogs.choice import band_of, catalog_order, choose_catalog
+from potpyri.catalogs.user_file import UserCatalogError, read_user_catalog
 from potpyri.photometry.zeropoint import crossmatch, fit_zeropoint
 
 
@@ -85,7 +86,7 @@ def test_user_catalog_file(tmp_path):
     )
     table = read_user_catalog(path, "r", Cone(10.0, 5.0, 0.01))
     assert list(table["r_mag"]) == [18.0, 19.0] and np.allclose(table["r_err"], 0.02)
-    with pytest.raises(ValueError, match=r"lacks column\(s\) \['i_mag'\]"):
+    with pytest.raises(UserCatalogError, match="no magnitude column for filter 'i'"):
         read_user_catalog(path, "i", Cone(10.0, 5.0, 0.01))
 
 
