@@ -13,7 +13,13 @@ from __future__ import annotations
 import pytest
 
 from potpyri.framework.outcome import ExitCode, run_outcome
-from tests.catalogs.bv_night import BANDS, NARROW, reduce_bv_night, stack_header
+from tests.catalogs.bv_night import (
+    BANDS,
+    NARROW,
+    reduce_bv_night,
+    stack_header,
+    write_field_catalog,
+)
 
 
 @pytest.fixture(scope="module")
@@ -45,3 +51,16 @@ def test_narrow_band_is_passed_through_uncalibrated_and_the_run_succeeds(reduced
     assert "ZPTMAG" not in header and "M5SIGMA" not in header
     assert header["ZPTWHY"].startswith(f"filter '{NARROW}'")
     assert run_outcome(result).code == ExitCode.success
+
+
+def test_same_field_as_a_user_catalog_file_calibrates_within_0p02(reduced, tmp_path):
+    """The field's catalog (truth B, V of the stars GSPC lists, 0.01 mag errors, AB) handed in
+    as a CSV file: the zero point alone is redone, from the file."""
+    night, _ = reduced
+    path = write_field_catalog(night, tmp_path / "field_BV.csv")
+    result = reduce_bv_night(night, f"catalog.file={path}")  # serves the bands it has
+    assert result.by_status("zeropoint") == {"ran": len(BANDS), "passed": 1}, result.records
+    for band in BANDS:
+        header = stack_header(night.folder, band)
+        assert header["ZPTCAT"] == "file:field_BV.csv" and header["ZPTBAND"] == band
+        assert abs(header["ZPTMAG"] - night.truth_zp[band]) <= 0.02, (band, header["ZPTMAG"])
