@@ -2,9 +2,9 @@
 
 Writes the zero point, its uncertainty and the limiting magnitudes in the primary header
 (``ZPTMAG``, ``ZPTMUCER``, ``M<n>SIGMA``...: docs/keywords.yaml), calibrated ``mag``/``mag_err``
-columns in ``APPPHOT`` and ``PSFPHOT`` (``mag_err`` excludes ``ZPTMUCER``) and the calibration
-stars in ``ZPSTARS``; ``<stem>.zp.png`` plots catalog minus instrumental magnitude. A stack with
-aperture photometry alone (``PHOTMETH = 'APERTURE'``) is calibrated with its aperture fluxes.
+in ``APPPHOT`` and ``PSFPHOT`` (``mag_err`` excludes ``ZPTMUCER``), the calibration stars in
+``ZPSTARS`` and ``<stem>.zp.png``. Aperture photometry alone (``PHOTMETH = 'APERTURE'``): its
+fluxes are calibrated. A filter no catalog has (narrow bands): passed through, with ``ZPTWHY``.
 """
 
 from __future__ import annotations
@@ -15,15 +15,14 @@ from typing import ClassVar
 
 import numpy as np
 from astropy.table import Table
-from omegaconf import OmegaConf
 
 from potpyri.astrometry.epoch import mjd_epoch
 from potpyri.astrometry.wcsio import header_wcs
-from potpyri.catalogs.cache import Cone
-from potpyri.catalogs.user_file import UserCatalog as File
+from potpyri.catalogs.choice import no_band_reason
 from potpyri.framework.step import (
     Item,
     Output,
+    PassedThrough,
     Product,
     Scope,
     Step,
@@ -38,15 +37,16 @@ from potpyri.photometry.calibrate import (
     calibrate,
     calibration_band,
     calibration_flux,
+    configured_reference_stars,
     field_cone,
-    reference_stars,
     with_magnitudes,
+    write_uncalibrated_header,
     write_zeropoint_header,
 )
 from potpyri.photometry.outputs import table_hdu
 from potpyri.photometry.plots import zp_png
 from potpyri.stepkit.frame_io import read_product
-from potpyri.stepkit.stacks import select_stacks, stack_stem
+from potpyri.stepkit.stacks import republished, select_stacks, stack_stem
 
 __all__ = ["Zeropoint"]
 
@@ -69,12 +69,14 @@ class Zeropoint(Step):
         search_radius_arcsec: float = 20.0  #: search radius of the WCS-catalog offset, arcsec
         min_snr: float = 10.0  #: calibration stars' measured S/N at least
         max_catalog_err_mag: float = 0.1  #: catalog magnitude error at most, mag
+        min_catalog_stars: int = 10  #: auto: a catalog with fewer good stars gives way to the next
         sigma: float = 3.0  #: clipping threshold
         color_term: bool = False  #: fit a linear colour term (the reference fits none)
 
-    version = "5"
+    version = "6"
     scope = Scope.target
-    depends_on = ("catalog", "instrument.catalog_zp")  # another cache may hold other answers
+    depends_on = ("catalog", "instrument.catalog_zp", "instrument.filter_bands",
+                  "instrument.zp_catalogs")  # another cache may hold other answers  # fmt: skip
 
     def select(self, items: list[Item]) -> list[Item]:
         """The photometered stacks still in the run."""
@@ -87,15 +89,26 @@ class Zeropoint(Step):
         hdus = read_product(path, drop=("ZPSTARS",))
         header = hdus[0].header
         filt = item.meta.get("filter") or header.get("FILTER", "")
-        try:  # the user's catalog file, else a survey band
-            band, user = calibration_band(filt, self.context.cfg.catalog, cfg.catalog_file)
+        aliases = self.context.instrument.get("filter_bands")
+        try:  # the user's catalog file, else a catalog band
+            band, user = calibration_band(filt, self.context.cfg.catalog, cfg.catalog_file, aliases)
         except ValueError as exc:
             raise StepFailed(f"{path.name}: {exc}") from None
+        if band is None:  # a narrow band: a good stack without a zero point
+            write_uncalibrated_header(header, why := no_band_reason(filt, aliases))
+            msg = f"{path.name}: {why}; stack left uncalibrated (no ZPTMAG)"
+            raise PassedThrough(msg, [republished(item, hdus)])
         wcs = header_wcs(hdus["SCI"].header)
         if wcs is None:
             raise StepFailed(f"{path.name}: no celestial WCS; cannot cross-match")
         cone = field_cone(wcs, hdus["SCI"].data.shape)
-        catalog, cat = self._catalog(band, cone, item, user)
+        try:
+            catalog, cat = configured_reference_stars(
+                band, filt, cone, cfg, self.context.cfg.catalog, self.context.instrument,
+                user=user, epoch=mjd_epoch(item.meta.get("time")), label=item.id,
+            )  # fmt: skip
+        except ValueError as exc:
+            raise StepFailed(str(exc)) from None
         flux = calibration_flux(header, cfg.flux)
         try:
             cal = calibrate(
@@ -152,21 +165,3 @@ class Zeropoint(Step):
                     Path(item.files[role]).name, Path(item.files[role]).read_bytes(), "."
                 )
         return [Output(item.id, "target", meta, products)]
-
-    def _catalog(self, band: str, cone: Cone, item: Item, user: File | None) -> tuple[str, Table]:
-        """The catalog's name and its stars in ``cone`` (a user's file, or a survey query)."""
-        settings = self.context.cfg.catalog
-        try:
-            return reference_stars(
-                band,
-                cone,
-                choice=self.config.catalog,
-                user=user,
-                preference=str(self.context.instrument.get("catalog_zp", "PS1")),
-                epoch=mjd_epoch(item.meta.get("time")),
-                cache_dir=OmegaConf.select(settings, "cache_dir"),
-                offline=bool(settings.offline),
-                label=item.id,
-            )
-        except ValueError as exc:
-            raise StepFailed(str(exc)) from None

@@ -23,14 +23,14 @@ from omegaconf import DictConfig, OmegaConf
 
 from potpyri.astrometry.wcsio import expected_scale, header_wcs
 from potpyri.catalogs.cache import CatalogCache, CatalogUnavailable, Cone
-from potpyri.catalogs.choice import band_of
+from potpyri.catalogs.choice import band_of, no_band_reason
 from potpyri.catalogs.cones import enclosing_cone, image_cone
 from potpyri.catalogs.query import CATALOGS, query
 from potpyri.catalogs.user_file import CatalogUse, legacy_settings, user_catalog
 from potpyri.instruments.base import image_hdus, image_shape, open_raw
 from potpyri.instruments.classify import describe, set_aside_other_target
 from potpyri.instruments.pointing import NoPointing, has_celestial_wcs, pointing_wcs
-from potpyri.photometry.calibrate import CatalogChoice, catalog_name
+from potpyri.photometry.calibrate import CatalogChoice, catalog_candidates
 
 __all__ = ["FetchRow", "Field", "fetch", "night_fields", "wanted_cones"]
 
@@ -158,19 +158,25 @@ def wanted_cones(
         cone = field.cone(0.0)
         choice = CatalogChoice(getattr(cfg.zeropoint.catalog, "value", cfg.zeropoint.catalog))
         preference = str(OmegaConf.select(cfg, "instrument.catalog_zp", default="PS1"))
+        aliases = OmegaConf.select(cfg, "instrument.filter_bands", default=None)
+        fixed = OmegaConf.select(cfg, "instrument.zp_catalogs", default=None) or {}
         for filt in field.filters:
             if user is not None and user.band_for(filt) is not None:
                 continue  # the user's file calibrates this filter
-            band = band_of(filt)
+            band = band_of(filt, aliases)
             try:
-                if band is None:
-                    raise ValueError(f"filter {filt!r} has no survey band to calibrate against")
-                catalog = catalog_name(choice, band, cone.dec, preference).lower()
+                if band is None:  # the zeropoint step leaves such a stack uncalibrated
+                    raise ValueError(no_band_reason(filt, aliases))
+                by_filter = fixed.get(filt) or fixed.get(band)
+                named = CatalogChoice(str(by_filter).lower()) if by_filter else choice
+                # the first the step tries (it falls back, offline, only to what is cached)
+                catalogs = catalog_candidates(named, band, cone.dec, preference)[:1]
             except ValueError as exc:
                 wanted.append((f"zeropoint {filt}", field, str(exc)))
                 continue
-            if not any(w[0] == catalog and w[1] is field for w in wanted):
-                wanted.append((catalog, field, cone))
+            for catalog in catalogs:
+                if not any(w[0] == catalog and w[1] is field for w in wanted):
+                    wanted.append((catalog, field, cone))
     return wanted
 
 

@@ -35,6 +35,7 @@ COMMON_FIELDS = frozenset(
     {
         "defaults", "name", "reader", "wavelength", "pixscale", "saturation", "min_exptime",
         "bias", "dark", "flat", "cr_bias", "raw_header_ext", "stack_method", "catalog_zp",
+        "filter_bands", "zp_catalogs",
         "out_size", "static_mask", "keywords", "classify", "raw_format", "pointing", "options",
     }
 )  # fmt: skip

@@ -126,6 +126,12 @@ class InstrumentConfig:
     )  #: overscan section per chip where headers lack it
     stack_method: str = "median"  #: reference default stacking method
     catalog_zp: str = "PS1"  #: preferred zero-point catalog
+    #: filter name -> catalog band where the name alone misleads (``{R: r}``: calibrate the
+    #: instrument's R against SDSS-like r; ``none``: no catalog band, the stack stays uncalibrated)
+    filter_bands: dict[str, str] = field(default_factory=dict)
+    #: filter name or band -> the catalog that calibrates it (``{V: gspc}``), instead of the
+    #: automatic order (closest band with enough stars first)
+    zp_catalogs: dict[str, str] = field(default_factory=dict)
     out_size: int = 2500  #: default size of the stacked image, pixels
     static_mask: str | None = None  #: optional static bad-pixel mask file
     pointing: Pointing = field(default_factory=Pointing)

@@ -9,6 +9,8 @@ their sigma-clipped weighted mean offset (:func:`~potpyri.photometry.zeropoint.f
 from __future__ import annotations
 
 import enum
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +19,9 @@ from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS
 
-from potpyri.catalogs import CatalogUnavailable, query
+from potpyri.catalogs import CATALOGS, CatalogUnavailable, query
 from potpyri.catalogs.cache import Cone
-from potpyri.catalogs.choice import band_of, choose_catalog
+from potpyri.catalogs.choice import band_of, catalog_order
 from potpyri.catalogs.cones import image_cone
 from potpyri.catalogs.user_file import UserCatalog, legacy_settings, user_catalog
 from potpyri.photometry.flags import UNUSABLE_FOR_CALIBRATION
@@ -38,12 +40,17 @@ __all__ = [
     "CatalogChoice",
     "FluxKind",
     "calibrate",
-    "catalog_name",
+    "catalog_candidates",
+    "catalog_system",
+    "configured_reference_stars",
     "field_cone",
     "reference_stars",
     "with_magnitudes",
+    "write_uncalibrated_header",
     "write_zeropoint_header",
 ]
+
+log = logging.getLogger("potpyri.catalogs")
 
 
 class FluxKind(str, enum.Enum):
@@ -58,7 +65,7 @@ class FluxKind(str, enum.Enum):
         return "PSFPHOT" if self is FluxKind.psf else "APPPHOT"
 
 
-#: The reference catalog of the zero point: ``auto`` (potpyri.catalogs.choice.choose_catalog) or
+#: The reference catalog of the zero point: ``auto`` (potpyri.catalogs.choice.catalog_order) or
 #: a catalog by name (the survey spellings of the instrument files are accepted too).
 CatalogChoice = enum.Enum(
     "CatalogChoice",
@@ -68,15 +75,17 @@ CatalogChoice = enum.Enum(
         "sdss": "sdss",
         "skymapper": "skymapper",
         "2mass": "2mass",
+        "gspc": "gspc",
         "PS1": "ps1",
         "SDSS": "sdss",
         "SkyMapper": "skymapper",
         "2MASS": "2mass",
+        "GSPC": "gspc",
     },
     type=str,
 )
 CatalogChoice.__module__ = __name__
-CatalogChoice.__doc__ = "The reference catalog of the zero point (auto: the reference's rule)."
+CatalogChoice.__doc__ = "The reference catalog of the zero point (auto: the closest band first)."
 
 #: Second band for the optional colour term, per calibrated band.
 COLOR_PARTNER = {
@@ -125,12 +134,22 @@ def field_cone(wcs: WCS, shape: tuple[int, int]) -> Cone:
     return image_cone(wcs, shape)
 
 
-def catalog_name(choice: CatalogChoice, band: str, dec: float, preference: str) -> str:
-    """The catalog to query: ``choice``, or for ``auto`` the reference's rule for ``band`` at
-    ``dec`` with the instrument's ``preference``. Raises ValueError when none calibrates it."""
+def catalog_candidates(choice: CatalogChoice, band: str, dec: float, preference: str) -> list[str]:
+    """The catalogs to try in turn: ``choice`` alone, or for ``auto`` those that have ``band`` at
+    ``dec``, the closest band first (:func:`~potpyri.catalogs.choice.catalog_order`, with the
+    instrument's ``preference``). Raises ValueError when none calibrates it."""
     if choice.value == "auto":
-        return choose_catalog(band, dec, preference)
-    return choice.value
+        return catalog_order(band, dec, preference)
+    return [choice.value]
+
+
+def catalog_system(catalog: str, band: str) -> tuple[str, float]:
+    """The catalog's own magnitude system for ``band`` ('AB' or 'Vega') and the m_AB - m_Vega
+    the parser added to reach AB (0 for AB catalogs and for a user's file, which is AB)."""
+    spec = CATALOGS.get(catalog)
+    if spec is None:
+        return "AB", 0.0
+    return spec.system(band), float(spec.vega_to_ab.get(band, 0.0))
 
 
 def calibrate(
@@ -231,7 +250,11 @@ def write_zeropoint_header(
     header: fits.Header, fit: ZeroPoint, catalog: str, band: str, limits: dict
 ) -> None:
     """The zero-point and limiting-magnitude keywords (docs/keywords.yaml)."""
+    system, offset = catalog_system(catalog, band)
     header["ZPTMAG"] = (round(fit.zp, 5), "AB zero point: m = -2.5 log10(e-/s) + ZPTMAG")
+    header["ZPTMSYS"] = ("AB", "magnitude system of ZPTMAG and catalog mag")
+    header["ZPTCSYS"] = (system, "catalog's own system in ZPTBAND")
+    header["ZPTVEGAB"] = (round(offset, 4), "m_AB - m_Vega added to the catalog, mag")
     header["ZPTMUCER"] = (round(fit.error, 5), "zero-point uncertainty, mag")
     header["ZPTNSTAR"] = (fit.n_used, "stars used for the zero point")
     header["ZPTSCAT"] = (round(fit.scatter, 5), "star-to-star scatter of the zero point, mag")
@@ -245,23 +268,33 @@ def write_zeropoint_header(
         )
 
 
+def write_uncalibrated_header(header: fits.Header, why: str) -> None:
+    """The card that says why a stack has no zero point (no ZPT* value is written)."""
+    for key in ("ZPTMAG", "ZPTMUCER", "ZPTNSTAR", "ZPTSCAT", "ZPTCAT", "ZPTBAND", "ZPCOLTRM"):
+        header.remove(key, ignore_missing=True)
+    for key in ("ZPTMSYS", "ZPTCSYS", "ZPTVEGAB", "M3SIGMA", "M5SIGMA", "M10SIGMA"):
+        header.remove(key, ignore_missing=True)
+    header["ZPTWHY"] = why[:68]  # no room for a comment: docs/keywords.yaml
+
+
 def calibration_band(
-    filter_name: str, settings: Any, catalog_file: str | None
-) -> tuple[str, UserCatalog | None]:
+    filter_name: str,
+    settings: Any,
+    catalog_file: str | None,
+    aliases: Mapping[str, str] | None = None,
+) -> tuple[str | None, UserCatalog | None]:
     """The band calibrating ``filter_name`` and the user's catalog file serving it (None: a
     survey does): ``settings`` is the run's ``catalog`` group, ``catalog_file`` the deprecated
-    ``zeropoint.catalog_file``.
+    ``zeropoint.catalog_file``, ``aliases`` the instrument's ``filter_bands``. The band is None
+    when neither the file nor a catalog has it (a narrow band: the stack stays uncalibrated).
 
-    Raises ``ValueError`` with the one-line reason when neither the file nor a survey band does.
+    Raises ``ValueError`` with the one-line reason when the user's file cannot be used.
     """
     user = user_catalog(legacy_settings(settings, catalog_file), [filter_name])
     band = user.band_for(filter_name) if user is not None else None
     if band is not None:
         return band, user
-    band = band_of(filter_name)
-    if band is None:
-        raise ValueError(f"filter {filter_name!r} has no survey band to calibrate against")
-    return band, None
+    return band_of(filter_name, aliases), None
 
 
 def reference_stars(
@@ -275,24 +308,100 @@ def reference_stars(
     cache_dir: str | None,
     offline: bool,
     label: str,
+    max_catalog_err_mag: float = 0.1,
+    min_stars: int = 10,
 ) -> tuple[str, Table]:
     """The calibration catalog's name and its stars in ``cone``: a user's file (``user``, from
     :func:`calibration_band`), or a survey.
 
-    Raises ``ValueError`` with the one-line reason (``label`` names the stack) when there is none.
+    Catalogs are tried in the order of :func:`catalog_candidates`; the first with at least
+    ``min_stars`` stars of good ``band`` photometry (error <= ``max_catalog_err_mag``) in the cone
+    wins, else the one with the most such stars. Raises ``ValueError`` with the one-line reason
+    (``label`` names the stack) when there is none.
     """
     if user is not None:
         return user.label, user.calibration_stars(band, cone, epoch)
     try:
-        name = catalog_name(choice, band, cone.dec, preference)
+        names = catalog_candidates(choice, band, cone.dec, preference)
     except ValueError as exc:
         raise ValueError(f"{label}: {exc}") from None
-    try:
-        table = query(
-            name, cone.ra, cone.dec, cone.radius, epoch=epoch, cache_dir=cache_dir, offline=offline
-        )
-    except CatalogUnavailable as exc:
-        raise ValueError(str(exc)) from None
-    if f"{band}_mag" not in table.colnames:
-        raise ValueError(f"{name} has no {band} band (cone {cone})")
-    return name, table
+    found: list[tuple[int, str, Table]] = []
+    reasons: list[str] = []
+    for name in names:
+        try:
+            table = query(
+                name,
+                cone.ra,
+                cone.dec,
+                cone.radius,
+                epoch=epoch,
+                cache_dir=cache_dir,
+                offline=offline,
+            )
+        except CatalogUnavailable as exc:
+            reasons.append(str(exc))
+            continue
+        if f"{band}_mag" not in table.colnames:
+            reasons.append(f"{name} has no {band} band (cone {cone})")
+            continue
+        mag, err = np.asarray(table[f"{band}_mag"]), np.asarray(table[f"{band}_err"])
+        good = np.isfinite(mag) & (np.nan_to_num(err, nan=0.0) <= max_catalog_err_mag)
+        usable = int(np.sum(good))
+        if usable >= min_stars:
+            return name, table
+        found.append((usable, name, table))
+        if name != names[-1]:
+            log.info(
+                "%s: %s has %d stars with %s <= %.2f mag error in %s (< %d); trying %s",
+                label, name, usable, band, max_catalog_err_mag, cone, min_stars,
+                names[names.index(name) + 1],
+            )  # fmt: skip
+    if found:
+        usable, name, table = max(found, key=lambda f: f[0])  # the first of equals
+        return name, table
+    raise ValueError("; ".join(reasons))
+
+
+def configured_reference_stars(
+    band: str,
+    filter_name: str,
+    cone: Cone,
+    zp,
+    catalog_settings,
+    instrument,
+    *,
+    user: UserCatalog | None = None,
+    epoch: float | None,
+    label: str,
+) -> tuple[str, Table]:
+    """:func:`reference_stars` as the zeropoint config ``zp``, the ``catalog`` settings and the
+    instrument set it (``user``: the user's file serving the band, which then wins): the
+    instrument's ``zp_catalogs`` (by filter name, then band) fixes the catalog where
+    ``zp.catalog`` is auto; its ``catalog_zp`` is the preferred survey."""
+    by_filter = dict(instrument.get("zp_catalogs") or {})
+    fixed = by_filter.get(filter_name) or by_filter.get(band)
+    choice = zp.catalog
+    if fixed and zp.catalog.value == "auto":
+        try:
+            name = str(fixed)  # a member's name (PS1, GSPC) or value (ps1, gspc), as in a recipe
+            members = CatalogChoice.__members__
+            choice = members[name] if name in members else CatalogChoice(name)
+        except ValueError:
+            known = ", ".join(sorted({c.value for c in CatalogChoice} - {"auto"}))
+            raise ValueError(
+                f"instrument zp_catalogs: unknown catalog {fixed!r} for filter {filter_name!r} "
+                f"(known: {known})"
+            ) from None
+    return reference_stars(
+        band,
+        cone,
+        choice=choice,
+        user=user,
+        preference=str(instrument.get("catalog_zp", "PS1")),
+        epoch=epoch,
+        cache_dir=catalog_settings.get("cache_dir"),
+        offline=bool(catalog_settings.offline),
+        label=label,
+        max_catalog_err_mag=zp.max_catalog_err_mag,
+        min_stars=zp.min_catalog_stars,
+    )

@@ -64,6 +64,7 @@ def simulate_night(
     rejects: bool = True,
     density_r22: float = DENSITY_R22,
     r_faint: float = R_FAINT,
+    exptime_s: float | None = None,
 ) -> NightResult:
     """Simulate one night of ``fmt`` (a registered raw format, e.g. ``gmos-n``).
 
@@ -86,6 +87,9 @@ def simulate_night(
     r_faint : float
         Faintest r magnitude of the simulated sources (default 24.5); fainter for depth or
         completeness tests.
+    exptime_s : float, optional
+        Science exposure time, seconds; default 120 (optical) or 30 (NIR). Short exposures keep
+        bright calibration stars (Gaia synthetic photometry reaches only G ~ 17.65) unsaturated.
     """
     try:
         raw_format: RawFormat = FORMATS[fmt]()
@@ -115,7 +119,7 @@ def simulate_night(
     fields = _targets(
         raw_format, geometry, targets, streams, density_r22=density_r22, r_faint=r_faint
     )
-    plan = _plan(raw_format, geometry, setup, fields, bands, frames, rejects, streams)
+    plan = _plan(raw_format, geometry, setup, fields, bands, frames, rejects, streams, exptime_s)
 
     raw_dir, truth_dir = out_dir / "raw", out_dir / "truth"
     (truth_dir / "maps").mkdir(parents=True, exist_ok=True)
@@ -280,10 +284,12 @@ def _targets(
     return fields
 
 
-def _plan(raw_format, geometry, setup, fields, bands, frames, rejects, streams) -> list[_Exposure]:
+def _plan(
+    raw_format, geometry, setup, fields, bands, frames, rejects, streams, exptime_s=None
+) -> list[_Exposure]:
     rng = streams.get("plan")
     nir = raw_format.wavelength == "NIR"
-    science_exptime = 30.0 if nir else 120.0
+    science_exptime = exptime_s or (30.0 if nir else 120.0)
     flat_exptime = 10.0 if nir else 5.0
     clock = _NIGHT_START - TimeDelta(3 * 3600, format="sec")
     plan: list[_Exposure] = []

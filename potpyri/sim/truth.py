@@ -6,12 +6,15 @@ from __future__ import annotations
 import numpy as np
 from astropy.table import Table
 
+from potpyri.catalogs.magsys import VEGA_TO_AB
+
 __all__ = [
     "BANDS",
     "DENSITY_R22",
     "EXTINCTION",
     "R_FAINT",
     "SKY_AB",
+    "johnson_cousins",
     "make_field",
     "magnitudes",
 ]
@@ -28,6 +31,11 @@ SKY_AB = {
     "J": 16.9,
     "H": 15.8,
     "K": 14.9,
+    "B": 22.6,
+    "V": 21.8,
+    "R": 21.1,
+    "I": 20.3,
+    "NB4170": 22.6,
 }
 EXTINCTION = {
     "u": 0.45,
@@ -39,6 +47,11 @@ EXTINCTION = {
     "J": 0.10,
     "H": 0.06,
     "K": 0.08,
+    "B": 0.22,
+    "V": 0.13,
+    "R": 0.09,
+    "I": 0.06,
+    "NB4170": 0.25,
 }
 BANDS = tuple(SKY_AB)
 
@@ -52,9 +65,10 @@ def magnitudes(r: np.ndarray, g_r: np.ndarray) -> dict[str, np.ndarray]:
     """AB magnitudes in every band from r and the g-r colour (a smooth stellar-locus model).
 
     The relations follow the main-sequence locus closely enough that colour terms between
-    catalogs stay small, which is what real zero-point fits see.
+    catalogs stay small, which is what real zero-point fits see. Johnson-Cousins B V R I follow
+    from g, r, i by :func:`johnson_cousins`.
     """
-    return {
+    sdss = {
         "u": r + g_r + 1.1 + 0.9 * g_r,
         "g": r + g_r,
         "r": r,
@@ -68,6 +82,26 @@ def magnitudes(r: np.ndarray, g_r: np.ndarray) -> dict[str, np.ndarray]:
         "BP": r + (0.05 + 0.35 * g_r),
         "RP": r - (0.30 + 0.45 * g_r),
     }
+    johnson = johnson_cousins(sdss["g"], sdss["r"], sdss["i"])
+    # A narrow band at 417 nm (LRIS NB4170) sees the continuum of B: no emission-line sources.
+    return {**sdss, **johnson, "NB4170": johnson["B"]}
+
+
+def johnson_cousins(g: np.ndarray, r: np.ndarray, i: np.ndarray) -> dict[str, np.ndarray]:
+    """Johnson B, V and Cousins R, I, in AB, of stars with SDSS g, r, i.
+
+    Lupton (2005) transformations for stars (SDSS DR4 "Transformations between SDSS magnitudes
+    and UBVRcIc"): B = g + 0.3130 (g-r) + 0.2271, V = g - 0.5784 (g-r) - 0.0038,
+    R = r - 0.2936 (r-i) - 0.1439, I = r - 1.2444 (r-i) - 0.3820 (Vega magnitudes), moved to AB
+    with :data:`~potpyri.catalogs.magsys.VEGA_TO_AB` (Blanton & Roweis 2007).
+    """
+    vega = {
+        "B": g + 0.3130 * (g - r) + 0.2271,
+        "V": g - 0.5784 * (g - r) - 0.0038,
+        "R": r - 0.2936 * (r - i) - 0.1439,
+        "I": r - 1.2444 * (r - i) - 0.3820,
+    }
+    return {band: mag + VEGA_TO_AB[band] for band, mag in vega.items()}
 
 
 def make_field(

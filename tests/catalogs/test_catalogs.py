@@ -14,6 +14,7 @@ from potpyri.catalogs.cache import Cone
 RECORDED = Path(__file__).resolve().parents[1] / "data" / "catalogs"
 ANSWERS = {
     "gaia": "gaia_dr3.ecsv",
+    "gspc": "gaia_dr3_gspc.ecsv",
     "ps1": "ps1_dr1.ecsv",
     "sdss": "sdss_dr12.ecsv",
     "skymapper": "skymapper_dr2.ecsv",

@@ -7,7 +7,7 @@ import pytest
 from astropy.table import Table
 
 from potpyri.catalogs.cache import Cone
-from potpyri.catalogs.choice import band_of, choose_catalog
+from potpyri.catalogs.choice import band_of, catalog_order, choose_catalog
 from potpyri.catalogs.user_file import UserCatalogError, read_user_catalog
 from potpyri.photometry.zeropoint import crossmatch, fit_zeropoint
 
@@ -20,16 +20,52 @@ from potpyri.photometry.zeropoint import crossmatch, fit_zeropoint
         ("Ks_G0804", "K"),
         ("Ks", "K"),
         ("J", "J"),
-        ("R", "r"),
+        ("R", "R"),
         ("RG850", "z"),
         ("i_filter", "i"),
         ("Y", "y"),
-        ("B", None),
-        ("V", None),
+        ("G", "g"),
+        ("u", "u"),
+        # Johnson/Cousins/Bessell as instrument files and headers spell them
+        ("B", "B"),
+        ("V", "V"),
+        ("I", "I"),
+        ("U", "U"),
+        ("Rc", "R"),
+        ("Bessell_V", "V"),
+        ("B_Johnson", "B"),
+        ("Harris R", "R"),
+        ("JKC-I", "I"),
+        # narrow and intermediate bands: no catalog band
+        ("Ha_G0310", None),
+        ("HaC_G0311", None),
+        ("OIII_G0318", None),
+        ("SII_G0317", None),
+        ("H-alpha", None),
+        ("NB4170", None),
+        ("6563/30", None),
+        ("Stromgren_y", None),
+        ("clear", None),
+        ("H", "H"),
     ],
 )
 def test_band_of_instrument_filters(name, band):
     assert band_of(name) == band
+
+
+def test_instrument_filter_bands_override_the_name():
+    aliases = {"R": "r", "I": "i", "Ha6563": "none"}
+    assert band_of("R", aliases) == "r" and band_of("I", aliases) == "i"
+    assert band_of("V", aliases) == "V" and band_of("Ha6563", aliases) is None
+
+
+def test_catalog_order_closest_band_first_gspc_everywhere():
+    assert catalog_order("r", 20.0) == ["ps1", "gspc"]
+    assert catalog_order("r", -45.0) == ["skymapper", "gspc"]
+    assert catalog_order("u", 10.0) == ["sdss", "gspc"]
+    assert catalog_order("g", 10.0, "SDSS") == ["sdss", "ps1", "gspc"]
+    assert catalog_order("V", -80.0) == ["gspc"] and catalog_order("B", 60.0) == ["gspc"]
+    assert catalog_order("K", 10.0) == ["2mass"] and catalog_order("y", 10.0) == ["ps1"]
 
 
 def test_catalog_choice_north_south_nir():

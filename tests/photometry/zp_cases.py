@@ -39,9 +39,10 @@ def simulate(
     folder: Path,
     frames: int = 1,
     binning: tuple[int, int] | None = None,
+    exptime_s: float | None = None,
 ):
-    """A night of ``frames`` exposures per band, no reject files (``binning``: the format's default
-    when None)."""
+    """A night of ``frames`` exposures per band, no reject files (``binning``, ``exptime_s``: the
+    format's defaults when None)."""
     return simulate_night(
         fmt,
         folder,
@@ -52,6 +53,7 @@ def simulate(
         size=size,
         density_r22=density,
         binning=binning,
+        exptime_s=exptime_s,
     )
 
 

@@ -142,8 +142,9 @@ class LrisBlue(_Lris):
     name = "lris-blue"
     side = "blue"
     prefix = "LB"
-    filters = {"u": "u", "g": "g", "B": "B", "V": "V"}
-    zeropoint_ab = {"u": 27.0, "g": 28.3}
+    #: NB4170: the blue side's narrow band at 417 nm (~3 mag less light than B)
+    filters = {"u": "u", "g": "g", "B": "B", "V": "V", "NB4170": "NB4170"}
+    zeropoint_ab = {"u": 27.0, "g": 28.3, "B": 28.0, "V": 27.6, "NB4170": 25.0}
     #: VidInp1..4: chip 1 left/right, chip 2 left/right; overscan_right=False marks the right
     #: amplifiers (read from the right: reversed DETSEC). Gains/noise: Keck detectors page.
     amps = (
