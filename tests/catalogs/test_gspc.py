@@ -15,16 +15,18 @@ from potpyri.catalogs.magsys import VEGA_TO_AB
 from potpyri.catalogs.query import GSPC_G_LIMIT
 from potpyri.photometry.calibrate import CatalogChoice, catalog_system, reference_stars
 
-RECORDED = Path(__file__).resolve().parents[1] / "data" / "catalogs" / "gaia_dr3_gspc.ecsv"
+# Not a recorded service answer: two rows written by hand in the archive's documented columns
+# (Gaia DR3 data model, synthetic_photometry_gspc); no real GSPC answer is available offline.
+HAND_WRITTEN = Path(__file__).resolve().parents[1] / "data" / "catalogs" / "gaia_dr3_gspc.ecsv"
 
 
 def test_gspc_johnson_is_vega_made_ab_and_errors_come_from_fluxes():
-    raw = Table.read(RECORDED, format="ascii.ecsv")
+    raw = Table.read(HAND_WRITTEN, format="ascii.ecsv")
     table = parse("gspc", raw)
     assert table["V_mag"][0] == pytest.approx(15.20 + VEGA_TO_AB["V"])
     assert table["B_mag"][1] == pytest.approx(18.30 + VEGA_TO_AB["B"])
     assert table["g_mag"][0] == pytest.approx(15.55)  # SDSS bands are AB already
-    # 1.0857 * flux_error / flux: 1 % and 2 % flux errors in the recorded rows.
+    # 1.0857 * flux_error / flux: 1 % and 2 % flux errors in the hand-written rows.
     assert table["V_err"][0] == pytest.approx(0.010857, rel=1e-3)
     assert table["B_err"][1] == pytest.approx(0.021715, rel=1e-3)
     assert np.isnan(table["U_mag"][1]) and np.isnan(table["U_err"][1])  # not listed (S/N <= 30)
@@ -33,14 +35,14 @@ def test_gspc_johnson_is_vega_made_ab_and_errors_come_from_fluxes():
 
 
 def test_gspc_query_asks_the_archive_once_then_reads_the_cache(tmp_path, monkeypatch):
-    """The network call is replaced at the astroquery level by the recorded answer."""
+    """The network call is replaced at the astroquery level by the hand-written answer."""
     from astroquery.gaia import Gaia
 
     asked = []
 
     class Job:
         def get_results(self):
-            return Table.read(RECORDED, format="ascii.ecsv")
+            return Table.read(HAND_WRITTEN, format="ascii.ecsv")
 
     def launch_job_async(adql, *args, **kwargs):
         asked.append(adql)
@@ -91,7 +93,7 @@ def _ps1(n: int) -> Table:
 
 
 def test_catalog_with_too_few_stars_gives_way_to_gspc(tmp_path):
-    stars = Table.read(RECORDED, format="ascii.ecsv")
+    stars = Table.read(HAND_WRITTEN, format="ascii.ecsv")
     gspc = Table(np.repeat(stars, 6))  # 12 rows: more than the 3 PS1 stars below
     gspc["ra"] = 150.0 + np.linspace(-0.02, 0.02, 12)
     gspc["dec"] = 20.0
@@ -118,7 +120,7 @@ def test_instrument_zp_catalogs_fix_the_catalog_per_filter(tmp_path):
 
     from potpyri.photometry.calibrate import configured_reference_stars
 
-    stars = Table.read(RECORDED, format="ascii.ecsv")
+    stars = Table.read(HAND_WRITTEN, format="ascii.ecsv")
     gspc = Table(np.repeat(stars, 6))
     gspc["ra"], gspc["dec"] = 150.0 + np.linspace(-0.02, 0.02, 12), 20.0
     _store(tmp_path, "ps1", _ps1(20))
