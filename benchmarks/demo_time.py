@@ -2,14 +2,15 @@
 
     python benchmarks/demo_time.py            # writes benchmarks/demo_time.json
 
-README.md quotes the result through :func:`readme_phrase`; tests/docs/test_readme.py checks that
-the README says what the last measurement says (re-run this script, then paste the printed
-phrase into README.md).
+The script writes the measurement, with the commit measured, into README.md itself (replacing the
+previous measurement's words, :func:`readme_phrase`); tests/docs/test_readme.py checks that the
+README says what the last measurement says.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import resource
 import subprocess
 import sys
@@ -22,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import machine  # noqa: E402  (benchmarks/run.py: one line describing the machine)
 
 RESULT = Path(__file__).resolve().parent / "demo_time.json"
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def measure() -> dict:
@@ -43,7 +45,23 @@ def measure() -> dict:
         "cpu_s": round(cpu, 1),
         "machine": where,
         "measured": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": _commit(),
     }
+
+
+def _commit() -> str:
+    """The measured commit (``+dirty`` when the working tree has changes)."""
+    root = README.parent
+    sha = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return f"{sha}+dirty" if dirty else sha
 
 
 def minutes(seconds: float) -> str:
@@ -56,11 +74,28 @@ def readme_phrase(record: dict) -> str:
     """The README's words for a measurement."""
     return (
         f"{minutes(record['wall_s'])} wall time, {minutes(record['cpu_s'])} CPU, measured by "
-        f"`benchmarks/demo_time.py` on {record['machine']}"
+        f"`benchmarks/demo_time.py` at commit {record.get('commit', 'unknown')} on "
+        f"{record['machine']}"
     )
 
 
+def update_readme(old: dict | None, new: dict) -> None:
+    """Put the new measurement's words where the old one's stand in README.md."""
+    text = README.read_text()
+    flat = " ".join(text.split())
+    if old is None or readme_phrase(old) not in flat:
+        raise SystemExit(
+            f"README.md does not quote the last measurement; put in: {readme_phrase(new)}"
+        )
+    # The README may wrap the phrase over lines: match it with any whitespace between words.
+
+    pattern = r"\s+".join(re.escape(word) for word in readme_phrase(old).split())
+    README.write_text(re.sub(pattern, readme_phrase(new), text, count=1))
+
+
 if __name__ == "__main__":
+    previous = json.loads(RESULT.read_text()) if RESULT.exists() else None
     record = measure()
     RESULT.write_text(json.dumps(record, indent=1) + "\n")
+    update_readme(previous, record)
     print(readme_phrase(record))
