@@ -34,6 +34,7 @@ class Align(Step):
     version = "4"
     scope = Scope.frame
     depends_on = ("catalog",)
+    depends_on_files = ("catalog.file", "zeropoint.catalog_file")  # their content, too
 
     def run(self, task: Task) -> list[Output]:
         item = task.inputs[0]

@@ -69,6 +69,7 @@ class Astrometry(Step):
     version = "3"
     scope = Scope.frame
     depends_on = ("catalog", "instrument.pixscale")
+    depends_on_files = ("catalog.file", "zeropoint.catalog_file")  # their content, too
 
     def run(self, task: Task) -> list[Output]:
         item = task.inputs[0]

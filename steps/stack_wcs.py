@@ -39,6 +39,7 @@ class StackWcs(Step):
     version = "3"
     scope = Scope.target
     depends_on = ("catalog",)
+    depends_on_files = ("catalog.file", "zeropoint.catalog_file")  # their content, too
 
     def select(self, items) -> list[Item]:
         return [i for i in items if i.ok and i.kind == "target" and "stack" in i.files]

@@ -77,6 +77,7 @@ class Zeropoint(Step):
     scope = Scope.target
     depends_on = ("catalog", "instrument.catalog_zp", "instrument.filter_bands",
                   "instrument.zp_catalogs")  # another cache may hold other answers  # fmt: skip
+    depends_on_files = ("catalog.file", "zeropoint.catalog_file")  # their content, too
 
     def select(self, items: list[Item]) -> list[Item]:
         """The photometered stacks still in the run."""

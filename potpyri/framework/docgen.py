@@ -216,6 +216,9 @@ def _step_section(name: str, cls: Any, orders: list[tuple[str, str, list[str]]])
     facts = [f"scope: ``{cls.scope.value}``", f"version: ``{cls.version}``"]
     if cls.depends_on:
         facts.append("also depends on: " + ", ".join(f"``{d}``" for d in cls.depends_on))
+    if cls.depends_on_files:
+        named = ", ".join(f"``{d}``" for d in cls.depends_on_files)
+        facts.append(f"and on the content of the files named by {named}")
     where = [f"not in the default {short} list" for _, short, names in orders if name not in names]
     if where:
         facts.append("; ".join(where))

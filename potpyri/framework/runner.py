@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import enum
+import hashlib
 import json
 import logging
 import os
@@ -291,6 +292,10 @@ class _Run:
             self.records.append(TaskRecord(step.name, "*", "empty", note="no inputs"))
             return []
         deps = {key: _config_value(self.cfg, key) for key in step.cls.depends_on}
+        # A file edited in place keeps its name: its content must enter the key.
+        deps.update(
+            {f"{key}:sha256": _file_digest(self.cfg, key) for key in step.cls.depends_on_files}
+        )
         return [
             _TaskSpec(
                 step_cls=step.cls,
@@ -382,6 +387,28 @@ class _Run:
                 item.failed = f"{name}: {reasons[item.id]}"
                 log.warning("[%s] %s: %s", name, item.id, reasons[item.id])
                 self.records.append(TaskRecord(name, item.id, "failed", note=reasons[item.id]))
+
+
+def step_dependencies(cfg: DictConfig, cls: type[Step]) -> dict[str, Any]:
+    """What a step's cache key takes from outside its own config node: the values of its
+    ``depends_on`` keys and the content digests of the files its ``depends_on_files`` name (a
+    file edited in place keeps its name)."""
+    deps = {key: _config_value(cfg, key) for key in cls.depends_on}
+    deps.update({f"{key}:sha256": _file_digest(cfg, key) for key in cls.depends_on_files})
+    return deps
+
+
+def _file_digest(cfg: DictConfig, key: str) -> str | None:
+    """SHA-256 of the file a dotted config key names (None when unset or not a file)."""
+    value = OmegaConf.select(cfg, key)
+    path = Path(str(value)).expanduser() if value else None
+    if path is None or not path.is_file():
+        return None
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _config_value(cfg: DictConfig, key: str) -> Any:

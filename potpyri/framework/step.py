@@ -188,7 +188,8 @@ class Step:
 
     Subclasses set ``name`` (through :func:`register_step`), ``version`` (bump when the output
     changes for the same input), ``scope``, ``depends_on`` (dotted config keys outside the step's
-    own node that change its output) and a nested ``Config`` dataclass derived from
+    own node that change its output), ``depends_on_files`` (dotted config keys naming files whose
+    *content* changes its output) and a nested ``Config`` dataclass derived from
     :class:`StepConfig`; they implement :meth:`run`, and may refine :meth:`tasks`.
     """
 
@@ -196,6 +197,7 @@ class Step:
     version: ClassVar[str] = "1"
     scope: ClassVar[Scope] = Scope.frame
     depends_on: ClassVar[tuple[str, ...]] = ()
+    depends_on_files: ClassVar[tuple[str, ...]] = ()
     Config: ClassVar[type[StepConfig]] = StepConfig
 
     def __init__(self, config: StepConfig, context: StepContext) -> None:

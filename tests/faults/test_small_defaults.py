@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from potpyri.cli import main_pipeline
-from potpyri.framework.runner import _config_value, _task_key
+from potpyri.framework.runner import _task_key, step_dependencies
 from potpyri.framework.step import STEPS, Item, Task
 from potpyri.pipeline import ConfigError, run_pipeline, validate
 from tests.conftest import compose_config
@@ -49,7 +49,7 @@ def test_a_warning_is_noted_once_where_it_arose(tmp_path):
 def _cosmic_rays_key(*overrides: str) -> str:
     cfg = compose_config("instrument=gmos", "data_path=/x", *overrides)
     cls = STEPS["cosmic_rays"]
-    deps = {key: _config_value(cfg, key) for key in cls.depends_on}
+    deps = step_dependencies(cfg, cls)
     params = dict(cfg.cosmic_rays)
     task = Task("f.fits", [Item("f.fits", "frame", key="k")])
     return _task_key(cls.name, cls.version, params, deps, task)
@@ -85,3 +85,16 @@ def test_the_python_api_refuses_a_missing_data_path_too(tmp_path):
     with pytest.raises(ConfigError, match="nigth: no such folder"):
         run_pipeline(cfg)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_catalog_file_edited_in_place_changes_the_catalog_steps_keys(tmp_path):
+    """The product cache must not reuse a zero point or a WCS made from the file's old content."""
+    own = tmp_path / "field.csv"
+    own.write_text("ra,dec,Vmag\n150.0,2.0,15.0\n")
+    cfg = compose_config("instrument=gmos", "data_path=/x", f"catalog.file={own}")
+    before = {name: step_dependencies(cfg, STEPS[name]) for name in ("astrometry", "zeropoint")}
+    own.write_text("ra,dec,Vmag\n150.0,2.0,15.5\n")  # same name, same size, new magnitude
+    after = {name: step_dependencies(cfg, STEPS[name]) for name in ("astrometry", "zeropoint")}
+    for name in before:
+        assert before[name]["catalog"] == after[name]["catalog"]  # the config did not change
+        assert before[name] != after[name], name
