@@ -24,7 +24,8 @@ pytestmark = pytest.mark.fault("bad input")
 # The module (the package re-exports its function under the same name).
 query_module = importlib.import_module("potpyri.catalogs.query")
 
-RECORDED = Path(__file__).resolve().parents[1] / "data" / "catalogs" / "ps1_dr1.ecsv"
+#: a hand-written answer in the column set of VizieR II/349/ps1 (not recorded from the service)
+HAND_WRITTEN = Path(__file__).resolve().parents[1] / "data" / "catalogs" / "ps1_dr1.ecsv"
 
 
 class FakeVizier:
@@ -68,7 +69,7 @@ GARBAGE = {
         "Failed to parse VizieR result! The raw response can be found in self.response"
     ),
     "wrong_columns": _answer(Table({"foo": [1.0], "bar": [2.0]})),
-    "non_numeric_values": "non_numeric",  # built in the test from the recorded answer
+    "non_numeric_values": "non_numeric",  # built in the test from the hand-written answer
     "not_a_table": "<html><body>503 Service Unavailable</body></html>",
 }
 
@@ -77,7 +78,7 @@ GARBAGE = {
 def test_failing_service_is_retried_then_refused_clearly(monkeypatch, tmp_path, sleeps, fault):
     reply = GARBAGE[fault]
     if fault == "non_numeric_values":
-        bad = Table.read(RECORDED, format="ascii.ecsv")
+        bad = Table.read(HAND_WRITTEN, format="ascii.ecsv")
         bad["RAJ2000"] = bad["RAJ2000"].astype(str)
         bad["RAJ2000"][0] = "n/a"
         reply = _answer(bad)
@@ -94,7 +95,7 @@ def test_failing_service_is_retried_then_refused_clearly(monkeypatch, tmp_path, 
 
 
 def test_a_timeout_then_a_good_answer_is_used_and_cached(monkeypatch, tmp_path, sleeps):
-    good = Table.read(RECORDED, format="ascii.ecsv")
+    good = Table.read(HAND_WRITTEN, format="ascii.ecsv")
     fake = _service(monkeypatch, [GARBAGE["timeout"], _answer(Table({"x": [1]})), _answer(good)])
     table = query("ps1", 150.0, 2.0, 0.05, cache_dir=tmp_path)
     assert fake.calls == 3 and sleeps == [2.0, 4.0]
