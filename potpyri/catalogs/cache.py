@@ -130,8 +130,15 @@ def _cone_from_name(stem: str) -> Cone | None:
     return Cone(ra, dec, radius)
 
 
-def _separation(ra1: float, dec1: float, ra2: float, dec2: float) -> float:
-    """Great-circle distance in degrees (haversine)."""
+def in_cone(table: Table, cone: Cone) -> Table:
+    """Rows of ``table`` (``ra``, ``dec`` in deg) within ``cone``."""
+    ra = np.asarray(table["ra"], float)
+    dec = np.asarray(table["dec"], float)
+    return table[_separation(cone.ra, cone.dec, ra, dec) <= cone.radius]
+
+
+def _separation(ra1, dec1, ra2, dec2):
+    """Great-circle distance in degrees (haversine); scalars or arrays."""
     r1, d1, r2, d2 = map(np.deg2rad, (ra1, dec1, ra2, dec2))
     s = np.sin((d2 - d1) / 2) ** 2 + np.cos(d1) * np.cos(d2) * np.sin((r2 - r1) / 2) ** 2
-    return float(np.rad2deg(2 * np.arcsin(np.sqrt(min(1.0, s)))))
+    return np.rad2deg(2 * np.arcsin(np.sqrt(np.minimum(1.0, s))))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from astropy.table import Table
 
-from potpyri.catalogs.cache import CatalogCache, CatalogUnavailable, Cone, _separation
+from potpyri.catalogs.cache import CatalogCache, CatalogUnavailable, Cone, in_cone
 from potpyri.catalogs.magsys import VEGA_TO_AB
 
 __all__ = ["CATALOGS", "GSPC_G_LIMIT", "CatalogSpec", "gspc_adql", "parse", "query"]
@@ -167,15 +167,7 @@ def query(
             )
         raw = _ask_service(spec, cone, retries)
         cache.store(spec.name, cone, raw, spec.service)
-    table = parse(spec.name, raw, epoch=epoch)
-    keep = np.array(
-        [
-            _separation(cone.ra, cone.dec, r, d) <= cone.radius
-            for r, d in zip(table["ra"], table["dec"], strict=True)
-        ],
-        bool,
-    )
-    return table[keep] if len(table) else table
+    return in_cone(parse(spec.name, raw, epoch=epoch), cone)
 
 
 def parse(catalog: str, raw: Table, *, epoch: float | None = None) -> Table:

@@ -19,7 +19,7 @@ import numpy as np
 from astropy.table import Table
 from omegaconf import OmegaConf
 
-from potpyri.catalogs.cache import Cone, _separation
+from potpyri.catalogs.cache import Cone, in_cone
 from potpyri.catalogs.choice import band_of
 from potpyri.catalogs.magsys import VEGA_TO_AB
 
@@ -261,18 +261,6 @@ def _checked(
             stars[f"{key}_mag"], stars[f"{key}_err"] = mag, err
             bands[filt] = key
     return UserCatalog(name, stars, wanted, epoch, bands)
-
-
-def in_cone(table: Table, cone: Cone) -> Table:
-    """Rows of ``table`` (``ra``, ``dec`` in deg) within ``cone``."""
-    keep = np.array(
-        [
-            _separation(cone.ra, cone.dec, r, d) <= cone.radius
-            for r, d in zip(table["ra"], table["dec"], strict=True)
-        ],
-        bool,
-    )
-    return table[keep]
 
 
 def band_key(filter_name: str) -> str:
