@@ -30,7 +30,7 @@ from potpyri.catalogs.user_file import CatalogUse, legacy_settings, user_catalog
 from potpyri.instruments.base import image_hdus, image_shape, open_raw
 from potpyri.instruments.classify import describe, set_aside_other_target
 from potpyri.instruments.pointing import NoPointing, has_celestial_wcs, pointing_wcs
-from potpyri.photometry.calibrate import CatalogChoice, catalog_candidates
+from potpyri.photometry.calibrate import CatalogChoice, catalog_candidates, configured_choice
 
 __all__ = ["FetchRow", "Field", "fetch", "night_fields", "wanted_cones"]
 
@@ -159,7 +159,6 @@ def wanted_cones(
         choice = CatalogChoice(getattr(cfg.zeropoint.catalog, "value", cfg.zeropoint.catalog))
         preference = str(OmegaConf.select(cfg, "instrument.catalog_zp", default="PS1"))
         aliases = OmegaConf.select(cfg, "instrument.filter_bands", default=None)
-        fixed = OmegaConf.select(cfg, "instrument.zp_catalogs", default=None) or {}
         for filt in field.filters:
             if user is not None and user.band_for(filt) is not None:
                 continue  # the user's file calibrates this filter
@@ -167,8 +166,7 @@ def wanted_cones(
             try:
                 if band is None:  # the zeropoint step leaves such a stack uncalibrated
                     raise ValueError(no_band_reason(filt, aliases))
-                by_filter = fixed.get(filt) or fixed.get(band)
-                named = CatalogChoice(str(by_filter).lower()) if by_filter else choice
+                named = configured_choice(choice, filt, band, cfg.instrument)
                 # the first the step tries (it falls back, offline, only to what is cached)
                 catalogs = catalog_candidates(named, band, cone.dec, preference)[:1]
             except ValueError as exc:

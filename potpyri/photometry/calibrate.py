@@ -42,6 +42,7 @@ __all__ = [
     "calibrate",
     "catalog_candidates",
     "catalog_system",
+    "configured_choice",
     "configured_reference_stars",
     "field_cone",
     "reference_stars",
@@ -362,6 +363,30 @@ def reference_stars(
     raise ValueError("; ".join(reasons))
 
 
+def configured_choice(
+    choice: CatalogChoice, filter_name: str, band: str, instrument
+) -> CatalogChoice:
+    """``choice`` (the zeropoint config's), or where it is auto the catalog the instrument's
+    ``zp_catalogs`` fixes for the filter (by filter name, then band).
+
+    Raises ``ValueError`` with one line naming an unknown catalog.
+    """
+    by_filter = dict(instrument.get("zp_catalogs") or {})
+    fixed = by_filter.get(filter_name) or by_filter.get(band)
+    if not fixed or choice.value != "auto":
+        return choice
+    name = str(fixed)  # a member's name (PS1, GSPC) or value (ps1, gspc), as in a recipe
+    members = CatalogChoice.__members__
+    try:
+        return members[name] if name in members else CatalogChoice(name)
+    except ValueError:
+        known = ", ".join(sorted({c.value for c in CatalogChoice} - {"auto"}))
+        raise ValueError(
+            f"instrument zp_catalogs: unknown catalog {fixed!r} for filter {filter_name!r} "
+            f"(known: {known})"
+        ) from None
+
+
 def configured_reference_stars(
     band: str,
     filter_name: str,
@@ -378,24 +403,10 @@ def configured_reference_stars(
     instrument set it (``user``: the user's file serving the band, which then wins): the
     instrument's ``zp_catalogs`` (by filter name, then band) fixes the catalog where
     ``zp.catalog`` is auto; its ``catalog_zp`` is the preferred survey."""
-    by_filter = dict(instrument.get("zp_catalogs") or {})
-    fixed = by_filter.get(filter_name) or by_filter.get(band)
-    choice = zp.catalog
-    if fixed and zp.catalog.value == "auto":
-        try:
-            name = str(fixed)  # a member's name (PS1, GSPC) or value (ps1, gspc), as in a recipe
-            members = CatalogChoice.__members__
-            choice = members[name] if name in members else CatalogChoice(name)
-        except ValueError:
-            known = ", ".join(sorted({c.value for c in CatalogChoice} - {"auto"}))
-            raise ValueError(
-                f"instrument zp_catalogs: unknown catalog {fixed!r} for filter {filter_name!r} "
-                f"(known: {known})"
-            ) from None
     return reference_stars(
         band,
         cone,
-        choice=choice,
+        choice=configured_choice(zp.catalog, filter_name, band, instrument),
         user=user,
         preference=str(instrument.get("catalog_zp", "PS1")),
         epoch=epoch,
