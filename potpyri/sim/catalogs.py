@@ -1,6 +1,9 @@
 """Reference catalogs drawn from the truth, written into the catalog cache in the raw format of
 each service's answer (so the pipeline's own catalog code reads them, offline).
 
+Each survey's magnitudes are its own filter curves' (:mod:`potpyri.sim.seds`), not the
+instrument's: the zero point meets a colour term as in life.
+
 Realism: magnitude-dependent errors, survey depth limits, saturation at the bright end, a few
 per cent of entries missing, position errors (and for Gaia, positions at its 2016.0 epoch). The
 Gaia synthetic photometry (GSPC) lists stars of G < 17.65 only, Johnson-Kron-Cousins in Vega and
@@ -9,6 +12,7 @@ SDSS in AB, each band only where its flux is measured to S/N > 30, as the real c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +21,10 @@ from astropy.table import Table
 from potpyri.catalogs.cache import CatalogCache, Cone
 from potpyri.catalogs.magsys import VEGA_TO_AB
 from potpyri.catalogs.query import CATALOGS, GSPC_G_LIMIT
+from potpyri.sim.seds import INSTRUMENT_CURVES, REFERENCE_CURVES, SURVEY_CURVES, curve_offset
+from potpyri.sim.truth import star_magnitudes
 
-__all__ = ["seed_catalog_cache"]
+__all__ = ["colour_zero_offset", "seed_catalog_cache"]
 
 #: catalog -> (bands with their (faint limit, bright saturation) in AB, dec range covered)
 _SURVEYS = {
@@ -76,13 +82,41 @@ def seed_catalog_cache(
         # detects in G only (BP/RP are measured for G sources).
         detected = np.zeros(len(stars), bool)
         for band, (limit, _bright) in ({"G": bands["G"]} if name == "gaia" else bands).items():
-            detected |= _truth_mag(stars, band) < limit
+            detected |= _survey_mag(stars, name, band) < limit
         keep &= detected
         subset = stars[keep]
         written.append(
             cache.store(name, cone, _raw_answer(name, subset, bands, epoch, rng), "potpyri.sim")
         )
     return written
+
+
+def colour_zero_offset(
+    survey: str,
+    band: str,
+    colour: tuple[str, str],
+    curves: Mapping[str, str] = INSTRUMENT_CURVES,
+    instrument_band: str | None = None,
+) -> float:
+    """Survey ``band`` minus instrument magnitude of a simulated star whose survey colour
+    ``colour`` (bluer, redder band) is 0: what a zero point fitted with a linear colour term
+    in that colour adds to the instrument's own AB zero point, for the simulator's stars.
+
+    The star lies on the simulator's locus and blackbody spectra (extended beyond the colours
+    drawn where colour 0 needs it); ``band`` and ``colour`` are survey band names (``y``, not
+    ``Y``); ``instrument_band`` is the simulator's band of the instrument's filter (default: the
+    survey band's, e.g. ``R`` for an R filter calibrated on PS1 r).
+    """
+    g_r = np.linspace(-1.0, 2.5, 701)
+    stars = Table(star_magnitudes(np.full(g_r.size, 18.0), g_r, curves))
+    blue, red = (_survey_mag(stars, survey, b) for b in colour)
+    instrument_band = instrument_band or ("Y" if band == "y" else band)
+    offset = _survey_mag(stars, survey, band) - np.asarray(stars[f"mag_{instrument_band}"], float)
+    c = blue - red
+    order = np.argsort(c)
+    if not c.min() <= 0.0 <= c.max():
+        raise ValueError(f"{survey} {colour[0]}-{colour[1]} = 0 is off the simulated locus")
+    return float(np.interp(0.0, c[order], offset[order]))
 
 
 def _raw_answer(
@@ -96,7 +130,7 @@ def _raw_answer(
     if name == "gaia":
         years = epoch - 2016.0
         pmra, pmdec = np.asarray(stars["pmra"], float), np.asarray(stars["pmdec"], float)
-        g = np.asarray(stars["mag_G"], float)
+        g = _survey_mag(stars, "gaia", "G")
         pos_err = 0.02 + 0.3 * 10 ** (0.4 * (g - 20.5))  # mas
         out["source_id"] = 4_000_000_000_000 + np.asarray(stars["id"], np.int64)
         out["ra"] = (
@@ -113,7 +147,7 @@ def _raw_answer(
             ("BP", "phot_bp_mean_mag"),
             ("RP", "phot_rp_mean_mag"),
         ):
-            mag = np.asarray(stars[f"mag_{band}"], float)
+            mag = _survey_mag(stars, "gaia", band)
             out[column] = mag + rng.normal(0, 0.002 + 0.02 * 10 ** (0.4 * (mag - 20)))
         out["ref_epoch"] = np.full(n, 2016.0)
         return out
@@ -133,7 +167,7 @@ def _raw_answer(
     out[columns[1]] = ra + rng.normal(0, pos_err / 3600 / np.cos(np.deg2rad(dec)), n)
     out[columns[2]] = dec + rng.normal(0, pos_err / 3600, n)
     for band, (limit, bright) in bands.items():
-        mag = _truth_mag(stars, band)
+        mag = _survey_mag(stars, name, band)
         err = 0.008 + 0.2 * 10 ** (0.4 * (mag - limit))
         measured = mag + rng.normal(0, err)
         usable = (mag < limit + 0.5) & (mag > bright)
@@ -155,13 +189,13 @@ def _gspc_answer(stars: Table, epoch: float, rng: np.random.Generator) -> Table:
     gaia = _raw_answer("gaia", stars, {}, epoch, rng)
     out = gaia["source_id", "ra", "dec", "pmra", "pmdec", "phot_g_mean_mag", "ref_epoch"]
     out["c_star"] = rng.normal(0.0, 0.02, len(stars))
-    g = np.asarray(stars["mag_G"], float)
+    g = _survey_mag(stars, "gaia", "G")
     spec = CATALOGS["gspc"]
     for band, (mag_col, _none) in spec.bands.items():
         flux_col, err_col = spec.flux_cols[band]
         stem = mag_col.removesuffix("_mag")
         if f"mag_{band}" in stars.colnames:
-            truth = np.asarray(stars[f"mag_{band}"], float) - spec.vega_to_ab.get(band, 0.0)
+            truth = _survey_mag(stars, "gspc", band) - spec.vega_to_ab.get(band, 0.0)
         else:  # no truth in this band (Johnson U): the catalogue's entry stays empty
             truth = np.full(len(stars), np.nan)
         err = 0.002 + _GSPC_ERR_SCALE[band] * _GSPC_ERR_V17 * 10 ** (0.4 * (g - 17.0))
@@ -175,9 +209,17 @@ def _gspc_answer(stars: Table, epoch: float, rng: np.random.Generator) -> Table:
     return out[np.asarray(out["phot_g_mean_mag"]) < GSPC_G_LIMIT]  # the catalogue's own G cut
 
 
-def _truth_mag(stars: Table, band: str) -> np.ndarray:
-    """Truth magnitude for a survey band (PS1 y is the truth Y; SkyMapper v lies between u and
-    g)."""
+def _survey_mag(stars: Table, survey: str, band: str) -> np.ndarray:
+    """AB magnitude of the stars in a survey's band (through its curve, potpyri.sim.seds; PS1 y
+    is the truth Y; SkyMapper v lies between u and g)."""
     if band == "v":
-        return 0.5 * (np.asarray(stars["mag_u"], float) + np.asarray(stars["mag_g"], float))
-    return np.asarray(stars[f"mag_{band.upper() if band == 'y' else band}"], float)
+        u, g = _survey_mag(stars, survey, "u"), _survey_mag(stars, survey, "g")
+        return 0.5 * (u + g)
+    generic = "Y" if band == "y" else band
+    column = f"ref_mag_{generic}" if f"ref_mag_{generic}" in stars.colnames else f"mag_{generic}"
+    reference = np.asarray(stars[column], float)
+    curve = SURVEY_CURVES[survey].get(band)
+    if curve is None or f"teff_{generic}_K" not in stars.colnames:
+        return reference
+    teff = np.asarray(stars[f"teff_{generic}_K"], float)
+    return reference + curve_offset(teff, curve, REFERENCE_CURVES[generic])

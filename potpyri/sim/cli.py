@@ -41,6 +41,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--r-faint", type=float, default=R_FAINT, help="faintest simulated r magnitude"
     )
+    parser.add_argument(
+        "--psf",
+        choices=("physical", "moffat"),
+        default="physical",
+        help="stars' PSF: atmosphere and optics varying over the field (default), or the "
+        "circular, field-constant Moffat beta=3",
+    )
+    parser.add_argument(
+        "--nonlinear", action="store_true", help="NIR arrays lose linearity near full well"
+    )
     args = parser.parse_args(argv)
     if args.instrument.lower() not in FORMATS:
         parser.error(
@@ -61,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         rejects=not args.no_rejects,
         density_r22=args.density,
         r_faint=args.r_faint,
+        psf=args.psf,
+        nonlinear=args.nonlinear,
     )
     print(
         f"potpyri-sim: {len(result.raw_files)} raw files in {result.out_dir / 'raw'} "

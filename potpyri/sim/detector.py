@@ -1,5 +1,6 @@
 """Detector effects in electrons on the focal-plane mosaic: response, dark current, cosmic rays,
-full-well bleeding. (Bias, overscan, gain and read noise belong to the raw formats.)"""
+saturation (bleeding along CCD columns; nonlinearity and a hard full well on NIR arrays).
+(Bias, overscan, gain and read noise belong to the raw formats.)"""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DetectorModel", "add_cosmic_rays", "bleed", "make_detector"]
+__all__ = ["DetectorModel", "add_cosmic_rays", "bleed", "make_detector", "nonlinear", "saturate"]
 
 
 @dataclass
@@ -16,12 +17,17 @@ class DetectorModel:
 
     ``response`` is the flat field (pixel response × illumination, ~1; dead columns ~0.05);
     ``dark_rate`` is e-/s per pixel (with hot pixels); ``bad`` marks dead and hot pixels.
+    ``bleeds``: charge above full well spills along the column (a CCD), else the pixel clips (a
+    hybrid NIR array, where pixels do not share charge). ``nonlinearity``: coefficients of
+    :func:`nonlinear` (empty: linear).
     """
 
     response: np.ndarray
     dark_rate: np.ndarray
     bad: np.ndarray
     sensitive: np.ndarray
+    bleeds: bool = True
+    nonlinearity: tuple[float, ...] = ()
 
 
 def make_detector(
@@ -30,6 +36,9 @@ def make_detector(
     dark_current: float,
     sensitive: np.ndarray | None = None,
     binning: tuple[int, int] = (1, 1),
+    *,
+    bleeds: bool = True,
+    nonlinearity: tuple[float, ...] = (),
 ) -> DetectorModel:
     """Pixel response (1% pixel-to-pixel, 4% vignetting to the corners), two bad columns, a few
     dead pixels, and, where there is dark current, hot pixels (0.02%)."""
@@ -54,7 +63,14 @@ def make_detector(
     if sensitive is None:
         sensitive = np.ones(shape, bool)
     response = np.where(sensitive, response, 0.0)
-    return DetectorModel(response.astype(np.float32), dark.astype(np.float32), bad, sensitive)
+    return DetectorModel(
+        response.astype(np.float32),
+        dark.astype(np.float32),
+        bad,
+        sensitive,
+        bleeds,
+        tuple(nonlinearity),
+    )
 
 
 def add_cosmic_rays(
@@ -100,3 +116,32 @@ def bleed(image: np.ndarray, full_well: float) -> np.ndarray:
                     r += direction
         image[:, column] = col
     return image >= full_well * 0.999
+
+
+def nonlinear(image: np.ndarray, full_well: float, coefficients: tuple[float, ...]) -> np.ndarray:
+    """Charge read from charge collected, on an array whose response falls near saturation.
+
+    ``read = q * (1 - sum_k c_k * (q / full_well) ** (k + 1))`` for ``coefficients`` ``c_k``:
+    a polynomial in the fill fraction, the form in which HgCdTe (HAWAII) array nonlinearity is
+    usually characterised and corrected. Empty coefficients return ``image`` unchanged.
+    """
+    if not coefficients:
+        return image
+    fill = np.clip(image, 0.0, None) / full_well
+    loss = sum(c * fill ** (k + 1) for k, c in enumerate(coefficients))
+    return image * (1.0 - loss)
+
+
+def saturate(image: np.ndarray, full_well: float, detector: DetectorModel) -> np.ndarray:
+    """Apply the detector's bright-light response in place; return the mask of saturated pixels.
+
+    A CCD (``detector.bleeds``) spills charge above full well along its column
+    (:func:`bleed`, charge conserved); a NIR array first loses linearity
+    (:func:`nonlinear`), then clips at full well.
+    """
+    if detector.bleeds:
+        return bleed(image, full_well)
+    image[:] = nonlinear(image, full_well, detector.nonlinearity)
+    saturated = image >= full_well * 0.999
+    np.minimum(image, full_well, out=image)
+    return saturated

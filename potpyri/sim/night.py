@@ -23,8 +23,9 @@ from potpyri.astrometry.refine import radial_sip_cards
 from potpyri.files import write_atomic
 from potpyri.sim import formats
 from potpyri.sim.catalogs import seed_catalog_cache
-from potpyri.sim.detector import add_cosmic_rays, bleed, make_detector
+from potpyri.sim.detector import add_cosmic_rays, make_detector, saturate
 from potpyri.sim.formats.base import FORMATS, FrameMeta, Geometry, RawFormat, Setup, write_raw
+from potpyri.sim.psf import PsfParams, draw_psf_params, field_psf
 from potpyri.sim.scene import fringe_pattern, render_sources, sky_image, trail_image
 from potpyri.sim.truth import DENSITY_R22, EXTINCTION, R_FAINT, SKY_AB, make_field
 
@@ -65,6 +66,8 @@ def simulate_night(
     density_r22: float = DENSITY_R22,
     r_faint: float = R_FAINT,
     exptime_s: float | None = None,
+    psf: str = "physical",
+    nonlinear: bool = False,
 ) -> NightResult:
     """Simulate one night of ``fmt`` (a registered raw format, e.g. ``gmos-n``).
 
@@ -90,6 +93,13 @@ def simulate_night(
     exptime_s : float, optional
         Science exposure time, seconds; default 120 (optical) or 30 (NIR). Short exposures keep
         bright calibration stars (Gaia synthetic photometry reaches only G ~ 17.65) unsaturated.
+    psf : {'physical', 'moffat'}
+        The stars' PSF: ``physical`` (the default) is the atmosphere (von Kármán) convolved with
+        the telescope's aberrated pupil, elliptical and varying over the field and from frame to
+        frame (:mod:`potpyri.sim.psf`); ``moffat`` the circular, field-constant Moffat (β = 3).
+    nonlinear : bool
+        Apply the detector's nonlinearity (:attr:`RawFormat.nonlinearity`, NIR arrays) to the
+        charge before read-out.
     """
     try:
         raw_format: RawFormat = FORMATS[fmt]()
@@ -114,16 +124,22 @@ def simulate_night(
 
     streams = _Streams(seed)
     detector = make_detector(
-        streams.get("detector"), geometry.shape, raw_format.dark_current, geometry.sensitive
+        streams.get("detector"),
+        geometry.shape,
+        raw_format.dark_current,
+        geometry.sensitive,
+        bleeds=raw_format.wavelength == "OPT",
+        nonlinearity=raw_format.nonlinearity if nonlinear else (),
     )
     fields = _targets(
         raw_format, geometry, targets, streams, density_r22=density_r22, r_faint=r_faint
     )
     plan = _plan(raw_format, geometry, setup, fields, bands, frames, rejects, streams, exptime_s)
+    _assign_psfs(plan, psf, raw_format, geometry, streams)
 
     raw_dir, truth_dir = out_dir / "raw", out_dir / "truth"
     (truth_dir / "maps").mkdir(parents=True, exist_ok=True)
-    raw_files, rows, writes = [], [], []
+    raw_files, rows, writes, psf_rows = [], [], [], []
     fringe = fringe_pattern(geometry.shape, seed + 17)
     # Compression dominates the cost and releases the GIL: write while the next frame renders.
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -140,6 +156,10 @@ def simulate_night(
                 row = exposure.truth_row(path.name, raw_format, setup)
                 row["region"] = _region_text(region, geometry.shape)
                 rows.append(row)
+                psf_rows += [
+                    {"file": path.name, "x": x, "y": y, "fwhm_px": f}
+                    for x, y, f in exposure.psf_lattice
+                ]
                 if cr_mask is not None:
                     name = f"{path.name.split('.fits')[0]}_cr.fits"
                     truth_map = cr_mask[region] if region is not None else cr_mask
@@ -166,6 +186,12 @@ def simulate_night(
         }
     )
     write_atomic(frames_table, truth_dir / "frames.ecsv")
+    psf_table = Table(rows=psf_rows, names=["file", "x", "y", "fwhm_px"]) if psf_rows else Table()
+    psf_table.meta["note"] = (
+        "effective FWHM (pixels, pixel response excluded) of the rendered PSF at mosaic x, y "
+        "(0-based): the diameter of the circle with the area inside the half-maximum contour"
+    )
+    write_atomic(psf_table, truth_dir / "psf_fwhm.ecsv")
     stars = vstack([f.stars for f in fields], metadata_conflicts="silent")
     stars.meta = {"epoch": _NIGHT_START.decimalyear, "note": "positions at the epoch of the night"}
     write_atomic(stars, truth_dir / "stars.ecsv")
@@ -209,6 +235,10 @@ class _Exposure:
     fringe_amp: float = 0.0
     trail: tuple | None = None
     flat_level: float = 0.0
+    psf: PsfParams | None = None
+    #: (x, y, effective FWHM px) of the truth PSF on a lattice over the mosaic
+    psf_lattice: list = field(default_factory=list)
+    psf_captured: float = 1.0
 
     def truth_row(self, filename: str, raw_format: RawFormat, setup: Setup) -> dict:
         m = self.meta
@@ -225,6 +255,8 @@ class _Exposure:
             "header_dec": m.dec,
             "wcs": self.wcs.to_header_string(relax=True) if self.wcs is not None else "",
             "seeing_fwhm_px": self.seeing_px,
+            "psf": self.psf.to_json() if self.psf is not None else "",
+            "psf_captured": self.psf_captured,
             "sky_e_s": self.sky_e_s,
             "sky_grad_x": self.gradient[0],
             "sky_grad_y": self.gradient[1],
@@ -239,7 +271,7 @@ class _Exposure:
 class _Streams:
     """Independent, reproducible random streams by purpose and index."""
 
-    _PURPOSES = {"detector": 1, "targets": 2, "plan": 3, "frame": 4, "catalog": 5}
+    _PURPOSES = {"detector": 1, "targets": 2, "plan": 3, "frame": 4, "catalog": 5, "psf": 6}
 
     def __init__(self, seed: int) -> None:
         self.seed = seed
@@ -424,6 +456,46 @@ def _plan(
     return plan
 
 
+def _assign_psfs(plan, model, raw_format, geometry, streams) -> None:
+    """Give every exposure with stars its PSF, and record the truth FWHM it renders.
+
+    The optics' aberrations (a few tens of nm of defocus, astigmatism and coma) are the night's;
+    seeing, ellipticity and field variation are each frame's. ``seeing_px`` becomes the mean
+    effective FWHM over the field of what is drawn, the figure a measured FWHM is compared to.
+    """
+    aberrations = tuple(streams.get("psf").normal(0.0, 25.0, 5))
+    diameter, obscuration = raw_format.telescope
+    by_number = {}
+    for exposure in plan:
+        if exposure.wcs is None:
+            continue
+        key = (exposure.seeing_px, exposure.meta.band)
+        if key not in by_number:
+            params = draw_psf_params(
+                streams.get("psf", exposure.meta.number),
+                model,
+                pixscale=geometry.pixscale,
+                seeing_arcsec=exposure.seeing_px * geometry.pixscale,
+                band=exposure.meta.band,
+                diameter_m=diameter,
+                obscuration=obscuration,
+                aberrations_nm=aberrations,
+            )
+            if model == "moffat":  # the Moffat's FWHM is exact: nothing to measure
+                centre = ((geometry.shape[1] - 1) / 2.0, (geometry.shape[0] - 1) / 2.0)
+                lattice, captured = [(*centre, exposure.seeing_px)], 1.0
+            else:
+                psf = field_psf(params, geometry.shape)
+                lattice = psf.fwhm_lattice()
+                psf.wing_kernel()
+                captured = psf.captured
+            mean_fwhm = float(np.mean([f for _, _, f in lattice]))
+            by_number[key] = (params, lattice, mean_fwhm, captured)
+        params, lattice, mean_fwhm, captured = by_number[key]
+        exposure.psf, exposure.psf_lattice, exposure.psf_captured = params, lattice, captured
+        exposure.seeing_px = mean_fwhm
+
+
 def true_wcs(
     geometry: Geometry, center: tuple[float, float], rotation_deg: float, scale: float
 ) -> WCS:
@@ -489,7 +561,7 @@ def _expose(exposure: _Exposure, raw_format, geometry, detector, fields, fringe,
     )
     if meta.kind != "bias":
         cr_mask = add_cosmic_rays(rng, electrons, meta.exptime, (2, 2))
-    saturated = bleed(electrons, raw_format.full_well)
+    saturated = saturate(electrons, raw_format.full_well, detector)
     electrons[~detector.sensitive] = 0.0
     if cr_mask is not None:  # one truth map per exposure: bit 1 cosmic ray, bit 2 saturated/bled
         cr_mask = cr_mask.astype(np.uint8) | (saturated.astype(np.uint8) << 1)
@@ -510,8 +582,18 @@ def scene_electrons(
         image += sky_image(shape, exposure.sky_e_s * meta.exptime, exposure.gradient)
     if "sources" in components:
         flux_scale = meta.exptime * 10 ** (0.4 * exposure.zeropoint)
+        psf = None
+        if exposure.psf is not None and exposure.psf.model != "moffat":
+            psf = field_psf(exposure.psf, shape)
         image += render_sources(
-            shape, exposure.wcs, stars, meta.band, flux_scale, exposure.seeing_px, geometry.pixscale
+            shape,
+            exposure.wcs,
+            stars,
+            meta.band,
+            flux_scale,
+            exposure.seeing_px,
+            geometry.pixscale,
+            psf,
         )[0]
     if "fringes" in components and exposure.fringe_amp and fringe is not None:
         image += exposure.fringe_amp * exposure.sky_e_s * meta.exptime * fringe
@@ -556,6 +638,8 @@ def expected_image(
         float(row["fringe_amp"]),
         trail,
     )
+    if "psf" in row.colnames and str(row["psf"]) not in ("", "--"):
+        exposure.psf = PsfParams.from_json(str(row["psf"]))
     fringe = fringe_pattern(shape, frames.meta["fringe_seed"])
     image = scene_electrons(exposure, geometry, stars, fringe, components)
     (y0, y1), (x0, x1) = (

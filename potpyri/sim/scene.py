@@ -1,8 +1,10 @@
-"""Rendering the sky onto the focal-plane mosaic: sources with a Moffat PSF, sky, fringes, a trail.
+"""Rendering the sky onto the focal-plane mosaic: sources, sky, fringes, a trail.
 
-Fluxes are exact: each source's profile is integrated over pixels (5×5 sub-pixel midpoint rule)
-with the analytic Moffat normalisation, so a stamp holds the source's flux less only the wing
-light beyond the stamp, which is below the source's own Poisson noise.
+Stars take the frame's :class:`~potpyri.sim.psf.FieldPsf` (atmosphere ⊗ optics, drawn by GalSim
+with its unit-flux normalisation and the pixel response), or, without one, a circular Moffat
+(β = 3) integrated over pixels (5×5 sub-pixel midpoint rule) with its analytic normalisation.
+Either way the image holds each star's flux less only the faint wing light beyond what is drawn.
+Galaxies are elliptical Moffats as wide as the PSF and their half-light size combined.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from astropy.table import Table
 from astropy.wcs import WCS
+
+from potpyri.sim.psf import FieldPsf
 
 __all__ = ["BETA", "fringe_pattern", "moffat_alpha", "render_sources", "sky_image", "trail_image"]
 
@@ -30,6 +34,7 @@ def render_sources(
     flux_scale: float,
     fwhm_px: float,
     pixscale: float,
+    psf: FieldPsf | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Electrons from every source on a ``shape`` image.
 
@@ -38,7 +43,10 @@ def render_sources(
     flux_scale : float
         Electrons per unit flux ``10**(-0.4 * mag)``: ``exptime * 10**(0.4 * zeropoint)``.
     fwhm_px : float
-        Seeing FWHM in pixels.
+        Seeing FWHM in pixels: of the stars' Moffat without ``psf``, of the galaxies' profile
+        (with their size) either way.
+    psf : FieldPsf, optional
+        The frame's PSF for the stars; None draws them as circular Moffats of ``fwhm_px``.
 
     Returns
     -------
@@ -49,9 +57,16 @@ def render_sources(
     image = np.zeros(shape, np.float64)
     x, y = wcs.all_world2pix(np.asarray(sources["ra"]), np.asarray(sources["dec"]), 0)
     flux = flux_scale * 10 ** (-0.4 * np.asarray(sources[f"mag_{band}"]))
+    physical = psf is not None and psf.params.model != "moffat"
+    galaxy = np.asarray(sources["is_galaxy"], bool)
+    if physical:
+        star = ~galaxy
+        psf.add_stars(image, x[star], y[star], flux[star])
     for k in np.argsort(-flux):
+        if physical and not galaxy[k]:
+            continue
         fwhm, q, pa = fwhm_px, 1.0, 0.0
-        if sources["is_galaxy"][k]:
+        if galaxy[k]:
             fwhm = np.hypot(fwhm_px, 2.0 * sources["re_arcsec"][k] / pixscale)
             q, pa = float(sources["axis_ratio"][k]), np.deg2rad(float(sources["pa_deg"][k]))
         alpha = moffat_alpha(fwhm)

@@ -3,10 +3,18 @@ magnitudes."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 from astropy.table import Table
 
 from potpyri.catalogs.magsys import VEGA_TO_AB
+from potpyri.sim.seds import (
+    INSTRUMENT_CURVES,
+    REFERENCE_CURVES,
+    band_magnitude,
+    band_temperatures,
+)
 
 __all__ = [
     "BANDS",
@@ -17,6 +25,7 @@ __all__ = [
     "johnson_cousins",
     "make_field",
     "magnitudes",
+    "star_magnitudes",
 ]
 
 #: Bands the simulator knows, with their AB sky brightness (mag/arcsec², dark sky; NIR at a
@@ -62,7 +71,8 @@ R_FAINT = 24.5
 
 
 def magnitudes(r: np.ndarray, g_r: np.ndarray) -> dict[str, np.ndarray]:
-    """AB magnitudes in every band from r and the g-r colour (a smooth stellar-locus model).
+    """AB magnitudes in every band from r and the g-r colour (a smooth stellar-locus model), each
+    through the band's reference filter curve (:data:`potpyri.sim.seds.REFERENCE_CURVES`).
 
     The relations follow the main-sequence locus closely enough that colour terms between
     catalogs stay small, which is what real zero-point fits see. Johnson-Cousins B V R I follow
@@ -104,6 +114,26 @@ def johnson_cousins(g: np.ndarray, r: np.ndarray, i: np.ndarray) -> dict[str, np
     return {band: mag + VEGA_TO_AB[band] for band, mag in vega.items()}
 
 
+def star_magnitudes(
+    r: np.ndarray, g_r: np.ndarray, curves: Mapping[str, str] = INSTRUMENT_CURVES
+) -> dict[str, np.ndarray]:
+    """The magnitude columns of stars of locus r and g-r (see :func:`make_field`): ``mag_<band>``
+    through ``curves``, ``ref_mag_<band>`` where that is not the reference curve, and
+    ``teff_<band>_K``, the blackbody temperature around each band (potpyri.sim.seds)."""
+    locus = magnitudes(r, g_r)
+    teff = band_temperatures(locus)
+    columns = {}
+    for band, mag in locus.items():
+        if band in teff:
+            columns[f"mag_{band}"] = band_magnitude(mag, teff[band], band, curves)
+        else:  # no spectrum around it (Gaia, narrow bands): the reference curve's
+            columns[f"mag_{band}"] = mag
+        if curves.get(band, REFERENCE_CURVES.get(band)) != REFERENCE_CURVES.get(band):
+            columns[f"ref_mag_{band}"] = mag
+    columns |= {f"teff_{band}_K": t for band, t in teff.items()}
+    return columns
+
+
 def make_field(
     rng: np.random.Generator,
     ra0: float,
@@ -114,6 +144,7 @@ def make_field(
     r_faint: float = R_FAINT,
     density_r22: float = DENSITY_R22,
     galaxy_fraction: float = 0.15,
+    curves: Mapping[str, str] = INSTRUMENT_CURVES,
 ) -> Table:
     """Stars (and some galaxies) uniformly over a cone, with realistic number counts.
 
@@ -127,12 +158,18 @@ def make_field(
         Counts grow as 10^(0.25 r), close to observed star counts at faint magnitudes.
     galaxy_fraction : float
         Fraction of the sources fainter than r = 19 that are galaxies.
+    curves : mapping
+        The instrument's filter curve (speclite name) per band, in which ``mag_<band>`` is given
+        (:mod:`potpyri.sim.seds`); a band not listed is in its reference curve.
 
     Returns
     -------
     astropy.table.Table
-        ``id, ra, dec, pmra, pmdec`` (deg, mas/yr), one ``mag_<band>`` column per band (AB) and
-        galaxy shape columns (``is_galaxy``, ``re_arcsec``, ``axis_ratio``, ``pa_deg``).
+        ``id, ra, dec, pmra, pmdec`` (deg, mas/yr), one ``mag_<band>`` column per band (AB,
+        through the instrument's curve: what the frames show), ``ref_mag_<band>`` (AB, through
+        the band's reference curve) where the two differ, ``teff_<band>_K`` (the blackbody
+        temperature of the spectrum around the band, which relates them) and galaxy shape
+        columns (``is_galaxy``, ``re_arcsec``, ``axis_ratio``, ``pa_deg``).
     """
     area = np.pi * (radius_deg * 60) ** 2
     slope = 0.25
@@ -153,8 +190,8 @@ def make_field(
     table["ra"], table["dec"] = ra, dec
     table["pmra"] = np.where(galaxy, 0.0, rng.normal(0, 6, n))
     table["pmdec"] = np.where(galaxy, 0.0, rng.normal(-3, 6, n))
-    for band, mag in magnitudes(r, g_r).items():
-        table[f"mag_{band}"] = mag
+    for name, column in star_magnitudes(r, g_r, curves).items():
+        table[name] = column
     table["is_galaxy"] = galaxy
     table["re_arcsec"] = np.where(galaxy, rng.uniform(0.4, 1.5, n), 0.0)
     table["axis_ratio"] = np.where(galaxy, rng.uniform(0.4, 1.0, n), 1.0)

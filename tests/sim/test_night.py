@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+import pytest
 from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS
@@ -13,6 +14,7 @@ from photutils.centroids import centroid_2dg
 from potpyri.instruments.classify import classify
 from potpyri.instruments.gmos import GmosReader
 from potpyri.sim.night import simulate_night
+from potpyri.sim.psf import PsfParams, field_psf
 from potpyri.sim.scene import moffat_alpha, sky_image
 from tests.conftest import compose_config
 from tests.sim.test_instrument_nights import EXPECTED
@@ -112,6 +114,8 @@ def _measure(night, row, stars, reader, flat, bad):
     wcs = WCS(fits.Header.fromstring(row["wcs"]))
     fwhm = row["seeing_fwhm_px"]
     alpha = moffat_alpha(fwhm)
+    params = PsfParams.from_json(str(row["psf"]))
+    psf = field_psf(params, electrons.shape) if params.model != "moffat" else None
     x, y = wcs.all_world2pix(stars["ra"], stars["dec"], 0)
     mag = np.asarray(stars[f"mag_{row['band']}"])
     flux = row["exptime"] * 10 ** (0.4 * row["zeropoint"]) * 10 ** (-0.4 * mag)
@@ -137,7 +141,13 @@ def _measure(night, row, stars, reader, flat, bad):
         offsets.append(np.hypot(cx + box[1].start - x[k], cy + box[0].start - y[k]))
         aperture = (xx[box] - x[k]) ** 2 + (yy[box] - y[k]) ** 2 <= radius**2
         measured = image[box][aperture].sum()
-        expected = flux[k] * (1 - (1 + radius**2 / alpha**2) ** -2.0)  # Moffat β=3 inside r
+        if psf is None:
+            expected = flux[k] * (1 - (1 + radius**2 / alpha**2) ** -2.0)  # Moffat β=3 inside r
+        else:  # the truth PSF's own share inside the aperture
+            unit = np.zeros(image[box].shape)
+            origin = (box[1].start, box[0].start)
+            psf.add_stars(unit, x[k : k + 1], y[k : k + 1], [1.0], origin)
+            expected = flux[k] * unit[aperture].sum()
         pulls.append((measured - expected) / np.sqrt((sigma[box][aperture] ** 2).sum()))
     return offsets, pulls
 
@@ -194,3 +204,19 @@ def test_command_line_options(tmp_path):
         text=True,
     )
     assert bad.returncode == 2 and "unknown instrument 'hubble'" in bad.stderr
+
+
+def test_truth_psf_fwhm_over_the_field(gmos_night):
+    """Each science file's truth FWHM: measured on a lattice (the mean is ``seeing_fwhm_px``),
+    read back at any position by interpolation; the PSF's size varies over the field."""
+    from potpyri.sim.compare import truth_psf_fwhm
+
+    frames = Table.read(gmos_night.truth_dir / "frames.ecsv")
+    lattice = Table.read(gmos_night.truth_dir / "psf_fwhm.ecsv")
+    for row in frames[frames["kind"] == "science"]:
+        points = lattice[lattice["file"] == row["file"]]
+        assert len(points) == 25
+        assert np.mean(points["fwhm_px"]) == pytest.approx(row["seeing_fwhm_px"], rel=1e-9)
+        at = truth_psf_fwhm(gmos_night.truth_dir, row["file"], points["x"], points["y"])
+        assert np.allclose(at, points["fwhm_px"])
+        assert np.ptp(points["fwhm_px"]) > 0.002 * row["seeing_fwhm_px"]

@@ -33,6 +33,7 @@ __all__ = [
     "FrameMeta",
     "Geometry",
     "SITES",
+    "TELESCOPES",
     "RawFormat",
     "Setup",
     "register_format",
@@ -53,6 +54,16 @@ FRAME_KINDS = (
     "short",
 )
 
+#: Primary-mirror diameter (m) and linear central obscuration (secondary's diameter over the
+#: primary's, approximate) of each site's telescope: Keck I/II, Gemini, Magellan Baade/Clay,
+#: MMT.
+TELESCOPES = {
+    "Keck": (10.0, 0.14),
+    "Gemini-North": (8.1, 0.13),
+    "Gemini-South": (8.1, 0.13),
+    "Magellan": (6.5, 0.20),
+    "MMT": (6.5, 0.26),
+}
 #: Observatory sites as (longitude deg, latitude deg, height m), for airmass and header keywords.
 SITES = {
     "Keck": (-155.47833, 19.82833, 4160.0),
@@ -204,6 +215,11 @@ class RawFormat(ABC):
     dark_current: float = 0.0
     #: Full-well depth in electrons (unbinned); charge above it bleeds along columns.
     full_well: float = 150000.0
+    #: Nonlinearity coefficients of :func:`potpyri.sim.detector.nonlinear` (NIR arrays), applied
+    #: when a night asks for it: read charge falls 3% short at full well, 1% at 40% of it.
+    nonlinearity: tuple[float, ...] = ()
+    #: Telescope aperture (m) and linear central obscuration, for the diffraction of the PSF.
+    telescope: tuple[float, float] = (8.0, 0.15)
     #: AB magnitude that gives 1 electron per second in each band, at airmass zero.
     zeropoint_ab: dict[str, float] = {}
     #: Observatory (longitude deg, latitude deg, height m), for airmass and header keywords.

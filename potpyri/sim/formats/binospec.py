@@ -26,6 +26,7 @@ from potpyri.instruments.binospec import BinospecOptions
 from potpyri.instruments.sections import read_section
 from potpyri.sim.formats.base import (
     SITES,
+    TELESCOPES,
     FrameMeta,
     Geometry,
     RawFormat,
@@ -55,6 +56,7 @@ class Binospec(RawFormat):
     full_well = 120000.0
     zeropoint_ab = {"g": 28.1, "r": 28.3, "i": 28.0, "z": 27.2}
     site = SITES["MMT"]
+    telescope = TELESCOPES["MMT"]
     default_setup = Setup(binning=(1, 1), size="small")
     pixscale_unbinned = 0.24
 

@@ -31,6 +31,7 @@ from potpyri.instruments.deimos import (
 )
 from potpyri.sim.formats.base import (
     SITES,
+    TELESCOPES,
     FrameMeta,
     Geometry,
     RawFormat,
@@ -60,6 +61,7 @@ class Deimos(RawFormat):
     full_well = 100000.0
     zeropoint_ab = {"g": 28.0, "r": 28.4, "i": 28.2, "z": 27.5}
     site = SITES["Keck"]
+    telescope = TELESCOPES["Keck"]
     default_setup = Setup(binning=(1, 1), size="small")
     pixscale_unbinned = 0.1185
 

@@ -16,7 +16,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.time import TimeDelta
 
-from potpyri.sim.formats.base import SITES, FrameMeta, Setup, register_format
+from potpyri.sim.formats.base import SITES, TELESCOPES, FrameMeta, Setup, register_format
 from potpyri.sim.formats.generic import Amp, InfraredArrayFormat
 
 __all__ = ["Flamingos2"]
@@ -34,8 +34,10 @@ class Flamingos2(InfraredArrayFormat):
     filters = {"Y": "Y_G0811", "J": "J_G0802", "H": "H_G0803", "K": "Ks_G0804"}
     dark_current = 0.5
     full_well = 155000.0
+    nonlinearity = (0.02, 0.01)  # generic HgCdTe: 3% low at full well
     zeropoint_ab = {"Y": 26.0, "J": 26.3, "H": 26.4, "K": 26.0}
     site = SITES["Gemini-South"]
+    telescope = TELESCOPES["Gemini-South"]
     pixscale_unbinned = 0.1792
     # Bright mode (LNRS=1): gain 4.44 e-/ADU, 11.7 e- (DRAGONS f2/lookup.py); pedestal 33 ADU.
     amps = (Amp(0, 0, 2048, 2048, 4.44, 11.7, 33.0, True),)

@@ -31,6 +31,7 @@ from astropy.io import fits
 from potpyri.instruments.gmos import CHIP_WIDTH, GEOMETRY, ChipGeometry, mosaic_width
 from potpyri.sim.formats.base import (
     SITES,
+    TELESCOPES,
     FrameMeta,
     Geometry,
     RawFormat,
@@ -352,6 +353,7 @@ class GmosNorth(_Gmos):
     crop_width_2x2 = 2108
     pixscale_unbinned = 0.0807
     site = SITES[observatory]
+    telescope = TELESCOPES[observatory]
 
 
 @register_format
@@ -364,3 +366,4 @@ class GmosSouth(_Gmos):
     crop_width_2x2 = 2128
     pixscale_unbinned = 0.0800
     site = SITES[observatory]
+    telescope = TELESCOPES[observatory]

@@ -24,7 +24,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from potpyri.sim.formats.base import SITES, FrameMeta, Setup, register_format
+from potpyri.sim.formats.base import SITES, TELESCOPES, FrameMeta, Setup, register_format
 from potpyri.sim.formats.generic import Amp, AmplifierFormat, sexagesimal
 
 __all__ = ["Imacs"]
@@ -47,6 +47,7 @@ class Imacs(AmplifierFormat):
     full_well = 150000.0
     zeropoint_ab = {"g": 27.4, "r": 27.6, "i": 27.4, "z": 26.6}
     site = SITES["Magellan"]
+    telescope = TELESCOPES["Magellan"]
     pixscale_unbinned = 0.111
     amps = (
         Amp(0, 0, 2048, 4096, 0.90, 4.0, 760.0, True, 2),  # chip 3

@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 from astropy.io import fits
 
-from potpyri.sim.formats.base import SITES, FrameMeta, Setup, register_format
+from potpyri.sim.formats.base import SITES, TELESCOPES, FrameMeta, Setup, register_format
 from potpyri.sim.formats.generic import (
     Amp,
     AmplifierFormat,
@@ -80,6 +80,7 @@ class _Lris(AmplifierFormat):
     full_well = 120000.0
     pixscale_unbinned = 0.135
     site = SITES["Keck"]
+    telescope = TELESCOPES["Keck"]
     side = "blue"
     prefix = "LB"
     window = (1800, 1800)

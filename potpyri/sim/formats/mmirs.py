@@ -23,6 +23,7 @@ from astropy.io import fits
 
 from potpyri.sim.formats.base import (
     SITES,
+    TELESCOPES,
     FrameMeta,
     Geometry,
     RawFormat,
@@ -49,8 +50,10 @@ class Mmirs(RawFormat):
     min_exptime = 0.1
     dark_current = 0.05
     full_well = 120000.0
+    nonlinearity = (0.02, 0.01)  # generic HgCdTe: 3% low at full well
     zeropoint_ab = {"J": 26.2, "H": 26.3, "K": 25.9}
     site = SITES["MMT"]
+    telescope = TELESCOPES["MMT"]
     default_setup = Setup(binning=(1, 1), size="small")
     pixscale_unbinned = 0.202
     gain = 2.68  # e-/ADU written to GAIN (PyPhot's value; the header is the reader's source)

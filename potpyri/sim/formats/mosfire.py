@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from astropy.io import fits
 
-from potpyri.sim.formats.base import SITES, FrameMeta, Setup, register_format
+from potpyri.sim.formats.base import SITES, TELESCOPES, FrameMeta, Setup, register_format
 from potpyri.sim.formats.generic import Amp, InfraredArrayFormat, koa_filename
 
 __all__ = ["Mosfire"]
@@ -38,8 +38,10 @@ class Mosfire(InfraredArrayFormat):
     filters = {"Y": "Y", "J": "J", "H": "H", "K": "Ks"}
     dark_current = 0.01
     full_well = 130000.0
+    nonlinearity = (0.02, 0.01)  # generic HgCdTe: 3% low at full well
     zeropoint_ab = {"Y": 26.6, "J": 26.8, "H": 26.9, "K": 26.5}
     site = SITES["Keck"]
+    telescope = TELESCOPES["Keck"]
     pixscale_unbinned = 0.1799
     numreads = 16
     amps = (Amp(0, 0, 2048, 2048, 2.15, RDNOISE_BY_NUMREADS[16], 1500.0, True),)
