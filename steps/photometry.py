@@ -59,7 +59,7 @@ class Photometry(Step):
         psf_sn_floor: float = 10.0  #: the PSF-star loop stops here unless < 3 stars lie above
         moffat_base: bool = True  #: fit the ePSF's Moffat + smoothed residual (False: raw ePSF)
 
-    version = "12"
+    version = "13"
     scope = Scope.target
 
     def select(self, items: list[Item]) -> list[Item]:

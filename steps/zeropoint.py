@@ -71,9 +71,9 @@ class Zeropoint(Step):
         max_catalog_err_mag: float = 0.1  #: catalog magnitude error at most, mag
         min_catalog_stars: int = 10  #: auto: a catalog with fewer good stars gives way to the next
         sigma: float = 3.0  #: clipping threshold
-        color_term: bool = False  #: fit a linear colour term (the reference fits none)
+        color_term: bool = True  #: fit a linear colour term where the catalog has the colour
 
-    version = "6"
+    version = "8"
     scope = Scope.target
     depends_on = ("catalog", "instrument.catalog_zp", "instrument.filter_bands",
                   "instrument.zp_catalogs")  # another cache may hold other answers  # fmt: skip

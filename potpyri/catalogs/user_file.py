@@ -81,7 +81,7 @@ class UserCatalog:
 
     ``stars`` has ``source_id``, ``ra``, ``dec`` (deg, at ``epoch`` when given), ``pmra`` and
     ``pmdec`` (mas/yr, 0 when the file has none) and ``<key>_mag``/``<key>_err`` (AB) for every
-    band key the file was asked for.
+    band key the file was asked for and every band mapped in ``catalog.columns.mag``.
     """
 
     name: str  #: the file's name, as products record it (``file:<name>``)
@@ -121,9 +121,12 @@ class UserCatalog:
         return stars
 
     def calibration_stars(self, key: str, cone: Cone, epoch: float | None) -> Table:
-        """Stars in ``cone`` with ``<key>_mag``/``<key>_err`` (AB), for the zero point."""
+        """Stars in ``cone`` with ``<key>_mag``/``<key>_err`` (AB), for the zero point, and the
+        file's other bands (the colour of a colour term)."""
         stars = self.reference(cone.ra, cone.dec, cone.radius, epoch)
+        others = [c for c in stars.colnames if c.endswith(("_mag", "_err"))]
         keep = ["source_id", "ra", "dec", f"{key}_mag", f"{key}_err"]
+        keep += [c for c in others if c not in keep]
         out = stars[keep]
         out.meta["catalog"] = self.label
         return out
@@ -240,10 +243,9 @@ def _checked(
     wanted = frozenset(CatalogUse) if uses is None else frozenset(CatalogUse(u) for u in uses)
     bands = {}
     if CatalogUse.zeropoint in wanted:
+        mags, errs = dict(mapping.get("mag", ())), dict(mapping.get("err", ()))
         for filt in filters:
-            key, mag_col, err_col = _band_columns(
-                table, filt, dict(mapping.get("mag", ())), dict(mapping.get("err", ()))
-            )
+            key, mag_col, err_col = _band_columns(table, filt, mags, errs)
             if mag_col is None:
                 if explicit:
                     raise UserCatalogError(
@@ -252,15 +254,32 @@ def _checked(
                         f"+catalog.columns.mag.{key}=COLUMN)"
                     )
                 continue
-            mag = _numeric(table, mag_col, name)
-            if magsys == MagSys.Vega.value:
-                mag = mag + _vega_offset(name, filt, key)
-            err = (
-                _numeric(table, err_col, name) if err_col else np.full(len(table), DEFAULT_ERR_MAG)
-            )
-            stars[f"{key}_mag"], stars[f"{key}_err"] = mag, err
+            _add_band(stars, table, name, filt, key, mag_col, err_col, magsys)
             bands[filt] = key
+        # Other mapped bands are loaded too: they give the colour of a colour term (g-r for g).
+        for mapped in mags:
+            key, mag_col, err_col = _band_columns(table, mapped, mags, errs)
+            if f"{key}_mag" not in stars.colnames:
+                _add_band(stars, table, name, mapped, key, mag_col, err_col, magsys)
     return UserCatalog(name, stars, wanted, epoch, bands)
+
+
+def _add_band(
+    stars: Table,
+    table: Table,
+    name: str,
+    filt: str,
+    key: str,
+    mag_col: str,
+    err_col: str | None,
+    magsys: str,
+) -> None:
+    """Add ``<key>_mag``/``<key>_err`` (AB) of ``filt`` to ``stars`` from the file's columns."""
+    mag = _numeric(table, mag_col, name)
+    if magsys == MagSys.Vega.value:
+        mag = mag + _vega_offset(name, filt, key)
+    err = _numeric(table, err_col, name) if err_col else np.full(len(table), DEFAULT_ERR_MAG)
+    stars[f"{key}_mag"], stars[f"{key}_err"] = mag, err
 
 
 def band_key(filter_name: str) -> str:

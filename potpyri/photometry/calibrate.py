@@ -35,12 +35,13 @@ from potpyri.photometry.zeropoint import (
 
 __all__ = [
     "calibration_flux",
-    "COLOR_PARTNER",
+    "COLOR_INDEX",
     "Calibration",
     "CatalogChoice",
     "FluxKind",
     "calibrate",
     "catalog_candidates",
+    "catalog_color",
     "catalog_system",
     "configured_choice",
     "configured_reference_stars",
@@ -88,17 +89,25 @@ CatalogChoice = enum.Enum(
 CatalogChoice.__module__ = __name__
 CatalogChoice.__doc__ = "The reference catalog of the zero point (auto: the closest band first)."
 
-#: Second band for the optional colour term, per calibrated band.
-COLOR_PARTNER = {
-    "u": "g",
-    "g": "r",
-    "r": "i",
-    "i": "r",
-    "z": "i",
-    "y": "z",
-    "J": "K",
-    "H": "K",
-    "K": "J",
+#: The catalog colour (bluer band, redder band) of the colour term, per calibrated band: g-r for
+#: the SDSS-like bands g to y, as Tonry et al. (2012, ApJ 750, 99) transform PS1 in every band (a
+#: colour next to i, z or y, such as r-i, spans a narrower range than g-r with larger errors,
+#: which leaves a less certain slope to extrapolate to colour 0), else the colour next to the band.
+COLOR_INDEX: dict[str, tuple[str, str]] = {
+    "u": ("u", "g"),
+    "v": ("v", "g"),
+    "g": ("g", "r"),
+    "r": ("g", "r"),
+    "i": ("g", "r"),
+    "z": ("g", "r"),
+    "y": ("g", "r"),
+    "B": ("B", "V"),
+    "V": ("B", "V"),
+    "R": ("V", "R"),
+    "I": ("R", "I"),
+    "J": ("J", "K"),
+    "H": ("J", "K"),
+    "K": ("J", "K"),
 }
 
 
@@ -204,10 +213,7 @@ def calibrate(
     if len(i) == 0:
         raise ValueError(f"no {catalog} star matches a measured source in {cone}")
     src = sources[cand[i]]
-    color = None
-    partner = COLOR_PARTNER.get(band)
-    if color_term and partner and f"{partner}_mag" in cat.colnames:
-        color = np.asarray(cat[mag_col][j]) - np.asarray(cat[f"{partner}_mag"][j])
+    color, color_err, color_cov, color_name = catalog_color(cat[j], band, max_catalog_err_mag)
     fit = fit_zeropoint(
         src["mag_inst"],
         src["mag_inst_err"],
@@ -216,7 +222,11 @@ def calibrate(
         sigma=sigma,
         color=color,
         fit_color=color_term,
+        color_err=color_err,
+        color_cov=color_cov,
     )
+    if fit.color_term:
+        fit.color = color_name
     limits = {n: limiting_magnitude(fit.zp, skysig, noise_area, n) for n in (3, 5, 10)}
     warnings = []
     if fit.n_used < 10:
@@ -233,10 +243,36 @@ def calibrate(
             "catalog_err": cat[err_col][j],
             "mag_inst": src["mag_inst"],
             "mag_inst_err": src["mag_inst_err"],
+            "color": color,
             "used": fit.used,
         }
     )
     return Calibration(fit, zpstars, shift, limits, warnings)
+
+
+def catalog_color(
+    cat: Table, band: str, max_catalog_err_mag: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """The catalog colour of :data:`COLOR_INDEX` for each star of ``cat`` (NaN where a band is
+    missing or its error exceeds ``max_catalog_err_mag``), its error, the covariance of its error
+    with that of the catalog's ``band`` (the band's variance, negative for the redder band, where
+    the colour holds ``band``; else 0) and its name (``g-r``); all NaN and "" when the catalog
+    lacks either band."""
+    blue, red = COLOR_INDEX.get(band, ("", ""))
+    columns = [f"{b}_{q}" for b in (blue, red) for q in ("mag", "err")]
+    if not blue or any(c not in cat.colnames for c in columns):
+        nan = np.full(len(cat), np.nan)
+        return nan, nan, nan, ""
+    values, errors = [], []
+    for b in (blue, red):
+        mag = np.ma.filled(np.ma.asarray(cat[f"{b}_mag"], float), np.nan)
+        err = np.ma.filled(np.ma.asarray(cat[f"{b}_err"], float), np.nan)
+        good = np.nan_to_num(err, nan=0.0) <= max_catalog_err_mag
+        values.append(np.where(good, mag, np.nan))
+        errors.append(np.where(good, err, np.nan))
+    sign = {blue: 1.0, red: -1.0}.get(band, 0.0)
+    cov = sign * errors[0 if sign > 0 else 1] ** 2 if sign else np.zeros(len(cat))
+    return values[0] - values[1], np.hypot(*errors), cov, f"{blue}-{red}"
 
 
 def with_magnitudes(table: Table, zp: float) -> Table:
@@ -261,7 +297,8 @@ def write_zeropoint_header(
     header["ZPTSCAT"] = (round(fit.scatter, 5), "star-to-star scatter of the zero point, mag")
     header["ZPTCAT"] = (catalog[:60], "zero-point catalog")
     header["ZPTBAND"] = (band, "catalog band")
-    header["ZPCOLTRM"] = (round(fit.color_term, 5), "colour-term coefficient (0: none fitted)")
+    header["ZPCOLTRM"] = (round(fit.color_term, 5), "cat. - instr. mag per mag of ZPCOLOR")
+    header["ZPCOLOR"] = (fit.color or "none", "catalog colour of ZPCOLTRM")
     for n, value in limits.items():
         header[f"M{n}SIGMA"] = (
             round(value, 4) if np.isfinite(value) else -99.0,
@@ -271,7 +308,16 @@ def write_zeropoint_header(
 
 def write_uncalibrated_header(header: fits.Header, why: str) -> None:
     """The card that says why a stack has no zero point (no ZPT* value is written)."""
-    for key in ("ZPTMAG", "ZPTMUCER", "ZPTNSTAR", "ZPTSCAT", "ZPTCAT", "ZPTBAND", "ZPCOLTRM"):
+    for key in (
+        "ZPTMAG",
+        "ZPTMUCER",
+        "ZPTNSTAR",
+        "ZPTSCAT",
+        "ZPTCAT",
+        "ZPTBAND",
+        "ZPCOLTRM",
+        "ZPCOLOR",
+    ):
         header.remove(key, ignore_missing=True)
     for key in ("ZPTMSYS", "ZPTCSYS", "ZPTVEGAB", "M3SIGMA", "M5SIGMA", "M10SIGMA"):
         header.remove(key, ignore_missing=True)

@@ -25,8 +25,10 @@ Tables (photutils 3.x column names kept where they come from photutils):
 ``sum_err`` and ``flux_err`` are photutils' errors from the ERR image; NOISEAP/NOISEPSF are the
 measured ratios of the real noise of such fluxes to that (local sky and correlated noise
 included). The S/N thresholds inside :func:`measure_stack` (PSF stars, calibration stars) use the
-unscaled S/N. Total flux is the flux within 4 FWHM divided by the fraction of the fitted seeing
-Moffat inside that radius; ``mag_inst`` is -2.5 log10(total flux in e-/s), so
+unscaled S/N. Total flux is the flux within 4 FWHM divided by the fraction of the light inside that
+radius, from the bright stars' curve of growth and its power-law tail
+(:mod:`~potpyri.photometry.growth_curve`; the seeing Moffat's when too few stars give one);
+``mag_inst`` is -2.5 log10(total flux in e-/s), so
 ``mag = mag_inst + ZPTMAG``.
 """
 
@@ -45,8 +47,15 @@ from potpyri.photometry.apertures import aperture_stats
 from potpyri.photometry.detection import brightest, detect_sources
 from potpyri.photometry.errors import magnitudes, model_error, noise_factors
 from potpyri.photometry.flags import flag_sources
+from potpyri.photometry.growth_curve import GrowthCurve
 from potpyri.photometry.moffat import moffat_flux_outside, pixel_moffat
-from potpyri.photometry.psf import box_fraction, model_psf, noise_area, star_moffat_fwhm
+from potpyri.photometry.psf import (
+    box_fraction,
+    fwhm_systematic,
+    model_psf,
+    noise_area,
+    star_moffat_fwhm,
+)
 from potpyri.photometry.psf_check import psf_problem
 from potpyri.photometry.psf_fit import fit_size, psf_photometry
 from potpyri.photometry.psf_stars import (
@@ -55,7 +64,7 @@ from potpyri.photometry.psf_stars import (
     psf_star_table,
     select_psf_stars,
 )
-from potpyri.photometry.total_flux import flux_corrections, robust_ratio
+from potpyri.photometry.total_flux import flux_corrections, robust_ratio, star_growth_curve
 
 __all__ = [
     "BETA",
@@ -104,6 +113,8 @@ class PhotometryResult:
     psf_threshold: float  #: the S/N threshold at which enough PSF stars were found
     warnings: list[str] = field(default_factory=list)
     fwhm_err: float = float("nan")  #: 1-sigma uncertainty of ``fwhm``, pixels
+    #: pixels, model systematic of ``fwhm`` (:func:`~potpyri.photometry.psf.fwhm_systematic`)
+    fwhm_sys: float = float("nan")
     #: pixels, FWHM of the pixel-integrated Moffat fit to the ePSF
     epsf_seeing_fwhm: float = float("nan")
     #: empty-sky noise / ERR-predicted noise of PSF fits ("psf"), the small aperture ("aperture")
@@ -111,6 +122,10 @@ class PhotometryResult:
     noise_factors: dict = field(default_factory=dict)
     method: PhotometryMethod = PhotometryMethod.psf
     fallback_reason: str = ""  #: why the PSF photometry was not used (``method`` aperture)
+    #: how the light beyond the 4-FWHM aperture was found: "growth" (curve of growth) or "moffat"
+    total_flux_method: str = "moffat"
+    #: px, the last radius of the curve of growth used (the 4-FWHM radius for the Moffat)
+    growth_radius: float = float("nan")
 
 
 def measure_stack(
@@ -308,6 +323,7 @@ def fit_psf(
         sizes,
         notes,
     )
+    _note_curve(corr.curve, notes)
     _total_aperture_fluxes(apphot, corr.aperture, noise["aperture"])
     # The fit's pixels are inside the big aperture: the two fluxes share that part of the noise.
     overlap = box_fraction(psf.epsf, oversampling, box)
@@ -337,8 +353,11 @@ def fit_psf(
         psf_threshold=threshold,
         warnings=notes,
         fwhm_err=psf.fwhm_err,
+        fwhm_sys=psf.fwhm_sys,
         epsf_seeing_fwhm=psf.seeing_fwhm,
         noise_factors=noise,
+        total_flux_method=corr.curve.method,
+        growth_radius=corr.curve.last,
     )
 
 
@@ -349,7 +368,8 @@ def aperture_photometry(
 
     The seeing FWHM comes from direct Moffat fits of ``stars`` (default: the clean, isolated,
     round, unsaturated detections of S/N >= 10, the 40 brightest), the aperture correction from
-    their 4-FWHM/aperture flux ratio and a Moffat beta=3 beyond 4 FWHM, and the noise area
+    their 4-FWHM/aperture flux ratio and their curve of growth beyond 4 FWHM (a Moffat beta=3
+    with too few bright stars), and the noise area
     (limiting magnitudes) from that Moffat. ``psfphot``, ``epsf`` and ``residual`` are None.
     """
     data, error, bad, fwhm = det.data, det.error, det.bad, det.fwhm
@@ -364,13 +384,17 @@ def aperture_photometry(
     if not np.isfinite(seeing):
         seeing, seeing_err = fwhm, float("nan")
         notes.append("no star could be fitted with a Moffat: FWHM from the detections")
+        seeing_sys = float("nan")
+    else:
+        seeing_sys = fwhm_systematic(data, error, bad, stars, seeing, 3.0)
     beta = BETA
     radius, big_radius = 1.5 * fwhm, 4.0 * seeing
-    inside = 1.0 - moffat_flux_outside(big_radius, seeing, beta)
     bright = stars[np.asarray(stars["snr"], float) > 20] if len(stars) else stars
+    curve = star_growth_curve(data, bad, bright, apphot, seeing, big_radius, beta)
     if len(bright) >= 3:
         big = aperture_stats(data, error, bad, bright, big_radius)["sum"]
-        apcorr = robust_ratio(big, bright["sum"]) / inside
+        apcorr = robust_ratio(big, bright["sum"]) / curve.inside
+        _note_curve(curve, notes)
     else:  # no star bright enough for a curve of growth: the Moffat's light outside the aperture
         apcorr = 1.0 / (1.0 - moffat_flux_outside(radius, seeing, beta))
         notes.append(f"aperture correction from a Moffat beta={beta:g} (no bright star)")
@@ -409,10 +433,19 @@ def aperture_photometry(
         psf_threshold=float("nan"),
         warnings=notes,
         fwhm_err=seeing_err,
+        fwhm_sys=seeing_sys,
         noise_factors=noise,
         method=PhotometryMethod.aperture,
         fallback_reason=reason,
+        total_flux_method=curve.method,
+        growth_radius=curve.last,
     )
+
+
+def _note_curve(curve: GrowthCurve, notes: list[str]) -> None:
+    """A note when the light beyond the calibration aperture came from the Moffat."""
+    if curve.method == "moffat":
+        notes.append(f"light beyond {curve.reference:.1f} px from a Moffat: {curve.reason}")
 
 
 def moffat_epsf(fwhm: float, beta: float, oversampling: int) -> np.ndarray:

@@ -26,9 +26,21 @@ def write_photometry_header(
         header["FWHMERR"] = (round(res.fwhm_err, 4), "1-sigma uncertainty of FWHM, px")
     else:
         header.remove("FWHMERR", ignore_missing=True)
+    if np.isfinite(res.fwhm_sys):
+        header["FWHMSYS"] = (round(res.fwhm_sys, 4), "FWHM model systematic, px")
+    else:
+        header.remove("FWHMSYS", ignore_missing=True)
     header["SKYSIG"] = (float(f"{res.skysig:.6g}"), "sky sigma per pixel, e-/s")
     header["NPSFSTAR"] = (len(res.psfstars), "stars the PSF or FWHM was measured on")
     header["APCORR"] = (round(res.aperture_correction, 5), "total / aperture flux (PSF stars)")
+    header["TOTMETH"] = (
+        res.total_flux_method.upper(),
+        "light beyond 4 FWHM: GROWTH curve, or MOFFAT",
+    )
+    header["GROWRMAX"] = (
+        round(res.growth_radius / res.fwhm, 2) if res.fwhm > 0 else -1.0,
+        "last radius of the curve of growth used, FWHM",
+    )
     header["NOISAREA"] = (round(res.noise_area, 3), "PSF noise area 1/sum(p^2), px")
     header["NSOURCES"] = (len(res.apphot), "sources detected")
     header["PHOTSNMN"] = (sn_min, "detection threshold, S/N")

@@ -27,24 +27,36 @@ def epsf_png(res: PhotometryResult, name: str) -> bytes:
 
 
 def zp_png(zpstars: Table, fit: ZeroPoint, label: str, name: str) -> bytes:
-    """PNG of catalog minus instrumental magnitude against catalog magnitude (``label``, AB)."""
+    """PNG of catalog minus instrumental magnitude against catalog magnitude (``label``, AB), or
+    against the catalog colour with the fitted line when a colour term was fitted."""
     fig = Figure(figsize=(5, 3.6))
     ax = fig.subplots()
     delta = zpstars["catalog_mag"] - zpstars["mag_inst"]
     used = np.asarray(zpstars["used"], bool)
+    by_color = bool(fit.color) and "color" in zpstars.colnames
+    x = np.asarray(zpstars["color"] if by_color else zpstars["catalog_mag"], float)
     ax.errorbar(
-        zpstars["catalog_mag"][used],
+        x[used],
         delta[used],
         yerr=zpstars["mag_inst_err"][used],
         fmt="o",
         ms=3,
         label=f"used ({used.sum()})",
     )
-    ax.plot(zpstars["catalog_mag"][~used], delta[~used], "x", color="grey", label="clipped")
-    ax.axhline(fit.zp, color="k")
-    ax.axhspan(fit.zp - fit.scatter, fit.zp + fit.scatter, color="k", alpha=0.1)
-    ax.set_xlabel(f"{label} (AB)")
+    ax.plot(x[~used], delta[~used], "x", color="grey", label="clipped")
+    if by_color:
+        line = np.array([np.nanmin(x), np.nanmax(x)]) if np.isfinite(x).any() else np.zeros(2)
+        model = fit.zp + fit.color_term * line
+        ax.plot(line, model, color="k")
+        ax.fill_between(line, model - fit.scatter, model + fit.scatter, color="k", alpha=0.1)
+        ax.set_xlabel(f"{label.split()[0]} {fit.color} (AB)")
+        title = f"ZP {fit.zp:.3f} ± {fit.error:.3f} + {fit.color_term:.3f} ({fit.color})"
+    else:
+        ax.axhline(fit.zp, color="k")
+        ax.axhspan(fit.zp - fit.scatter, fit.zp + fit.scatter, color="k", alpha=0.1)
+        ax.set_xlabel(f"{label} (AB)")
+        title = f"ZP {fit.zp:.3f} ± {fit.error:.3f}"
     ax.set_ylabel("catalog - instrumental")
-    ax.set_title(f"{name}: ZP {fit.zp:.3f} ± {fit.error:.3f}", fontsize=8)
+    ax.set_title(f"{name}: {title}", fontsize=8)
     ax.legend(fontsize=7)
     return figure_png(fig, dpi=90)

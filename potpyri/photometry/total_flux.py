@@ -1,8 +1,9 @@
 """Total fluxes: the aperture and PSF-fit fluxes scaled to all the light of a point source.
 
-Total flux is the flux within a big aperture (4 FWHM, > 99.5% of a Moffat beta=3 star) divided by
-the fraction of the seeing Moffat inside it, measured on bright isolated stars: it calibrates both
-the small aperture and the PSF fit without trusting the noisy far wings of the ePSF.
+Total flux is the flux within a big aperture (4 FWHM) divided by the fraction of the PSF inside it,
+both measured on bright isolated stars (the fraction from their curve of growth and its power-law
+tail, :mod:`~potpyri.photometry.growth_curve`): it calibrates both the small aperture and the PSF
+fit without trusting the noisy far wings of the ePSF.
 """
 
 from __future__ import annotations
@@ -14,9 +15,15 @@ from astropy.stats import sigma_clip
 from astropy.table import Table
 
 from potpyri.photometry.apertures import aperture_stats
-from potpyri.photometry.moffat import moffat_flux_outside
+from potpyri.photometry.growth_curve import GrowthCurve, growth_curve
 
-__all__ = ["FluxCorrections", "flux_corrections", "robust_ratio", "values_by_id"]
+__all__ = [
+    "FluxCorrections",
+    "flux_corrections",
+    "robust_ratio",
+    "star_growth_curve",
+    "values_by_id",
+]
 
 
 @dataclass
@@ -29,6 +36,7 @@ class FluxCorrections:
     big_err: np.ndarray  #: their errors predicted from ERR
     fit: np.ndarray  #: their PSF-fit fluxes (NaN where not fitted)
     fit_err: np.ndarray  #: the fits' errors predicted from ERR
+    curve: GrowthCurve  #: the fraction of the light within the big aperture, and how measured
 
 
 def flux_corrections(
@@ -44,8 +52,9 @@ def flux_corrections(
     beta: float,
 ) -> FluxCorrections:
     """Aperture and PSF corrections from every clean, isolated star of S/N > 50 in ``apphot``
-    (``psf_stars`` if fewer than 10), with the flux beyond ``big_radius`` px from the seeing
-    Moffat (``fwhm`` px, ``beta``)."""
+    (``psf_stars`` if fewer than 10), with the flux beyond ``big_radius`` px from their curve of
+    growth (:func:`~potpyri.photometry.growth_curve.growth_curve`; the seeing Moffat of ``fwhm``
+    px and ``beta`` when too few stars give one)."""
     bright = apphot[isolated & (apphot["flags"] == 0) & (apphot["snr"] > 50)]
     if len(bright) < 10:
         bright = psf_stars
@@ -53,8 +62,8 @@ def flux_corrections(
     big = np.asarray(big_stats["sum"])
     small = np.asarray(bright["sum"], float)
     fit = values_by_id(psfphot, "flux_fit", bright["id"])
-    # The wings beyond big_radius, from the seeing Moffat fitted to the ePSF (its beta).
-    inside = 1.0 - moffat_flux_outside(big_radius, fwhm, beta)
+    curve = star_growth_curve(data, bad, bright, apphot, fwhm, big_radius, beta)
+    inside = curve.inside
     return FluxCorrections(
         aperture=robust_ratio(big, small) / inside,
         psf=robust_ratio(big, fit) / inside,
@@ -62,6 +71,29 @@ def flux_corrections(
         big_err=np.asarray(big_stats["sum_err"]),
         fit=fit,
         fit_err=values_by_id(psfphot, "flux_err", bright["id"]),
+        curve=curve,
+    )
+
+
+def star_growth_curve(
+    data: np.ndarray,
+    bad: np.ndarray,
+    stars: Table,
+    apphot: Table,
+    fwhm: float,
+    radius: float,
+    beta: float,
+) -> GrowthCurve:
+    """The curve of growth of ``stars`` normalised at ``radius`` px, every detection of
+    ``apphot`` (x_centroid, y_centroid, sum) counted as a possible neighbour."""
+
+    def xy(table: Table) -> np.ndarray:
+        return np.transpose(
+            [np.asarray(table["x_centroid"], float), np.asarray(table["y_centroid"], float)]
+        )
+
+    return growth_curve(
+        data, bad, xy(stars), xy(apphot), np.asarray(apphot["sum"], float), fwhm, radius, beta
     )
 
 

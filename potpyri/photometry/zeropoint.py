@@ -13,7 +13,7 @@ import numpy as np
 from astropy.stats import sigma_clip
 from scipy.spatial import cKDTree
 
-__all__ = ["ZeroPoint", "crossmatch", "fit_zeropoint", "limiting_magnitude"]
+__all__ = ["MIN_COLOR_STARS", "ZeroPoint", "crossmatch", "fit_zeropoint", "limiting_magnitude"]
 
 
 @dataclass
@@ -25,7 +25,8 @@ class ZeroPoint:
     scatter: float  #: robust standard deviation of the individual star offsets
     n_used: int
     used: np.ndarray  #: bool per input star
-    color_term: float = 0.0
+    color_term: float = 0.0  #: mag of catalog minus instrument per mag of colour (0: none)
+    color: str = ""  #: the catalog colour of the term, e.g. ``g-r`` ("": none fitted)
 
 
 def crossmatch(
@@ -73,15 +74,40 @@ def crossmatch(
 
 
 def fit_zeropoint(
-    inst_mag, inst_err, cat_mag, cat_err, *, sigma: float = 3.0, color=None, fit_color: bool = False
+    inst_mag,
+    inst_err,
+    cat_mag,
+    cat_err,
+    *,
+    sigma: float = 3.0,
+    color=None,
+    fit_color: bool = False,
+    color_err=None,
+    color_cov=None,
 ) -> ZeroPoint:
     """Sigma-clipped, inverse-variance weighted zero point (and optional linear colour term).
 
-    The uncertainty is the error of the weighted mean, 1/sqrt(sum w), scaled up by the Birge ratio
-    sqrt(chi2/(N-1)) when the offsets scatter more than their errors say, so that star-to-star
-    systematics larger than the quoted errors are not hidden. (The unweighted scatter/sqrt(N) is
-    the error of the unweighted mean: with the faint stars' larger errors it overstates the
-    weighted mean's, and understates it when a few stars have underestimated errors.)
+    Without a colour term the zero point is the weighted mean of ``cat_mag - inst_mag``; with one
+    (``fit_color`` and at least :data:`MIN_COLOR_STARS` stars with a finite ``color``) it is the
+    intercept of the weighted line ``cat_mag - inst_mag = zp + color_term * color``, fitted to the
+    stars that have a colour, clipping the residuals over their errors: the zero point of a star
+    of colour 0.
+
+    The catalog colours are measured, not known: their errors (``color_err``) shrink the fitted
+    slope towards 0 (regression dilution), and where the colour holds the calibrated band itself
+    (g-r for g) the band's catalog error enters both the offset and the colour (``color_cov``:
+    covariance of the two, +err^2 for the bluer band, -err^2 for the redder). Both bias the
+    intercept towards the mean offset, as far as the stars' mean colour is from 0; the line is
+    therefore the corrected least squares of Fuller (1987, Measurement Error Models, 2.2): the
+    colour errors' variance is taken from the colour's weighted sum of squares and the covariance
+    from its cross-product with the offsets. Without a colour term when the colour errors leave
+    less than half of the colours' spread (no slope to measure).
+
+    The uncertainty is the fit's formal error, scaled up by the Birge ratio sqrt(chi2/dof) when
+    the offsets scatter more than their errors say, so that star-to-star systematics larger than
+    the quoted errors are not hidden. (The unweighted scatter/sqrt(N) is the error of the
+    unweighted mean: with the faint stars' larger errors it overstates the weighted mean's, and
+    understates it when a few stars have underestimated errors.)
     """
     inst_mag, inst_err, cat_mag, cat_err = (
         np.asarray(v, float) for v in (inst_mag, inst_err, cat_mag, cat_err)
@@ -91,24 +117,93 @@ def fit_zeropoint(
     finite = np.isfinite(delta) & np.isfinite(var) & (var > 0)
     if finite.sum() < 1:
         raise ValueError("no usable calibration star")
+    c = np.full(len(delta), np.nan) if color is None else np.asarray(color, float)
+    with_color = finite & np.isfinite(c)
+    if fit_color and with_color.sum() >= MIN_COLOR_STARS:
+        c_var = _known(color_err, len(delta)) ** 2
+        line = _fit_line(delta, var, c, c_var, _known(color_cov, len(delta)), with_color, sigma)
+        if line is not None:
+            return line
     clipped = sigma_clip(np.where(finite, delta, np.nan), sigma=sigma, maxiters=10, masked=True)
     used = finite & ~np.ma.getmaskarray(clipped)
-    term = 0.0
-    if fit_color and color is not None and used.sum() >= 10:
-        c = np.asarray(color, float)
-        good = used & np.isfinite(c)
-        a = np.vstack([np.ones(good.sum()), c[good]]).T
-        w = 1 / var[good]
-        coef = np.linalg.solve(a.T @ (a * w[:, None]), a.T @ (w * delta[good]))
-        term = float(coef[1])
-        delta = delta - term * np.nan_to_num(c)
     w = 1 / var[used]
     zp = float(np.sum(w * delta[used]) / np.sum(w))
     n = int(used.sum())
     scatter = float(np.std(delta[used], ddof=1)) if n > 1 else float(np.sqrt(var[used][0]))
     chi2_nu = float(np.sum(w * (delta[used] - zp) ** 2) / (n - 1)) if n > 1 else 1.0
     error = float(1 / np.sqrt(np.sum(w))) * max(1.0, np.sqrt(chi2_nu))
-    return ZeroPoint(zp, error, scatter, n, used, term)
+    return ZeroPoint(zp, error, scatter, n, used, 0.0)
+
+
+#: Stars with a catalog colour needed to fit a colour term (fewer: the zero point alone).
+MIN_COLOR_STARS = 10
+
+
+def _known(values, n: int) -> np.ndarray:
+    """``values`` as floats, 0 where not given or not finite (a colour without a known error)."""
+    if values is None:
+        return np.zeros(n)
+    return np.nan_to_num(np.asarray(values, float), nan=0.0, posinf=0.0, neginf=0.0)
+
+
+#: Smallest fraction of the colours' weighted spread left after their errors' share is removed
+#: for a slope to be fitted (below it the colours hardly constrain a slope).
+_MIN_TRUE_SPREAD = 0.5
+
+
+def _fit_line(
+    delta: np.ndarray,
+    var: np.ndarray,
+    color: np.ndarray,
+    color_var: np.ndarray,
+    color_cov: np.ndarray,
+    sample: np.ndarray,
+    sigma: float,
+) -> ZeroPoint | None:
+    """Weighted line delta = zp + term * color on ``sample`` by corrected least squares (the
+    colours' error variances ``color_var`` and their covariances with the offsets ``color_cov``
+    taken out of the normal equations), clipped about the line (on the residuals over their
+    errors). None when the colour errors leave too little of the colours' spread."""
+
+    def solve(used: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        a = np.vstack([np.ones(used.sum()), color[used]]).T
+        w = 1 / var[used]
+        normal = a.T @ (a * w[:, None])
+        rhs = a.T @ (w * delta[used])
+        noise = float(np.sum(w * color_var[used]))
+        spread = normal[1, 1] - normal[0, 1] ** 2 / normal[0, 0]  # weighted sum of squares
+        if spread <= 0 or noise > (1 - _MIN_TRUE_SPREAD) * spread:
+            return None
+        normal[1, 1] -= noise
+        rhs[1] -= float(np.sum(w * color_cov[used]))
+        coef = np.linalg.solve(normal, rhs)
+        return coef, normal, w
+
+    used = sample.copy()
+    for _ in range(10):
+        solved = solve(used)
+        if solved is None:
+            return None
+        coef = solved[0]
+        # Clip on residuals in units of their errors: a bright star 10 sigma off the line (a
+        # blend) must go, though the faint stars' scatter is larger than its offset.
+        pull = (delta - coef[0] - coef[1] * np.nan_to_num(color)) / np.sqrt(var)
+        clipped = sigma_clip(np.where(sample, pull, np.nan), sigma=sigma, maxiters=1, masked=True)
+        new = sample & ~np.ma.getmaskarray(clipped)
+        if np.array_equal(new, used) or new.sum() < MIN_COLOR_STARS:
+            break
+        used = new
+    solved = solve(used)
+    if solved is None:
+        return None
+    coef, normal, w = solved
+    resid = delta - coef[0] - coef[1] * np.nan_to_num(color)
+    n = int(used.sum())
+    resid_used = resid[used]
+    chi2_nu = float(np.sum(w * resid_used**2) / (n - 2)) if n > 2 else 1.0
+    error = float(np.sqrt(np.linalg.inv(normal)[0, 0])) * max(1.0, np.sqrt(chi2_nu))
+    scatter = float(np.std(resid_used, ddof=2)) if n > 2 else float(np.sqrt(var[used][0]))
+    return ZeroPoint(float(coef[0]), error, scatter, n, used, float(coef[1]))
 
 
 def limiting_magnitude(zp: float, skysig: float, noise_area: float, nsigma: float) -> float:

@@ -379,9 +379,11 @@ def zeropoint_png(
     zp_err: float,
     title: str,
     colour_label: str = "catalog colour",
+    colour_term: float = 0.0,
 ) -> bytes:
     """Catalog vs instrumental magnitudes, and residuals vs colour and vs magnitude (clipped stars
-    marked)."""
+    marked); a fitted colour term (``colour_term`` per mag of the colour shown) as a line on the
+    colour panel."""
     fig = Figure(figsize=(12, 3.8))
     axes = fig.subplots(1, 3, gridspec_kw={"wspace": 0.38})
     resid = cat_mag - inst_mag - zp
@@ -414,6 +416,9 @@ def zeropoint_png(
         else:
             ax.axhline(0, color="k", lw=0.8)
             ax.set_ylabel("catalog − (instrumental + ZP)")
+        if ax is axes[1] and colour_term and np.isfinite(xval).any():
+            grid = np.array([np.nanmin(xval), np.nanmax(xval)])
+            ax.plot(grid, colour_term * grid, "--", color="k", lw=0.8, label=f"{colour_term:+.3f}")
         ax.legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
     return _png(fig)

@@ -228,12 +228,17 @@ def _zeropoint_figure(
     cat_mag, inst_mag, colour, used, ids = stack.zp_stars
     colour_label = "catalog colour"
     zp_catalog = str(values.get("ZPTCAT", ""))
+    term, term_colour = float(values.get("ZPCOLTRM", 0.0)), str(values.get("ZPCOLOR", "none"))
+    if colour is not None and term_colour != "none":  # the colour of the zero point's colour term
+        colour_label = f"{zp_catalog} {term_colour}"
+    else:
+        term = 0.0
     if colour is None and ids is not None and zp_catalog in COLOURS:
         colour, colour_label = catalog_colour(zp_catalog, ids, stack.wcs, stack.sci.shape, access)
     zp = float(values.get("ZPTMAG", np.median((cat_mag - inst_mag)[used])))
     zperr = float(values.get("ZPTMUCER", np.nan))
     measured["n_zp_stars"] = int(used.sum())
-    return zeropoint_png(cat_mag, inst_mag, colour, used, zp, zperr, title, colour_label)
+    return zeropoint_png(cat_mag, inst_mag, colour, used, zp, zperr, title, colour_label, term)
 
 
 def review_frames(

@@ -28,6 +28,8 @@ HEADER_VALUES = (
     "ZPTNSTAR",
     "ZPTCAT",
     "ZPTBAND",
+    "ZPCOLTRM",
+    "ZPCOLOR",
     "M3SIGMA",
     "M5SIGMA",
     "M10SIGMA",
@@ -96,6 +98,8 @@ def zeropoint_table(hdul: fits.HDUList) -> ZeropointStars | None:
             ),
             None,
         )
+        if colour is not None and not np.isfinite(colour).any():
+            colour = None  # no colour in the zero-point catalog: the QA looks it up
         if "used" in names:
             used = np.asarray(data[names["used"]], bool)
         elif "clipped" in names:

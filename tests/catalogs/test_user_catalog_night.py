@@ -1,7 +1,8 @@
 """A simulated night calibrated and solved against the field's catalog handed in as a user's CSV
 (catalog.file) with a user's column names: the zero point within 0.02 mag of the truth (the
-truth of the zero-point acceptance tests), and the WCS against the file's positions as good as
-against Gaia.
+truth of the zero-point acceptance tests: with the file's g and r, the colour term in g-r is
+fitted and the truth is that of a star of g-r = 0), and the WCS against the file's positions as
+good as against Gaia.
 
 The night is the CI zero-point case (LRIS-blue g, one frame, seed 1, density 12); its catalogs
 are the simulator's cached answers, written back out under other column names.
@@ -17,11 +18,18 @@ from astropy.wcs import WCS
 
 from tests.astrometry.conftest import grid_residual_px
 from tests.catalogs.user_catalog import cached_catalog, reduce_with_catalog
-from tests.photometry.zp_cases import STEPS, line, measured, simulate, truth_zeropoint
+from tests.photometry.zp_cases import STEPS, colour_truth, line, measured, simulate
 
 FMT, BAND, SEED = "lris-blue", "g", 1
-#: PS1's answer as a user's photometry file: no standard name left.
-PHOT_COLUMNS = {"ra": "RA_deg", "dec": "DE_deg", "g_mag": "gPSFmag", "g_err": "gPSFmag_sig"}
+#: PS1's answer as a user's photometry file: no standard name left; r gives the colour g-r.
+PHOT_COLUMNS = {
+    "ra": "RA_deg",
+    "dec": "DE_deg",
+    "g_mag": "gPSFmag",
+    "g_err": "gPSFmag_sig",
+    "r_mag": "rPSFmag",
+    "r_err": "rPSFmag_sig",
+}
 #: Gaia's answer as a user's astrometric file (VizieR's names, found without a mapping).
 ASTRO_COLUMNS = {"ra": "RA_ICRS", "dec": "DE_ICRS", "pmra": "pmRA", "pmdec": "pmDE"}
 ASTRO_STEPS = "[ingest,bias,dark,flat,process,cosmic_rays,satellites,skysub,astrometry,align]"
@@ -40,9 +48,10 @@ def test_zeropoint_from_a_csv_with_other_column_names(night):
     )
     assert result.by_status("zeropoint") == {"ran": 1}, result.records
     header = measured(night.out_dir, BAND)
-    truth = truth_zeropoint(night, BAND)
+    truth = colour_truth(night, BAND, header, survey="ps1")
     print(line(FMT, BAND, SEED, header, truth))
     assert header["ZPTCAT"] == "file:field_catalog.csv" and header["ZPTBAND"] == BAND
+    assert header["ZPCOLOR"] == "g-r"
     assert header["ZPTNSTAR"] >= 20
     assert abs(header["ZPTMAG"] - truth) <= 0.02
 

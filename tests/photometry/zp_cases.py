@@ -14,7 +14,9 @@ from pathlib import Path
 from astropy.io import fits
 from astropy.table import Table
 
+from potpyri.photometry.zeropoint import fit_zeropoint
 from potpyri.pipeline import run_pipeline, validate
+from potpyri.sim.catalogs import colour_zero_offset
 from potpyri.sim.compare import truth_zeropoint as stack_truth_zeropoint
 from potpyri.sim.formats.base import FORMATS
 from potpyri.sim.night import simulate_night
@@ -80,19 +82,54 @@ def truth_zeropoint(night, band: str) -> float:
     return stack_truth_zeropoint(night.truth_dir, [str(f) for f in science["file"]])[0]
 
 
+def colour_truth(night, band: str, header: fits.Header, survey: str | None = None) -> float:
+    """Truth of the stack's ``ZPTMAG`` as the header defines it: with a colour term (``ZPCOLOR``),
+    the zero point of a star of catalog colour 0, i.e. :func:`truth_zeropoint` plus the
+    catalog-minus-instrument magnitude of such a star from the simulator's own spectra
+    (:func:`potpyri.sim.catalogs.colour_zero_offset`); without one, :func:`truth_zeropoint`.
+    ``survey``: the survey whose magnitudes the catalog holds (default ``ZPTCAT``; a user's file
+    written from a survey's answer names the survey here)."""
+    truth = truth_zeropoint(night, band)
+    colour = str(header.get("ZPCOLOR", "none"))
+    if colour == "none":
+        return truth
+    blue, red = colour.split("-")
+    offset = colour_zero_offset(
+        survey or header["ZPTCAT"], header["ZPTBAND"], (blue, red), instrument_band=band
+    )
+    return truth + offset
+
+
+def colour_off_zeropoint(folder: Path, band: str) -> float:
+    """The zero point ``zeropoint.color_term=false`` gives from the same matched stars (the
+    stack's ZPSTARS): the weighted mean offset."""
+    with fits.open(_stack(folder, band)) as hdus:
+        stars = Table(hdus["ZPSTARS"].data)
+    return fit_zeropoint(
+        stars["mag_inst"], stars["mag_inst_err"], stars["catalog_mag"], stars["catalog_err"]
+    ).zp
+
+
 def measured(folder: Path, band: str) -> fits.Header:
     """Primary header of the band's published stack."""
+    return fits.getheader(_stack(folder, band))
+
+
+def _stack(folder: Path, band: str) -> Path:
     for stack in (folder / "red").glob("*.stk.fits"):
-        header = fits.getheader(stack)
-        if header.get("ZPTBAND") == band:
-            return header
+        if fits.getheader(stack).get("ZPTBAND") == band:
+            return stack
     raise AssertionError(f"no calibrated {band} stack in {folder / 'red'}")
 
 
 def line(fmt: str, band: str, seed: int, header: fits.Header, truth: float) -> str:
+    colour = str(header.get("ZPCOLOR", "none"))
+    term = (
+        f", colour term {header['ZPCOLTRM']:+.4f} per mag of {colour}" if colour != "none" else ""
+    )
     return (
         f"{fmt} {band} seed {seed}: ZP {header['ZPTMAG']:.4f} +- {header['ZPTMUCER']:.4f} "
-        f"({header['ZPTCAT']}, {header['ZPTNSTAR']} stars, scatter {header['ZPTSCAT']:.3f}) "
+        f"({header['ZPTCAT']}, {header['ZPTNSTAR']} stars, scatter {header['ZPTSCAT']:.3f}{term}) "
         f"truth {truth:.4f} diff {header['ZPTMAG'] - truth:+.4f}"
     )
 
@@ -112,7 +149,8 @@ if __name__ == "__main__":
         from potpyri.catalogs.choice import band_of
 
         cal = band_of(b) or b
-        print(
-            line(fmt_, b, int(seed_), measured(out_dir, cal), truth_zeropoint(night_, b)),
-            flush=True,
-        )
+        header_ = measured(out_dir, cal)
+        truth_ = colour_truth(night_, b, header_)
+        print(line(fmt_, b, int(seed_), header_, truth_), flush=True)
+        off = colour_off_zeropoint(out_dir, cal)
+        print(f"  without the colour term: ZP {off:.4f} diff {off - truth_:+.4f}", flush=True)
