@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import enum
-import fnmatch
 import functools
 import logging
 from pathlib import Path
@@ -24,7 +23,7 @@ from potpyri.framework.config import print_warning, rename_overrides
 from potpyri.framework.step import STEPS
 from potpyri.framework.validate import ConfigError, check_config
 from potpyri.instruments import Reader, get_reader
-from potpyri.instruments.classify import describe
+from potpyri.instruments.science_frames import science_frames
 from potpyri.schema import RUN_KEYS, PotpyriConfig, instrument_names
 
 __all__ = [
@@ -114,22 +113,21 @@ def _warn_once(message: str) -> None:
 
 
 def science_filters(cfg: DictConfig) -> list[str]:
-    """The filters of the science frames in ``data_path/raw`` (headers only; unreadable files
-    are left to ingest to report)."""
+    """The filters of the science frames in ``data_path/raw`` that ingest would reduce (headers
+    only; unreadable files are left to ingest to report)."""
     raw = Path(str(cfg.data_path)).expanduser() / "raw"
-    pattern = cfg.instrument.raw_format.default
-    reader = make_reader(cfg.instrument, None)
-    filters = set()
-    for path in sorted(raw.iterdir()):
-        if not (path.is_file() and fnmatch.fnmatch(path.name, pattern)):
-            continue
-        try:
-            meta = describe(reader.header(path), cfg.instrument)
-        except Exception:  # ingest reports the file with its reason
-            continue
-        if meta["type"] == "SCIENCE" and meta["filter"]:
-            filters.add(meta["filter"])
-    return sorted(filters)
+    listing = tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(raw.iterdir()))
+    choice = [OmegaConf.select(cfg, k) for k in ("ingest.proc", "ingest.include_bad", "target")]
+    key = (str(raw), cfg.instrument.name, repr(choice), listing)
+    if key not in _SCIENCE_FILTERS:  # the pre-flight check and the job then read headers once
+        reader = make_reader(cfg.instrument, None)
+        frames = science_frames(cfg, reader, [])
+        _SCIENCE_FILTERS[key] = sorted({f.meta["filter"] for f in frames if f.meta["filter"]})
+    return _SCIENCE_FILTERS[key]
+
+
+#: science_filters' answers by raw folder, its files' sizes and times, and the frame choice.
+_SCIENCE_FILTERS: dict[tuple, list[str]] = {}
 
 
 def make_reader(instrument: Any, unpacked: Path | None) -> Reader:

@@ -11,7 +11,6 @@ step's choice picks. A cone already in the cache is not asked for again.
 
 from __future__ import annotations
 
-import fnmatch
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,9 +26,9 @@ from potpyri.catalogs.choice import band_of, no_band_reason
 from potpyri.catalogs.cones import enclosing_cone, image_cone
 from potpyri.catalogs.query import CATALOGS, query
 from potpyri.catalogs.user_file import CatalogUse, legacy_settings, user_catalog
-from potpyri.instruments.base import image_hdus, image_shape, open_raw
-from potpyri.instruments.classify import describe, set_aside_other_target
+from potpyri.instruments.base import image_hdus, image_shape
 from potpyri.instruments.pointing import NoPointing, has_celestial_wcs, pointing_wcs
+from potpyri.instruments.science_frames import science_frames
 from potpyri.photometry.calibrate import CatalogChoice, catalog_candidates, configured_choice
 
 __all__ = ["FetchRow", "Field", "fetch", "night_fields", "wanted_cones"]
@@ -71,34 +70,17 @@ class FetchRow:
 def night_fields(cfg: DictConfig, reader: Any) -> tuple[list[Field], list[str]]:
     """The science fields of ``cfg.data_path``'s raw files (read with the instrument's raw-file
     ``reader``), and one note per frame left out."""
-    data_path = Path(str(cfg.data_path)).expanduser()
-    instrument = cfg.instrument
-    proc = OmegaConf.select(cfg, "ingest.proc")
-    formats = instrument.raw_format
-    pattern = (
-        formats.get(getattr(proc, "value", proc), formats.default) if proc else formats.default
-    )
-    include_bad = bool(OmegaConf.select(cfg, "ingest.include_bad", default=False))
     fields: dict[str, Field] = {}
-    notes = []
-    for path in sorted((data_path / "raw").iterdir()):
-        if not (path.is_file() and fnmatch.fnmatch(path.name, pattern)):
-            continue
+    notes: list[str] = []
+    for frame in science_frames(cfg, reader, notes):
+        meta = frame.meta
         try:
-            with open_raw(path) as hdul:
-                header = reader.classification_header(hdul)
-                meta = describe(header, instrument)
-                if include_bad and meta["type"] == "BAD" and meta.get("bad_by_header"):
-                    meta.update(type="SCIENCE", excluded="")  # reduced: ingest.include_bad=true
-                set_aside_other_target(meta, cfg.target)
-                if meta["type"] != "SCIENCE" or meta.get("excluded"):
-                    continue
-                footprint, uncertainty = _footprint(hdul, header, meta, instrument)
+            footprint, uncertainty = _footprint(frame.hdul, frame.header, meta, cfg.instrument)
         except NoPointing as exc:
-            notes.append(f"{path.name}: {exc}; left out")
+            notes.append(f"{frame.path.name}: {exc}; left out")
             continue
         except Exception as exc:  # an unreadable file is ingest's to reject, not ours to crash on
-            notes.append(f"{path.name}: unreadable ({type(exc).__name__}: {exc}); left out")
+            notes.append(f"{frame.path.name}: unreadable ({type(exc).__name__}: {exc}); left out")
             continue
         field = fields.setdefault(meta["target"], Field(meta["target"], [], [], 0.0))
         field.footprints.append(footprint)
