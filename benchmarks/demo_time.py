@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import machine  # noqa: E402  (benchmarks/run.py: one line describing the machine)
+from run import git_commit, machine  # noqa: E402  (benchmarks/run.py: commit and machine line)
 
 RESULT = Path(__file__).resolve().parent / "demo_time.json"
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -45,23 +45,8 @@ def measure() -> dict:
         "cpu_s": round(cpu, 1),
         "machine": where,
         "measured": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "commit": _commit(),
+        "commit": git_commit(),
     }
-
-
-def _commit() -> str:
-    """The measured commit (``+dirty`` when the working tree has changes)."""
-    root = README.parent
-    sha = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
-    ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    return f"{sha}+dirty" if dirty else sha
 
 
 def minutes(seconds: float) -> str:

@@ -15,7 +15,11 @@ subprocess with a cold cache so that its wall time, CPU time (``wait4``, childre
 peak RSS are its own; per-step figures come from the runner's task records
 (``executor.measure_memory=true`` resets the peak-RSS counter per task). ``--workers 1`` is the
 serial executor; ``--workers 2`` the process pool with 2 workers. Results go to
-``OUT/results.json`` and ``OUT/results.md``.
+``OUT/results.json`` and ``OUT/results.md``; with ``--publish`` also to ``benchmarks/RESULTS.md``
+and ``benchmarks/RESULTS.json``, which are written only by this script, from one run, with the
+commit measured and the command line (never edited by hand: re-run to update them)::
+
+    python benchmarks/run.py --out /tmp/bench --workers 1,2 --threads 1 --publish
 
 Accuracy figures come from the simulator's truth and are printed only for steps that exist and
 ran; otherwise the table says "n/a (step not available)".
@@ -39,6 +43,9 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 REFERENCE_VERSION = "1.0.18"
+#: What ``--publish`` writes: the Markdown report and the run's figures it was rendered from.
+PUBLISHED_MD = HERE / "RESULTS.md"
+PUBLISHED_JSON = HERE / "RESULTS.json"
 
 
 # -- the night ------------------------------------------------------------------------------------
@@ -273,8 +280,11 @@ def accuracy(result: dict[str, Any], night: Path) -> dict[str, str]:
     astro, zp, phot = [], [], []
     for item in stacks:
         inputs = list(item["meta"].get("inputs", []))
-        band = str(frames[np.isin(frames["file"], inputs)]["band"][0])
-        check = stack_astrometry(item["files"]["stack"], stars)
+        rows = frames[np.isin(frames["file"], inputs)]
+        band = str(rows["band"][0])
+        # The centroid box is sized on the true seeing (the stack is on the frames' pixel scale).
+        fwhm = float(np.median(rows["seeing_fwhm_px"]))
+        check = stack_astrometry(item["files"]["stack"], stars, fwhm=fwhm)
         astro.append(f"{check.rms:.3f} px ({check.n} stars)")
         header = fits.getheader(item["files"]["stack"])
         if "ZPTMAG" in header:
@@ -437,6 +447,44 @@ def machine() -> str:
     )
 
 
+def git_commit() -> str:
+    """The commit measured (``+dirty`` when tracked files differ from it), or ``unknown``."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=HERE.parent, capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    try:
+        sha = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{sha}+dirty" if dirty else sha
+
+
+def publish(report: dict[str, Any], md_path: Path, json_path: Path) -> None:
+    """Write the published report (Markdown) and the figures it is rendered from (JSON)."""
+    json_path.write_text(json.dumps(report, indent=1, default=str) + "\n")
+    md_path.write_text(published_markdown(report))
+
+
+def published_markdown(report: dict[str, Any]) -> str:
+    """``benchmarks/RESULTS.md``: a header saying where the figures come from, then the report."""
+    header = [
+        "# Benchmark results",
+        "",
+        f"Written by `benchmarks/run.py` from one run: commit {report.get('commit', 'unknown')}, "
+        f"measured {report.get('measured', 'unknown')}, command "
+        f"`python benchmarks/run.py {' '.join(report.get('argv', []))}`. Do not edit by hand: "
+        "re-run the command (add `--publish`) to update this file and `RESULTS.json`. "
+        "Accuracy figures are against the simulator's truth (`potpyri.sim.compare`); what CI "
+        "checks of them is listed in `docs/verification.rst`.",
+        "",
+    ]
+    return "\n".join(header) + markdown(report) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line of the benchmark (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -468,6 +516,11 @@ def main(argv: list[str] | None = None) -> int:
         help=f"also time PyPI potpyri=={REFERENCE_VERSION} (own venv, needs pip access)",
     )
     parser.add_argument("--reference-timeout", type=float, default=3600.0)
+    parser.add_argument(
+        "--publish",
+        action="store_true",
+        help="also write benchmarks/RESULTS.md and RESULTS.json from this run (with the commit)",
+    )
     parser.add_argument("--_reduce", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args._reduce:
@@ -480,6 +533,9 @@ def main(argv: list[str] | None = None) -> int:
     workers_list = _ints(args.workers)
     steps = args.steps.split(",") if args.steps else None
     report: dict[str, Any] = {
+        "commit": git_commit(),
+        "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "argv": [a for a in (sys.argv[1:] if argv is None else argv) if a != "--publish"],
         "machine": machine(),
         "setup": night_setup(args.quick),
         "threads": args.threads,
@@ -537,6 +593,9 @@ def main(argv: list[str] | None = None) -> int:
     (out / "results.json").write_text(json.dumps(report, indent=1, default=str))
     (out / "results.md").write_text(markdown(report))
     print(f"\nresults: {out / 'results.json'}, {out / 'results.md'}")
+    if args.publish:
+        publish(report, PUBLISHED_MD, PUBLISHED_JSON)
+        print(f"published: {PUBLISHED_MD}, {PUBLISHED_JSON}")
     return 0
 
 
@@ -597,9 +656,11 @@ def print_scaling(report: dict[str, Any]) -> None:
 
 
 def markdown(report: dict[str, Any]) -> str:
-    """The report as Markdown tables (pasted into benchmarks/RESULTS.md)."""
+    """The report as Markdown tables (``--publish`` puts them in benchmarks/RESULTS.md)."""
     threads = report.get("threads") or "cores / workers"
     lines = [
+        f"Commit: {report.get('commit', 'unknown')}; measured {report.get('measured', 'unknown')}.",
+        "",
         f"Machine: {report['machine']}",
         "",
         f"Night: `{json.dumps(report['setup'])}`",

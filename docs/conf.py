@@ -2,11 +2,14 @@
 
 ``potpyri.reference`` reads the step registry (each step's ``Config`` dataclass with its ``#:``
 field comments) and ``potpyri.framework.docgen`` reads ``docs/keywords.yaml``; the generated RST
-goes to ``docs/_generated/`` (not in git).
+goes to ``docs/_generated/`` (not in git), as does the table of last measured values, rendered
+from ``benchmarks/VERIFICATION.json`` (written by ``benchmarks/verification.py``).
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -30,6 +33,17 @@ nitpicky = False
 suppress_warnings: list[str] = []
 
 
+def _measured_rst() -> str:
+    """The last measured values, as ``benchmarks/verification.py`` wrote them."""
+    script = HERE.parent / "benchmarks" / "verification.py"
+    spec = importlib.util.spec_from_file_location("verification", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not module.PUBLISHED.is_file():
+        return "Not measured yet: ``python benchmarks/verification.py`` writes this table.\n"
+    return module.measured_rst(json.loads(module.PUBLISHED.read_text()))
+
+
 def _write_generated() -> None:
     out = HERE / "_generated"
     out.mkdir(exist_ok=True)
@@ -37,6 +51,7 @@ def _write_generated() -> None:
         "steps.rst": steps_rst(),
         "run_config.rst": run_config_rst(),
         "keywords.rst": keywords_rst(),
+        "measured.rst": _measured_rst(),
     }.items():
         target = out / name
         # Unchanged files keep the build incremental.

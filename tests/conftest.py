@@ -72,6 +72,18 @@ def _plain_logs(monkeypatch):
     monkeypatch.setenv("POTPYRI_PLAIN_LOG", "1")
 
 
+@pytest.fixture
+def measured(request):
+    """``measured(line)`` prints one line of what this test measured and records it as a property
+    of the test, from which ``benchmarks/verification.py`` writes ``docs/measured.rst``."""
+
+    def record(line: str) -> None:
+        print(line)
+        request.node.user_properties.append(("measured", line))
+
+    return record
+
+
 def compose_config(*overrides: str):
     """Compose ``config.yaml`` with overrides, as the CLI would (without running)."""
     with initialize_config_module(config_module="potpyri.conf", version_base="1.3"):

@@ -32,10 +32,13 @@ def reduce_night(
     frames: int = 3,
     bands: list[str] | None = None,
     size: str = "small",
+    density_r22: float | None = None,
 ):
-    """Simulate a night of ``fmt`` and run the chain; returns (night, result, cfg)."""
+    """Simulate a night of ``fmt`` and run the chain; returns (night, result, cfg).
+    ``density_r22``: stars per arcmin² brighter than r = 22 (the simulator's default when None)."""
+    density = {} if density_r22 is None else {"density_r22": density_r22}
     night = simulate_night(
-        fmt, folder, seed=seed, frames=frames, bands=bands, rejects=False, size=size
+        fmt, folder, seed=seed, frames=frames, bands=bands, rejects=False, size=size, **density
     )
     cfg = compose_config(
         f"instrument={FORMATS[fmt].instrument}",
@@ -50,10 +53,16 @@ def reduce_night(
 
 
 def truth_wcs(night_dir: Path, raw_name: str) -> WCS:
-    """The true WCS of an exposure (on the processed mosaic plane)."""
+    """The true WCS of a raw file on its processed plane: the exposure's mosaic WCS, moved to the
+    rows and columns the file covers (a chip file of IMACS or FourStar starts at its region)."""
     frames = Table.read(Path(night_dir) / "truth" / "frames.ecsv")
     row = frames[list(frames["file"]).index(raw_name)]
-    return WCS(fits.Header.fromstring(str(row["wcs"])))
+    wcs = WCS(fits.Header.fromstring(str(row["wcs"])))
+    region = str(row["region"]) if "region" in frames.colnames else ""
+    if ":" in region:
+        (y0, _), (x0, _) = (tuple(int(v) for v in part.split(":")) for part in region.split(","))
+        wcs.wcs.crpix = wcs.wcs.crpix - [x0, y0]  # SIP terms are relative to CRPIX: unchanged
+    return wcs
 
 
 def grid_residual_px(wcs: WCS, truth: WCS, shape: tuple[int, int], step: int = 16) -> np.ndarray:

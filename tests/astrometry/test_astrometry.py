@@ -49,7 +49,7 @@ def _calibrated_frames(folder):
     return _products(folder, "skysub")
 
 
-def test_every_frame_solved_and_refined_to_truth(gmos_night):
+def test_every_frame_solved_and_refined_to_truth(gmos_night, measured):
     night, result, _ = gmos_night
     assert len(_science(result)) == 3
     assert result.by_status("astrometry") == {"ran": 3}
@@ -78,11 +78,14 @@ def test_every_frame_solved_and_refined_to_truth(gmos_night):
                     atol=1e-9,
                 )
         residual = grid_residual_px(wcs, truth_wcs(night.out_dir, raw), shape)
+        measured(
+            f"{raw}: median {np.median(residual):.4f} px, p95 {np.percentile(residual, 95):.4f} px"
+        )
         assert np.median(residual) <= 0.05, (raw, np.median(residual))
         assert np.percentile(residual, 95) <= 0.15, (raw, np.percentile(residual, 95))
 
 
-def test_stack_wcs_maps_truth_stars_onto_their_centroids(gmos_night):
+def test_stack_wcs_maps_truth_stars_onto_their_centroids(gmos_night, measured):
     night, result, _ = gmos_night
     assert result.by_status("stack_wcs") == {"ran": 1}
     stack = next(i for i in result.items if i.kind == "target")
@@ -90,6 +93,10 @@ def test_stack_wcs_maps_truth_stars_onto_their_centroids(gmos_night):
     header = fits.getheader(stack.path("stack"))
     assert header["NASTRO"] >= 6 and header["RADISP"] < 0.05 and header["DEDISP"] < 0.05
     check = stack_astrometry(stack.path("stack"), stars)
+    measured(
+        f"{check.n} stars, RMS {check.rms:.4f} px, "
+        f"mean ({check.dx.mean():+.4f}, {check.dy.mean():+.4f}) px"
+    )
     assert check.n >= 15
     assert abs(check.dx.mean()) < 0.02 and abs(check.dy.mean()) < 0.02  # no systematic offset
     assert check.rms <= 0.05

@@ -18,7 +18,7 @@ from astropy.wcs import WCS
 
 from tests.astrometry.conftest import grid_residual_px
 from tests.catalogs.user_catalog import cached_catalog, reduce_with_catalog
-from tests.photometry.zp_cases import STEPS, colour_truth, line, measured, simulate
+from tests.photometry.zp_cases import STEPS, colour_truth, line, simulate, stack_header
 
 FMT, BAND, SEED = "lris-blue", "g", 1
 #: PS1's answer as a user's photometry file: no standard name left; r gives the colour g-r.
@@ -41,22 +41,22 @@ def night(tmp_path_factory):
     return simulate(FMT, [BAND], SEED, 12.0, "small", folder)
 
 
-def test_zeropoint_from_a_csv_with_other_column_names(night):
+def test_zeropoint_from_a_csv_with_other_column_names(night, measured):
     table = cached_catalog(night.out_dir, "ps1")
     result = reduce_with_catalog(
         night.out_dir, table, PHOT_COLUMNS, "catalog.use=[zeropoint]", fmt=FMT, steps=STEPS
     )
     assert result.by_status("zeropoint") == {"ran": 1}, result.records
-    header = measured(night.out_dir, BAND)
+    header = stack_header(night.out_dir, BAND)
     truth = colour_truth(night, BAND, header, survey="ps1")
-    print(line(FMT, BAND, SEED, header, truth))
+    measured(line(FMT, BAND, SEED, header, truth))
     assert header["ZPTCAT"] == "file:field_catalog.csv" and header["ZPTBAND"] == BAND
     assert header["ZPCOLOR"] == "g-r"
     assert header["ZPTNSTAR"] >= 20
     assert abs(header["ZPTMAG"] - truth) <= 0.02
 
 
-def test_astrometry_against_the_file_positions(night):
+def test_astrometry_against_the_file_positions(night, measured):
     table = cached_catalog(night.out_dir, "gaia")  # positions at 2016.0, with proper motions
     result = reduce_with_catalog(
         night.out_dir,
@@ -78,5 +78,5 @@ def test_astrometry_against_the_file_positions(night):
         assert hdul[0].header["ASTRCAT"] == "file:field_astrometry.csv"
         assert hdul[0].header["NASTRO"] >= 6
         residual = grid_residual_px(WCS(hdul["SCI"].header), truth, hdul["SCI"].data.shape)
-    print(f"WCS against the file: median {np.median(residual):.3f} px")
+    measured(f"WCS against the file: median {np.median(residual):.3f} px")
     assert np.median(residual) <= 0.05  # as against Gaia (tests/astrometry)

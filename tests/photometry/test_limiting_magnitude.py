@@ -93,7 +93,7 @@ def _crossing(centres, frac) -> float:
     return float("nan")
 
 
-def test_m5sigma_is_the_50_percent_completeness_of_5_sigma_detections(tmp_path):
+def test_m5sigma_is_the_50_percent_completeness_of_5_sigma_detections(tmp_path, measured):
     """Seed 1 (fixed first): M5SIGMA - m50 = +0.001; seeds 2 and 3: +0.033, +0.005 (~20 s)."""
     night = simulate_night(
         "gmos-n",
@@ -119,7 +119,7 @@ def test_m5sigma_is_the_50_percent_completeness_of_5_sigma_detections(tmp_path):
     centres, frac, total, crossing, m50, width, header = completeness(tmp_path, night.truth_dir)
     for c, f, n in zip(centres, frac, total, strict=True):
         print(f"{c:6.2f} {f:5.2f} {n:4d}")
-    print(
+    measured(
         f"M5SIGMA {header['M5SIGMA']:.3f} m50 {m50:.3f} (width {width:.2f}; "
         f"binned crossing {crossing:.3f}) diff {header['M5SIGMA'] - m50:+.3f} "
         f"(ZP {header['ZPTMAG']:.3f}, SKYSIG {header['SKYSIG']:.4g}, "

@@ -106,12 +106,13 @@ def pull_scatter(
     return out
 
 
-def _check(scatter: dict, label: str, min_stars: int = 40) -> None:
+def _check(scatter: dict, label: str, measured, min_stars: int = 40) -> None:
     lines = [
         f"{label} S/N {lo}-{hi}: {n} stars, pull scatter {s:.2f} (median {m:+.2f})"
         for (lo, hi), (n, s, m) in scatter.items()
     ]
-    print("\n".join(lines))
+    for line in lines:
+        measured(line)
     for n, s, _ in scatter.values():
         assert n >= min_stars, f"too few stars for a 0.2 test: {lines}"
         assert abs(s - 1) <= 0.2, lines
@@ -126,11 +127,11 @@ def resampled_night(tmp_path_factory):
     return folder
 
 
-def test_resampled_stack_pulls_within_0p2_of_one(resampled_night):
-    _check(pull_scatter(resampled_night, "r", margin=20), "gmos-n 5 frames resampled")
+def test_resampled_stack_pulls_within_0p2_of_one(resampled_night, measured):
+    _check(pull_scatter(resampled_night, "r", margin=20), "gmos-n 5 frames resampled", measured)
 
 
-def test_resampled_stack_calibrated_psf_magnitudes_match_the_truth(resampled_night):
+def test_resampled_stack_calibrated_psf_magnitudes_match_the_truth(resampled_night, measured):
     """Issue #6: median |calibrated - true| <= 0.01 mag for isolated stars of S/N > 50, or twice
     the zero point's error where that is larger: bright stars' calibrated magnitudes inherit the
     zero point's error whole (with a colour term, the intercept at colour 0 is ~2x less precise
@@ -140,7 +141,7 @@ def test_resampled_stack_calibrated_psf_magnitudes_match_the_truth(resampled_nig
     ).values()
     (stack,) = (resampled_night / "red").glob("*.stk.fits")
     zp_err = fits.getheader(stack)["ZPTMUCER"]
-    print(
+    measured(
         f"gmos-n 5 frames resampled, S/N > 50: {n} stars, median calibrated - true {offset:+.4f}"
         f" (ZPTMUCER {zp_err:.4f})"
     )
@@ -168,9 +169,9 @@ ONE_FRAME_CASES = {
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(ONE_FRAME_CASES))
-def test_one_frame_stack_pulls_within_0p2_of_one(case, tmp_path):
+def test_one_frame_stack_pulls_within_0p2_of_one(case, tmp_path, measured):
     fmt, band, density = ONE_FRAME_CASES[case]
     simulate(fmt, [band], 1, density, "small", tmp_path, 1)
     result = reduce(fmt, tmp_path, "photometry.sn_min=5", steps=ONE_FRAME)
     assert result.by_status("photometry") == {"ran": 1}, result.records
-    _check(pull_scatter(tmp_path, band, margin=20), f"{case} one frame")
+    _check(pull_scatter(tmp_path, band, margin=20), f"{case} one frame", measured)

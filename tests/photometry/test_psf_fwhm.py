@@ -38,7 +38,7 @@ STEPS = "[ingest,bias,dark,flat,process,cosmic_rays,satellites,skysub,stack,phot
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("fmt", "band", "seed"), CASES)
-def test_fwhm_matches_truth_seeing(fmt, band, seed, tmp_path):
+def test_fwhm_matches_truth_seeing(fmt, band, seed, tmp_path, measured):
     night = simulate_night(fmt, tmp_path, seed=seed, frames=1, bands=[band], rejects=False)
     frames = Table.read(night.truth_dir / "frames.ecsv")
     (row,) = frames[frames["kind"] == "science"]
@@ -56,7 +56,7 @@ def test_fwhm_matches_truth_seeing(fmt, band, seed, tmp_path):
     header = fits.getheader(stack)
     truth = float(row["seeing_fwhm_px"])
     ratio = header["FWHM"] / truth
-    print(
+    measured(
         f"{fmt} {band}: FWHM {header['FWHM']:.3f} +- {header['FWHMERR']:.3f} "
         f"(sys {header.get('FWHMSYS', float('nan')):.3f}) px, truth {truth:.3f} "
         f"({ratio - 1:+.2%}); ePSF Moffat2D {header['EPSFFWHM']:.3f}, "

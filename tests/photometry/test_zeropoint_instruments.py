@@ -50,9 +50,9 @@ from tests.photometry.zp_cases import (
     colour_off_zeropoint,
     colour_truth,
     line,
-    measured,
     reduce,
     simulate,
+    stack_header,
 )
 
 
@@ -92,28 +92,24 @@ CASES = {
 }
 
 
-#: Small enough for CI: one case per catalog path, measured 2026-12-07 on 2 idle cores (ZPTMAG -
-#: truth): PS1 -0.0033 +- 0.0026 (88 stars), SDSS -0.0020 +- 0.0038 (118), SkyMapper +0.0020 +-
-#: 0.0021 (196); the three took ~3.5 min together. 2MASS is not here yet: MOSFIRE J (2048², density
-#: 80) ran over 3 minutes alone and was stopped; a smaller 2MASS case is still to find.
-#: With the physical simulator PSF, the curve-of-growth total flux and the corrected colour-term
-#: line (2026-12-07): PS1 +0.0019 +- 0.0062 (156 stars), SDSS +0.0090 +- 0.0091 (125), SkyMapper
-#: -0.0004 +- 0.0058 (181); PS1 at density 30 instead of 24: +0.0149 +- 0.0063 (203).
+#: Small enough for CI: one case per catalog path, ~3.5 minutes together on 2 cores (2MASS has none
+#: yet: MOSFIRE J, 2048² at density 80, takes over 3 minutes alone). What they measured:
+#: docs/verification.rst, "Last measured".
 CI_CASES = ["lris-g-ps1", "lris-g-sdss-small", "gmos-s-r-skymapper-small"]
 
 
 @pytest.mark.parametrize("case", CI_CASES)
-def test_catalog_path_zeropoint_within_0p01_of_truth(case, tmp_path):
-    _check(case, tmp_path)
+def test_catalog_path_zeropoint_within_0p01_of_truth(case, tmp_path, measured):
+    _check(case, tmp_path, measured)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", [c for c in CASES if c not in CI_CASES])
-def test_zeropoint_within_0p01_of_truth(case, tmp_path):
-    _check(case, tmp_path)
+def test_zeropoint_within_0p01_of_truth(case, tmp_path, measured):
+    _check(case, tmp_path, measured)
 
 
-def _check(case, tmp_path):
+def _check(case, tmp_path, measured):
     fmt, bands, seed, density, size, frames, checks, binning, exptime_s = CASES[case]
     night = simulate(fmt, bands, seed, density, size, tmp_path, frames, binning, exptime_s)
     failures = []
@@ -123,11 +119,11 @@ def _check(case, tmp_path):
             result = reduce(fmt, tmp_path, *overrides, steps=STEPS if frames == 1 else NIR_STEPS)
             assert result.by_status("zeropoint") == {"ran": len(bands)}, result.records
             done = overrides
-        header = measured(tmp_path, band)
+        header = stack_header(tmp_path, band)
         truth = colour_truth(night, band, header)
-        print(line(fmt, band, seed, header, truth))
+        measured(line(fmt, band, seed, header, truth))
         off = colour_off_zeropoint(tmp_path, band)
-        print(f"  without the colour term: ZP {off:.4f} diff {off - truth:+.4f}")
+        measured(f"{band} without the colour term: ZP {off:.4f} diff {off - truth:+.4f}")
         assert header["ZPTCAT"] == catalog
         # The intercept at colour 0 is an extrapolation from the stars' colours: its error is
         # ~2x the weighted mean's (0.006-0.009 on these fields; denser fields did not lower it),

@@ -110,7 +110,7 @@ def colour_off_zeropoint(folder: Path, band: str) -> float:
     ).zp
 
 
-def measured(folder: Path, band: str) -> fits.Header:
+def stack_header(folder: Path, band: str) -> fits.Header:
     """Primary header of the band's published stack."""
     return fits.getheader(_stack(folder, band))
 
@@ -149,7 +149,7 @@ if __name__ == "__main__":
         from potpyri.catalogs.choice import band_of
 
         cal = band_of(b) or b
-        header_ = measured(out_dir, cal)
+        header_ = stack_header(out_dir, cal)
         truth_ = colour_truth(night_, b, header_)
         print(line(fmt_, b, int(seed_), header_, truth_), flush=True)
         off = colour_off_zeropoint(out_dir, cal)
