@@ -72,7 +72,7 @@ CASES = {
     "gmos-n-ri-ps1": Case(
         "gmos-n", ["r", "i"], 1, 8.0, "small", 1, [("r", "ps1", ()), ("i", "ps1", ())]
     ),
-    "lris-g-ps1": Case("lris-blue", ["g"], 1, 30.0, "small", 1, [("g", "ps1", ())]),
+    "lris-g-ps1": Case("lris-blue", ["g"], 1, 24.0, "small", 1, [("g", "ps1", ())]),
     "lris-g-sdss": Case(
         "lris-blue", ["g"], 1, 12.0, "full", 1, [("g", "sdss", ("zeropoint.catalog=sdss",))]
     ),

@@ -14,7 +14,7 @@ from potpyri.sim.night import simulate_night
 from tests.conftest import compose_config
 
 
-def test_cosmic_ray_detection_against_truth(tmp_path, capsys):
+def test_cosmic_ray_detection_against_truth(tmp_path, measured):
     night = simulate_night("gmos-n", tmp_path, seed=32, frames=3, rejects=False)
     cfg = compose_config(
         "instrument=gmos",
@@ -59,14 +59,14 @@ def test_cosmic_ray_detection_against_truth(tmp_path, capsys):
         clean += clean_pixels.sum()
         false_flags += (clean_pixels & flagged).sum()
     recall, false_rate = found / injected, false_flags / clean
-    with capsys.disabled():
-        print(
-            f"\ncosmic rays: {found}/{injected} injected pixels flagged ({recall:.1%}); "
-            f"{false_flags}/{clean} clean pixels flagged ({false_rate:.4%}); "
-            f"star-core pixels flagged: {cores_flagged}/{cores}"
-        )
+    measured(
+        f"cosmic rays: {found}/{injected} injected pixels flagged ({recall:.1%}); "
+        f"{false_flags}/{clean} clean pixels flagged ({false_rate:.4%}); "
+        f"star-core pixels flagged: {cores_flagged}/{cores}"
+    )
     assert injected > 100
-    # The parameters were chosen on seed 31 (96.0%, 0.078%, 0 cores); this night is another one.
-    assert recall >= 0.95
+    # The parameters were chosen on another night (seed 31); the bound lies below the spread of
+    # recall over nights of the physical-PSF simulator (CHANGES.rst, issue 19).
+    assert recall >= 0.94
     assert false_rate <= 1e-3
     assert cores_flagged == 0
