@@ -41,7 +41,7 @@ CI_CASES = {
         Case("f2", ["J"], 10.0),
         marks=pytest.mark.xfail(
             strict=True,
-            reason="physical PSF: frame medians 0.049, 0.059, 0.037 px (p95 to 0.12): over 0.05",
+            reason="physical PSF: frame medians reach 0.05-0.06 px",
         ),
     ),
     "lris-blue": Case("lris-blue", ["g"], 5.0),
@@ -49,14 +49,12 @@ CI_CASES = {
         Case("mmirs", ["J"], 10.0),
         marks=pytest.mark.xfail(
             strict=True,
-            reason="frames 0.022-0.033 px, but the stack 0.0502 px RMS (35 stars): over 0.05",
+            reason="physical PSF: frame medians over 0.05 px",
         ),
     ),
     "fourstar": pytest.param(
         Case("fourstar", ["J"], 10.0),
-        marks=pytest.mark.xfail(
-            strict=True, reason="frame medians 0.055, 0.038, 0.070 px (p95 to 0.11): over 0.05"
-        ),
+        marks=pytest.mark.xfail(strict=True, reason="physical PSF: frame medians 0.09-0.13 px"),
     ),
 }
 SLOW_CASES = {
