@@ -55,6 +55,12 @@ from tests.photometry.zp_cases import (
     stack_header,
 )
 
+#: One frame with astrometry, for mosaics whose chips' header WCSs are off by different amounts.
+ASTRO_STEPS = (
+    "[ingest,bias,dark,flat,process,cosmic_rays,satellites,skysub,astrometry,align,resample_grid,"
+    "resample,stack,stack_wcs,photometry,zeropoint]"
+)
+
 
 class Case(NamedTuple):
     fmt: str
@@ -66,6 +72,7 @@ class Case(NamedTuple):
     checks: list[tuple[str, str, tuple[str, ...]]]  #: (band, expected catalog, config overrides)
     binning: tuple[int, int] | None = None  #: the format's default when None
     exptime_s: float | None = None  #: the format's default when None
+    steps: str | None = None  #: STEPS for one frame, else NIR_STEPS, when None
 
 
 CASES = {
@@ -90,6 +97,16 @@ CASES = {
         "gmos-s", ["r"], 1, 30.0, "small", 1, [("r", "skymapper", ())], exptime_s=30.0
     ),
     "mmirs-J-2mass-small": Case("mmirs", ["J"], 1, 30.0, "small", 1, [("J", "2mass", ())]),
+    # One small case per instrument without one above.
+    "deimos-r-ps1-small": Case("deimos", ["r"], 1, 24.0, "small", 1, [("r", "ps1", ())]),
+    # BINOSPEC's two sides have header WCSs off by different amounts: astrometry first.
+    "binospec-r-ps1-small": Case(
+        "binospec", ["r"], 1, 24.0, "small", 1, [("r", "ps1", ())], steps=ASTRO_STEPS
+    ),
+    "lris-red-r-ps1-small": Case("lris-red", ["r"], 1, 24.0, "small", 1, [("r", "ps1", ())]),
+    "f2-J-2mass-small": Case("f2", ["J"], 1, 30.0, "small", 1, [("J", "2mass", ())]),
+    # Three dithers: FourStar's sky flat (one frame is not flat-fielded).
+    "fourstar-J-2mass-small": Case("fourstar", ["J"], 1, 30.0, "small", 3, [("J", "2mass", ())]),
 }
 
 
@@ -104,20 +121,45 @@ def test_catalog_path_zeropoint_within_0p01_of_truth(case, tmp_path, measured):
     _check(case, tmp_path, measured)
 
 
+#: One small case per instrument the cases above leave out (IMACS, whose chips make one stack each,
+#: is not here yet). The known failures are strict xfails.
+INSTRUMENT_CASES = [
+    "deimos-r-ps1-small",
+    "lris-red-r-ps1-small",
+    "f2-J-2mass-small",
+    pytest.param(
+        "binospec-r-ps1-small",
+        marks=pytest.mark.xfail(strict=True, reason="BINOSPEC's zero point is 0.19 mag off truth"),
+    ),
+    pytest.param(
+        "fourstar-J-2mass-small",
+        marks=pytest.mark.xfail(strict=True, reason="FourStar's NIR skysub fails on 3 dithers"),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", INSTRUMENT_CASES)
+def test_instrument_zeropoint_within_0p01_of_truth(case, tmp_path, measured):
+    _check(case, tmp_path, measured)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("case", [c for c in CASES if c not in CI_CASES])
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c not in CI_CASES and not c.endswith("-small")]
+)
 def test_zeropoint_within_0p01_of_truth(case, tmp_path, measured):
     _check(case, tmp_path, measured)
 
 
 def _check(case, tmp_path, measured):
-    fmt, bands, seed, density, size, frames, checks, binning, exptime_s = CASES[case]
+    fmt, bands, seed, density, size, frames, checks, binning, exptime_s, steps = CASES[case]
     night = simulate(fmt, bands, seed, density, size, tmp_path, frames, binning, exptime_s)
     failures = []
     done = None
     for band, catalog, overrides in checks:
         if overrides != done:  # one run per configuration (both GMOS-N bands come from one run)
-            result = reduce(fmt, tmp_path, *overrides, steps=STEPS if frames == 1 else NIR_STEPS)
+            steps = steps or (STEPS if frames == 1 else NIR_STEPS)
+            result = reduce(fmt, tmp_path, *overrides, steps=steps)
             assert result.by_status("zeropoint") == {"ran": len(bands)}, result.records
             done = overrides
         header = stack_header(tmp_path, band)
@@ -126,6 +168,8 @@ def _check(case, tmp_path, measured):
         off = colour_off_zeropoint(tmp_path, band)
         measured(f"{band} without the colour term: ZP {off:.4f} diff {off - truth:+.4f}")
         assert header["ZPTCAT"] == catalog
+        # A zero point less certain than this is no test of a 0.01 mag claim.
+        assert header["ZPTMUCER"] <= 0.02, line(fmt, band, seed, header, truth)
         # The intercept at colour 0 is an extrapolation from the stars' colours: its error is
         # ~2x the weighted mean's (0.006-0.009 on these fields; denser fields did not lower it),
         # so a 0.01 bound is held only where the zero point is that precise.
