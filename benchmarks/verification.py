@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         "commit": commit,
         "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "seconds": seconds,
-        "argv": [a for a in (sys.argv[1:] if argv is None else argv)],
+        "argv": list(sys.argv[1:] if argv is None else argv),
         "cases": sorted(cases, key=lambda c: c["test"]),
     }
     PUBLISHED.write_text(json.dumps(report, indent=1) + "\n")

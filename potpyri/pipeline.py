@@ -116,7 +116,8 @@ def science_filters(cfg: DictConfig) -> list[str]:
     """The filters of the science frames in ``data_path/raw`` that ingest would reduce (headers
     only; unreadable files are left to ingest to report)."""
     raw = Path(str(cfg.data_path)).expanduser() / "raw"
-    listing = tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(raw.iterdir()))
+    stats = {p.name: p.stat() for p in sorted(raw.iterdir())}
+    listing = tuple((name, s.st_size, s.st_mtime_ns) for name, s in stats.items())
     choice = [OmegaConf.select(cfg, k) for k in ("ingest.proc", "ingest.include_bad", "target")]
     key = (str(raw), cfg.instrument.name, repr(choice), listing)
     if key not in _SCIENCE_FILTERS:  # the pre-flight check and the job then read headers once

@@ -28,7 +28,7 @@ from potpyri.catalogs.query import CATALOGS, query
 from potpyri.catalogs.user_file import CatalogUse, legacy_settings, user_catalog
 from potpyri.instruments.base import image_hdus, image_shape
 from potpyri.instruments.pointing import NoPointing, has_celestial_wcs, pointing_wcs
-from potpyri.instruments.science_frames import science_frames
+from potpyri.instruments.science_frames import science_frames, unreadable_note
 from potpyri.photometry.calibrate import CatalogChoice, catalog_candidates, configured_choice
 
 __all__ = ["FetchRow", "Field", "fetch", "night_fields", "wanted_cones"]
@@ -80,7 +80,7 @@ def night_fields(cfg: DictConfig, reader: Any) -> tuple[list[Field], list[str]]:
             notes.append(f"{frame.path.name}: {exc}; left out")
             continue
         except Exception as exc:  # an unreadable file is ingest's to reject, not ours to crash on
-            notes.append(f"{frame.path.name}: unreadable ({type(exc).__name__}: {exc}); left out")
+            notes.append(unreadable_note(frame.path, exc))
             continue
         field = fields.setdefault(meta["target"], Field(meta["target"], [], [], 0.0))
         field.footprints.append(footprint)

@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from potpyri.instruments.base import open_raw
 from potpyri.instruments.classify import describe, set_aside_other_target
 
-__all__ = ["ScienceFrame", "raw_pattern", "science_frames"]
+__all__ = ["ScienceFrame", "raw_pattern", "science_frames", "unreadable_note"]
 
 
 @dataclass
@@ -55,17 +55,22 @@ def science_frames(cfg: DictConfig, reader: Any, notes: list[str]) -> Iterator[S
         try:
             hdul = open_raw(path)
         except Exception as exc:  # an unreadable file is ingest's to reject, not ours to crash on
-            notes.append(f"{path.name}: unreadable ({type(exc).__name__}: {exc}); left out")
+            notes.append(unreadable_note(path, exc))
             continue
         with hdul:
             try:
                 header = reader.classification_header(hdul)
                 meta = describe(header, cfg.instrument)
             except Exception as exc:
-                notes.append(f"{path.name}: unreadable ({type(exc).__name__}: {exc}); left out")
+                notes.append(unreadable_note(path, exc))
                 continue
             if include_bad and meta["type"] == "BAD" and meta.get("bad_by_header"):
                 meta.update(type="SCIENCE", excluded="")  # reduced: ingest.include_bad=true
             set_aside_other_target(meta, target)
             if meta["type"] == "SCIENCE" and not meta.get("excluded"):
                 yield ScienceFrame(path, hdul, header, meta)
+
+
+def unreadable_note(path: Path, exc: Exception) -> str:
+    """The one-line note for a raw file that could not be read (ingest rejects it by name)."""
+    return f"{path.name}: unreadable ({type(exc).__name__}: {exc}); left out"

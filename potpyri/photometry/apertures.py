@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from astropy.table import Table
 
-__all__ = ["annulus_sky", "aperture_stats"]
+__all__ = ["annulus_sky", "aperture_stats", "centroid_xy"]
 
 
 def aperture_stats(
@@ -24,9 +24,7 @@ def aperture_stats(
     """
     from photutils.aperture import ApertureStats, CircularAperture
 
-    xy = np.transpose(
-        [np.asarray(found["x_centroid"], float), np.asarray(found["y_centroid"], float)]
-    )
+    xy = centroid_xy(found)
     # Local sky 2.5 to 3.5 radii out.
     mode = annulus_sky(data, bad, xy, 2.5 * radius, 3.5 * radius)
     local_bkg = np.nan_to_num(mode) if local else np.zeros(len(xy))
@@ -78,3 +76,10 @@ def annulus_sky(
     med, mean, std = (np.asarray(getattr(annulus, k), float) for k in ("median", "mean", "std"))
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where((mean - med) / std < 0.3, 2.5 * med - 1.5 * mean, med)
+
+
+def centroid_xy(table: Table) -> np.ndarray:
+    """The ``x_centroid``, ``y_centroid`` columns of ``table`` as an N x 2 array of floats."""
+    return np.transpose(
+        [np.asarray(table["x_centroid"], float), np.asarray(table["y_centroid"], float)]
+    )

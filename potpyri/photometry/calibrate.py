@@ -306,20 +306,16 @@ def write_zeropoint_header(
         )
 
 
+#: The cards a zero point writes, removed from a stack left uncalibrated.
+_ZEROPOINT_CARDS = (
+    *("ZPTMAG", "ZPTMUCER", "ZPTNSTAR", "ZPTSCAT", "ZPTCAT", "ZPTBAND", "ZPCOLTRM", "ZPCOLOR"),
+    *("ZPTMSYS", "ZPTCSYS", "ZPTVEGAB", "M3SIGMA", "M5SIGMA", "M10SIGMA"),
+)
+
+
 def write_uncalibrated_header(header: fits.Header, why: str) -> None:
     """The card that says why a stack has no zero point (no ZPT* value is written)."""
-    for key in (
-        "ZPTMAG",
-        "ZPTMUCER",
-        "ZPTNSTAR",
-        "ZPTSCAT",
-        "ZPTCAT",
-        "ZPTBAND",
-        "ZPCOLTRM",
-        "ZPCOLOR",
-    ):
-        header.remove(key, ignore_missing=True)
-    for key in ("ZPTMSYS", "ZPTCSYS", "ZPTVEGAB", "M3SIGMA", "M5SIGMA", "M10SIGMA"):
+    for key in _ZEROPOINT_CARDS:
         header.remove(key, ignore_missing=True)
     header["ZPTWHY"] = why[:68]  # no room for a comment: docs/keywords.yaml
 

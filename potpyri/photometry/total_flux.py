@@ -14,7 +14,7 @@ import numpy as np
 from astropy.stats import sigma_clip
 from astropy.table import Table
 
-from potpyri.photometry.apertures import aperture_stats
+from potpyri.photometry.apertures import aperture_stats, centroid_xy
 from potpyri.photometry.growth_curve import GrowthCurve, growth_curve
 
 __all__ = [
@@ -86,14 +86,15 @@ def star_growth_curve(
 ) -> GrowthCurve:
     """The curve of growth of ``stars`` normalised at ``radius`` px, every detection of
     ``apphot`` (x_centroid, y_centroid, sum) counted as a possible neighbour."""
-
-    def xy(table: Table) -> np.ndarray:
-        return np.transpose(
-            [np.asarray(table["x_centroid"], float), np.asarray(table["y_centroid"], float)]
-        )
-
     return growth_curve(
-        data, bad, xy(stars), xy(apphot), np.asarray(apphot["sum"], float), fwhm, radius, beta
+        data,
+        bad,
+        centroid_xy(stars),
+        centroid_xy(apphot),
+        np.asarray(apphot["sum"], float),
+        fwhm,
+        radius,
+        beta,
     )
 
 

@@ -486,9 +486,7 @@ def _assign_psfs(plan, model, raw_format, geometry, streams) -> None:
                 lattice, captured = [(*centre, exposure.seeing_px)], 1.0
             else:
                 psf = field_psf(params, geometry.shape)
-                lattice = psf.fwhm_lattice()
-                psf.wing_kernel()
-                captured = psf.captured
+                lattice, captured = psf.fwhm_lattice(), psf.captured
             mean_fwhm = float(np.mean([f for _, _, f in lattice]))
             by_number[key] = (params, lattice, mean_fwhm, captured)
         params, lattice, mean_fwhm, captured = by_number[key]

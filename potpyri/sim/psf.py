@@ -256,7 +256,7 @@ class FieldPsf:
         self.taper = max(2, self.core_half // 4)
         self._grid_half = self.core_half + self.taper + 3  # room for the spline beyond the box
         self._wings: np.ndarray | None = None
-        self.captured = 1.0
+        self._captured = 1.0
 
     def _uv(self, i: int, j: int) -> tuple[float, float]:
         ny, nx = self.shape
@@ -309,7 +309,7 @@ class FieldPsf:
 
     def wing_kernel(self) -> np.ndarray:
         """The field centre's unit-flux pixel PSF out to :data:`_WING_FWHM` FWHM, zero inside
-        the core box; sets :attr:`captured`, the PSF's fraction the whole kernel holds."""
+        the core box (:attr:`captured`: the PSF's fraction the whole kernel holds)."""
         if self._wings is None:
             p = self.params
             half = int(np.ceil(_WING_FWHM * self.centre_fwhm_px))
@@ -319,11 +319,17 @@ class FieldPsf:
                 .drawImage(nx=2 * half + 1, ny=2 * half + 1, scale=p.pixscale, method="no_pixel")
                 .array.astype(np.float64)
             )
-            self.captured = float(kernel.sum())
+            self._captured = float(kernel.sum())
             offset = np.arange(-half, half + 1)
             kernel *= 1.0 - np.outer(self._inside(offset), self._inside(offset))
             self._wings = kernel
         return self._wings
+
+    @property
+    def captured(self) -> float:
+        """The fraction of the PSF's flux the wing kernel (core box included) holds."""
+        self.wing_kernel()
+        return self._captured
 
     def add_stars(
         self,
