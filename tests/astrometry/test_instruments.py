@@ -62,8 +62,8 @@ SLOW_CASES = {
     "lris-red": Case("lris-red", None, None),
     "binospec": Case("binospec", None, None),
     "mosfire": Case("mosfire", None, None),
-    # Chip c3 missed with 0.10 px median (p95 0.3-0.4) on the Moffat PSF; chip c2 is now compared
-    # on its own plane (conftest.truth_wcs shifts by the file's region), not re-measured since.
+    # Chip c2 is now compared on its own plane (conftest.truth_wcs shifts by the file's region);
+    # the case is not re-measured since (docs/verification.rst, Gaps).
     "imacs": pytest.param(
         Case("imacs", ["r"], 20.0),
         marks=pytest.mark.xfail(
